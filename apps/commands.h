@@ -1,0 +1,10 @@
+#pragma once
+// One function per `sparsecap` subcommand, each in its own cmd_*.cpp: it declares the options and
+// a callback that parses nothing further, calls the library and prints.
+#include <CLI/CLI.hpp>
+
+namespace sparsecap::apps {
+
+void add_info_command(CLI::App& app);
+
+}  // namespace sparsecap::apps

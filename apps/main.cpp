@@ -1,0 +1,22 @@
+// The `sparsecap` command line: subcommands are thin (parse, call, print). Every error reaches
+// the user as one line on stderr and a non-zero exit code.
+#include <CLI/CLI.hpp>
+#include <exception>
+#include <iostream>
+
+#include "apps/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"sparsecap: train, prune, export and run sparse image-captioning models"};
+  app.require_subcommand(1);
+  sparsecap::apps::add_info_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const std::exception& e) {
+    std::cerr << "sparsecap: error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,142 @@
+#pragma once
+// The one interface of primitives that every device implements (engine/cpu, cuda/). Autograd ops
+// in engine/ops are written once against it. Every tensor passed here is contiguous; outputs are
+// allocated by the caller with the right shape and dtype. Shapes are described by the caller in
+// the flattened form each primitive needs ([outer, n, inner] for reductions, rows x columns for
+// row-wise ops), so a backend never re-derives them.
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "engine/kernels/elementwise.h"
+#include "engine/tensor.h"
+
+namespace sparsecap {
+
+enum class ReduceOp { Sum, Max };
+enum class RandomKind { Uniform, Normal, Bernoulli };
+enum class PoolKind { Max, Average };
+
+struct GemmShape {
+  bool trans_a = false;  // A is stored [k, m] when true, [m, k] otherwise
+  bool trans_b = false;  // B is stored [n, k] when true, [k, n] otherwise
+  int64_t batch = 1, m = 0, n = 0, k = 0;
+  int64_t a_batch_stride = 0, b_batch_stride = 0, c_batch_stride = 0;  // 0: shared across the batch
+  double alpha = 1.0, beta = 0.0;                                      // C = alpha A B + beta C
+};
+
+struct Conv2dShape {
+  int64_t batch = 0, in_channels = 0, out_channels = 0, in_h = 0, in_w = 0, out_h = 0, out_w = 0;
+  int64_t kernel_h = 1, kernel_w = 1, stride = 1, padding = 0, groups = 1;
+};
+
+struct Pool2dShape {
+  int64_t batch = 0, channels = 0, in_h = 0, in_w = 0, out_h = 0, out_w = 0;
+  int64_t kernel = 2, stride = 2, padding = 0;
+};
+
+struct AdamStep {
+  double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;
+  bool decoupled_weight_decay = false;  // AdamW
+  int64_t step = 1;                      // 1-based, for bias correction
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual Device device() const = 0;
+
+  // ---- memory ----
+  virtual std::shared_ptr<Storage> allocate(size_t bytes) = 0;
+  virtual void copy_within(void* dst, const void* src, size_t bytes) = 0;
+  virtual void copy_from_host(void* dst, const void* src, size_t bytes) = 0;
+  virtual void copy_to_host(void* dst, const void* src, size_t bytes) = 0;
+  virtual void synchronize() = 0;
+
+  // ---- fills and casts ----
+  virtual void fill(Tensor& out, double value) = 0;
+  virtual void cast(const Tensor& in, Tensor& out) = 0;
+  // out[i] = draw(seed, stream, offset + i); `p` is Bernoulli's probability of a one.
+  virtual void random_fill(Tensor& out, RandomKind kind, uint64_t seed, uint64_t stream, uint64_t offset,
+                           double p) = 0;
+
+  // ---- elementwise over the shared functors ----
+  virtual void unary(kernels::UnaryOp op, const Tensor& x, Tensor& out, kernels::ScalarParams params) = 0;
+  // a and b broadcast (NumPy rules) to out's shape.
+  virtual void binary(kernels::BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out,
+                      kernels::ScalarParams params) = 0;
+
+  // ---- reductions: in viewed as [outer, n, inner], out as [outer, inner] ----
+  // For Max, `argmax` (I64, same shape as out) receives the index along n; may be undefined for Sum.
+  virtual void reduce(ReduceOp op, const Tensor& in, Tensor& out, Tensor& argmax, int64_t outer, int64_t n,
+                      int64_t inner) = 0;
+
+  // ---- layout ----
+  virtual void gemm(const GemmShape& shape, const Tensor& a, const Tensor& b, Tensor& c) = 0;
+  // in viewed as [outer, d0, middle, d1, inner] -> out [outer, d1, middle, d0, inner].
+  virtual void transpose(const Tensor& in, Tensor& out, int64_t outer, int64_t d0, int64_t middle, int64_t d1,
+                         int64_t inner) = 0;
+  // For each of `outer` blocks: copy `length` elements from in[o * in_stride + in_offset] to
+  // out[o * out_stride + out_offset]. Concat, narrow and their gradients.
+  virtual void copy_blocks(const Tensor& in, Tensor& out, int64_t outer, int64_t length, int64_t in_stride,
+                           int64_t in_offset, int64_t out_stride, int64_t out_offset) = 0;
+
+  // ---- indexing (indices are I64) ----
+  // out[i, :] = table[index[i], :], table [rows, width].
+  virtual void index_select_rows(const Tensor& table, const Tensor& index, Tensor& out, int64_t width) = 0;
+  // table[index[i], :] += src[i, :] (the embedding backward).
+  virtual void index_add_rows(const Tensor& src, const Tensor& index, Tensor& table, int64_t width) = 0;
+  // out[r, j] = in[r, index[r, j]], in [rows, n], index/out [rows, k].
+  virtual void gather_columns(const Tensor& in, const Tensor& index, Tensor& out, int64_t rows, int64_t n,
+                              int64_t k) = 0;
+  // grad_in[r, index[r, j]] += grad_out[r, j].
+  virtual void scatter_add_columns(const Tensor& grad_out, const Tensor& index, Tensor& grad_in, int64_t rows,
+                                   int64_t n, int64_t k) = 0;
+
+  // ---- row-wise nn primitives, x viewed as [rows, cols] ----
+  // mask (optional, same [rows, cols] or [mask_rows, cols] broadcast over rows / mask_rows groups):
+  // positions where mask == 0 get probability 0. log: log-softmax.
+  virtual void softmax(const Tensor& x, const Tensor& mask, Tensor& out, int64_t rows, int64_t cols, bool log) = 0;
+  virtual void softmax_backward(const Tensor& y, const Tensor& dy, Tensor& dx, int64_t rows, int64_t cols,
+                                bool log) = 0;
+  // losses[r] = logsumexp(logits[r]) - logits[r, target[r]] (0 where target == ignore_index);
+  // lse[r] saved for the backward.
+  virtual void cross_entropy(const Tensor& logits, const Tensor& targets, Tensor& losses, Tensor& lse,
+                             int64_t rows, int64_t cols, int64_t ignore_index) = 0;
+  // dlogits[r] = scale * (softmax(logits[r]) - onehot(target[r])), zero rows where ignored.
+  virtual void cross_entropy_backward(const Tensor& logits, const Tensor& targets, const Tensor& lse,
+                                      Tensor& dlogits, int64_t rows, int64_t cols, int64_t ignore_index,
+                                      double scale) = 0;
+  virtual void layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& out, Tensor& mean,
+                          Tensor& rstd, int64_t rows, int64_t cols, double eps) = 0;
+  virtual void layer_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean, const Tensor& rstd,
+                                   const Tensor& dy, Tensor& dx, Tensor& dgamma, Tensor& dbeta, int64_t rows,
+                                   int64_t cols) = 0;
+
+  // ---- images, NCHW ----
+  // Training: per-channel batch statistics into mean/invstd (saved) and running stats updated
+  // with `momentum`. Evaluation (training == false): normalise with the running statistics.
+  virtual void batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
+                          Tensor& running_var, Tensor& out, Tensor& mean, Tensor& invstd, int64_t batch,
+                          int64_t channels, int64_t spatial, bool training, double momentum, double eps) = 0;
+  virtual void batch_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean, const Tensor& invstd,
+                                   const Tensor& dy, Tensor& dx, Tensor& dgamma, Tensor& dbeta, int64_t batch,
+                                   int64_t channels, int64_t spatial) = 0;
+  virtual void conv2d(const Tensor& x, const Tensor& weight, Tensor& out, const Conv2dShape& shape) = 0;
+  virtual void conv2d_backward_input(const Tensor& dy, const Tensor& weight, Tensor& dx,
+                                     const Conv2dShape& shape) = 0;
+  virtual void conv2d_backward_weight(const Tensor& dy, const Tensor& x, Tensor& dweight,
+                                      const Conv2dShape& shape) = 0;
+  // Max pooling records the argmax (I64, flat index within the input plane) for the backward.
+  virtual void pool2d(PoolKind kind, const Tensor& x, Tensor& out, Tensor& argmax, const Pool2dShape& shape) = 0;
+  virtual void pool2d_backward(PoolKind kind, const Tensor& dy, const Tensor& argmax, Tensor& dx,
+                               const Pool2dShape& shape) = 0;
+
+  // ---- optimizers ----
+  virtual void adam_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamStep& step) = 0;
+};
+
+// The backend for a device. CUDA throws "built without CUDA" in a CPU-only build.
+Backend& backend_for(Device device);
+
+}  // namespace sparsecap

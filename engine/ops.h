@@ -1,0 +1,98 @@
+#pragma once
+// Differentiable operations. Each is written once (engine/ops/*.cpp) against the Backend
+// primitives, with its backward beside its forward, and runs on every device.
+#include <cstdint>
+#include <vector>
+
+#include "engine/tensor.h"
+
+namespace sparsecap {
+
+class Generator;
+
+// ---- elementwise, with NumPy broadcasting for binary ops ----
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor maximum(const Tensor& a, const Tensor& b);
+Tensor add_scalar(const Tensor& x, double value);
+Tensor mul_scalar(const Tensor& x, double value);
+Tensor affine(const Tensor& x, double scale, double shift);  // scale * x + shift
+Tensor neg(const Tensor& x);
+Tensor exp(const Tensor& x);
+Tensor log(const Tensor& x);
+Tensor sqrt(const Tensor& x);
+Tensor abs(const Tensor& x);
+Tensor pow(const Tensor& x, double exponent);
+Tensor sigmoid(const Tensor& x);
+Tensor tanh(const Tensor& x);
+Tensor relu(const Tensor& x);
+Tensor clamp(const Tensor& x, double min_value, double max_value);
+// 1.0 where x > threshold, else 0.0 (not differentiable: no gradient flows).
+Tensor greater_than(const Tensor& x, double threshold);
+
+inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+inline Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+inline Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+inline Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+inline Tensor operator-(const Tensor& x) { return neg(x); }
+inline Tensor operator*(const Tensor& x, double s) { return mul_scalar(x, s); }
+inline Tensor operator*(double s, const Tensor& x) { return mul_scalar(x, s); }
+inline Tensor operator+(const Tensor& x, double s) { return add_scalar(x, s); }
+
+// ---- reductions ----
+Tensor sum(const Tensor& x);  // over all elements, shape []
+Tensor sum(const Tensor& x, int64_t dim, bool keepdim = false);
+Tensor mean(const Tensor& x);
+Tensor mean(const Tensor& x, int64_t dim, bool keepdim = false);
+Tensor max(const Tensor& x);  // gradient flows to the first maximal element
+Tensor max(const Tensor& x, int64_t dim, bool keepdim = false);
+Tensor argmax(const Tensor& x, int64_t dim, bool keepdim = false);  // I64, no gradient
+// Sum `x` down to `shape` over broadcast dimensions (the gradient of a broadcast).
+Tensor sum_to_shape(const Tensor& x, const Shape& shape);
+Tensor broadcast_to(const Tensor& x, const Shape& shape);
+
+// ---- linear algebra ----
+// [.., m, k] x [.., k, n] with batch dims broadcast when one side is 2-D; 1-D x 2-D works as [1, k].
+Tensor matmul(const Tensor& a, const Tensor& b);
+// x [.., in] W [out, in] (b [out]) -> [.., out]
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
+
+// ---- shape ----
+Tensor transpose(const Tensor& x, int64_t dim0, int64_t dim1);
+Tensor transpose(const Tensor& x);  // last two dims
+Tensor concat(const std::vector<Tensor>& tensors, int64_t dim);
+Tensor narrow(const Tensor& x, int64_t dim, int64_t start, int64_t length);
+std::vector<Tensor> split(const Tensor& x, int64_t size, int64_t dim);
+Tensor unsqueeze(const Tensor& x, int64_t dim);
+Tensor squeeze(const Tensor& x, int64_t dim);
+Tensor stack(const std::vector<Tensor>& tensors, int64_t dim);
+
+// ---- indexing ----
+Tensor index_select(const Tensor& x, const Tensor& index);  // rows of x (dim 0) by I64 index of any shape
+Tensor gather(const Tensor& x, const Tensor& index);        // along the last dim; index shape [.., k]
+Tensor embedding(const Tensor& table, const Tensor& index);  // table [V, D], index any shape -> [.., D]
+
+// ---- neural-network ops ----
+Tensor softmax(const Tensor& x);      // over the last dim
+Tensor log_softmax(const Tensor& x);  // over the last dim
+// Softmax over the last dim where mask == 0 positions get probability 0 (padding). mask is
+// [M, cols] (any leading shape with M rows in all) and the rows of x, in order, come in M equal
+// groups sharing one mask row: x [B, H, T, S] takes a mask [B, S].
+Tensor masked_softmax(const Tensor& x, const Tensor& mask);
+// logits [N, C], targets I64 [N]; mean over targets != ignore_index (0 when all are ignored).
+Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore_index = -100);
+Tensor dropout(const Tensor& x, double p, bool training, Generator& generator);
+Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps = 1e-5);
+// x [N, C, H, W]; running stats updated in place while training.
+Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
+                  Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5);
+// x [N, C, H, W], weight [O, C / groups, kh, kw], bias [O] optional.
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), int64_t stride = 1,
+              int64_t padding = 0, int64_t groups = 1);
+Tensor max_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t padding = 0);
+Tensor avg_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t padding = 0);
+Tensor global_avg_pool2d(const Tensor& x);  // [N, C, H, W] -> [N, C]
+
+}  // namespace sparsecap
