@@ -2,9 +2,9 @@
 // The arithmetic of every elementwise op, written once. The CPU backend loops over these functors;
 // the CUDA backend launches grid-stride kernels over the same functors. Each table below is the
 // single list of ops of its arity: backends instantiate their dispatch from it.
-#include <cmath>
 
 #include "engine/kernels/hd.h"
+#include "engine/kernels/math.h"
 
 namespace sparsecap::kernels {
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "engine/kernels/hd.h"
+#include "engine/kernels/math.h"
 
 namespace sparsecap::kernels {
 

@@ -1,0 +1,77 @@
+#pragma once
+// The CPU backend: loops over the engine/kernels functors on all cores (OpenMP), oneDNN's sgemm
+// for float32 GEMM, and our own loops for the rest.
+#include "engine/backend.h"
+
+namespace sparsecap::cpu {
+
+class CpuBackend final : public Backend {
+ public:
+  Device device() const override { return Device::cpu(); }
+
+  std::shared_ptr<Storage> allocate(size_t bytes) override;
+  void copy_within(void* dst, const void* src, size_t bytes) override;
+  void copy_from_host(void* dst, const void* src, size_t bytes) override;
+  void copy_to_host(void* dst, const void* src, size_t bytes) override;
+  void synchronize() override {}
+
+  void fill(Tensor& out, double value) override;
+  void cast(const Tensor& in, Tensor& out) override;
+  void random_fill(Tensor& out, RandomKind kind, uint64_t seed, uint64_t stream, uint64_t offset,
+                   double p) override;
+
+  void unary(kernels::UnaryOp op, const Tensor& x, Tensor& out, kernels::ScalarParams params) override;
+  void binary(kernels::BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out,
+              kernels::ScalarParams params) override;
+  void reduce(ReduceOp op, const Tensor& in, Tensor& out, Tensor& argmax, int64_t outer, int64_t n,
+              int64_t inner) override;
+
+  void gemm(const GemmShape& shape, const Tensor& a, const Tensor& b, Tensor& c) override;
+  void transpose(const Tensor& in, Tensor& out, int64_t outer, int64_t d0, int64_t middle, int64_t d1,
+                 int64_t inner) override;
+  void copy_blocks(const Tensor& in, Tensor& out, int64_t outer, int64_t length, int64_t in_stride,
+                   int64_t in_offset, int64_t out_stride, int64_t out_offset) override;
+
+  void index_select_rows(const Tensor& table, const Tensor& index, Tensor& out, int64_t width) override;
+  void index_add_rows(const Tensor& src, const Tensor& index, Tensor& table, int64_t width) override;
+  void gather_columns(const Tensor& in, const Tensor& index, Tensor& out, int64_t rows, int64_t n,
+                      int64_t k) override;
+  void scatter_add_columns(const Tensor& grad_out, const Tensor& index, Tensor& grad_in, int64_t rows, int64_t n,
+                           int64_t k) override;
+
+  void softmax(const Tensor& x, const Tensor& mask, Tensor& out, int64_t rows, int64_t cols, bool log) override;
+  void softmax_backward(const Tensor& y, const Tensor& dy, Tensor& dx, int64_t rows, int64_t cols,
+                        bool log) override;
+  void cross_entropy(const Tensor& logits, const Tensor& targets, Tensor& losses, Tensor& lse, int64_t rows,
+                     int64_t cols, int64_t ignore_index) override;
+  void cross_entropy_backward(const Tensor& logits, const Tensor& targets, const Tensor& lse, Tensor& dlogits,
+                              int64_t rows, int64_t cols, int64_t ignore_index, double scale) override;
+  void layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& out, Tensor& mean,
+                  Tensor& rstd, int64_t rows, int64_t cols, double eps) override;
+  void layer_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean, const Tensor& rstd,
+                           const Tensor& dy, Tensor& dx, Tensor& dgamma, Tensor& dbeta, int64_t rows,
+                           int64_t cols) override;
+
+  void batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
+                  Tensor& running_var, Tensor& out, Tensor& mean, Tensor& invstd, int64_t batch, int64_t channels,
+                  int64_t spatial, bool training, double momentum, double eps) override;
+  void batch_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean, const Tensor& invstd,
+                           const Tensor& dy, Tensor& dx, Tensor& dgamma, Tensor& dbeta, int64_t batch,
+                           int64_t channels, int64_t spatial) override;
+  void conv2d(const Tensor& x, const Tensor& weight, Tensor& out, const Conv2dShape& shape) override;
+  void conv2d_backward_input(const Tensor& dy, const Tensor& weight, Tensor& dx, const Conv2dShape& shape) override;
+  void conv2d_backward_weight(const Tensor& dy, const Tensor& x, Tensor& dweight,
+                              const Conv2dShape& shape) override;
+  void pool2d(PoolKind kind, const Tensor& x, Tensor& out, Tensor& argmax, const Pool2dShape& shape) override;
+  void pool2d_backward(PoolKind kind, const Tensor& dy, const Tensor& argmax, Tensor& dx,
+                       const Pool2dShape& shape) override;
+
+  void adam_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamStep& step) override;
+};
+
+CpuBackend& cpu_backend();
+
+// Loops shorter than this run on one thread: below it the fork/join costs more than it saves.
+constexpr int64_t kParallelGrain = 1 << 15;
+
+}  // namespace sparsecap::cpu

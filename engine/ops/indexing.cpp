@@ -1,0 +1,54 @@
+// Row selection (index_select, embedding) with a scatter-add backward, and gather along the last dim.
+#include "engine/ops/op_helpers.h"
+
+namespace sparsecap {
+
+using namespace ops_detail;
+
+namespace {
+void check_index_tensor(const Tensor& index, const Tensor& x, const char* op) {
+  SPARSECAP_CHECK(index.dtype() == DType::I64, op, ": indices must be int64, got ", dtype_name(index.dtype()));
+  SPARSECAP_CHECK(index.device() == x.device(), op, ": indices on ", index.device().str(), ", data on ",
+                  x.device().str());
+}
+}  // namespace
+
+Tensor index_select(const Tensor& x, const Tensor& index) {
+  check_index_tensor(index, x, "index_select");
+  SPARSECAP_CHECK(x.dim() >= 1, "index_select on a scalar");
+  const int64_t width = x.numel() / std::max<int64_t>(x.size(0), 1);
+  Shape out_shape = index.shape();
+  out_shape.insert(out_shape.end(), x.shape().begin() + 1, x.shape().end());
+  Tensor out = Tensor::empty(out_shape, x.dtype(), x.device());
+  backend_of(x).index_select_rows(x, index, out, width);
+  record(out, "index_select", {x}, [index, source = x.shape(), width](const Tensor& g, const NeedsGrad&) {
+    Tensor grad = zeros(source, g.dtype(), g.device());
+    backend_for(g.device()).index_add_rows(g, index, grad, width);
+    return std::vector<Tensor>{grad};
+  });
+  return out;
+}
+
+Tensor embedding(const Tensor& table, const Tensor& index) {
+  SPARSECAP_CHECK(table.dim() == 2, "embedding table must be [vocabulary, dim], got ", shape_str(table.shape()));
+  return index_select(table, index);
+}
+
+Tensor gather(const Tensor& x, const Tensor& index) {
+  check_index_tensor(index, x, "gather");
+  SPARSECAP_CHECK(index.dim() == x.dim() &&
+                      Shape(index.shape().begin(), index.shape().end() - 1) == Shape(x.shape().begin(), x.shape().end() - 1),
+                  "gather: index ", shape_str(index.shape()), " must match ", shape_str(x.shape()),
+                  " except in the last dim");
+  const int64_t n = x.size(-1), k = index.size(-1), rows = x.numel() / std::max<int64_t>(n, 1);
+  Tensor out = Tensor::empty(index.shape(), x.dtype(), x.device());
+  backend_of(x).gather_columns(x, index, out, rows, n, k);
+  record(out, "gather", {x}, [index, source = x.shape(), rows, n, k](const Tensor& g, const NeedsGrad&) {
+    Tensor grad = zeros(source, g.dtype(), g.device());
+    backend_for(g.device()).scatter_add_columns(g, index, grad, rows, n, k);
+    return std::vector<Tensor>{grad};
+  });
+  return out;
+}
+
+}  // namespace sparsecap
