@@ -1,0 +1,164 @@
+// Forward values of the ops against hand computations and closed forms (gradients are covered
+// by the finite-difference suite; these catch a forward that is wrong in a self-consistent way).
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "engine/ops.h"
+#include "engine/rng.h"
+
+namespace sparsecap {
+namespace {
+
+std::vector<double> values(const Tensor& t) { return t.to_vector<double>(); }
+
+void expect_near(const std::vector<double>& got, const std::vector<double>& want, double tolerance) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], tolerance) << "element " << i;
+}
+
+TEST(OpValues, MatmulAndLinear) {
+  const Tensor a = from_vector<float>({1, 2, 3, 4, 5, 6}, {2, 3});
+  const Tensor b = from_vector<float>({7, 8, 9, 10, 11, 12}, {3, 2});
+  expect_near(values(matmul(a, b)), {58, 64, 139, 154}, 0);
+  const Tensor w = from_vector<float>({1, 0, -1, 2, 1, 0}, {2, 3});
+  const Tensor bias = from_vector<float>({0.5f, -0.5f}, {2});
+  expect_near(values(linear(a, w, bias)), {1 - 3 + 0.5, 2 + 2 - 0.5, 4 - 6 + 0.5, 8 + 5 - 0.5}, 1e-6);
+}
+
+TEST(OpValues, LargeSgemmMatchesDoubleReference) {
+  Generator generator(1);
+  const Tensor a = randn({67, 130}, generator), b = randn({130, 45}, generator);
+  const std::vector<double> got = values(matmul(a, b));
+  const std::vector<double> want = values(matmul(a.to(DType::F64), b.to(DType::F64)));
+  expect_near(got, want, 1e-4);
+}
+
+TEST(OpValues, SoftmaxFamily) {
+  const Tensor x = from_vector<double>({1, 2, 3, 0, 0, 0}, {2, 3});
+  const double z = std::exp(1.0) + std::exp(2.0) + std::exp(3.0);
+  expect_near(values(softmax(x)), {std::exp(1.0) / z, std::exp(2.0) / z, std::exp(3.0) / z, 1 / 3.0, 1 / 3.0, 1 / 3.0},
+              1e-12);
+  expect_near(values(log_softmax(x)), {1 - std::log(z), 2 - std::log(z), 3 - std::log(z), -std::log(3.0),
+                                       -std::log(3.0), -std::log(3.0)},
+              1e-12);
+  const Tensor mask = from_vector<double>({1, 0, 1}, {1, 3});
+  const double zm = std::exp(1.0) + std::exp(3.0);
+  expect_near(values(masked_softmax(x, mask)), {std::exp(1.0) / zm, 0, std::exp(3.0) / zm, 0.5, 0, 0.5}, 1e-12);
+}
+
+TEST(OpValues, CrossEntropyIsMeanOverCountedTargets) {
+  const Tensor logits = from_vector<double>({0, 0, 0, 1, 2, 3, 5, 5, 5}, {3, 3});
+  const Tensor targets = from_vector<int64_t>({2, 0, -100}, {3});
+  const double row0 = std::log(3.0), row1 = std::log(std::exp(1.0) + std::exp(2.0) + std::exp(3.0)) - 1.0;
+  EXPECT_NEAR(cross_entropy(logits, targets).item(), (row0 + row1) / 2, 1e-12);
+  EXPECT_DOUBLE_EQ(cross_entropy(logits, from_vector<int64_t>({-100, -100, -100}, {3})).item(), 0.0);
+  EXPECT_THROW(cross_entropy(logits, from_vector<int64_t>({3, 0, 0}, {3})), Error);
+}
+
+TEST(OpValues, LayerNormAndBatchNorm) {
+  const Tensor x = from_vector<double>({1, 2, 3, 4}, {1, 4});
+  const double mu = 2.5, sd = std::sqrt(1.25 + 1e-5);
+  expect_near(values(layer_norm(x, ones({4}, DType::F64), zeros({4}, DType::F64))),
+              {(1 - mu) / sd, (2 - mu) / sd, (3 - mu) / sd, (4 - mu) / sd}, 1e-12);
+  // Batch norm over N=2, H*W=1, one channel: values 1 and 3.
+  const Tensor images = from_vector<double>({1, 3}, {2, 1, 1, 1});
+  Tensor running_mean = zeros({1}, DType::F64), running_var = ones({1}, DType::F64);
+  const std::vector<double> normalised =
+      values(batch_norm(images, ones({1}, DType::F64), zeros({1}, DType::F64), running_mean, running_var, true, 0.1, 0));
+  expect_near(normalised, {-1, 1}, 1e-12);
+  EXPECT_NEAR(running_mean.item(), 0.1 * 2.0, 1e-12);
+  EXPECT_NEAR(running_var.item(), 0.9 + 0.1 * 2.0, 1e-12);  // unbiased variance 2
+  expect_near(values(batch_norm(images, ones({1}, DType::F64), zeros({1}, DType::F64), running_mean, running_var,
+                                false, 0.1, 0)),
+              {(1 - 0.2) / std::sqrt(1.1), (3 - 0.2) / std::sqrt(1.1)}, 1e-12);
+}
+
+// Direct seven-loop convolution: a different algorithm from the backend's im2col and depthwise paths.
+std::vector<double> naive_conv(const Tensor& x, const Tensor& w, int64_t stride, int64_t pad, int64_t groups) {
+  const auto xv = values(x), wv = values(w);
+  const int64_t n = x.size(0), c = x.size(1), h = x.size(2), wd = x.size(3);
+  const int64_t o = w.size(0), cg = w.size(1), k = w.size(2);
+  const int64_t oh = (h + 2 * pad - k) / stride + 1, ow = (wd + 2 * pad - k) / stride + 1, og = o / groups;
+  std::vector<double> out(static_cast<size_t>(n * o * oh * ow), 0.0);
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t oc = 0; oc < o; ++oc)
+      for (int64_t y = 0; y < oh; ++y)
+        for (int64_t xx = 0; xx < ow; ++xx) {
+          double total = 0;
+          for (int64_t ic = 0; ic < cg; ++ic)
+            for (int64_t ky = 0; ky < k; ++ky)
+              for (int64_t kx = 0; kx < k; ++kx) {
+                const int64_t iy = y * stride - pad + ky, ix = xx * stride - pad + kx;
+                if (iy < 0 || iy >= h || ix < 0 || ix >= wd) continue;
+                const int64_t channel = (oc / og) * cg + ic;
+                total += xv[static_cast<size_t>(((b * c + channel) * h + iy) * wd + ix)] *
+                         wv[static_cast<size_t>(((oc * cg + ic) * k + ky) * k + kx)];
+              }
+          out[static_cast<size_t>(((b * o + oc) * oh + y) * ow + xx)] = total;
+        }
+  return out;
+}
+
+TEST(OpValues, Conv2dMatchesDirectConvolution) {
+  Generator generator(2);
+  struct Case { Shape x, w; int64_t stride, pad, groups; };
+  for (const Case& c : {Case{{2, 3, 7, 6}, {4, 3, 3, 3}, 1, 1, 1}, Case{{1, 3, 8, 8}, {5, 3, 3, 3}, 2, 1, 1},
+                        Case{{2, 4, 5, 5}, {6, 4, 1, 1}, 1, 0, 1}, Case{{2, 6, 6, 6}, {6, 1, 3, 3}, 2, 1, 6},
+                        Case{{1, 4, 5, 5}, {4, 2, 3, 3}, 1, 1, 2}}) {
+    const Tensor x = randn(c.x, generator), w = randn(c.w, generator);
+    expect_near(values(conv2d(x, w, Tensor(), c.stride, c.pad, c.groups)),
+                naive_conv(x, w, c.stride, c.pad, c.groups), 1e-4);
+  }
+}
+
+TEST(OpValues, Pooling) {
+  const Tensor x = from_vector<float>({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, {1, 1, 4, 4});
+  expect_near(values(max_pool2d(x, 2, 2)), {6, 8, 14, 16}, 0);
+  expect_near(values(avg_pool2d(x, 2, 2)), {3.5, 5.5, 11.5, 13.5}, 1e-6);
+  expect_near(values(global_avg_pool2d(x)), {8.5}, 1e-6);
+  // Padding counts as zeros in the average: top-left 3x3 window at pad 1 covers 1,2,5,6.
+  EXPECT_NEAR(values(avg_pool2d(x, 3, 2, 1))[0], (1 + 2 + 5 + 6) / 9.0, 1e-6);
+}
+
+TEST(OpValues, IndexingAndShapes) {
+  const Tensor table = from_vector<float>({0, 1, 10, 11, 20, 21}, {3, 2});
+  expect_near(values(embedding(table, from_vector<int64_t>({2, 0, 2}, {3}))), {20, 21, 0, 1, 20, 21}, 0);
+  expect_near(values(gather(table, from_vector<int64_t>({1, 0, 1}, {3, 1}))), {1, 10, 21}, 0);
+  EXPECT_THROW(embedding(table, from_vector<int64_t>({3}, {1})), Error);
+  const Tensor m = from_vector<float>({1, 2, 3, 4, 5, 6}, {2, 3});
+  expect_near(values(transpose(m)), {1, 4, 2, 5, 3, 6}, 0);
+  expect_near(values(concat({m, m}, 1)), {1, 2, 3, 1, 2, 3, 4, 5, 6, 4, 5, 6}, 0);
+  expect_near(values(narrow(m, 1, 1, 2)), {2, 3, 5, 6}, 0);
+  expect_near(values(sum(m, 0)), {5, 7, 9}, 0);
+  expect_near(values(max(m, 1)), {3, 6}, 0);
+  EXPECT_EQ(argmax(m, 1).to_vector<int64_t>(), (std::vector<int64_t>{2, 2}));
+}
+
+TEST(OpValues, DropoutKeepsExpectationAndIsDeterministicPerSeed) {
+  Generator a(11), b(11);
+  const Tensor x = ones({100000});
+  const std::vector<float> first = dropout(x, 0.25, true, a).to_vector<float>();
+  EXPECT_EQ(first, dropout(x, 0.25, true, b).to_vector<float>());
+  double total = 0;
+  for (float v : first) {
+    EXPECT_TRUE(v == 0.0f || std::abs(v - 1.0f / 0.75f) < 1e-6f);
+    total += v;
+  }
+  EXPECT_NEAR(total / 100000.0, 1.0, 0.01);
+  EXPECT_EQ(dropout(x, 0.25, false, a).impl(), x.impl());  // evaluation: identity
+}
+
+TEST(OpValues, ElementwiseClosedForms) {
+  const Tensor x = from_vector<double>({-2, 0, 3}, {3});
+  expect_near(values(sigmoid(x)), {1 / (1 + std::exp(2.0)), 0.5, 1 / (1 + std::exp(-3.0))}, 1e-15);
+  expect_near(values(sigmoid(from_vector<double>({-800, 800}, {2}))), {0, 1}, 0);  // no overflow
+  expect_near(values(relu(x)), {0, 0, 3}, 0);
+  expect_near(values(clamp(x, -1, 1)), {-1, 0, 1}, 0);
+  expect_near(values(pow(from_vector<double>({4}, {1}), 1.5)), {8}, 1e-12);
+  expect_near(values(maximum(x, from_vector<double>({0}, {1}))), {0, 0, 3}, 0);
+  expect_near(values(div(x, full({3}, 2.0, DType::F64))), {-1, 0, 1.5}, 0);
+}
+
+}  // namespace
+}  // namespace sparsecap
