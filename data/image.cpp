@@ -1,0 +1,138 @@
+#include "data/image.h"
+
+#include <stb_image.h>
+#include <stb_image_resize.h>
+#include <stb_image_write.h>
+
+#include <cstring>
+#include <memory>
+
+#include "data/data_error.h"
+#include "data/file_io.h"
+
+namespace sparsecap::data {
+
+namespace {
+constexpr int kChannels = 3;
+
+void append_to_buffer(void* context, void* data, int size) {
+  auto* buffer = static_cast<std::vector<uint8_t>*>(context);
+  const auto* bytes = static_cast<const uint8_t*>(data);
+  buffer->insert(buffer->end(), bytes, bytes + size);
+}
+}  // namespace
+
+RgbImage::RgbImage(int image_width, int image_height)
+    : width(image_width), height(image_height),
+      pixels(static_cast<size_t>(image_width) * static_cast<size_t>(image_height) * kChannels, 0) {
+  if (image_width <= 0 || image_height <= 0)
+    throw std::invalid_argument("image size must be positive, got " + std::to_string(image_width) + "x" +
+                                std::to_string(image_height));
+}
+
+RgbImage decode_image(std::span<const uint8_t> bytes, const std::string& name) {
+  if (bytes.empty()) throw DataError(name, "cannot decode image: the file is empty");
+  int width = 0, height = 0, channels_in_file = 0;
+  std::unique_ptr<stbi_uc, decltype(&stbi_image_free)> decoded(
+      stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &width, &height, &channels_in_file,
+                            kChannels),
+      &stbi_image_free);
+  if (!decoded) {
+    const char* reason = stbi_failure_reason();
+    throw DataError(name, std::string("cannot decode image (") + (reason ? reason : "unknown reason") +
+                              "); expected a JPEG or PNG file of " + std::to_string(bytes.size()) + " bytes");
+  }
+  RgbImage image(width, height);
+  std::memcpy(image.pixels.data(), decoded.get(), image.pixels.size());
+  return image;
+}
+
+RgbImage read_image_file(const std::filesystem::path& path) {
+  return decode_image(read_file_bytes(path), path.string());
+}
+
+ImageSize read_image_size(const std::filesystem::path& path) {
+  const auto bytes = read_file_bytes(path);
+  ImageSize size;
+  int channels = 0;
+  if (!stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &size.width, &size.height, &channels))
+    throw DataError(path.string(), std::string("cannot read image header (") +
+                                       (stbi_failure_reason() ? stbi_failure_reason() : "unknown reason") + ")");
+  return size;
+}
+
+std::vector<uint8_t> encode_png(const RgbImage& image) {
+  std::vector<uint8_t> buffer;
+  if (!stbi_write_png_to_func(&append_to_buffer, &buffer, image.width, image.height, kChannels,
+                              image.pixels.data(), image.width * kChannels))
+    throw std::runtime_error("PNG encoding failed for a " + std::to_string(image.width) + "x" +
+                             std::to_string(image.height) + " image");
+  return buffer;
+}
+
+void write_png_file(const std::filesystem::path& path, const RgbImage& image) {
+  write_file_bytes(path, encode_png(image));
+}
+
+RgbImage resize_image(const RgbImage& image, int width, int height) {
+  if (width == image.width && height == image.height) return image;
+  RgbImage resized(width, height);
+  if (!stbir_resize_uint8(image.pixels.data(), image.width, image.height, 0, resized.pixels.data(), width, height, 0,
+                          kChannels))
+    throw std::runtime_error("image resize from " + std::to_string(image.width) + "x" + std::to_string(image.height) +
+                             " to " + std::to_string(width) + "x" + std::to_string(height) + " failed");
+  return resized;
+}
+
+RgbImage crop_image(const RgbImage& image, int left, int top, int width, int height) {
+  if (left < 0 || top < 0 || width <= 0 || height <= 0 || left + width > image.width || top + height > image.height)
+    throw std::invalid_argument("crop " + std::to_string(width) + "x" + std::to_string(height) + " at (" +
+                                std::to_string(left) + ", " + std::to_string(top) + ") does not fit a " +
+                                std::to_string(image.width) + "x" + std::to_string(image.height) + " image");
+  RgbImage cropped(width, height);
+  for (int y = 0; y < height; ++y)
+    std::memcpy(cropped.pixel(0, y), image.pixel(left, top + y), static_cast<size_t>(width) * kChannels);
+  return cropped;
+}
+
+RgbImage flip_horizontally(const RgbImage& image) {
+  RgbImage flipped(image.width, image.height);
+  for (int y = 0; y < image.height; ++y)
+    for (int x = 0; x < image.width; ++x)
+      std::memcpy(flipped.pixel(image.width - 1 - x, y), image.pixel(x, y), kChannels);
+  return flipped;
+}
+
+std::vector<float> normalize_to_chw(const RgbImage& image, const Normalization& normalization) {
+  const size_t plane = static_cast<size_t>(image.width) * image.height;
+  std::vector<float> chw(plane * kChannels);
+  for (int channel = 0; channel < kChannels; ++channel) {
+    const float scale = 1.0f / (255.0f * normalization.std[channel]);
+    const float shift = normalization.mean[channel] / normalization.std[channel];
+    for (size_t i = 0; i < plane; ++i)
+      chw[channel * plane + i] = static_cast<float>(image.pixels[i * kChannels + channel]) * scale - shift;
+  }
+  return chw;
+}
+
+PreparedImage prepare_image(const RgbImage& image, const ImageTransformOptions& options, Generator* random) {
+  RgbImage current = image;
+  if (options.resize_width > 0 && options.resize_height > 0)
+    current = resize_image(current, options.resize_width, options.resize_height);
+  if (options.crop_size > 0) {
+    if (options.crop_size > current.width || options.crop_size > current.height)
+      throw std::invalid_argument("crop size " + std::to_string(options.crop_size) + " exceeds the " +
+                                  std::to_string(current.width) + "x" + std::to_string(current.height) +
+                                  " image (set resize to at least the crop size)");
+    int left = (current.width - options.crop_size) / 2, top = (current.height - options.crop_size) / 2;
+    if (random && options.random_crop) {
+      left = static_cast<int>(random->next_below(static_cast<uint64_t>(current.width - options.crop_size + 1)));
+      top = static_cast<int>(random->next_below(static_cast<uint64_t>(current.height - options.crop_size + 1)));
+    }
+    current = crop_image(current, left, top, options.crop_size, options.crop_size);
+  }
+  if (random && options.random_flip && (random->next_u32() & 1u)) current = flip_horizontally(current);
+  return PreparedImage{current.width, current.height, normalize_to_chw(current, options.normalization)};
+}
+
+}  // namespace sparsecap::data
