@@ -1,9 +1,25 @@
 #include "engine/backend.h"
 
+#include <cmath>
+
 #include "cuda/cuda_runtime_info.h"
 #include "engine/cpu/cpu_backend.h"
 
 namespace sparsecap {
+
+kernels::AdamCoefficients adam_coefficients(const AdamStep& step) {
+  const double t = static_cast<double>(step.step);
+  return kernels::AdamCoefficients{static_cast<float>(step.lr),
+                                   static_cast<float>(step.beta1),
+                                   static_cast<float>(step.beta2),
+                                   static_cast<float>(1.0 - step.beta1),
+                                   static_cast<float>(1.0 - step.beta2),
+                                   static_cast<float>(step.eps),
+                                   static_cast<float>(step.weight_decay),
+                                   step.decoupled_weight_decay,
+                                   static_cast<float>(1.0 - std::pow(step.beta1, t)),
+                                   static_cast<float>(1.0 - std::pow(step.beta2, t))};
+}
 
 Backend& backend_for(Device device) {
   if (device.is_cpu()) return cpu::cpu_backend();

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "engine/kernels/elementwise.h"
+#include "engine/kernels/optimizer.h"
 #include "engine/tensor.h"
 
 namespace sparsecap {
@@ -40,6 +41,10 @@ struct AdamStep {
   bool decoupled_weight_decay = false;  // AdamW
   int64_t step = 1;                      // 1-based, for bias correction
 };
+
+// The per-element Adam coefficients both backends pass to kernels::adam_update; bias corrections
+// and (1 - beta) are computed in double, as PyTorch does.
+kernels::AdamCoefficients adam_coefficients(const AdamStep& step);
 
 class Backend {
  public:

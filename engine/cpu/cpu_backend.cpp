@@ -215,11 +215,7 @@ void CpuBackend::scatter_add_columns(const Tensor& grad_out, const Tensor& index
 }
 
 void CpuBackend::adam_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamStep& step) {
-  const kernels::AdamCoefficients c{
-      static_cast<float>(step.lr), static_cast<float>(step.beta1), static_cast<float>(step.beta2),
-      static_cast<float>(step.eps), static_cast<float>(step.weight_decay), step.decoupled_weight_decay,
-      static_cast<float>(1.0 - std::pow(step.beta1, static_cast<double>(step.step))),
-      static_cast<float>(1.0 - std::pow(step.beta2, static_cast<double>(step.step)))};
+  const kernels::AdamCoefficients c = adam_coefficients(step);
   const int64_t n = param.numel();
   dispatch_floating(param.dtype(), "adam_step", [&](auto tag) {
     using T = decltype(tag);

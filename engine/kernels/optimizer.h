@@ -9,6 +9,7 @@ namespace sparsecap::kernels {
 struct AdamCoefficients {
   float lr;             // learning rate
   float beta1, beta2;
+  float one_minus_beta1, one_minus_beta2;  // computed in double: float(1 - 0.999) is off by 1e-5
   float eps;
   float weight_decay;   // L2 added to the gradient (Adam) or decoupled (AdamW)
   bool decoupled;
@@ -25,8 +26,8 @@ HD void adam_update(T& param, T grad, T& m, T& v, const AdamCoefficients& c) {
     else
       grad += T(c.weight_decay) * param;
   }
-  m = T(c.beta1) * m + (T(1) - T(c.beta1)) * grad;
-  v = T(c.beta2) * v + (T(1) - T(c.beta2)) * grad * grad;
+  m = T(c.beta1) * m + T(c.one_minus_beta1) * grad;
+  v = T(c.beta2) * v + T(c.one_minus_beta2) * grad * grad;
   const T m_hat = m / T(c.bias_correction1);
   const T v_hat = v / T(c.bias_correction2);
   param -= T(c.lr) * m_hat / (sqrt(v_hat) + T(c.eps));
