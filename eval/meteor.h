@@ -1,0 +1,89 @@
+#pragma once
+// METEOR 1.5 (Denkowski & Lavie 2014), English "rank" task, without the paraphrase module:
+// exact, Snowball-stem and WordNet-synonym matches, the METEOR beam-search aligner, content and
+// function word weighting, the fragmentation penalty, the best reference per image, and the
+// corpus value from statistics summed over images (what the Java tool reports for a whole file).
+#include <array>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "eval/tokenize.h"
+#include "eval/vocabulary.h"
+#include "eval/wordnet_synonyms.h"
+
+namespace sparsecap::eval {
+
+enum class MeteorModule { exact = 0, stem = 1, synonym = 2 };
+inline constexpr int kMeteorModuleCount = 3;
+
+struct MeteorParameters {
+  // METEOR 1.5 English, task "rank".
+  double alpha = 0.85;
+  double beta = 0.20;
+  double gamma = 0.60;
+  double delta = 0.75;
+  std::array<double, kMeteorModuleCount> module_weights{1.0, 0.6, 0.8};  // exact, stem, synonym
+  int beam_size = 40;
+};
+
+// What the matcher needs besides the words: function words and, when found, WordNet.
+class MeteorResources {
+ public:
+  // Loads WordNet from wordnet_dir when its files are there; otherwise exact + stem only.
+  static std::shared_ptr<const MeteorResources> load(const std::filesystem::path& wordnet_dir);
+  // Cached per directory, so repeated validation passes do not re-read WordNet.
+  static std::shared_ptr<const MeteorResources> shared(const std::filesystem::path& wordnet_dir);
+
+  bool has_synonyms() const { return wordnet_.has_value(); }
+  const WordNetSynonyms* wordnet() const { return wordnet_ ? &*wordnet_ : nullptr; }
+  const std::unordered_set<std::string>& function_words() const { return *function_words_; }
+  // "exact+stem+synonym" or "exact+stem".
+  std::string modules_description() const;
+
+ private:
+  std::optional<WordNetSynonyms> wordnet_;
+  const std::unordered_set<std::string>* function_words_ = nullptr;
+};
+
+// Sufficient statistics of one alignment; they add over images.
+struct MeteorStatistics {
+  int test_length = 0;
+  int reference_length = 0;
+  int test_function_words = 0;
+  int reference_function_words = 0;
+  std::array<int, kMeteorModuleCount> test_content_matches{};
+  std::array<int, kMeteorModuleCount> test_function_matches{};
+  std::array<int, kMeteorModuleCount> reference_content_matches{};
+  std::array<int, kMeteorModuleCount> reference_function_matches{};
+  int chunks = 0;
+  int test_matches = 0;       // words of the candidate covered by a match
+  int reference_matches = 0;  // words of the reference covered by a match
+
+  MeteorStatistics& operator+=(const MeteorStatistics& other);
+};
+
+double meteor_score(const MeteorStatistics& stats, const MeteorParameters& parameters = {});
+
+// METEOR's "-norm" re-tokenisation (the mteval-v13a rules its Normalizer applies): symbols such
+// as ! ? ; : ( ) & / are split into single-character tokens ("!!" -> "!" "!"), periods and
+// commas are split off unless next to a digit, a dash after a digit is split off.
+Tokens meteor_normalize(const Tokens& tokens);
+
+// Aligns and scores one candidate with one reference.
+MeteorStatistics meteor_statistics(const Tokens& candidate, const Tokens& reference, const MeteorResources& resources,
+                                   const MeteorParameters& parameters = {});
+
+struct MeteorScores {
+  double corpus = 0.0;
+  std::vector<double> per_image;
+  std::string modules;  // which matchers ran
+};
+
+MeteorScores compute_meteor(const TokenizedCaptionSet& set, const MeteorResources& resources,
+                            const MeteorParameters& parameters = {});
+
+}  // namespace sparsecap::eval
