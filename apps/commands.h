@@ -6,5 +6,7 @@
 namespace sparsecap::apps {
 
 void add_info_command(CLI::App& app);
+void add_data_command(CLI::App& app);
+void add_score_command(CLI::App& app);
 
 }  // namespace sparsecap::apps

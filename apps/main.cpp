@@ -10,6 +10,8 @@ int main(int argc, char** argv) {
   CLI::App app{"sparsecap: train, prune, export and run sparse image-captioning models"};
   app.require_subcommand(1);
   sparsecap::apps::add_info_command(app);
+  sparsecap::apps::add_data_command(app);
+  sparsecap::apps::add_score_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
