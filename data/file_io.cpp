@@ -35,6 +35,13 @@ void write_file_bytes(const std::filesystem::path& path, std::span<const uint8_t
   std::filesystem::rename(temporary, path);
 }
 
+void write_file_bytes_in_place(const std::filesystem::path& path, std::span<const uint8_t> bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) throw DataError(path.string(), std::string("cannot open for writing: ") + std::strerror(errno));
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  if (!out) throw DataError(path.string(), "write failed");
+}
+
 void write_file_text(const std::filesystem::path& path, std::string_view text) {
   write_file_bytes(path, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
 }

@@ -2,7 +2,7 @@
 
 #include <stb_image.h>
 #include <stb_image_resize.h>
-#include <stb_image_write.h>
+#include <zlib.h>
 
 #include <cstring>
 #include <memory>
@@ -14,12 +14,6 @@ namespace sparsecap::data {
 
 namespace {
 constexpr int kChannels = 3;
-
-void append_to_buffer(void* context, void* data, int size) {
-  auto* buffer = static_cast<std::vector<uint8_t>*>(context);
-  const auto* bytes = static_cast<const uint8_t*>(data);
-  buffer->insert(buffer->end(), bytes, bytes + size);
-}
 }  // namespace
 
 RgbImage::RgbImage(int image_width, int image_height)
@@ -61,13 +55,45 @@ ImageSize read_image_size(const std::filesystem::path& path) {
   return size;
 }
 
+// Our own PNG writer on zlib: stb_image_write's built-in deflate is several times slower, and the
+// synthetic set writes ten thousand images. 8-bit RGB, every row with the "Sub" filter (it suits
+// smooth backgrounds), zlib level 6.
 std::vector<uint8_t> encode_png(const RgbImage& image) {
-  std::vector<uint8_t> buffer;
-  if (!stbi_write_png_to_func(&append_to_buffer, &buffer, image.width, image.height, kChannels,
-                              image.pixels.data(), image.width * kChannels))
-    throw std::runtime_error("PNG encoding failed for a " + std::to_string(image.width) + "x" +
+  const size_t row_bytes = static_cast<size_t>(image.width) * kChannels;
+  std::vector<uint8_t> filtered((row_bytes + 1) * static_cast<size_t>(image.height));
+  for (int y = 0; y < image.height; ++y) {
+    uint8_t* out = filtered.data() + static_cast<size_t>(y) * (row_bytes + 1);
+    const uint8_t* row = image.pixel(0, y);
+    out[0] = 1;  // filter type Sub: each byte minus the byte one pixel to the left
+    for (size_t i = 0; i < row_bytes; ++i)
+      out[1 + i] = static_cast<uint8_t>(row[i] - (i >= kChannels ? row[i - kChannels] : 0));
+  }
+  uLongf compressed_size = compressBound(static_cast<uLong>(filtered.size()));
+  std::vector<uint8_t> compressed(compressed_size);
+  if (compress2(compressed.data(), &compressed_size, filtered.data(), static_cast<uLong>(filtered.size()), 6) != Z_OK)
+    throw std::runtime_error("PNG encoding: zlib compress2 failed for a " + std::to_string(image.width) + "x" +
                              std::to_string(image.height) + " image");
-  return buffer;
+  compressed.resize(compressed_size);
+
+  std::vector<uint8_t> png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  auto put_u32 = [](std::vector<uint8_t>& out, uint32_t value) {
+    for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<uint8_t>(value >> shift));
+  };
+  auto put_chunk = [&](const char* type, const std::vector<uint8_t>& data) {
+    put_u32(png, static_cast<uint32_t>(data.size()));
+    const size_t type_start = png.size();
+    png.insert(png.end(), type, type + 4);
+    png.insert(png.end(), data.begin(), data.end());
+    put_u32(png, static_cast<uint32_t>(crc32(0L, png.data() + type_start, static_cast<uInt>(png.size() - type_start))));
+  };
+  std::vector<uint8_t> header;
+  put_u32(header, static_cast<uint32_t>(image.width));
+  put_u32(header, static_cast<uint32_t>(image.height));
+  header.insert(header.end(), {8, 2, 0, 0, 0});  // 8 bits, truecolour RGB, deflate, adaptive filters, no interlace
+  put_chunk("IHDR", header);
+  put_chunk("IDAT", compressed);
+  put_chunk("IEND", {});
+  return png;
 }
 
 void write_png_file(const std::filesystem::path& path, const RgbImage& image) {
