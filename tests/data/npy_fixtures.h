@@ -1,0 +1,96 @@
+#pragma once
+// Hand-built .npy and .npz bytes, independent of the library's own writer, so the reader is tested
+// against the format and not against itself.
+#include <zlib.h>
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace sparsecap::data::testing_support {
+
+// A .npy file with the given header dict and raw data, format version `major` (1 or 2).
+inline std::vector<uint8_t> make_npy(const std::string& dict, const std::vector<uint8_t>& data, int major = 1) {
+  std::string header = dict;
+  const size_t preamble = major == 1 ? 10 : 12;
+  while ((preamble + header.size() + 1) % 64 != 0) header += ' ';
+  header += '\n';
+  std::vector<uint8_t> bytes = {0x93, 'N', 'U', 'M', 'P', 'Y', static_cast<uint8_t>(major), 0};
+  const auto length = static_cast<uint32_t>(header.size());
+  bytes.push_back(static_cast<uint8_t>(length & 0xff));
+  bytes.push_back(static_cast<uint8_t>((length >> 8) & 0xff));
+  if (major != 1) {
+    bytes.push_back(static_cast<uint8_t>((length >> 16) & 0xff));
+    bytes.push_back(static_cast<uint8_t>(length >> 24));
+  }
+  bytes.insert(bytes.end(), header.begin(), header.end());
+  bytes.insert(bytes.end(), data.begin(), data.end());
+  return bytes;
+}
+
+template <typename T>
+std::vector<uint8_t> raw_bytes(const std::vector<T>& values) {
+  std::vector<uint8_t> bytes(values.size() * sizeof(T));
+  std::memcpy(bytes.data(), values.data(), bytes.size());
+  return bytes;
+}
+
+inline std::vector<uint8_t> make_float32_npy(const std::string& shape_tuple, const std::vector<float>& values) {
+  return make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': " + shape_tuple + ", }", raw_bytes(values));
+}
+
+struct ZipMember {
+  std::string name;
+  std::vector<uint8_t> data;
+  bool deflate = false;
+};
+
+// A minimal zip archive as Python's zipfile writes it (local headers, central directory, end record).
+inline std::vector<uint8_t> make_zip(const std::vector<ZipMember>& members) {
+  std::vector<uint8_t> out, central;
+  auto put16 = [](std::vector<uint8_t>& v, uint32_t x) {
+    v.push_back(static_cast<uint8_t>(x));
+    v.push_back(static_cast<uint8_t>(x >> 8));
+  };
+  auto put32 = [&](std::vector<uint8_t>& v, uint32_t x) {
+    put16(v, x & 0xffff);
+    put16(v, x >> 16);
+  };
+  for (const auto& member : members) {
+    std::vector<uint8_t> stored = member.data;
+    if (member.deflate) {
+      z_stream stream{};
+      deflateInit2(&stream, 6, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
+      stored.resize(deflateBound(&stream, static_cast<uLong>(member.data.size())));
+      stream.next_in = const_cast<Bytef*>(member.data.data());
+      stream.avail_in = static_cast<uInt>(member.data.size());
+      stream.next_out = stored.data();
+      stream.avail_out = static_cast<uInt>(stored.size());
+      deflate(&stream, Z_FINISH);
+      stored.resize(stream.total_out);
+      deflateEnd(&stream);
+    }
+    const auto crc = static_cast<uint32_t>(crc32(0L, member.data.data(), static_cast<uInt>(member.data.size())));
+    const auto offset = static_cast<uint32_t>(out.size());
+    const uint16_t method = member.deflate ? 8 : 0;
+    put32(out, 0x04034b50); put16(out, 20); put16(out, 0); put16(out, method); put16(out, 0); put16(out, 0);
+    put32(out, crc); put32(out, static_cast<uint32_t>(stored.size())); put32(out, static_cast<uint32_t>(member.data.size()));
+    put16(out, static_cast<uint32_t>(member.name.size())); put16(out, 0);
+    out.insert(out.end(), member.name.begin(), member.name.end());
+    out.insert(out.end(), stored.begin(), stored.end());
+    put32(central, 0x02014b50); put16(central, 20); put16(central, 20); put16(central, 0); put16(central, method);
+    put16(central, 0); put16(central, 0); put32(central, crc); put32(central, static_cast<uint32_t>(stored.size()));
+    put32(central, static_cast<uint32_t>(member.data.size())); put16(central, static_cast<uint32_t>(member.name.size()));
+    put16(central, 0); put16(central, 0); put16(central, 0); put16(central, 0); put32(central, 0); put32(central, offset);
+    central.insert(central.end(), member.name.begin(), member.name.end());
+  }
+  const auto central_offset = static_cast<uint32_t>(out.size());
+  out.insert(out.end(), central.begin(), central.end());
+  put32(out, 0x06054b50); put16(out, 0); put16(out, 0);
+  put16(out, static_cast<uint32_t>(members.size())); put16(out, static_cast<uint32_t>(members.size()));
+  put32(out, static_cast<uint32_t>(central.size())); put32(out, central_offset); put16(out, 0);
+  return out;
+}
+
+}  // namespace sparsecap::data::testing_support
