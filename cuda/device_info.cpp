@@ -1,6 +1,12 @@
-// Device discovery through the CUDA runtime (host code only: no kernels in this file).
+// Device discovery through the CUDA runtime, the per-device backends (created on first use) and
+// the process-wide CUDA options (host code only: no kernels in this file).
 #include <cuda_runtime_api.h>
 
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
+#include "cuda/cuda_backend.h"
 #include "cuda/cuda_runtime_info.h"
 #include "engine/error.h"
 
@@ -35,10 +41,66 @@ std::vector<DeviceInfo> devices() {
   return found;
 }
 
-Backend& backend(int index) {
-  throw Error(detail::concat("cuda:", index,
-                             ": CUDA tensors are not available yet in this version of sparsecap (the CUDA backend "
-                             "is being built; device discovery works, tensor ops do not)"));
+namespace {
+
+bool environment_flag(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr && std::strcmp(value, "0") != 0 && value[0] != '\0';
 }
+
+std::mutex& options_mutex() {
+  static std::mutex mutex;
+  return mutex;
+}
+
+CudaOptions& stored_options() {
+  static CudaOptions stored = [] {
+    CudaOptions initial;
+    initial.allow_tf32 = environment_flag("SPARSECAP_CUDA_ALLOW_TF32");
+    initial.deterministic = environment_flag("SPARSECAP_CUDA_DETERMINISTIC");
+    initial.use_cudnn = !environment_flag("SPARSECAP_CUDA_NO_CUDNN");
+    return initial;
+  }();
+  return stored;
+}
+
+}  // namespace
+
+CudaOptions options() {
+  std::lock_guard<std::mutex> lock(options_mutex());
+  return stored_options();
+}
+
+void set_options(const CudaOptions& options) {
+  std::lock_guard<std::mutex> lock(options_mutex());
+  stored_options() = options;
+}
+
+CudaBackend& cuda_backend(int index) {
+  // One backend per device, created on first use and never destroyed: tensors held in static
+  // objects may be freed after main() returns, and their deleters need the allocator alive.
+  static std::mutex mutex;
+  static std::vector<CudaBackend*> backends;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (backends.empty()) {
+    int count = 0;
+    if (cudaGetDeviceCount(&count) != cudaSuccess) {
+      cudaGetLastError();
+      count = 0;
+    }
+    backends.assign(static_cast<size_t>(count), nullptr);
+  }
+  SPARSECAP_CHECK(index >= 0 && index < static_cast<int>(backends.size()), "cuda:", index,
+                  " requested but ", backends.size(), " CUDA device(s) are visible (", runtime_summary(), ")");
+  CudaBackend*& slot = backends[static_cast<size_t>(index)];
+  if (!slot) slot = new CudaBackend(index);
+  return *slot;
+}
+
+Backend& backend(int index) { return cuda_backend(index); }
+
+AllocatorStats allocator_stats(int index) { return cuda_backend(index).allocator_stats(); }
+
+void empty_cache(int index) { cuda_backend(index).empty_cache(); }
 
 }  // namespace sparsecap::cuda

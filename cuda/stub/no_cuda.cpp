@@ -12,5 +12,20 @@ std::vector<DeviceInfo> devices() { return {}; }
 Backend& backend(int index) {
   throw Error(detail::concat("cuda:", index, " requested but sparsecap was built without CUDA"));
 }
+AllocatorStats allocator_stats(int index) {
+  throw Error(detail::concat("cuda:", index, " allocator statistics requested but sparsecap was built without CUDA"));
+}
+void empty_cache(int index) {
+  throw Error(detail::concat("cuda:", index, " empty_cache requested but sparsecap was built without CUDA"));
+}
+// Options only change how CUDA kernels run; without CUDA they are kept and have no effect.
+namespace {
+CudaOptions& stored_options() {
+  static CudaOptions stored;
+  return stored;
+}
+}  // namespace
+CudaOptions options() { return stored_options(); }
+void set_options(const CudaOptions& options) { stored_options() = options; }
 
 }  // namespace sparsecap::cuda

@@ -1,0 +1,495 @@
+// CudaBackend: memory, fills, elementwise, reductions, GEMM, layout, indexing, row-wise nn,
+// batch norm, pooling and Adam. Convolutions are in cuda_convolution.cpp.
+#include "cuda/cuda_backend.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "cuda/device_wide.h"
+#include "cuda/kernels/kernels.h"
+
+namespace sparsecap::cuda {
+
+namespace {
+
+kernels::ElementType element_type(DType dtype) {
+  switch (dtype) {
+    case DType::F16: return kernels::ElementType::F16;
+    case DType::F32: return kernels::ElementType::F32;
+    case DType::F64: return kernels::ElementType::F64;
+    case DType::I32: return kernels::ElementType::I32;
+    case DType::I64: return kernels::ElementType::I64;
+    case DType::U8: return kernels::ElementType::U8;
+    case DType::U16: return kernels::ElementType::U16;
+    case DType::Bool: return kernels::ElementType::Bool;
+  }
+  throw Error("cuda: unknown dtype");
+}
+
+// The bit pattern of `value` converted to `dtype` exactly as the CPU backend converts it.
+uint64_t fill_bits(DType dtype, double value) {
+  uint64_t bits = 0;
+  auto store = [&](auto converted) { std::memcpy(&bits, &converted, sizeof(converted)); };
+  switch (dtype) {
+    case DType::F16: store(float_to_half(static_cast<float>(value))); break;
+    case DType::F32: store(static_cast<float>(value)); break;
+    case DType::F64: store(value); break;
+    case DType::I32: store(static_cast<int32_t>(value)); break;
+    case DType::I64: store(static_cast<int64_t>(value)); break;
+    case DType::U8: store(static_cast<uint8_t>(value)); break;
+    case DType::U16: store(static_cast<uint16_t>(value)); break;
+    case DType::Bool: store(static_cast<uint8_t>(static_cast<bool>(value))); break;
+  }
+  return bits;
+}
+
+const float* f32(const Tensor& t) { return t.defined() ? static_cast<const float*>(t.raw_data()) : nullptr; }
+float* f32(Tensor& t) { return t.defined() ? static_cast<float*>(t.raw_data()) : nullptr; }
+const int64_t* i64(const Tensor& t) { return t.defined() ? static_cast<const int64_t*>(t.raw_data()) : nullptr; }
+
+// The NumPy broadcast of a and b to out, as strides per merged output dimension (0 along
+// broadcast dimensions); the same plan as the CPU backend's.
+std::vector<int64_t> aligned_strides(const Shape& input, const Shape& out) {
+  const size_t rank = out.size(), offset = rank - input.size();
+  std::vector<int64_t> strides(rank, 0);
+  int64_t running = 1;
+  for (size_t i = rank; i-- > offset;) {
+    const int64_t size = input[i - offset];
+    strides[i] = size == 1 ? 0 : running;
+    running *= size;
+  }
+  return strides;
+}
+
+kernels::BroadcastLayout plan_broadcast(const Shape& a, const Shape& b, const Shape& out) {
+  const std::vector<int64_t> sa = aligned_strides(a, out), sb = aligned_strides(b, out);
+  std::vector<int64_t> sizes, a_strides, b_strides;
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (out[i] == 1) continue;
+    if (!sizes.empty() && a_strides.back() == sa[i] * out[i] && b_strides.back() == sb[i] * out[i]) {
+      sizes.back() *= out[i];
+      a_strides.back() = sa[i];
+      b_strides.back() = sb[i];
+      continue;
+    }
+    sizes.push_back(out[i]);
+    a_strides.push_back(sa[i]);
+    b_strides.push_back(sb[i]);
+  }
+  if (sizes.empty()) {
+    sizes = {1};
+    a_strides = {0};
+    b_strides = {0};
+  }
+  SPARSECAP_CHECK(sizes.size() <= static_cast<size_t>(kernels::kMaxBroadcastRank), "cuda binary op: broadcasting ",
+                  shape_str(a), " with ", shape_str(b), " to ", shape_str(out), " needs ", sizes.size(),
+                  " dimensions after merging, at most ", kernels::kMaxBroadcastRank, " are supported");
+  kernels::BroadcastLayout layout;
+  layout.rank = static_cast<int>(sizes.size());
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    layout.sizes[i] = sizes[i];
+    layout.a_strides[i] = a_strides[i];
+    layout.b_strides[i] = b_strides[i];
+  }
+  return layout;
+}
+
+int checked_int(int64_t value, const char* what) {
+  SPARSECAP_CHECK(value >= 0 && value <= std::numeric_limits<int>::max(), "cuda gemm: ", what, " = ", value,
+                  " does not fit cuBLAS's 32-bit int");
+  return static_cast<int>(value);
+}
+
+}  // namespace
+
+CudaBackend::CudaBackend(int index)
+    : index_(index), stream_(index), allocator_(index, stream_.get()), handles_(index, stream_.get()) {}
+
+// ---- checks ----
+
+void CudaBackend::require_here(std::initializer_list<const Tensor*> tensors, const char* op) const {
+  for (const Tensor* t : tensors)
+    SPARSECAP_CHECK(!t->defined() || t->device() == device(), op, ": expected tensors on ", device().str(),
+                    ", got one on ", t->device().str());
+}
+
+void CudaBackend::require_float32(const Tensor& tensor, const char* op) const {
+  SPARSECAP_CHECK(tensor.dtype() == DType::F32, op, " on ", device().str(), ": unsupported dtype ",
+                  dtype_name(tensor.dtype()),
+                  " (the CUDA backend computes in float32; float64 is for CPU gradient checks)");
+}
+
+void CudaBackend::check_indices(const Tensor& index, int64_t bound, int64_t ignore, const char* op) {
+  const int64_t n = index.numel();
+  if (n == 0) return;
+  SPARSECAP_CHECK(index.dtype() == DType::I64, op, ": indices must be int64, got ", dtype_name(index.dtype()));
+  DeviceGuard guard(index_);
+  std::shared_ptr<Storage> flag = allocate(sizeof(unsigned long long));
+  auto* first_bad = static_cast<unsigned long long*>(flag->data());
+  kernels::fill_pattern(first_bad, 1, 8, std::numeric_limits<uint64_t>::max(), stream());
+  kernels::find_out_of_range(i64(index), n, bound, ignore, first_bad, stream());
+  unsigned long long position = 0;
+  copy_to_host(&position, first_bad, sizeof(position));
+  if (position == std::numeric_limits<unsigned long long>::max()) return;
+  int64_t value = 0;
+  copy_to_host(&value, i64(index) + position, sizeof(value));
+  throw Error(::sparsecap::detail::concat(op, ": index ", value, " out of range [0, ", bound, ")"));
+}
+
+// ---- memory ----
+
+std::shared_ptr<Storage> CudaBackend::allocate(size_t bytes) {
+  if (bytes == 0) return std::make_shared<Storage>(nullptr, 0, device(), nullptr);
+  void* pointer = allocator_.allocate(bytes);
+  // The backend outlives every tensor (backends are never destroyed), so the raw pointer is safe.
+  CachingAllocator* allocator = &allocator_;
+  return std::make_shared<Storage>(pointer, bytes, device(), [allocator](void* p) { allocator->release(p); });
+}
+
+void CudaBackend::copy_within(void* dst, const void* src, size_t bytes) {
+  if (bytes == 0 || dst == src) return;
+  DeviceGuard guard(index_);
+  SPARSECAP_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream()));
+}
+
+void CudaBackend::copy_from_host(void* dst, const void* src, size_t bytes) {
+  if (bytes == 0) return;
+  DeviceGuard guard(index_);
+  staging_.copy_from_host(dst, src, bytes, stream());
+}
+
+void CudaBackend::copy_to_host(void* dst, const void* src, size_t bytes) {
+  if (bytes == 0) return;
+  DeviceGuard guard(index_);
+  staging_.copy_to_host(dst, src, bytes, stream());
+}
+
+void CudaBackend::synchronize() { stream_.synchronize(); }
+
+// ---- fills and casts ----
+
+void CudaBackend::fill(Tensor& out, double value) {
+  require_here({&out}, "fill");
+  DeviceGuard guard(index_);
+  kernels::fill_pattern(out.raw_data(), out.numel(), dtype_size(out.dtype()), fill_bits(out.dtype(), value),
+                        stream());
+}
+
+void CudaBackend::cast(const Tensor& in, Tensor& out) {
+  require_here({&in, &out}, "cast");
+  DeviceGuard guard(index_);
+  kernels::cast(in.raw_data(), element_type(in.dtype()), out.raw_data(), element_type(out.dtype()), in.numel(),
+                stream());
+}
+
+void CudaBackend::random_fill(Tensor& out, RandomKind kind, uint64_t seed, uint64_t stream_id, uint64_t offset,
+                              double p) {
+  require_here({&out}, "random_fill");
+  SPARSECAP_CHECK(out.dtype() == DType::F32 || out.dtype() == DType::F64, "random_fill: unsupported dtype ",
+                  dtype_name(out.dtype()), " (float32 or float64)");
+  const kernels::RandomDistribution distribution = kind == RandomKind::Uniform ? kernels::RandomDistribution::Uniform
+                                                   : kind == RandomKind::Normal
+                                                       ? kernels::RandomDistribution::Normal
+                                                       : kernels::RandomDistribution::Bernoulli;
+  DeviceGuard guard(index_);
+  kernels::random_fill(out.raw_data(), out.dtype() == DType::F64, out.numel(), distribution, seed, stream_id, offset,
+                       static_cast<float>(p), stream());
+}
+
+// ---- elementwise ----
+
+void CudaBackend::unary(kernels::UnaryOp op, const Tensor& x, Tensor& out, kernels::ScalarParams params) {
+  require_here({&x, &out}, "unary op");
+  require_float32(x, "unary op");
+  DeviceGuard guard(index_);
+  kernels::unary(op, f32(x), f32(out), x.numel(), params, stream());
+}
+
+void CudaBackend::binary(kernels::BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out,
+                         kernels::ScalarParams params) {
+  require_here({&a, &b, &out}, "binary op");
+  require_float32(out, "binary op");
+  const int64_t total = out.numel();
+  if (total == 0) return;
+  const kernels::BroadcastLayout layout = plan_broadcast(a.shape(), b.shape(), out.shape());
+  DeviceGuard guard(index_);
+  kernels::binary(op, f32(a), f32(b), f32(out), total, layout, params, stream());
+}
+
+// ---- reductions ----
+
+void CudaBackend::reduce(ReduceOp op, const Tensor& in, Tensor& out, Tensor& argmax, int64_t outer, int64_t n,
+                         int64_t inner) {
+  require_here({&in, &out, &argmax}, "reduce");
+  require_float32(in, "reduce");
+  DeviceGuard guard(index_);
+  if (op == ReduceOp::Max) {
+    int64_t* argmax_data = argmax.defined() ? static_cast<int64_t*>(argmax.raw_data()) : nullptr;
+    kernels::max_along(f32(in), f32(out), argmax_data, outer, n, inner, stream());
+    return;
+  }
+  if (outer == 1 && inner == 1) {  // one long sum (a loss, a norm): CUB, accumulated in double
+    const size_t temp_bytes = device_wide::sum_to_double_temp_bytes(n);
+    std::shared_ptr<Storage> temp = allocate(temp_bytes);
+    std::shared_ptr<Storage> total = allocate(sizeof(double));
+    device_wide::sum_to_double(f32(in), static_cast<double*>(total->data()), n, temp->data(), temp_bytes, stream());
+    kernels::double_to_float(static_cast<const double*>(total->data()), f32(out), stream());
+    return;
+  }
+  kernels::sum_along(f32(in), f32(out), outer, n, inner, stream());
+}
+
+// ---- GEMM ----
+
+void CudaBackend::gemm_raw(const GemmShape& s, const void* a, const void* b, void* c, DType dtype) {
+  SPARSECAP_CHECK(dtype == DType::F32 || dtype == DType::F64, "gemm on ", device().str(), ": unsupported dtype ",
+                  dtype_name(dtype));
+  SPARSECAP_CHECK(s.batch == 1 || s.c_batch_stride != 0, "gemm: a batch of ", s.batch,
+                  " products cannot share one output (c_batch_stride 0)");
+  if (s.m == 0 || s.n == 0 || s.batch == 0) return;
+  // cuBLAS is column-major. A row-major C [m, n] is a column-major C^T [n, m], and
+  // C^T = op(B)^T op(A)^T: pass B as cuBLAS's first operand and A as its second, with the
+  // leading dimensions of the row-major storage.
+  const cublasOperation_t op_b = s.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const cublasOperation_t op_a = s.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const int ldb = checked_int(s.trans_b ? s.k : s.n, "ldb");
+  const int lda = checked_int(s.trans_a ? s.m : s.k, "lda");
+  const int ldc = checked_int(s.n, "ldc");
+  const int m = checked_int(s.n, "n"), n = checked_int(s.m, "m"), k = checked_int(s.k, "k");
+  const int batch = checked_int(s.batch, "batch");
+  DeviceGuard guard(index_);
+  cublasHandle_t handle = handles_.cublas();
+  if (dtype == DType::F32) {
+    const float alpha = static_cast<float>(s.alpha), beta = static_cast<float>(s.beta);
+    // CUBLAS_COMPUTE_32F keeps full float32 products; _FAST_TF32 lets Ampere+ tensor cores round
+    // the inputs to TF32 (opt-in through CudaOptions::allow_tf32).
+    const cublasComputeType_t compute = options().allow_tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+    SPARSECAP_CUBLAS_CHECK(cublasGemmStridedBatchedEx(handle, op_b, op_a, m, n, k, &alpha, b, CUDA_R_32F, ldb,
+                                                      s.b_batch_stride, a, CUDA_R_32F, lda, s.a_batch_stride, &beta,
+                                                      c, CUDA_R_32F, ldc, s.c_batch_stride, batch, compute,
+                                                      CUBLAS_GEMM_DEFAULT));
+  } else {
+    const double alpha = s.alpha, beta = s.beta;
+    SPARSECAP_CUBLAS_CHECK(cublasGemmStridedBatchedEx(handle, op_b, op_a, m, n, k, &alpha, b, CUDA_R_64F, ldb,
+                                                      s.b_batch_stride, a, CUDA_R_64F, lda, s.a_batch_stride, &beta,
+                                                      c, CUDA_R_64F, ldc, s.c_batch_stride, batch, CUBLAS_COMPUTE_64F,
+                                                      CUBLAS_GEMM_DEFAULT));
+  }
+}
+
+void CudaBackend::gemm(const GemmShape& shape, const Tensor& a, const Tensor& b, Tensor& c) {
+  require_here({&a, &b, &c}, "gemm");
+  SPARSECAP_CHECK(a.dtype() == c.dtype() && b.dtype() == c.dtype(), "gemm: dtypes ", dtype_name(a.dtype()), ", ",
+                  dtype_name(b.dtype()), ", ", dtype_name(c.dtype()), " differ");
+  gemm_raw(shape, a.raw_data(), b.raw_data(), c.raw_data(), c.dtype());
+}
+
+// ---- layout ----
+
+void CudaBackend::transpose(const Tensor& in, Tensor& out, int64_t outer, int64_t d0, int64_t middle, int64_t d1,
+                            int64_t inner) {
+  require_here({&in, &out}, "transpose");
+  DeviceGuard guard(index_);
+  kernels::transpose(in.raw_data(), out.raw_data(), dtype_size(in.dtype()), outer, d0, middle, d1, inner, stream());
+}
+
+void CudaBackend::copy_blocks(const Tensor& in, Tensor& out, int64_t outer, int64_t length, int64_t in_stride,
+                              int64_t in_offset, int64_t out_stride, int64_t out_offset) {
+  require_here({&in, &out}, "copy_blocks");
+  if (outer == 0 || length == 0) return;
+  const size_t element = dtype_size(in.dtype());
+  const char* src = static_cast<const char*>(in.raw_data()) + in_offset * static_cast<int64_t>(element);
+  char* dst = static_cast<char*>(out.raw_data()) + out_offset * static_cast<int64_t>(element);
+  const size_t width = static_cast<size_t>(length) * element;
+  DeviceGuard guard(index_);
+  if (outer == 1) {
+    SPARSECAP_CUDA_CHECK(cudaMemcpyAsync(dst, src, width, cudaMemcpyDeviceToDevice, stream()));
+    return;
+  }
+  SPARSECAP_CHECK(in_stride >= length && out_stride >= length, "copy_blocks: strides ", in_stride, " and ",
+                  out_stride, " shorter than the block length ", length);
+  // A strided copy of `outer` rows of `width` bytes is exactly what cudaMemcpy2DAsync does.
+  SPARSECAP_CUDA_CHECK(cudaMemcpy2DAsync(dst, static_cast<size_t>(out_stride) * element, src,
+                                         static_cast<size_t>(in_stride) * element, width,
+                                         static_cast<size_t>(outer), cudaMemcpyDeviceToDevice, stream()));
+}
+
+// ---- indexing ----
+
+void CudaBackend::index_select_rows(const Tensor& table, const Tensor& index, Tensor& out, int64_t width) {
+  require_here({&table, &index, &out}, "index_select");
+  const int64_t rows = table.numel() / std::max<int64_t>(width, 1);
+  check_indices(index, rows, std::numeric_limits<int64_t>::min(), "index_select");
+  DeviceGuard guard(index_);
+  kernels::index_select_rows(table.raw_data(), i64(index), out.raw_data(), dtype_size(table.dtype()), index.numel(),
+                             width, stream());
+}
+
+void CudaBackend::index_add_rows(const Tensor& src, const Tensor& index, Tensor& table, int64_t width) {
+  require_here({&src, &index, &table}, "index_add");
+  require_float32(src, "index_add");
+  const int64_t rows = table.numel() / std::max<int64_t>(width, 1);
+  const int64_t n = index.numel();
+  check_indices(index, rows, std::numeric_limits<int64_t>::min(), "index_add");
+  DeviceGuard guard(index_);
+  if (!options().deterministic) {
+    kernels::index_add_rows_atomic(f32(src), i64(index), f32(table), n, width, stream());
+    return;
+  }
+  // Deterministic: sort (index, position) pairs stably by index, then sum each run of equal
+  // indices in position order.
+  std::shared_ptr<Storage> positions = allocate(static_cast<size_t>(n) * sizeof(int64_t));
+  std::shared_ptr<Storage> sorted_index = allocate(static_cast<size_t>(n) * sizeof(int64_t));
+  std::shared_ptr<Storage> sorted_position = allocate(static_cast<size_t>(n) * sizeof(int64_t));
+  kernels::arange(static_cast<int64_t*>(positions->data()), n, stream());
+  const size_t temp_bytes = device_wide::sort_pairs_temp_bytes(n);
+  std::shared_ptr<Storage> temp = allocate(temp_bytes);
+  device_wide::sort_pairs(i64(index), static_cast<int64_t*>(sorted_index->data()),
+                          static_cast<const int64_t*>(positions->data()),
+                          static_cast<int64_t*>(sorted_position->data()), n, temp->data(), temp_bytes, stream());
+  kernels::index_add_rows_sorted(f32(src), static_cast<const int64_t*>(sorted_index->data()),
+                                 static_cast<const int64_t*>(sorted_position->data()), f32(table), n, width,
+                                 stream());
+}
+
+void CudaBackend::gather_columns(const Tensor& in, const Tensor& index, Tensor& out, int64_t rows, int64_t n,
+                                 int64_t k) {
+  require_here({&in, &index, &out}, "gather");
+  require_float32(in, "gather");
+  check_indices(index, n, std::numeric_limits<int64_t>::min(), "gather");
+  DeviceGuard guard(index_);
+  kernels::gather_columns(f32(in), i64(index), f32(out), rows, n, k, stream());
+}
+
+void CudaBackend::scatter_add_columns(const Tensor& grad_out, const Tensor& index, Tensor& grad_in, int64_t rows,
+                                      int64_t n, int64_t k) {
+  require_here({&grad_out, &index, &grad_in}, "scatter_add");
+  require_float32(grad_out, "scatter_add");
+  DeviceGuard guard(index_);
+  kernels::scatter_add_columns(f32(grad_out), i64(index), f32(grad_in), rows, n, k, stream());
+}
+
+// ---- row-wise nn ----
+
+void CudaBackend::softmax(const Tensor& x, const Tensor& mask, Tensor& out, int64_t rows, int64_t cols, bool log) {
+  require_here({&x, &mask, &out}, "softmax");
+  require_float32(x, "softmax");
+  if (mask.defined()) require_float32(mask, "softmax mask");
+  const int64_t mask_rows = mask.defined() ? mask.numel() / std::max<int64_t>(cols, 1) : 0;
+  const int64_t group = mask_rows ? rows / mask_rows : 1;
+  DeviceGuard guard(index_);
+  kernels::softmax(f32(x), f32(mask), group, f32(out), rows, cols, log, stream());
+}
+
+void CudaBackend::softmax_backward(const Tensor& y, const Tensor& dy, Tensor& dx, int64_t rows, int64_t cols,
+                                   bool log) {
+  require_here({&y, &dy, &dx}, "softmax_backward");
+  require_float32(y, "softmax_backward");
+  DeviceGuard guard(index_);
+  kernels::softmax_backward(f32(y), f32(dy), f32(dx), rows, cols, log, stream());
+}
+
+void CudaBackend::cross_entropy(const Tensor& logits, const Tensor& targets, Tensor& losses, Tensor& lse,
+                                int64_t rows, int64_t cols, int64_t ignore_index) {
+  require_here({&logits, &targets, &losses, &lse}, "cross_entropy");
+  require_float32(logits, "cross_entropy");
+  check_indices(targets, cols, ignore_index, "cross_entropy target");
+  DeviceGuard guard(index_);
+  kernels::cross_entropy(f32(logits), i64(targets), f32(losses), f32(lse), rows, cols, ignore_index, stream());
+}
+
+void CudaBackend::cross_entropy_backward(const Tensor& logits, const Tensor& targets, const Tensor& lse,
+                                         Tensor& dlogits, int64_t rows, int64_t cols, int64_t ignore_index,
+                                         double scale) {
+  require_here({&logits, &targets, &lse, &dlogits}, "cross_entropy_backward");
+  require_float32(logits, "cross_entropy_backward");
+  DeviceGuard guard(index_);
+  kernels::cross_entropy_backward(f32(logits), i64(targets), f32(lse), f32(dlogits), rows, cols, ignore_index,
+                                  static_cast<float>(scale), stream());
+}
+
+void CudaBackend::layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& out, Tensor& mean,
+                             Tensor& rstd, int64_t rows, int64_t cols, double eps) {
+  require_here({&x, &gamma, &beta, &out, &mean, &rstd}, "layer_norm");
+  require_float32(x, "layer_norm");
+  DeviceGuard guard(index_);
+  kernels::layer_norm(f32(x), f32(gamma), f32(beta), f32(out), f32(mean), f32(rstd), rows, cols, eps, stream());
+}
+
+void CudaBackend::layer_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean, const Tensor& rstd,
+                                      const Tensor& dy, Tensor& dx, Tensor& dgamma, Tensor& dbeta, int64_t rows,
+                                      int64_t cols) {
+  require_here({&x, &gamma, &mean, &rstd, &dy, &dx, &dgamma, &dbeta}, "layer_norm_backward");
+  require_float32(x, "layer_norm_backward");
+  DeviceGuard guard(index_);
+  kernels::layer_norm_backward(f32(x), f32(gamma), f32(mean), f32(rstd), f32(dy), f32(dx), f32(dgamma), f32(dbeta),
+                               rows, cols, stream());
+}
+
+// ---- batch norm and pooling (our kernels; see cuda/kernels/rowwise.cu and image.cu) ----
+
+void CudaBackend::batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
+                             Tensor& running_var, Tensor& out, Tensor& mean, Tensor& invstd, int64_t batch,
+                             int64_t channels, int64_t spatial, bool training, double momentum, double eps) {
+  require_here({&x, &gamma, &beta, &running_mean, &running_var, &out, &mean, &invstd}, "batch_norm");
+  require_float32(x, "batch_norm");
+  DeviceGuard guard(index_);
+  kernels::batch_norm(f32(x), f32(gamma), f32(beta), f32(running_mean), f32(running_var), f32(out), f32(mean),
+                      f32(invstd), batch, channels, spatial, training, momentum, eps, stream());
+}
+
+void CudaBackend::batch_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean, const Tensor& invstd,
+                                      const Tensor& dy, Tensor& dx, Tensor& dgamma, Tensor& dbeta, int64_t batch,
+                                      int64_t channels, int64_t spatial) {
+  require_here({&x, &gamma, &mean, &invstd, &dy, &dx, &dgamma, &dbeta}, "batch_norm_backward");
+  require_float32(x, "batch_norm_backward");
+  DeviceGuard guard(index_);
+  kernels::batch_norm_backward(f32(x), f32(gamma), f32(mean), f32(invstd), f32(dy), f32(dx), f32(dgamma),
+                               f32(dbeta), batch, channels, spatial, stream());
+}
+
+namespace {
+kernels::PoolGeometry pool_geometry(const Pool2dShape& s) {
+  return {s.batch * s.channels, s.in_h, s.in_w, s.out_h, s.out_w, s.kernel, s.stride, s.padding};
+}
+}  // namespace
+
+void CudaBackend::pool2d(PoolKind kind, const Tensor& x, Tensor& out, Tensor& argmax, const Pool2dShape& shape) {
+  require_here({&x, &out, &argmax}, "pool2d");
+  require_float32(x, "pool2d");
+  DeviceGuard guard(index_);
+  if (kind == PoolKind::Max) {
+    int64_t* argmax_data = argmax.defined() ? static_cast<int64_t*>(argmax.raw_data()) : nullptr;
+    kernels::max_pool2d(f32(x), f32(out), argmax_data, pool_geometry(shape), stream());
+  } else {
+    kernels::avg_pool2d(f32(x), f32(out), pool_geometry(shape), stream());
+  }
+}
+
+void CudaBackend::pool2d_backward(PoolKind kind, const Tensor& dy, const Tensor& argmax, Tensor& dx,
+                                  const Pool2dShape& shape) {
+  require_here({&dy, &argmax, &dx}, "pool2d_backward");
+  require_float32(dy, "pool2d_backward");
+  DeviceGuard guard(index_);
+  if (kind == PoolKind::Max) {
+    SPARSECAP_CHECK(argmax.defined(), "max pool2d_backward needs the argmax of the forward");
+    kernels::max_pool2d_backward(f32(dy), i64(argmax), f32(dx), pool_geometry(shape), stream());
+  } else {
+    kernels::avg_pool2d_backward(f32(dy), f32(dx), pool_geometry(shape), stream());
+  }
+}
+
+// ---- optimizers ----
+
+void CudaBackend::adam_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamStep& step) {
+  require_here({&param, &grad, &m, &v}, "adam_step");
+  require_float32(param, "adam_step");
+  // The same coefficients as the CPU backend (engine/backend.h computes them once).
+  const kernels::AdamCoefficients c = adam_coefficients(step);
+  DeviceGuard guard(index_);
+  kernels::adam_step(f32(param), f32(grad), f32(m), f32(v), param.numel(), c, stream());
+}
+
+}  // namespace sparsecap::cuda

@@ -1,0 +1,112 @@
+#pragma once
+// The CUDA backend of one device: every primitive of engine/backend.h on the GPU. Host code only
+// (no kernels here): it checks arguments, picks the path and calls our kernels
+// (cuda/kernels/kernels.h), CUB (cuda/device_wide.h), cuBLAS and cuDNN on the device's stream.
+#include <memory>
+
+#include "cuda/library_handles.h"
+#include "cuda/runtime.h"
+#include "engine/backend.h"
+
+namespace sparsecap::cuda {
+
+class CudaBackend final : public Backend {
+ public:
+  explicit CudaBackend(int index);
+  Device device() const override { return Device::cuda(index_); }
+  cudaStream_t stream() const { return stream_.get(); }
+  AllocatorStats allocator_stats() const { return allocator_.stats(); }
+  void empty_cache() { allocator_.empty_cache(); }
+  LibraryHandles& handles() { return handles_; }
+
+  std::shared_ptr<Storage> allocate(size_t bytes) override;
+  void copy_within(void* dst, const void* src, size_t bytes) override;
+  void copy_from_host(void* dst, const void* src, size_t bytes) override;
+  void copy_to_host(void* dst, const void* src, size_t bytes) override;
+  void synchronize() override;
+
+  void fill(Tensor& out, double value) override;
+  void cast(const Tensor& in, Tensor& out) override;
+  void random_fill(Tensor& out, RandomKind kind, uint64_t seed, uint64_t stream, uint64_t offset,
+                   double p) override;
+
+  void unary(kernels::UnaryOp op, const Tensor& x, Tensor& out, kernels::ScalarParams params) override;
+  void binary(kernels::BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out,
+              kernels::ScalarParams params) override;
+  void reduce(ReduceOp op, const Tensor& in, Tensor& out, Tensor& argmax, int64_t outer, int64_t n,
+              int64_t inner) override;
+
+  void gemm(const GemmShape& shape, const Tensor& a, const Tensor& b, Tensor& c) override;
+  void transpose(const Tensor& in, Tensor& out, int64_t outer, int64_t d0, int64_t middle, int64_t d1,
+                 int64_t inner) override;
+  void copy_blocks(const Tensor& in, Tensor& out, int64_t outer, int64_t length, int64_t in_stride,
+                   int64_t in_offset, int64_t out_stride, int64_t out_offset) override;
+
+  void index_select_rows(const Tensor& table, const Tensor& index, Tensor& out, int64_t width) override;
+  void index_add_rows(const Tensor& src, const Tensor& index, Tensor& table, int64_t width) override;
+  void gather_columns(const Tensor& in, const Tensor& index, Tensor& out, int64_t rows, int64_t n,
+                      int64_t k) override;
+  void scatter_add_columns(const Tensor& grad_out, const Tensor& index, Tensor& grad_in, int64_t rows, int64_t n,
+                           int64_t k) override;
+
+  void softmax(const Tensor& x, const Tensor& mask, Tensor& out, int64_t rows, int64_t cols, bool log) override;
+  void softmax_backward(const Tensor& y, const Tensor& dy, Tensor& dx, int64_t rows, int64_t cols,
+                        bool log) override;
+  void cross_entropy(const Tensor& logits, const Tensor& targets, Tensor& losses, Tensor& lse, int64_t rows,
+                     int64_t cols, int64_t ignore_index) override;
+  void cross_entropy_backward(const Tensor& logits, const Tensor& targets, const Tensor& lse, Tensor& dlogits,
+                              int64_t rows, int64_t cols, int64_t ignore_index, double scale) override;
+  void layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& out, Tensor& mean,
+                  Tensor& rstd, int64_t rows, int64_t cols, double eps) override;
+  void layer_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean, const Tensor& rstd,
+                           const Tensor& dy, Tensor& dx, Tensor& dgamma, Tensor& dbeta, int64_t rows,
+                           int64_t cols) override;
+
+  void batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
+                  Tensor& running_var, Tensor& out, Tensor& mean, Tensor& invstd, int64_t batch, int64_t channels,
+                  int64_t spatial, bool training, double momentum, double eps) override;
+  void batch_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean, const Tensor& invstd,
+                           const Tensor& dy, Tensor& dx, Tensor& dgamma, Tensor& dbeta, int64_t batch,
+                           int64_t channels, int64_t spatial) override;
+  void conv2d(const Tensor& x, const Tensor& weight, Tensor& out, const Conv2dShape& shape) override;
+  void conv2d_backward_input(const Tensor& dy, const Tensor& weight, Tensor& dx, const Conv2dShape& shape) override;
+  void conv2d_backward_weight(const Tensor& dy, const Tensor& x, Tensor& dweight,
+                              const Conv2dShape& shape) override;
+  void pool2d(PoolKind kind, const Tensor& x, Tensor& out, Tensor& argmax, const Pool2dShape& shape) override;
+  void pool2d_backward(PoolKind kind, const Tensor& dy, const Tensor& argmax, Tensor& dx,
+                       const Pool2dShape& shape) override;
+
+  void adam_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamStep& step) override;
+
+ private:
+  // Throws unless every defined tensor lives on this device (a CPU pointer in a kernel would be
+  // an illegal address, reported much later and far from the cause).
+  void require_here(std::initializer_list<const Tensor*> tensors, const char* op) const;
+  // Throws unless the tensor is float32: float64 runs on the CPU (gradient checks).
+  void require_float32(const Tensor& tensor, const char* op) const;
+  // Throws like the CPU backend when an index lies outside [0, bound) (and != ignore).
+  void check_indices(const Tensor& index, int64_t bound, int64_t ignore, const char* op);
+  bool cudnn_enabled() const;
+  // C = alpha op(A) op(B) + beta C on raw device pointers (row-major), float32 or float64.
+  void gemm_raw(const GemmShape& shape, const void* a, const void* b, void* c, DType dtype);
+  void convolution_im2col_forward(const Tensor& x, const Tensor& weight, Tensor& out, const Conv2dShape& s);
+  void convolution_im2col_backward_input(const Tensor& dy, const Tensor& weight, Tensor& dx, const Conv2dShape& s);
+  void convolution_im2col_backward_weight(const Tensor& dy, const Tensor& x, Tensor& dweight, const Conv2dShape& s);
+#if SPARSECAP_WITH_CUDNN
+  void convolution_cudnn_forward(const Tensor& x, const Tensor& weight, Tensor& out, const Conv2dShape& s);
+  void convolution_cudnn_backward_input(const Tensor& dy, const Tensor& weight, Tensor& dx, const Conv2dShape& s);
+  void convolution_cudnn_backward_weight(const Tensor& dy, const Tensor& x, Tensor& dweight, const Conv2dShape& s);
+#endif
+
+  int index_;
+  Stream stream_;
+  CachingAllocator allocator_;
+  PinnedStaging staging_;
+  LibraryHandles handles_;
+};
+
+// The backend of device `index` as the CudaBackend type (bench/ and tests reach the allocator
+// and handles through it).
+CudaBackend& cuda_backend(int index);
+
+}  // namespace sparsecap::cuda
