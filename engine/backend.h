@@ -139,6 +139,27 @@ class Backend {
 
   // ---- optimizers ----
   virtual void adam_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamStep& step) = 0;
+
+  // ---- recurrent cells: the pointwise part, see engine/kernels/rnn_cells.h (GEMMs stay outside) ----
+  // Not pure: a backend without them throws naming the device (CUDA kernels come later).
+  // LSTM: input_gates and hidden_gates [batch, 4 hidden], c_prev [batch, hidden] -> state
+  // [2, batch, hidden] holding (h, c), and activated_gates [batch, 4 hidden] for the backward.
+  virtual void lstm_cell(const Tensor& input_gates, const Tensor& hidden_gates, const Tensor& c_prev, Tensor& state,
+                         Tensor& activated_gates, int64_t batch, int64_t hidden);
+  // grad_state [2, batch, hidden] holds (dh, dc); grad_gates [batch, 4 hidden] is the gradient of
+  // both gate inputs, grad_c_prev [batch, hidden].
+  virtual void lstm_cell_backward(const Tensor& activated_gates, const Tensor& c_prev, const Tensor& state,
+                                  const Tensor& grad_state, Tensor& grad_gates, Tensor& grad_c_prev, int64_t batch,
+                                  int64_t hidden);
+  // GRU: input_gates and hidden_gates [batch, 3 hidden], h_prev [batch, hidden] -> h [batch, hidden]
+  // and workspace [batch, 4 hidden] (r, z, n, hidden-side n) for the backward.
+  virtual void gru_cell(const Tensor& input_gates, const Tensor& hidden_gates, const Tensor& h_prev, Tensor& h,
+                        Tensor& workspace, int64_t batch, int64_t hidden);
+  // grad_input_gates, grad_hidden_gates [batch, 3 hidden]; grad_h_prev [batch, hidden] is the
+  // direct path only (the path through W_hh belongs to the GEMM).
+  virtual void gru_cell_backward(const Tensor& workspace, const Tensor& h_prev, const Tensor& grad_h,
+                                 Tensor& grad_input_gates, Tensor& grad_hidden_gates, Tensor& grad_h_prev,
+                                 int64_t batch, int64_t hidden);
 };
 
 // The backend for a device. CUDA throws "built without CUDA" in a CPU-only build.

@@ -67,6 +67,16 @@ class CpuBackend final : public Backend {
                        const Pool2dShape& shape) override;
 
   void adam_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamStep& step) override;
+
+  void lstm_cell(const Tensor& input_gates, const Tensor& hidden_gates, const Tensor& c_prev, Tensor& state,
+                 Tensor& activated_gates, int64_t batch, int64_t hidden) override;
+  void lstm_cell_backward(const Tensor& activated_gates, const Tensor& c_prev, const Tensor& state,
+                          const Tensor& grad_state, Tensor& grad_gates, Tensor& grad_c_prev, int64_t batch,
+                          int64_t hidden) override;
+  void gru_cell(const Tensor& input_gates, const Tensor& hidden_gates, const Tensor& h_prev, Tensor& h,
+                Tensor& workspace, int64_t batch, int64_t hidden) override;
+  void gru_cell_backward(const Tensor& workspace, const Tensor& h_prev, const Tensor& grad_h, Tensor& grad_input_gates,
+                         Tensor& grad_hidden_gates, Tensor& grad_h_prev, int64_t batch, int64_t hidden) override;
 };
 
 CpuBackend& cpu_backend();

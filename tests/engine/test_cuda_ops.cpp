@@ -1,0 +1,248 @@
+// The CUDA backend against the CPU backend: every op-table entry forward and backward in float32,
+// Philox fills bit for bit, the deterministic embedding backward, the allocator's cache and the
+// argument checks. Every test skips with "no CUDA device" where there is no GPU (or no CUDA in
+// the build), so the suite exists and reports itself everywhere.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "cuda/cuda_runtime_info.h"
+#include "engine/backend.h"
+#include "engine/ops.h"
+#include "engine/rng.h"
+#include "engine/testing/op_table.h"
+
+namespace sparsecap::testing {
+namespace {
+
+bool have_cuda_device() { return cuda::built_with_cuda() && !cuda::devices().empty(); }
+
+#define SKIP_WITHOUT_CUDA()                                         \
+  do {                                                              \
+    if (!have_cuda_device()) GTEST_SKIP() << "no CUDA device";      \
+  } while (0)
+
+// Tolerances for float32 CUDA vs float32 CPU: both follow the same functors, but summation order
+// (tree reductions, cuBLAS/cuDNN blocking) and device libm differ by a few ulps per operation.
+constexpr double kRelativeTolerance = 2e-4;
+constexpr double kAbsoluteTolerance = 2e-5;
+
+// Restores the process-wide CUDA options at the end of a test.
+class OptionsGuard {
+ public:
+  OptionsGuard() : saved_(cuda::options()) {}
+  ~OptionsGuard() { cuda::set_options(saved_); }
+
+ private:
+  cuda::CudaOptions saved_;
+};
+
+void expect_close(const Tensor& cpu, const Tensor& gpu, const std::string& what) {
+  ASSERT_EQ(shape_str(cpu.shape()), shape_str(gpu.shape())) << what;
+  const std::vector<double> expected = cpu.to_vector<double>(), actual = gpu.to_vector<double>();
+  size_t failures = 0;
+  for (size_t i = 0; i < expected.size() && failures < 5; ++i) {
+    const double bound = kAbsoluteTolerance + kRelativeTolerance * std::fabs(expected[i]);
+    const bool both_nan = std::isnan(expected[i]) && std::isnan(actual[i]);
+    const bool same_infinity = std::isinf(expected[i]) && expected[i] == actual[i];
+    if (both_nan || same_infinity) continue;
+    if (!(std::fabs(expected[i] - actual[i]) <= bound)) {
+      ADD_FAILURE() << what << " element " << i << ": cpu " << expected[i] << ", cuda " << actual[i];
+      ++failures;
+    }
+  }
+}
+
+// Runs one op-table case on `device` in float32: the output and the gradient of
+// sum(output * weights) with respect to each differentiable input.
+struct CaseResult {
+  Tensor output;
+  std::vector<Tensor> gradients;  // undefined for non-differentiable inputs
+};
+
+CaseResult run_case(const OpCase& op, Device device) {
+  std::vector<Tensor> inputs = make_inputs(op, 42, DType::F32, device);
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (op.inputs[i].differentiable()) inputs[i].set_requires_grad(true);
+  CaseResult result;
+  result.output = op.run(inputs);
+  Generator generator(12345);
+  const Tensor weights = randn(result.output.shape(), generator, DType::F32, device);
+  if (result.output.requires_grad()) sum(mul(result.output, weights)).backward();
+  for (size_t i = 0; i < inputs.size(); ++i)
+    result.gradients.push_back(op.inputs[i].differentiable() ? inputs[i].grad() : Tensor());
+  return result;
+}
+
+void compare_case_on_cpu_and_cuda(const OpCase& op) {
+  const CaseResult cpu = run_case(op, Device::cpu());
+  const CaseResult gpu = run_case(op, Device::cuda(0));
+  expect_close(cpu.output, gpu.output, op.name + " forward");
+  for (size_t i = 0; i < cpu.gradients.size(); ++i) {
+    if (!cpu.gradients[i].defined()) continue;
+    ASSERT_TRUE(gpu.gradients[i].defined()) << op.name << ": no CUDA gradient for input " << i;
+    expect_close(cpu.gradients[i], gpu.gradients[i], op.name + " gradient of input " + std::to_string(i));
+  }
+}
+
+class CudaMatchesCpu : public ::testing::TestWithParam<size_t> {};
+
+TEST_P(CudaMatchesCpu, ForwardAndGradients) {
+  SKIP_WITHOUT_CUDA();
+  compare_case_on_cpu_and_cuda(op_table()[GetParam()]);
+}
+
+// The same comparison on the alternative paths: convolutions through im2col + cuBLAS instead of
+// cuDNN, and the deterministic (sort-based) embedding backward and cuDNN algorithms.
+TEST_P(CudaMatchesCpu, ForwardAndGradientsOnAlternativePaths) {
+  SKIP_WITHOUT_CUDA();
+  OptionsGuard restore;
+  cuda::CudaOptions options = cuda::options();
+  options.use_cudnn = false;
+  options.deterministic = true;
+  cuda::set_options(options);
+  compare_case_on_cpu_and_cuda(op_table()[GetParam()]);
+}
+
+INSTANTIATE_TEST_SUITE_P(OpTable, CudaMatchesCpu, ::testing::Range<size_t>(0, op_table().size()),
+                         [](const ::testing::TestParamInfo<size_t>& info) { return op_table()[info.param].name; });
+
+// ---- Philox: the same counters give the same bits on both devices ----
+
+std::vector<uint32_t> float_bits(const Tensor& t) {
+  const std::vector<float> values = t.to_vector<float>();
+  std::vector<uint32_t> bits(values.size());
+  std::memcpy(bits.data(), values.data(), values.size() * sizeof(float));
+  return bits;
+}
+
+TEST(CudaPhilox, UniformIsBitIdenticalToCpu) {
+  SKIP_WITHOUT_CUDA();
+  // 1027 elements from a non-zero offset: several blocks, a partial last Philox block.
+  Generator cpu_generator(2024, 3), gpu_generator(2024, 3);
+  cpu_generator.set_offset(40);
+  gpu_generator.set_offset(40);
+  const Tensor cpu = rand({1027}, cpu_generator, DType::F32, Device::cpu());
+  const Tensor gpu = rand({1027}, gpu_generator, DType::F32, Device::cuda(0));
+  EXPECT_EQ(float_bits(cpu), float_bits(gpu));
+  EXPECT_EQ(cpu_generator.offset(), gpu_generator.offset());
+}
+
+TEST(CudaPhilox, BernoulliIsBitIdenticalToCpu) {
+  SKIP_WITHOUT_CUDA();
+  for (double p : {0.0, 0.1, 0.5, 0.93, 1.0}) {
+    Generator cpu_generator(77, 1), gpu_generator(77, 1);
+    const Tensor cpu = bernoulli({64, 33}, p, cpu_generator, DType::F32, Device::cpu());
+    const Tensor gpu = bernoulli({64, 33}, p, gpu_generator, DType::F32, Device::cuda(0));
+    EXPECT_EQ(float_bits(cpu), float_bits(gpu)) << "p = " << p;
+  }
+}
+
+TEST(CudaPhilox, NormalMatchesCpuWithinOneUlp) {
+  SKIP_WITHOUT_CUDA();
+  // Box-Muller runs in double and rounds to float; host and device libm may differ by an ulp of
+  // double, which reaches the float only at rounding ties.
+  Generator cpu_generator(5), gpu_generator(5);
+  const std::vector<float> cpu = randn({4096}, cpu_generator, DType::F32, Device::cpu()).to_vector<float>();
+  const std::vector<float> gpu = randn({4096}, gpu_generator, DType::F32, Device::cuda(0)).to_vector<float>();
+  ASSERT_EQ(cpu.size(), gpu.size());
+  for (size_t i = 0; i < cpu.size(); ++i)
+    EXPECT_LE(std::fabs(cpu[i] - gpu[i]), std::fabs(cpu[i]) * 1.2e-7f + 1e-30f) << "element " << i;
+}
+
+// ---- embedding backward: the deterministic path is the CPU's sum, bit for bit ----
+
+TEST(CudaIndexAdd, DeterministicPathIsBitIdenticalToCpu) {
+  SKIP_WITHOUT_CUDA();
+  OptionsGuard restore;
+  cuda::CudaOptions options = cuda::options();
+  options.deterministic = true;
+  cuda::set_options(options);
+  Generator generator(9);
+  const int64_t rows = 7, width = 37, count = 300;  // many repeats per row, width not a multiple of 32
+  const Tensor src = randn({count, width}, generator);
+  std::vector<int64_t> index(static_cast<size_t>(count));
+  for (int64_t& i : index) i = static_cast<int64_t>(generator.next_below(rows));
+  const Tensor index_cpu = from_vector(index, {count});
+  Tensor table_cpu = zeros({rows, width});
+  backend_for(Device::cpu()).index_add_rows(src, index_cpu, table_cpu, width);
+  Tensor table_gpu = zeros({rows, width}, DType::F32, Device::cuda(0));
+  backend_for(Device::cuda(0)).index_add_rows(src.to(Device::cuda(0)), index_cpu.to(Device::cuda(0)), table_gpu,
+                                              width);
+  EXPECT_EQ(float_bits(table_cpu), float_bits(table_gpu));
+}
+
+// ---- errors are exceptions with the offending values ----
+
+TEST(CudaErrors, OutOfRangeIndexThrowsLikeTheCpu) {
+  SKIP_WITHOUT_CUDA();
+  const Tensor table = zeros({4, 3}, DType::F32, Device::cuda(0));
+  const Tensor index = from_vector<int64_t>({1, 7, 2}, {3}, Device::cuda(0));
+  try {
+    index_select(table, index);
+    FAIL() << "expected an error";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("index 7 out of range [0, 4)"), std::string::npos) << error.what();
+  }
+}
+
+TEST(CudaErrors, TensorOnAnotherDeviceIsRejected) {
+  SKIP_WITHOUT_CUDA();
+  Tensor out = zeros({3}, DType::F32, Device::cuda(0));
+  const Tensor host = ones({3});
+  EXPECT_THROW(backend_for(Device::cuda(0)).unary(kernels::UnaryOp::Exp, host, out, {}), Error);
+}
+
+TEST(CudaErrors, Float64ComputeIsRejectedWithAClearMessage) {
+  SKIP_WITHOUT_CUDA();
+  const Tensor x = ones({3}, DType::F64, Device::cuda(0));
+  try {
+    exp(x);
+    FAIL() << "expected an error";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("float64"), std::string::npos) << error.what();
+  }
+}
+
+// ---- runtime ----
+
+TEST(CudaRuntime, RoundTripThroughTheDevice) {
+  SKIP_WITHOUT_CUDA();
+  // Larger than the pinned staging chunk, so the chunked path runs.
+  const int64_t n = (int64_t{9} << 20) / 4 + 3;
+  std::vector<float> values(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) values[static_cast<size_t>(i)] = static_cast<float>(i % 1000) * 0.5f;
+  const Tensor host = from_vector(values, {n});
+  EXPECT_EQ(host.to(Device::cuda(0)).to(Device::cpu()).to_vector<float>(), values);
+}
+
+TEST(CudaRuntime, FreedBlocksAreReusedFromTheCache) {
+  SKIP_WITHOUT_CUDA();
+  { const Tensor warm = Tensor::empty({1000}, DType::F32, Device::cuda(0)); }
+  const cuda::AllocatorStats before = cuda::allocator_stats(0);
+  { const Tensor again = Tensor::empty({1000}, DType::F32, Device::cuda(0)); }
+  const cuda::AllocatorStats after = cuda::allocator_stats(0);
+  EXPECT_EQ(after.cache_hits, before.cache_hits + 1);
+  EXPECT_EQ(after.driver_allocations, before.driver_allocations);
+  EXPECT_GE(after.peak_bytes_in_use, size_t{4000});
+}
+
+TEST(CudaRuntime, CastsAndFillsMatchTheCpu) {
+  SKIP_WITHOUT_CUDA();
+  const Tensor values = from_vector<float>({-2.5f, -0.0f, 0.4f, 1.5f, 70000.0f, 3.0f}, {6});
+  for (DType target : {DType::F16, DType::F64, DType::I32, DType::I64, DType::Bool}) {
+    const Tensor cpu = values.to(target);
+    const Tensor gpu = values.to(Device::cuda(0)).to(target).to(Device::cpu());
+    std::vector<unsigned char> cpu_bytes(cpu.nbytes()), gpu_bytes(gpu.nbytes());
+    cpu.copy_to_host(cpu_bytes.data(), cpu_bytes.size());
+    gpu.copy_to_host(gpu_bytes.data(), gpu_bytes.size());
+    EXPECT_EQ(cpu_bytes, gpu_bytes) << "cast to " << dtype_name(target);
+  }
+  EXPECT_EQ(full({5}, 0.1, DType::F32, Device::cuda(0)).to_vector<float>(), full({5}, 0.1).to_vector<float>());
+}
+
+}  // namespace
+}  // namespace sparsecap::testing
