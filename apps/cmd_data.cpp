@@ -94,7 +94,8 @@ void run_check(const CheckArguments& arguments) {
     options.images_per_batch = 64;
     options.shuffle = false;
     options.skip_bad = arguments.skip_bad;
-    options.region_features = data::RegionFeatureLayout::under_root(root);
+    const data::RegionFeatureLayout layout = data::RegionFeatureLayout::under_root(root);
+    if (fs::is_directory(layout.att_dir)) options.region_features = layout;  // a pixel-only set has none
     if (arguments.with_images) options.image_root = root;
     data::CaptionBatchLoader loader(dataset, vocabulary, options);
     int64_t images = 0;

@@ -26,7 +26,8 @@ TEST(Prefetcher, DeliversEveryItemInOrderThenEnds) {
 TEST(Prefetcher, RunsAheadByAtMostItsDepth) {
   std::atomic<int> produced{0};
   Prefetcher<int> prefetcher([&]() -> std::optional<int> { return produced++; }, 2);
-  for (int wait = 0; wait < 200 && produced < 3; ++wait) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  for (int wait = 0; wait < 1000 && produced < 2; ++wait) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // time to run further ahead, if it wrongly would
   // Two items wait in the queue and the producer may have started a third before blocking.
   EXPECT_GE(produced.load(), 2);
   EXPECT_LE(produced.load(), 3);
