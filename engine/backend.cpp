@@ -21,6 +21,15 @@ kernels::AdamCoefficients adam_coefficients(const AdamStep& step) {
                                    static_cast<float>(1.0 - std::pow(step.beta2, t))};
 }
 
+void Backend::gated_weight(const Tensor&, const Tensor&, Tensor&, const kernels::GateDraw&) {
+  throw Error(detail::concat("gated_weight is not implemented on ", device().str()));
+}
+
+void Backend::gated_weight_backward(const Tensor&, const Tensor&, const Tensor&, Tensor&, Tensor&,
+                                    const kernels::GateDraw&) {
+  throw Error(detail::concat("gated_weight_backward is not implemented on ", device().str()));
+}
+
 void Backend::lstm_cell(const Tensor&, const Tensor&, const Tensor&, Tensor&, Tensor&, int64_t, int64_t) {
   throw Error("lstm_cell is not implemented on " + device().str());
 }

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "engine/kernels/elementwise.h"
+#include "engine/kernels/gated_weight.h"
 #include "engine/kernels/optimizer.h"
 #include "engine/tensor.h"
 
@@ -139,6 +140,13 @@ class Backend {
 
   // ---- optimizers ----
   virtual void adam_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamStep& step) = 0;
+
+  // ---- pruning (float32): Supermask's fused gated weight, see engine/kernels/gated_weight.h ----
+  // Not pure: a backend without them throws naming the device (the CUDA kernels are added with
+  // the CUDA backend's pruning work).
+  virtual void gated_weight(const Tensor& weight, const Tensor& gate, Tensor& out, const kernels::GateDraw& draw);
+  virtual void gated_weight_backward(const Tensor& grad_out, const Tensor& weight, const Tensor& gate,
+                                     Tensor& grad_weight, Tensor& grad_gate, const kernels::GateDraw& draw);
 
   // ---- recurrent cells: the pointwise part, see engine/kernels/rnn_cells.h (GEMMs stay outside) ----
   // Not pure: a backend without them throws naming the device (CUDA kernels come later).

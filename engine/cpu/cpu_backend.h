@@ -68,6 +68,10 @@ class CpuBackend final : public Backend {
 
   void adam_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamStep& step) override;
 
+  void gated_weight(const Tensor& weight, const Tensor& gate, Tensor& out, const kernels::GateDraw& draw) override;
+  void gated_weight_backward(const Tensor& grad_out, const Tensor& weight, const Tensor& gate, Tensor& grad_weight,
+                             Tensor& grad_gate, const kernels::GateDraw& draw) override;
+
   void lstm_cell(const Tensor& input_gates, const Tensor& hidden_gates, const Tensor& c_prev, Tensor& state,
                  Tensor& activated_gates, int64_t batch, int64_t hidden) override;
   void lstm_cell_backward(const Tensor& activated_gates, const Tensor& c_prev, const Tensor& state,

@@ -1,0 +1,57 @@
+#include "pruning/sparsity_loss.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+
+#include "engine/autograd.h"
+#include "engine/ops.h"
+
+namespace sparsecap::pruning {
+
+GateCount count_kept_gates(const std::vector<Tensor>& gates) {
+  GateCount count;
+  NoGradGuard no_grad;
+  for (const Tensor& gate : gates) {
+    count.kept += static_cast<int64_t>(std::llround(sum(greater_than(gate, 0.0)).item()));
+    count.total += gate.numel();
+  }
+  return count;
+}
+
+Tensor sparsity_loss(const std::vector<Tensor>& gates, double target) {
+  SPARSECAP_CHECK(!gates.empty(), "sparsity_loss needs at least one gate tensor");
+  SPARSECAP_CHECK(target >= 0.0 && target < 1.0, "sparsity target ", target, " outside [0, 1)");
+  const GateCount count = count_kept_gates(gates);
+  const double s = count.sparsity();
+  Tensor loss = scalar_tensor(std::abs(target - s), DType::F32, gates.front().device());
+  // d|t − s|/ds = sign(s − t); ds/dG = −σ'(G)/N through the straight-through rounding.
+  const double sign = s > target ? 1.0 : (s < target ? -1.0 : 0.0);
+  const double coefficient = -sign / static_cast<double>(count.total);
+  std::vector<Tensor> saved;
+  for (const Tensor& gate : gates) saved.push_back(gate.detach());
+  record(loss, "sparsity_loss", gates, [saved, coefficient](const Tensor& grad, const NeedsGrad& needs) {
+    const double scale = coefficient * grad.item();
+    std::vector<Tensor> grads(saved.size());
+    for (size_t i = 0; i < saved.size(); ++i) {
+      if (!needs[i] || scale == 0.0) continue;
+      const Tensor s = sigmoid(saved[i]);
+      grads[i] = mul_scalar(mul(s, affine(s, -1.0, 1.0)), scale);  // scale · σ(G)(1 − σ(G))
+    }
+    return grads;
+  });
+  return loss;
+}
+
+double annealing_rate(int64_t step, int64_t total_steps) {
+  SPARSECAP_CHECK(total_steps > 0, "annealing over ", total_steps, " steps");
+  const double progress = std::min(1.0, static_cast<double>(step) / static_cast<double>(total_steps));
+  return 1.0 - 0.5 * (1.0 + std::cos(std::numbers::pi * progress));
+}
+
+double default_sparsity_weight(double target, double base) {
+  SPARSECAP_CHECK(target >= 0.0 && target < 1.0, "sparsity target ", target, " outside [0, 1)");
+  return std::max(5.0, base / (1.0 - target));
+}
+
+}  // namespace sparsecap::pruning
