@@ -95,4 +95,13 @@ Tensor max_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t paddi
 Tensor avg_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t padding = 0);
 Tensor global_avg_pool2d(const Tensor& x);  // [N, C, H, W] -> [N, C]
 
+// ---- fused recurrent cells (pointwise part; see engine/kernels/rnn_cells.h) ----
+// input_gates = x W_ih^T + b_ih and hidden_gates = h W_hh^T + b_hh come from separate GEMMs.
+// LSTM (gate order i, f, g, o): gates [B, 4H], c_prev [B, H] -> [2, B, H] holding (h, c): take
+// them with .row(0) and .row(1) (a node has one output).
+Tensor lstm_cell(const Tensor& input_gates, const Tensor& hidden_gates, const Tensor& c_prev);
+// GRU as PyTorch (gate order r, z, n; n = tanh(x_n + r (h_n + b_hn))): gates [B, 3H], h_prev
+// [B, H] -> h [B, H].
+Tensor gru_cell(const Tensor& input_gates, const Tensor& hidden_gates, const Tensor& h_prev);
+
 }  // namespace sparsecap

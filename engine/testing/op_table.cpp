@@ -120,6 +120,11 @@ std::vector<OpCase> build_table() {
   add_case("max_pool2d_pad", {distinct({1, 2, 5, 5})}, [](const Inputs& x) { return max_pool2d(x[0], 3, 2, 1); });
   add_case("avg_pool2d_pad", {normal({1, 2, 5, 5})}, [](const Inputs& x) { return avg_pool2d(x[0], 3, 2, 1); });
   add_case("global_avg_pool2d", {normal({2, 3, 4, 4})}, [](const Inputs& x) { return global_avg_pool2d(x[0]); });
+  // ---- fused recurrent cells: (input gates, hidden gates, previous state), hidden 3 ----
+  add_case("lstm_cell", {normal({2, 12}), normal({2, 12}), normal({2, 3})},
+           [](const Inputs& x) { return lstm_cell(x[0], x[1], x[2]); });
+  add_case("gru_cell", {normal({2, 9}), normal({2, 9}), normal({2, 3})},
+           [](const Inputs& x) { return gru_cell(x[0], x[1], x[2]); });
   return t;
 }
 
