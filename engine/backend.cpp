@@ -48,24 +48,6 @@ void Backend::gru_cell_backward(const Tensor&, const Tensor&, const Tensor&, Ten
   throw Error("gru_cell_backward is not implemented on " + device().str());
 }
 
-void Backend::lstm_cell(const Tensor&, const Tensor&, const Tensor&, Tensor&, Tensor&, int64_t, int64_t) {
-  throw Error("lstm_cell is not implemented on " + device().str());
-}
-
-void Backend::lstm_cell_backward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, Tensor&, Tensor&,
-                                 int64_t, int64_t) {
-  throw Error("lstm_cell_backward is not implemented on " + device().str());
-}
-
-void Backend::gru_cell(const Tensor&, const Tensor&, const Tensor&, Tensor&, Tensor&, int64_t, int64_t) {
-  throw Error("gru_cell is not implemented on " + device().str());
-}
-
-void Backend::gru_cell_backward(const Tensor&, const Tensor&, const Tensor&, Tensor&, Tensor&, Tensor&, int64_t,
-                                int64_t) {
-  throw Error("gru_cell_backward is not implemented on " + device().str());
-}
-
 Backend& backend_for(Device device) {
   if (device.is_cpu()) return cpu::cpu_backend();
   return cuda::backend(device.index);
