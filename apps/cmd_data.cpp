@@ -96,7 +96,8 @@ void run_check(const CheckArguments& arguments) {
     options.skip_bad = arguments.skip_bad;
     const data::RegionFeatureLayout layout = data::RegionFeatureLayout::under_root(root);
     if (fs::is_directory(layout.att_dir)) options.region_features = layout;  // a pixel-only set has none
-    if (arguments.with_images) options.image_root = root;
+    options.image_root = root;  // image sizes for relative boxes when the split file has none
+    options.load_pixels = arguments.with_images;
     data::CaptionBatchLoader loader(dataset, vocabulary, options);
     int64_t images = 0;
     while (const auto batch = loader.next_batch()) images += batch->image_count;

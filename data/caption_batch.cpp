@@ -21,6 +21,8 @@ CaptionBatchLoader::CaptionBatchLoader(const KarpathyDataset& dataset, const Voc
     throw std::invalid_argument("images_per_batch must be >= 1, got " + std::to_string(options_.images_per_batch));
   if (options_.seq_per_img < 1)
     throw std::invalid_argument("seq_per_img must be >= 1, got " + std::to_string(options_.seq_per_img));
+  if (options_.load_pixels && !options_.image_root)
+    throw std::invalid_argument("load_pixels needs an image_root to read the images from");
   for (const size_t index : dataset.indices_of_split(options_.split)) images_.push_back(dataset.images[index]);
   if (images_.empty())
     throw DataError(dataset.dataset_name.empty() ? "dataset" : dataset.dataset_name,
@@ -46,10 +48,12 @@ int64_t CaptionBatchLoader::batches_per_epoch() const {
                             : (count + options_.images_per_batch - 1) / options_.images_per_batch;
 }
 
-ImageSize CaptionBatchLoader::image_size_of(const KarpathyImage& image, const std::optional<RgbImage>& decoded) const {
+ImageSize CaptionBatchLoader::image_size_of(const KarpathyImage& image, const std::optional<RgbImage>& decoded) {
   if (image.width && image.height) return {*image.width, *image.height};
   if (decoded) return {decoded->width, decoded->height};
-  if (options_.image_root) return read_image_size(*options_.image_root / image.relative_image_path());
+  if (const auto cached = image_sizes_.find(image.imgid); cached != image_sizes_.end()) return cached->second;
+  if (options_.image_root)
+    return image_sizes_[image.imgid] = read_image_size(*options_.image_root / image.relative_image_path());
   throw DataError(image.filename, "image size unknown: the split file has no width/height for imgid " +
                                       std::to_string(image.imgid) +
                                       " and no image root was given to read it from the image");
@@ -61,7 +65,7 @@ CaptionBatchLoader::LoadedImage CaptionBatchLoader::load_image(const KarpathyIma
   LoadedImage loaded;
   loaded.image = &image;
   std::optional<RgbImage> decoded;
-  if (options_.image_root) {
+  if (options_.load_pixels) {
     decoded = read_image_file(*options_.image_root / image.relative_image_path());
     loaded.pixels = prepare_image(*decoded, options_.image_transform, options_.augment_images ? &sampling_random_ : nullptr);
   }
@@ -143,7 +147,7 @@ CaptionBatch CaptionBatchLoader::assemble(const std::vector<LoadedImage>& loaded
     }
   }
 
-  if (options_.image_root) {
+  if (options_.load_pixels) {
     batch.image_width = loaded.front().pixels->width;
     batch.image_height = loaded.front().pixels->height;
     for (const LoadedImage& item : loaded) {

@@ -7,6 +7,7 @@
 //   region_features [images, max_regions, dim], region_mask [images, max_regions]: 1 on real regions
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -58,7 +59,10 @@ struct CaptionBatchOptions {
   bool drop_last = false;  // drop a final batch with fewer than images_per_batch images
 
   std::optional<RegionFeatureLayout> region_features;  // load region features from here
-  std::optional<std::filesystem::path> image_root;     // load pixels from here (image_root / filepath / filename)
+  // Where the images are (image_root / filepath / filename). Needed to load pixels, and to learn
+  // image sizes for relative boxes when the split file has no width/height (only the header is read).
+  std::optional<std::filesystem::path> image_root;
+  bool load_pixels = false;  // decode, transform and batch the images (requires image_root)
   ImageTransformOptions image_transform;
   bool augment_images = true;  // random crop and flip (training); false: centre crop, no flip
 
@@ -91,7 +95,7 @@ class CaptionBatchLoader {
     ImageSize size;
   };
   LoadedImage load_image(const KarpathyImage& image);
-  ImageSize image_size_of(const KarpathyImage& image, const std::optional<RgbImage>& decoded) const;
+  ImageSize image_size_of(const KarpathyImage& image, const std::optional<RgbImage>& decoded);
   void add_captions(const KarpathyImage& image, CaptionBatch& batch);
   CaptionBatch assemble(const std::vector<LoadedImage>& loaded);
 
@@ -103,6 +107,7 @@ class CaptionBatchLoader {
   int64_t epoch_ = 0;
   Generator sampling_random_;  // caption choice and augmentation, per epoch
   std::vector<std::string> skipped_reasons_;
+  std::map<int64_t, ImageSize> image_sizes_;  // read from image headers once, by imgid
 };
 
 }  // namespace sparsecap::data

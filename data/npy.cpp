@@ -221,9 +221,13 @@ NpyHeader parse_npy_header(std::span<const uint8_t> bytes, const std::string& na
 FloatArray parse_npy(std::span<const uint8_t> bytes, const std::string& name) {
   const NpyHeader header = parse_npy_header(bytes, name);
   const size_t element_size = npy_element_size(header.element_type);
-  const auto count = static_cast<size_t>(header.element_count());
-  const size_t expected = count * element_size;
   const size_t available = bytes.size() - header.data_offset;
+  // Multiply the dimensions with an overflow check: a corrupt header may claim 10^15 x 10^15.
+  size_t count = 1;
+  for (const int64_t dim : header.shape)
+    if (__builtin_mul_overflow(count, static_cast<size_t>(dim), &count) || count > SIZE_MAX / element_size)
+      throw DataError(name, "corrupt .npy header: shape " + shape_to_string(header.shape) + " is impossibly large");
+  const size_t expected = count * element_size;
   if (available < expected)
     throw DataError(name, "truncated .npy body: shape " + shape_to_string(header.shape) + " " +
                               npy_element_type_name(header.element_type) + " needs " + std::to_string(expected) +

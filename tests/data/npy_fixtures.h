@@ -44,6 +44,10 @@ struct ZipMember {
   std::string name;
   std::vector<uint8_t> data;
   bool deflate = false;
+  // As NumPy writes with force_zip64: 0xffffffff sizes in the local header plus a ZIP64 extra field.
+  bool zip64_local_header = false;
+  // Sizes and offset as 0xffffffff in the central directory, the real values in a ZIP64 extra field.
+  bool zip64_central_entry = false;
 };
 
 // A minimal zip archive as Python's zipfile writes it (local headers, central directory, end record).
@@ -74,16 +78,37 @@ inline std::vector<uint8_t> make_zip(const std::vector<ZipMember>& members) {
     const auto crc = static_cast<uint32_t>(crc32(0L, member.data.data(), static_cast<uInt>(member.data.size())));
     const auto offset = static_cast<uint32_t>(out.size());
     const uint16_t method = member.deflate ? 8 : 0;
-    put32(out, 0x04034b50); put16(out, 20); put16(out, 0); put16(out, method); put16(out, 0); put16(out, 0);
-    put32(out, crc); put32(out, static_cast<uint32_t>(stored.size())); put32(out, static_cast<uint32_t>(member.data.size()));
-    put16(out, static_cast<uint32_t>(member.name.size())); put16(out, 0);
+    auto put64 = [&](std::vector<uint8_t>& v, uint64_t x) {
+      put32(v, static_cast<uint32_t>(x));
+      put32(v, static_cast<uint32_t>(x >> 32));
+    };
+    std::vector<uint8_t> local_extra, central_extra;
+    if (member.zip64_local_header) {
+      put16(local_extra, 0x0001); put16(local_extra, 16);
+      put64(local_extra, member.data.size()); put64(local_extra, stored.size());
+    }
+    if (member.zip64_central_entry) {
+      put16(central_extra, 0x0001); put16(central_extra, 24);
+      put64(central_extra, member.data.size()); put64(central_extra, stored.size()); put64(central_extra, offset);
+    }
+    const uint32_t local_stored = member.zip64_local_header ? 0xffffffffu : static_cast<uint32_t>(stored.size());
+    const uint32_t local_size = member.zip64_local_header ? 0xffffffffu : static_cast<uint32_t>(member.data.size());
+    put32(out, 0x04034b50); put16(out, 45); put16(out, 0); put16(out, method); put16(out, 0); put16(out, 0);
+    put32(out, crc); put32(out, local_stored); put32(out, local_size);
+    put16(out, static_cast<uint32_t>(member.name.size())); put16(out, static_cast<uint32_t>(local_extra.size()));
     out.insert(out.end(), member.name.begin(), member.name.end());
+    out.insert(out.end(), local_extra.begin(), local_extra.end());
     out.insert(out.end(), stored.begin(), stored.end());
-    put32(central, 0x02014b50); put16(central, 20); put16(central, 20); put16(central, 0); put16(central, method);
-    put16(central, 0); put16(central, 0); put32(central, crc); put32(central, static_cast<uint32_t>(stored.size()));
-    put32(central, static_cast<uint32_t>(member.data.size())); put16(central, static_cast<uint32_t>(member.name.size()));
-    put16(central, 0); put16(central, 0); put16(central, 0); put16(central, 0); put32(central, 0); put32(central, offset);
+    const bool z64 = member.zip64_central_entry;
+    put32(central, 0x02014b50); put16(central, 45); put16(central, 45); put16(central, 0); put16(central, method);
+    put16(central, 0); put16(central, 0); put32(central, crc);
+    put32(central, z64 ? 0xffffffffu : static_cast<uint32_t>(stored.size()));
+    put32(central, z64 ? 0xffffffffu : static_cast<uint32_t>(member.data.size()));
+    put16(central, static_cast<uint32_t>(member.name.size()));
+    put16(central, static_cast<uint32_t>(central_extra.size())); put16(central, 0); put16(central, 0); put16(central, 0);
+    put32(central, 0); put32(central, z64 ? 0xffffffffu : offset);
     central.insert(central.end(), member.name.begin(), member.name.end());
+    central.insert(central.end(), central_extra.begin(), central_extra.end());
   }
   const auto central_offset = static_cast<uint32_t>(out.size());
   out.insert(out.end(), central.begin(), central.end());

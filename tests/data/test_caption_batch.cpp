@@ -217,6 +217,7 @@ TEST(CaptionBatch, LoadsNormalisedPixels) {
   CaptionBatchOptions options = fixture.options();
   options.region_features.reset();
   options.image_root = fixture.dir.path();
+  options.load_pixels = true;
   options.image_transform.crop_size = 16;
   options.image_transform.normalization = {{0, 0, 0}, {1, 1, 1}};
   CaptionBatchLoader loader(fixture.dataset, fixture.vocabulary, options);
@@ -298,6 +299,7 @@ TEST(CaptionBatchErrors, MissingImage) {
   for (const int64_t id : {0, 2}) write_png_file(fixture.dir / "images" / ("img" + std::to_string(id) + ".png"), RgbImage(40, 20));
   CaptionBatchOptions options = fixture.options();
   options.image_root = fixture.dir.path();
+  options.load_pixels = true;
   expect_load_error(fixture, options, "images/img1.png", "file does not exist");
 }
 
@@ -309,6 +311,7 @@ TEST(CaptionBatchErrors, UnreadableJpeg) {
   write_file_bytes(fixture.dir / "images" / "img1.jpg", std::vector<uint8_t>{0xff, 0xd8, 0xff, 0xe0, 0, 16, 'J', 'F'});
   CaptionBatchOptions options = fixture.options();
   options.image_root = fixture.dir.path();
+  options.load_pixels = true;
   expect_load_error(fixture, options, "images/img1.jpg", "cannot decode image");
 }
 

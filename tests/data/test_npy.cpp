@@ -128,6 +128,11 @@ TEST(NpyErrors, TruncatedBodyNamesFileAndSizes) {
   expect_data_error([&] { read_npy_file(dir / "short.npy"); }, "short.npy", "needs 160 bytes of data, file has 154");
 }
 
+TEST(NpyErrors, ImpossiblyLargeShape) {
+  const auto bytes = make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (999999999999999, 999999999999999), }", {});
+  expect_data_error([&] { parse_npy(bytes, "huge.npy"); }, "huge.npy", "impossibly large");
+}
+
 TEST(NpyErrors, TrailingBytesAreCorruption) {
   auto bytes = make_float32_npy("(1,)", {1});
   bytes.push_back(0);

@@ -23,6 +23,16 @@ TEST(Npz, ReadsStoredAndDeflatedMembersByName) {
   EXPECT_EQ(arrays.at("boxes").values, (std::vector<float>{1, 2, 3, 4}));
 }
 
+TEST(Npz, ReadsZip64RecordsAsNumpyWritesThem) {
+  ZipMember local{"feat.npy", make_float32_npy("(2, 2)", {1, 2, 3, 4}), true};
+  local.zip64_local_header = true;
+  ZipMember central{"box.npy", make_float32_npy("(1, 4)", {5, 6, 7, 8}), false};
+  central.zip64_central_entry = true;
+  const NamedArrays arrays = parse_npz(make_zip({local, central}), "z64.npz");
+  EXPECT_EQ(arrays.at("feat").values, (std::vector<float>{1, 2, 3, 4}));
+  EXPECT_EQ(arrays.at("box").values, (std::vector<float>{5, 6, 7, 8}));
+}
+
 TEST(NpzErrors, NotAZipFile) {
   const std::vector<uint8_t> bytes(100, 7);
   try {
