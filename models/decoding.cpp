@@ -1,0 +1,204 @@
+#include "models/decoding.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "engine/autograd.h"
+#include "engine/error.h"
+
+namespace sparsecap::models {
+
+namespace {
+
+// Log-probabilities of one decode step on the host, checked against the rows asked for.
+std::vector<double> step_log_probabilities(StepwiseCaptioner& captioner, DecodingState& state,
+                                           const std::vector<int64_t>& tokens) {
+  const int64_t rows = static_cast<int64_t>(tokens.size());
+  const Tensor log_probabilities = captioner.decode_step(state, from_vector(tokens, {rows}));
+  check_shape(log_probabilities, {rows, captioner.vocabulary_size()}, "decode_step log-probabilities");
+  return log_probabilities.to_vector<double>();
+}
+
+std::unique_ptr<DecodingState> encode_checked(StepwiseCaptioner& captioner, const Tensor& images) {
+  std::unique_ptr<DecodingState> state = captioner.encode(images);
+  SPARSECAP_CHECK(state != nullptr, "encode returned no decoding state");
+  return state;
+}
+
+void check_max_words(int64_t max_words) {
+  SPARSECAP_CHECK(max_words >= 0, "max_words must be >= 0, got ", max_words);
+}
+
+}  // namespace
+
+std::vector<DecodedCaption> greedy_decode(StepwiseCaptioner& captioner, const Tensor& images, int64_t max_words) {
+  check_max_words(max_words);
+  NoGradGuard no_grad;
+  const SpecialTokens special = captioner.special_tokens();
+  const int64_t vocabulary = captioner.vocabulary_size();
+  std::unique_ptr<DecodingState> state = encode_checked(captioner, images);
+  std::vector<DecodedCaption> captions(static_cast<size_t>(state->rows()));
+  // active[r]: the image decoded by state row r; rows of finished images are dropped.
+  std::vector<int64_t> active(captions.size());
+  for (size_t i = 0; i < active.size(); ++i) active[i] = static_cast<int64_t>(i);
+
+  for (int64_t step = 0; step <= max_words && !active.empty(); ++step) {
+    std::vector<int64_t> tokens;
+    for (int64_t image : active) {
+      const std::vector<int64_t>& words = captions[static_cast<size_t>(image)].tokens;
+      tokens.push_back(words.empty() ? special.bos : words.back());
+    }
+    const std::vector<double> log_probabilities = step_log_probabilities(captioner, *state, tokens);
+    std::vector<int64_t> still_active, keep_rows;
+    for (size_t row = 0; row < active.size(); ++row) {
+      const double* scores = log_probabilities.data() + row * static_cast<size_t>(vocabulary);
+      const int64_t best = std::max_element(scores, scores + vocabulary) - scores;  // first of ties
+      DecodedCaption& caption = captions[static_cast<size_t>(active[row])];
+      if (best == special.eos) {
+        caption.log_probability += scores[best];
+        caption.finished = true;
+      } else if (step < max_words) {
+        caption.tokens.push_back(best);
+        caption.log_probability += scores[best];
+        still_active.push_back(active[row]);
+        keep_rows.push_back(static_cast<int64_t>(row));
+      }
+    }
+    if (!keep_rows.empty() && keep_rows.size() != active.size())
+      state->select_rows(from_vector(keep_rows, {static_cast<int64_t>(keep_rows.size())}));
+    active = std::move(still_active);
+  }
+  return captions;
+}
+
+namespace {
+
+struct Hypothesis {
+  std::vector<int64_t> tokens;
+  double score = 0;
+};
+
+struct Candidate {
+  double score;
+  int64_t parent;  // index into the image's live hypotheses
+  int64_t token;
+};
+
+// Higher score first; ties by parent then token, so the result does not depend on sort internals
+// (and beam size 1 picks the first maximal token, as greedy decoding does).
+bool ranks_before(const Candidate& a, const Candidate& b) {
+  if (a.score != b.score) return a.score > b.score;
+  if (a.parent != b.parent) return a.parent < b.parent;
+  return a.token < b.token;
+}
+
+class ImageBeam {
+ public:
+  ImageBeam() : live_{Hypothesis{}} {}
+
+  bool done() const { return done_; }
+  const std::vector<Hypothesis>& live() const { return live_; }
+
+  // One step from the log-probabilities of this image's live rows (live().size() x vocabulary).
+  // Returns the parents (indices into the previous live hypotheses) of the new live ones.
+  std::vector<int64_t> advance(const double* log_probabilities, int64_t vocabulary, int64_t beam_size, int64_t eos,
+                               bool last_step) {
+    std::vector<Candidate> candidates;
+    candidates.reserve(live_.size() * static_cast<size_t>(vocabulary));
+    for (size_t parent = 0; parent < live_.size(); ++parent)
+      for (int64_t token = 0; token < vocabulary; ++token) {
+        const double score = live_[parent].score + log_probabilities[parent * static_cast<size_t>(vocabulary) + token];
+        if (std::isfinite(score)) candidates.push_back({score, static_cast<int64_t>(parent), token});
+      }
+    // Each parent has one EOS candidate, so the beam_size best non-EOS candidates are among the
+    // 2 * beam_size best of all.
+    const size_t ranked = std::min(candidates.size(), static_cast<size_t>(2 * beam_size));
+    std::partial_sort(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(ranked), candidates.end(),
+                      ranks_before);
+    std::vector<Hypothesis> next;
+    std::vector<int64_t> parents;
+    for (size_t rank = 0; rank < ranked; ++rank) {
+      const Candidate& candidate = candidates[rank];
+      if (candidate.token == eos) {
+        if (rank < static_cast<size_t>(beam_size)) offer_finished(live_[static_cast<size_t>(candidate.parent)], candidate.score);
+      } else if (!last_step && next.size() < static_cast<size_t>(beam_size)) {
+        Hypothesis extended = live_[static_cast<size_t>(candidate.parent)];
+        extended.tokens.push_back(candidate.token);
+        extended.score = candidate.score;
+        next.push_back(std::move(extended));
+        parents.push_back(candidate.parent);
+      }
+    }
+    // After the last step the live hypotheses stay as they are: unfinished fallbacks.
+    if (last_step || next.empty()) {
+      done_ = true;
+      return {};
+    }
+    live_ = std::move(next);
+    // Scores only fall: no live hypothesis can overtake a finished one that is already better.
+    done_ = has_finished_ && finished_.log_probability >= live_.front().score;
+    return done_ ? std::vector<int64_t>{} : parents;
+  }
+
+  DecodedCaption result() const {
+    if (has_finished_ || live_.empty()) return finished_;
+    return DecodedCaption{live_.front().tokens, live_.front().score, false};
+  }
+
+ private:
+  void offer_finished(const Hypothesis& hypothesis, double score) {
+    if (has_finished_ && finished_.log_probability >= score) return;  // ties keep the earlier one
+    finished_ = DecodedCaption{hypothesis.tokens, score, true};
+    has_finished_ = true;
+  }
+
+  std::vector<Hypothesis> live_;
+  DecodedCaption finished_;
+  bool has_finished_ = false;
+  bool done_ = false;
+};
+
+}  // namespace
+
+std::vector<DecodedCaption> beam_search(StepwiseCaptioner& captioner, const Tensor& images,
+                                        const DecodingOptions& options) {
+  SPARSECAP_CHECK(options.beam_size >= 1, "beam_size must be >= 1, got ", options.beam_size);
+  check_max_words(options.max_words);
+  NoGradGuard no_grad;
+  const SpecialTokens special = captioner.special_tokens();
+  const int64_t vocabulary = captioner.vocabulary_size();
+  std::unique_ptr<DecodingState> state = encode_checked(captioner, images);
+  std::vector<ImageBeam> beams(static_cast<size_t>(state->rows()));
+
+  // State rows: the live hypotheses of every image not done, image by image (one row each at first).
+  for (int64_t step = 0; step <= options.max_words; ++step) {
+    std::vector<int64_t> tokens;
+    for (const ImageBeam& beam : beams) {
+      if (beam.done()) continue;
+      for (const Hypothesis& hypothesis : beam.live())
+        tokens.push_back(hypothesis.tokens.empty() ? special.bos : hypothesis.tokens.back());
+    }
+    if (tokens.empty()) break;
+    const std::vector<double> log_probabilities = step_log_probabilities(captioner, *state, tokens);
+    std::vector<int64_t> next_rows;
+    int64_t first_row = 0;
+    for (ImageBeam& beam : beams) {
+      if (beam.done()) continue;
+      const int64_t live = static_cast<int64_t>(beam.live().size());
+      const std::vector<int64_t> parents =
+          beam.advance(log_probabilities.data() + first_row * vocabulary, vocabulary, options.beam_size, special.eos,
+                       step == options.max_words);
+      for (int64_t parent : parents) next_rows.push_back(first_row + parent);
+      first_row += live;
+    }
+    if (next_rows.empty()) break;
+    state->select_rows(from_vector(next_rows, {static_cast<int64_t>(next_rows.size())}));
+  }
+
+  std::vector<DecodedCaption> results;
+  results.reserve(beams.size());
+  for (const ImageBeam& beam : beams) results.push_back(beam.result());
+  return results;
+}
+
+}  // namespace sparsecap::models

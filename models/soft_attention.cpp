@@ -1,0 +1,297 @@
+#include "models/soft_attention.h"
+
+#include <string>
+#include <vector>
+
+#include "engine/autograd.h"
+#include "engine/error.h"
+#include "engine/nn/init.h"
+#include "engine/ops.h"
+#include "models/json_fields.h"
+
+namespace sparsecap::models {
+
+// ---- config ------------------------------------------------------------------
+
+void SoftAttentionConfig::validate() const {
+  encoder.validate();
+  const SoftAttentionDecoderConfig& d = decoder;
+  SPARSECAP_CHECK(d.vocabulary_size > 0, "decoder.vocabulary_size must be set (> 0), got ", d.vocabulary_size);
+  SPARSECAP_CHECK(d.hidden_size > 0, "decoder.hidden_size must be positive, got ", d.hidden_size);
+  SPARSECAP_CHECK(d.embedding_size > 0, "decoder.embedding_size must be positive, got ", d.embedding_size);
+  SPARSECAP_CHECK(d.attention_size > 0, "decoder.attention_size must be positive, got ", d.attention_size);
+  SPARSECAP_CHECK(d.dropout >= 0.0 && d.dropout < 1.0, "decoder.dropout ", d.dropout, " outside [0, 1)");
+  SPARSECAP_CHECK(decoding.beam_size >= 1, "decoding.beam_size must be >= 1, got ", decoding.beam_size);
+  SPARSECAP_CHECK(decoding.max_words >= 0, "decoding.max_words must be >= 0, got ", decoding.max_words);
+  const std::pair<const char*, int64_t> special[] = {{"pad", tokens.pad}, {"bos", tokens.bos}, {"eos", tokens.eos}};
+  for (const auto& [name, token] : special)
+    SPARSECAP_CHECK(token >= 0 && token < d.vocabulary_size, "tokens.", name, " = ", token, " outside [0, ",
+                    d.vocabulary_size, ")");
+}
+
+void to_json(nlohmann::json& json, const SoftAttentionConfig& config) {
+  const SoftAttentionDecoderConfig& d = config.decoder;
+  json = {{"encoder", config.encoder},
+          {"decoder",
+           {{"vocabulary_size", d.vocabulary_size},
+            {"cell", cell_type_name(d.cell)},
+            {"hidden_size", d.hidden_size},
+            {"embedding_size", d.embedding_size},
+            {"attention_size", d.attention_size},
+            {"dropout", d.dropout},
+            {"forget_bias", d.forget_bias}}},
+          {"decoding", {{"beam_size", config.decoding.beam_size}, {"max_words", config.decoding.max_words}}},
+          {"tokens", {{"pad", config.tokens.pad}, {"bos", config.tokens.bos}, {"eos", config.tokens.eos}}}};
+}
+
+void from_json(const nlohmann::json& json, SoftAttentionConfig& config) {
+  check_known_keys(json, {"encoder", "decoder", "decoding", "tokens"}, "model");
+  if (json.contains("encoder")) from_json(json.at("encoder"), config.encoder);
+  if (json.contains("decoder")) {
+    const nlohmann::json& d = json.at("decoder");
+    check_known_keys(d,
+                     {"vocabulary_size", "cell", "hidden_size", "embedding_size", "attention_size", "dropout",
+                      "forget_bias"},
+                     "decoder");
+    read_field(d, "vocabulary_size", config.decoder.vocabulary_size, "decoder");
+    if (d.contains("cell")) {
+      std::string cell;
+      read_field(d, "cell", cell, "decoder");
+      config.decoder.cell = parse_cell_type(cell);
+    }
+    read_field(d, "hidden_size", config.decoder.hidden_size, "decoder");
+    read_field(d, "embedding_size", config.decoder.embedding_size, "decoder");
+    read_field(d, "attention_size", config.decoder.attention_size, "decoder");
+    read_field(d, "dropout", config.decoder.dropout, "decoder");
+    read_field(d, "forget_bias", config.decoder.forget_bias, "decoder");
+  }
+  if (json.contains("decoding")) {
+    const nlohmann::json& d = json.at("decoding");
+    check_known_keys(d, {"beam_size", "max_words"}, "decoding");
+    read_field(d, "beam_size", config.decoding.beam_size, "decoding");
+    read_field(d, "max_words", config.decoding.max_words, "decoding");
+  }
+  if (json.contains("tokens")) {
+    const nlohmann::json& t = json.at("tokens");
+    check_known_keys(t, {"pad", "bos", "eos"}, "tokens");
+    read_field(t, "pad", config.tokens.pad, "tokens");
+    read_field(t, "bos", config.tokens.bos, "tokens");
+    read_field(t, "eos", config.tokens.eos, "tokens");
+  }
+}
+
+// ---- decoder -----------------------------------------------------------------
+
+namespace {
+
+// A Linear layer initialised as the reference: xavier-uniform weight, zero bias.
+std::shared_ptr<nn::Linear> xavier_linear(int64_t in, int64_t out, Generator& generator) {
+  auto layer = std::make_shared<nn::Linear>(in, out, generator);
+  nn::init::xavier_uniform_(layer->weight()->value(), generator);
+  layer->bias()->value().zero_();
+  return layer;
+}
+
+// "decoder.att." -> "decoder.att" for error messages; `fallback` for a module used as the root.
+std::string module_name(const nn::Module& module, const char* fallback) {
+  const std::string& prefix = module.prefix();
+  return prefix.empty() ? std::string(fallback) : prefix.substr(0, prefix.size() - 1);
+}
+
+// Row r of the expanded batch is image r / seq_per_img.
+Tensor repeat_rows(const Tensor& x, int64_t repeats) {
+  if (repeats == 1) return x;
+  std::vector<int64_t> index(static_cast<size_t>(x.size(0) * repeats));
+  for (size_t i = 0; i < index.size(); ++i) index[i] = static_cast<int64_t>(i) / repeats;
+  return index_select(x, from_vector(index, {static_cast<int64_t>(index.size())}, x.device()));
+}
+
+// captions[:, 0 .. L - 2] as time-major indices [L - 1, N]: the input word of every step.
+Tensor time_major_inputs(const Tensor& captions) {
+  const int64_t rows = captions.size(0), length = captions.size(1);
+  const std::vector<int64_t> tokens = captions.to_vector<int64_t>();
+  std::vector<int64_t> inputs(static_cast<size_t>((length - 1) * rows));
+  for (int64_t t = 0; t + 1 < length; ++t)
+    for (int64_t r = 0; r < rows; ++r)
+      inputs[static_cast<size_t>(t * rows + r)] = tokens[static_cast<size_t>(r * length + t)];
+  return from_vector(inputs, {length - 1, rows}, captions.device());
+}
+
+}  // namespace
+
+SoftAttentionDecoder::SoftAttentionDecoder(const SoftAttentionDecoderConfig& config, int64_t memory_channels,
+                                           Generator& generator, std::shared_ptr<Generator> dropout_generator)
+    : config_(config), memory_channels_(memory_channels), dropout_generator_(std::move(dropout_generator)) {
+  SPARSECAP_CHECK(dropout_generator_ != nullptr, "SoftAttentionDecoder needs a dropout generator");
+  const int64_t vocabulary = config.vocabulary_size, hidden = config.hidden_size;
+  embedding_ = register_module("embedding", std::make_shared<nn::Embedding>(vocabulary, config.embedding_size, generator));
+  nn::init::xavier_uniform_(embedding_->weight()->value(), generator);
+  att_key_ = register_module("att_key", xavier_linear(memory_channels, config.attention_size, generator));
+  att_query_ = register_module("att_query", xavier_linear(hidden, config.attention_size, generator));
+  att_qk_ = register_module("att_qk", xavier_linear(config.attention_size, 1, generator));
+  CellOptions cell_options;
+  cell_options.forget_bias = config.forget_bias;
+  cell_ = register_module(cell_type_name(config.cell),
+                          make_recurrent_cell(config.cell, config.embedding_size + memory_channels, hidden, generator,
+                                              cell_options));
+  init_h_ = register_module("init_h", xavier_linear(memory_channels, hidden, generator));
+  if (config.cell == CellType::Lstm)
+    init_c_ = register_module("init_c", xavier_linear(memory_channels, hidden, generator));
+  logit_ = register_module("logit", xavier_linear(hidden, vocabulary, generator));
+}
+
+void SoftAttentionDecoder::check_memory(const Tensor& memory) const {
+  SPARSECAP_CHECK(memory.dim() == 3 && memory.size(2) == memory_channels_, "expected memory [B, P, ",
+                  memory_channels_, "], got ", shape_str(memory.shape()), " in ", module_name(*this, "decoder"));
+}
+
+SoftAttentionStepWeights SoftAttentionDecoder::step_weights() const {
+  return SoftAttentionStepWeights{embedding_->weight()->effective(),
+                                  att_query_->weight()->effective(),
+                                  att_query_->bias()->effective(),
+                                  att_qk_->weight()->effective(),
+                                  att_qk_->bias()->effective(),
+                                  cell_->weights(),
+                                  logit_->weight()->effective(),
+                                  logit_->bias()->effective()};
+}
+
+Tensor SoftAttentionDecoder::attention_keys(const Tensor& memory) const {
+  check_memory(memory);
+  return att_key_->forward(memory);
+}
+
+RecurrentState SoftAttentionDecoder::initial_state(const Tensor& memory) const {
+  check_memory(memory);
+  const Tensor mean_memory = mean(memory, 1);  // [B, C]
+  RecurrentState state{tanh(init_h_->forward(mean_memory)), Tensor()};
+  if (init_c_) state.c = tanh(init_c_->forward(mean_memory));
+  return state;
+}
+
+Tensor SoftAttentionDecoder::attention_weights(const Tensor& keys, const Tensor& h,
+                                               const SoftAttentionStepWeights& weights) const {
+  const int64_t rows = keys.size(0), positions = keys.size(1);
+  const Tensor query = linear(h, weights.query_weight, weights.query_bias);                      // [N, A]
+  const Tensor alignment = tanh(add(keys, unsqueeze(query, 1)));                                 // [N, P, A]
+  const Tensor scores = linear(alignment, weights.qk_weight, weights.qk_bias).reshape({rows, positions});
+  return softmax(scores);
+}
+
+RecurrentState SoftAttentionDecoder::step(const Tensor& words, const Tensor& memory, const Tensor& keys,
+                                          const RecurrentState& state, const SoftAttentionStepWeights& weights) {
+  const int64_t rows = memory.size(0), positions = memory.size(1);
+  const Tensor alpha = attention_weights(keys, state.h, weights);                        // [N, P]
+  const Tensor context = matmul(alpha.reshape({rows, 1, positions}), memory).reshape({rows, memory_channels_});
+  const Tensor input = dropout(concat({words, context}, 1), config_.dropout, is_training(), *dropout_generator_);
+  return cell_->step(input, state, weights.cell);
+}
+
+Tensor SoftAttentionDecoder::logits(const Tensor& h, const SoftAttentionStepWeights& weights) {
+  const Tensor output = dropout(h, config_.dropout, is_training(), *dropout_generator_);
+  return linear(output, weights.logit_weight, weights.logit_bias);
+}
+
+Tensor SoftAttentionDecoder::forward_teacher_forced(const Tensor& memory, const Tensor& captions, int64_t seq_per_img) {
+  check_memory(memory);
+  SPARSECAP_CHECK(seq_per_img >= 1, "seq_per_img must be >= 1, got ", seq_per_img);
+  SPARSECAP_CHECK(captions.dtype() == DType::I64 && captions.dim() == 2 && captions.size(1) >= 2,
+                  "expected captions int64 [B * seq_per_img, L >= 2], got ", dtype_name(captions.dtype()), " ",
+                  shape_str(captions.shape()));
+  SPARSECAP_CHECK(captions.size(0) == memory.size(0) * seq_per_img, "expected ", memory.size(0), " images x ",
+                  seq_per_img, " captions = ", memory.size(0) * seq_per_img, " caption rows, got ", captions.size(0));
+  const SoftAttentionStepWeights weights = step_weights();
+  // Keys and initial states per image, then repeated for each of its captions.
+  const Tensor keys = repeat_rows(attention_keys(memory), seq_per_img);
+  const RecurrentState initial = initial_state(memory);
+  RecurrentState state{repeat_rows(initial.h, seq_per_img),
+                       initial.c.defined() ? repeat_rows(initial.c, seq_per_img) : Tensor()};
+  const Tensor expanded_memory = repeat_rows(memory, seq_per_img);
+  const Tensor words = embedding(weights.embedding, time_major_inputs(captions));  // [L - 1, N, E]
+  std::vector<Tensor> outputs;
+  outputs.reserve(static_cast<size_t>(words.size(0)));
+  for (int64_t t = 0; t < words.size(0); ++t) {
+    state = step(words.row(t), expanded_memory, keys, state, weights);
+    outputs.push_back(state.h);
+  }
+  return logits(stack(outputs, 1), weights);  // [N, L - 1, V]
+}
+
+// ---- captioner -----------------------------------------------------------------
+
+namespace {
+
+// Per hypothesis: the memory, its keys and the recurrent state; shared: the step weights.
+class SoftAttentionDecodingState : public DecodingState {
+ public:
+  SoftAttentionDecodingState(Tensor memory, Tensor keys, RecurrentState state, SoftAttentionStepWeights weights)
+      : memory(std::move(memory)), keys(std::move(keys)), state(std::move(state)), weights(std::move(weights)) {}
+
+  int64_t rows() const override { return memory.size(0); }
+
+  void select_rows(const Tensor& index) override {
+    memory = index_select(memory, index);
+    keys = index_select(keys, index);
+    state.h = index_select(state.h, index);
+    if (state.c.defined()) state.c = index_select(state.c, index);
+  }
+
+  Tensor memory, keys;
+  RecurrentState state;
+  SoftAttentionStepWeights weights;
+};
+
+}  // namespace
+
+SoftAttentionCaptioner::SoftAttentionCaptioner(const SoftAttentionConfig& config, Generator& generator)
+    : config_(config), dropout_generator_(std::make_shared<Generator>(generator.seed(), generator.stream() + 1)) {
+  config_.validate();
+  encoder_ = register_module("encoder", std::make_shared<MobileNetV1Encoder>(config_.encoder, generator));
+  decoder_ = register_module("decoder", std::make_shared<SoftAttentionDecoder>(
+                                            config_.decoder, encoder_->output_channels(), generator, dropout_generator_));
+}
+
+Tensor SoftAttentionCaptioner::forward_teacher_forced(const Tensor& images, const Tensor& captions, int64_t seq_per_img) {
+  return decoder_->forward_teacher_forced(encoder_->forward(images), captions, seq_per_img);
+}
+
+Tensor SoftAttentionCaptioner::loss(const Tensor& images, const Tensor& captions, int64_t seq_per_img) {
+  SPARSECAP_CHECK(captions.dtype() == DType::I64 && captions.dim() == 2 && captions.size(1) >= 2,
+                  "expected captions int64 [B * seq_per_img, L >= 2], got ", dtype_name(captions.dtype()), " ",
+                  shape_str(captions.shape()));
+  // The last column holding a real token in any caption; later steps only predict PAD.
+  const std::vector<int64_t> tokens = captions.to_vector<int64_t>();
+  const int64_t length = captions.size(1);
+  int64_t used = 2;
+  for (size_t i = 0; i < tokens.size(); ++i)
+    if (tokens[i] != config_.tokens.pad) used = std::max(used, static_cast<int64_t>(i % static_cast<size_t>(length)) + 1);
+  const Tensor trimmed = used == length ? captions : narrow(captions, 1, 0, used);
+  const Tensor logits = forward_teacher_forced(images, trimmed, seq_per_img);
+  return caption_cross_entropy(logits, narrow(trimmed, 1, 1, used - 1), config_.tokens.pad);
+}
+
+std::unique_ptr<DecodingState> SoftAttentionCaptioner::encode(const Tensor& images) {
+  const Tensor memory = encoder_->forward(images);
+  return std::make_unique<SoftAttentionDecodingState>(memory, decoder_->attention_keys(memory),
+                                                      decoder_->initial_state(memory), decoder_->step_weights());
+}
+
+Tensor SoftAttentionCaptioner::decode_step(DecodingState& state, const Tensor& tokens) {
+  auto* soft_attention_state = dynamic_cast<SoftAttentionDecodingState*>(&state);
+  SPARSECAP_CHECK(soft_attention_state != nullptr, "decode_step: the state was not made by this captioner's encode()");
+  SoftAttentionDecodingState& s = *soft_attention_state;
+  SPARSECAP_CHECK(tokens.dtype() == DType::I64, "decode_step: tokens must be int64, got ", dtype_name(tokens.dtype()));
+  check_shape(tokens, {s.rows()}, "decode_step tokens");
+  const Tensor words = embedding(s.weights.embedding, tokens);
+  s.state = decoder_->step(words, s.memory, s.keys, s.state, s.weights);
+  return log_softmax(decoder_->logits(s.state.h, s.weights));
+}
+
+Tensor caption_cross_entropy(const Tensor& logits, const Tensor& targets, int64_t pad) {
+  SPARSECAP_CHECK(logits.dim() == 3, "caption_cross_entropy: logits must be [N, T, V], got ", shape_str(logits.shape()));
+  check_shape(targets, {logits.size(0), logits.size(1)}, "caption_cross_entropy targets");
+  const int64_t vocabulary = logits.size(2);
+  return cross_entropy(logits.reshape({-1, vocabulary}), targets.reshape({-1}), pad);
+}
+
+}  // namespace sparsecap::models

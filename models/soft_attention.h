@@ -1,0 +1,137 @@
+#pragma once
+// The Soft-Attention captioner (Xu et al. 2015, "Show, Attend and Tell", as the Supermask Pruning
+// paper trains it): a MobileNet-V1 encoder whose last feature map is the attention memory, and a
+// recurrent decoder with additive attention.
+//
+// Per time step t, with memory a [P, C] (P positions), keys K = att_key(a) [P, A] computed once:
+//   e_t     = att_qk(tanh(K + att_query(h_{t-1})))    [P]   (additive alignment)
+//   alpha_t = softmax over positions of e_t;  z_t = sum_p alpha_t,p a_p   (context, [C])
+//   h_t     = cell([embedding(w_{t-1}), z_t], h_{t-1}) (LSTM or GRU; dropout on input and output)
+//   logits  = logit(dropout(h_t))
+// with h_0 = tanh(init_h(mean_p a_p)) and, for an LSTM, c_0 = tanh(init_c(mean_p a_p)).
+//
+// Parameter names read like the paper's layers: encoder.stem.weight,
+// encoder.stages.0.depthwise.weight, decoder.embedding.weight, decoder.att_key.weight,
+// decoder.att_query.weight, decoder.att_qk.weight, decoder.lstm.w_ih (or decoder.gru.w_ih),
+// decoder.init_h.weight, decoder.logit.weight. Every layer computes with Parameter::effective(),
+// fetched once per forward (teacher forcing) or per encode (decoding), so a pruning gate draws one
+// mask per training step.
+#include <cstdint>
+#include <memory>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/nn/layers.h"
+#include "engine/rng.h"
+#include "models/decoding.h"
+#include "models/mobilenet.h"
+#include "models/rnn_cells.h"
+
+namespace sparsecap::models {
+
+struct SoftAttentionDecoderConfig {
+  int64_t vocabulary_size = 0;  // required: words + PAD, UNK, BOS, EOS
+  CellType cell = CellType::Lstm;
+  int64_t hidden_size = 512;
+  int64_t embedding_size = 256;
+  int64_t attention_size = 512;
+  // Probability of zeroing a unit (on the cell's input and output). The reference keeps 0.65 of
+  // the units dense and 0.89 when pruning: 0.35 here, 0.11 for pruned runs.
+  double dropout = 0.35;
+  double forget_bias = 1.0;  // initial LSTM forget-gate bias (TensorFlow's BasicLSTMCell default)
+  bool operator==(const SoftAttentionDecoderConfig&) const = default;
+};
+
+struct SoftAttentionConfig {
+  MobileNetConfig encoder;
+  SoftAttentionDecoderConfig decoder;
+  DecodingOptions decoding;  // beam 3, at most 30 words, no length normalisation
+  SpecialTokens tokens;      // PAD 0, BOS 2, EOS 3 (data/vocab.h)
+  void validate() const;     // throws naming the offending key and value
+};
+
+// JSON: {"encoder": {...}, "decoder": {"vocabulary_size", "cell": "lstm"|"gru", "hidden_size",
+// "embedding_size", "attention_size", "dropout", "forget_bias"}, "decoding": {"beam_size",
+// "max_words"}, "tokens": {"pad", "bos", "eos"}}. Missing keys keep defaults; unknown keys throw.
+void to_json(nlohmann::json& json, const SoftAttentionConfig& config);
+void from_json(const nlohmann::json& json, SoftAttentionConfig& config);
+
+// The effective weights of the layers a time step uses, fetched once per sequence.
+struct SoftAttentionStepWeights {
+  Tensor embedding;
+  Tensor query_weight, query_bias;
+  Tensor qk_weight, qk_bias;
+  CellWeights cell;
+  Tensor logit_weight, logit_bias;
+};
+
+class SoftAttentionDecoder : public nn::Module {
+ public:
+  SoftAttentionDecoder(const SoftAttentionDecoderConfig& config, int64_t memory_channels, Generator& generator,
+                       std::shared_ptr<Generator> dropout_generator);
+
+  // memory [B, P, C] and captions I64 [B * seq_per_img, L] -> logits [B * seq_per_img, L - 1, V]:
+  // position t predicts captions[:, t + 1] from captions[:, 0..t].
+  Tensor forward_teacher_forced(const Tensor& memory, const Tensor& captions, int64_t seq_per_img);
+
+  // Pieces of a step, shared by teacher forcing and decoding.
+  SoftAttentionStepWeights step_weights() const;
+  Tensor attention_keys(const Tensor& memory) const;         // [B, P, A]
+  RecurrentState initial_state(const Tensor& memory) const;  // from the mean of the memory
+  // words [N, E], memory [N, P, C], keys [N, P, A] -> the next state (h feeds the output layer).
+  RecurrentState step(const Tensor& words, const Tensor& memory, const Tensor& keys, const RecurrentState& state,
+                      const SoftAttentionStepWeights& weights);
+  // The attention weights [N, P] for state h [N, H] (softmax over positions).
+  Tensor attention_weights(const Tensor& keys, const Tensor& h, const SoftAttentionStepWeights& weights) const;
+  Tensor logits(const Tensor& h, const SoftAttentionStepWeights& weights);  // [.., H] -> [.., V], with dropout
+
+  const SoftAttentionDecoderConfig& config() const { return config_; }
+  const RecurrentCell& cell() const { return *cell_; }
+
+ private:
+  void check_memory(const Tensor& memory) const;
+
+  SoftAttentionDecoderConfig config_;
+  int64_t memory_channels_;
+  std::shared_ptr<Generator> dropout_generator_;
+  std::shared_ptr<nn::Embedding> embedding_;
+  std::shared_ptr<nn::Linear> att_key_, att_query_, att_qk_, init_h_, init_c_, logit_;
+  std::shared_ptr<RecurrentCell> cell_;
+};
+
+class SoftAttentionCaptioner : public nn::Module, public StepwiseCaptioner {
+ public:
+  // Initialises from `generator` (weights xavier-uniform but for the convolutions and batch
+  // norms, which keep PyTorch's defaults); dropout draws from its own generator, seeded from
+  // `generator`'s seed on another stream, which a checkpoint saves via dropout_generator().
+  SoftAttentionCaptioner(const SoftAttentionConfig& config, Generator& generator);
+
+  // images [B, 3, H, W], captions I64 [B * seq_per_img, L] (BOS w.. EOS PAD..; the captions of
+  // image b are rows b * seq_per_img .. + seq_per_img - 1) -> logits [B * seq_per_img, L - 1, V].
+  Tensor forward_teacher_forced(const Tensor& images, const Tensor& captions, int64_t seq_per_img);
+  // Mean cross-entropy over the non-PAD targets captions[:, 1:] (EOS included). Trailing columns
+  // that are PAD in every caption are skipped first (same value, less work).
+  Tensor loss(const Tensor& images, const Tensor& captions, int64_t seq_per_img);
+
+  // Decoding (StepwiseCaptioner). Call eval() first.
+  std::unique_ptr<DecodingState> encode(const Tensor& images) override;
+  Tensor decode_step(DecodingState& state, const Tensor& tokens) override;
+  int64_t vocabulary_size() const override { return config_.decoder.vocabulary_size; }
+  SpecialTokens special_tokens() const override { return config_.tokens; }
+
+  const SoftAttentionConfig& config() const { return config_; }
+  MobileNetV1Encoder& encoder() { return *encoder_; }
+  SoftAttentionDecoder& decoder() { return *decoder_; }
+  Generator& dropout_generator() { return *dropout_generator_; }
+
+ private:
+  SoftAttentionConfig config_;
+  std::shared_ptr<Generator> dropout_generator_;
+  std::shared_ptr<MobileNetV1Encoder> encoder_;
+  std::shared_ptr<SoftAttentionDecoder> decoder_;
+};
+
+// Masked mean cross-entropy of logits [N, T, V] against targets I64 [N, T], ignoring `pad`.
+Tensor caption_cross_entropy(const Tensor& logits, const Tensor& targets, int64_t pad);
+
+}  // namespace sparsecap::models
