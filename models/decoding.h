@@ -21,7 +21,7 @@ class DecodingState {
  public:
   virtual ~DecodingState() = default;
   virtual int64_t rows() const = 0;
-  // Keep rows `index` (I64 [M], values in [0, rows())) in that order; rows may repeat.
+  // Keep rows `index` (I64 [M] on the host, values in [0, rows())) in that order; rows may repeat.
   virtual void select_rows(const Tensor& index) = 0;
 };
 
@@ -38,8 +38,8 @@ class StepwiseCaptioner {
   virtual ~StepwiseCaptioner() = default;
   // images (whatever the model encodes; [B, 3, H, W] pixels for Soft-Attention) -> a state with B rows.
   virtual std::unique_ptr<DecodingState> encode(const Tensor& images) = 0;
-  // tokens I64 [rows] (the previous token of every row) -> log-probabilities [rows, V] of the next
-  // token; advances `state`.
+  // tokens I64 [rows] on the host (the previous token of every row) -> log-probabilities [rows, V]
+  // of the next token, on any device; advances `state`.
   virtual Tensor decode_step(DecodingState& state, const Tensor& tokens) = 0;
   virtual int64_t vocabulary_size() const = 0;
   virtual SpecialTokens special_tokens() const = 0;

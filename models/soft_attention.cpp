@@ -229,7 +229,9 @@ class SoftAttentionDecodingState : public DecodingState {
 
   int64_t rows() const override { return memory.size(0); }
 
-  void select_rows(const Tensor& index) override {
+  // The search builds indices and tokens on the host; they follow the model to its device.
+  void select_rows(const Tensor& host_index) override {
+    const Tensor index = host_index.to(memory.device());
     memory = index_select(memory, index);
     keys = index_select(keys, index);
     state.h = index_select(state.h, index);
@@ -282,7 +284,7 @@ Tensor SoftAttentionCaptioner::decode_step(DecodingState& state, const Tensor& t
   SoftAttentionDecodingState& s = *soft_attention_state;
   SPARSECAP_CHECK(tokens.dtype() == DType::I64, "decode_step: tokens must be int64, got ", dtype_name(tokens.dtype()));
   check_shape(tokens, {s.rows()}, "decode_step tokens");
-  const Tensor words = embedding(s.weights.embedding, tokens);
+  const Tensor words = embedding(s.weights.embedding, tokens.to(s.weights.embedding.device()));
   s.state = decoder_->step(words, s.memory, s.keys, s.state, s.weights);
   return log_softmax(decoder_->logits(s.state.h, s.weights));
 }
