@@ -274,7 +274,7 @@ TEST(CaptionBatchErrors, NanAndInfFeatures) {
 TEST(CaptionBatchErrors, TruncatedNpyBody) {
   Fixture fixture;
   auto bytes = read_file_bytes(fixture.dir / "cocobu_att" / "1.npy");
-  bytes.resize(bytes.size() - 4);
+  bytes.erase(bytes.end() - 4, bytes.end());
   write_file_bytes(fixture.dir / "cocobu_att" / "1.npy", bytes);
   expect_load_error(fixture, fixture.options(), "cocobu_att/1.npy", "truncated .npy body");
 }

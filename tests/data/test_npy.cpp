@@ -120,7 +120,7 @@ TEST(NpyErrors, MalformedHeaderDict) {
 TEST(NpyErrors, TruncatedBodyNamesFileAndSizes) {
   TemporaryDirectory dir;
   auto bytes = make_float32_npy("(10, 4)", std::vector<float>(40, 1.0f));
-  bytes.resize(bytes.size() - 6);
+  bytes.erase(bytes.end() - 6, bytes.end());
   {
     std::ofstream out(dir / "short.npy", std::ios::binary);
     out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
