@@ -6,6 +6,10 @@
 namespace sparsecap::apps {
 
 void add_info_command(CLI::App& app);
+void add_train_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
+void add_caption_command(CLI::App& app);
+void add_demo_command(CLI::App& app);
 void add_data_command(CLI::App& app);
 void add_score_command(CLI::App& app);
 

@@ -10,6 +10,10 @@ int main(int argc, char** argv) {
   CLI::App app{"sparsecap: train, prune, export and run sparse image-captioning models"};
   app.require_subcommand(1);
   sparsecap::apps::add_info_command(app);
+  sparsecap::apps::add_train_command(app);
+  sparsecap::apps::add_eval_command(app);
+  sparsecap::apps::add_caption_command(app);
+  sparsecap::apps::add_demo_command(app);
   sparsecap::apps::add_data_command(app);
   sparsecap::apps::add_score_command(app);
   try {

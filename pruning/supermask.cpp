@@ -67,7 +67,17 @@ double SupermaskPruning::sparsity_weight() const {
 }
 
 void SupermaskPruning::begin(nn::Module& model, optim::Optimizer& optimizer) {
-  SPARSECAP_CHECK(weights_.empty(), "supermask: begin() called twice");
+  attach(model);
+  // The reference: Adam, constant learning rate 100, eps 1e-2, no weight decay; betas inherited.
+  optimizer.add_parameter_group(optim::ParameterGroup{.name = "gates",
+                                                      .parameters = gates_,
+                                                      .schedule = optim::constant_schedule(options_.gate_learning_rate),
+                                                      .weight_decay = 0.0,
+                                                      .eps = options_.gate_eps});
+}
+
+void SupermaskPruning::attach(nn::Module& model) {
+  SPARSECAP_CHECK(weights_.empty(), "supermask: gates are already attached");
   for (const auto& [name, parameter] : model.named_parameters()) {
     if (!is_prunable(*parameter)) continue;
     SPARSECAP_CHECK(parameter->value().dtype() == DType::F32, "supermask gates float32 weights; ", name, " is ",
@@ -83,12 +93,6 @@ void SupermaskPruning::begin(nn::Module& model, optim::Optimizer& optimizer) {
     transforms_.push_back(transform);
   }
   SPARSECAP_CHECK(!gates_.empty(), "supermask: the model has no prunable weights");
-  // The reference: Adam, constant learning rate 100, eps 1e-2, no weight decay; betas inherited.
-  optimizer.add_parameter_group(optim::ParameterGroup{.name = "gates",
-                                                      .parameters = gates_,
-                                                      .schedule = optim::constant_schedule(options_.gate_learning_rate),
-                                                      .weight_decay = 0.0,
-                                                      .eps = options_.gate_eps});
   gates_changed_since_last_call();  // remember the initial (all kept) masks
 }
 

@@ -39,7 +39,11 @@ class SupermaskPruning : public PruningMethod {
   ~SupermaskPruning() override;
 
   std::string name() const override { return "supermask"; }
+  // attach() and the gates' optimizer group.
   void begin(nn::Module& model, optim::Optimizer& optimizer) override;
+  // Gates on every prunable weight of `model`, without training them: enough to load a
+  // checkpoint's gates and evaluate or finalize.
+  void attach(nn::Module& model);
   void before_step(int64_t step) override;
   Tensor extra_loss(int64_t step) override;  // λ·α(t)·L_s
   void finalize() override;

@@ -99,11 +99,11 @@ std::vector<OpCase> build_table() {
   add_case("layer_norm", {normal({3, 6}), normal({6}), normal({6})},
            [](const Inputs& x) { return layer_norm(x[0], x[1], x[2]); });
   add_case("batch_norm_train", {normal({3, 2, 2, 3}), normal({2}), normal({2})}, [](const Inputs& x) {
-    Tensor running_mean = zeros({2}, x[0].dtype()), running_var = ones({2}, x[0].dtype());
+    Tensor running_mean = zeros({2}, x[0].dtype(), x[0].device()), running_var = ones({2}, x[0].dtype(), x[0].device());
     return batch_norm(x[0], x[1], x[2], running_mean, running_var, true);
   });
   add_case("batch_norm_eval", {normal({2, 2, 2, 3}), normal({2}), normal({2})}, [](const Inputs& x) {
-    Tensor running_mean = full({2}, 0.3, x[0].dtype()), running_var = full({2}, 1.7, x[0].dtype());
+    Tensor running_mean = full({2}, 0.3, x[0].dtype(), x[0].device()), running_var = full({2}, 1.7, x[0].dtype(), x[0].device());
     return batch_norm(x[0], x[1], x[2], running_mean, running_var, false);
   });
   add_case("conv2d_3x3_pad1", {normal({2, 3, 5, 5}), normal({4, 3, 3, 3}), normal({4})},

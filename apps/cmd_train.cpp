@@ -1,0 +1,141 @@
+// `sparsecap train`, `sparsecap eval` and `sparsecap caption`: thin wrappers over train/.
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "apps/commands.h"
+#include "apps/report_tables.h"
+#include "engine/serialize/atomic_file.h"
+#include "eval/coco_results.h"
+#include "models/decoding.h"
+#include "train/evaluation.h"
+#include "train/progress.h"
+#include "train/run_directory.h"
+#include "train/trained_run.h"
+#include "train/trainer.h"
+
+namespace sparsecap::apps {
+
+namespace {
+
+struct TrainArguments {
+  std::string config;
+  std::vector<std::string> overrides;
+  std::string out;
+  bool resume = false;
+};
+
+void run_train(const TrainArguments& args) {
+  const train::RunDirectory run{args.out};
+  train::RunConfig config;
+  if (args.resume) {
+    if (!args.overrides.empty() || !args.config.empty())
+      throw Error("--resume continues with the run's saved config; --config and --set are not allowed with it");
+    config = train::load_run_config(run.config());
+  } else {
+    if (args.config.empty()) throw Error("--config FILE is required (see configs/)");
+    if (std::filesystem::exists(run.last_checkpoint()))
+      throw Error(args.out + " already holds a run; use --resume to continue it or choose another --out");
+    config = train::load_run_config(args.config, args.overrides);
+  }
+  const train::TrainSummary summary = train::train_captioner(config, train::TrainOptions{args.out, args.resume});
+  std::printf("%s after %lld steps in %s: caption loss %.4f, %.1f images/s", summary.interrupted ? "stopped" : "finished",
+              static_cast<long long>(summary.steps), train::format_duration(summary.wall_seconds).c_str(),
+              summary.final_loss, summary.images_per_second);
+  if (summary.best_validation_cider >= 0) std::printf(", best validation CIDEr-D %.3f", summary.best_validation_cider);
+  if (config.pruning.method != "none") std::printf(", sparsity %.2f%%", 100.0 * summary.sparsity);
+  std::printf("\nrun directory: %s\n", args.out.c_str());
+  if (summary.interrupted) {
+    std::printf("interrupted: checkpoint saved; continue with: sparsecap train --out %s --resume\n", args.out.c_str());
+    std::exit(130);
+  }
+}
+
+struct EvalArguments {
+  std::string run;
+  std::string split = "test";
+  int64_t beam = 3;
+  int64_t max_images = 0;
+  std::string checkpoint;
+};
+
+void run_eval(const EvalArguments& args) {
+  const std::optional<data::Split> split = data::parse_split(args.split);
+  if (!split) throw Error("--split must be train, val or test, got \"" + args.split + "\"");
+  train::TrainedRun trained = train::load_trained_run(
+      args.run, args.checkpoint.empty() ? std::nullopt : std::optional<std::filesystem::path>(args.checkpoint));
+  const train::SplitCaptions captions =
+      train::caption_split(*trained.model, trained.data.dataset, trained.data.vocabulary, trained.config.data, *split,
+                           args.max_images, args.beam, trained.config.model.decoding.max_words);
+  const train::SplitEvaluation evaluation =
+      train::evaluate_captions(captions, trained.data.dataset, trained.data.vocabulary.size());
+  const std::filesystem::path out_dir = std::filesystem::path(args.run) / "eval";
+  std::filesystem::create_directories(out_dir);
+  const std::filesystem::path results = out_dir / (args.split + "_captions.json");
+  const std::filesystem::path scores = out_dir / (args.split + "_scores.json");
+  eval::write_coco_results(captions.candidates, results);
+  nlohmann::json score_json = train::evaluation_to_json(evaluation);
+  score_json["checkpoint"] = trained.checkpoint.string();
+  score_json["beam_size"] = args.beam;
+  score_json["sparsity"] = trained.sparsity.sparsity();
+  score_json["nnz"] = trained.sparsity.kept;
+  write_file_atomically(scores, score_json.dump(2) + "\n");
+  std::printf("%s split, %zu images, beam %lld, checkpoint %s\n", args.split.c_str(), captions.image_ids.size(),
+              static_cast<long long>(args.beam), trained.checkpoint.string().c_str());
+  print_evaluation(evaluation, trained.sparsity);
+  std::printf("captions: %s\nscores:   %s\n", results.string().c_str(), scores.string().c_str());
+}
+
+struct CaptionArguments {
+  std::string run;
+  std::vector<std::string> images;
+  int64_t beam = 3;
+};
+
+void run_caption(const CaptionArguments& args) {
+  train::TrainedRun trained = train::load_trained_run(args.run);
+  std::vector<std::filesystem::path> paths(args.images.begin(), args.images.end());
+  const Tensor images = train::load_images_for_captioning(paths, trained.config.data);
+  const std::vector<models::DecodedCaption> decoded = models::beam_search(
+      *trained.model, images, models::DecodingOptions{args.beam, trained.config.model.decoding.max_words});
+  for (size_t i = 0; i < paths.size(); ++i) {
+    std::string caption;
+    for (const std::string& word : trained.data.vocabulary.decode(decoded[i].tokens))
+      caption += (caption.empty() ? "" : " ") + word;
+    std::printf("%s: %s\n", args.images[i].c_str(), caption.c_str());
+  }
+}
+
+}  // namespace
+
+void add_train_command(CLI::App& app) {
+  auto args = std::make_shared<TrainArguments>();
+  CLI::App* command = app.add_subcommand("train", "Train a captioner (dense or pruned) from a config file");
+  command->add_option("--config", args->config, "config file (configs/*.json)");
+  command->add_option("--set", args->overrides, "override a config value: section.key=value (repeatable)");
+  command->add_option("--out", args->out, "run directory")->required();
+  command->add_flag("--resume", args->resume, "continue the run in --out from its last checkpoint");
+  command->callback([args] { run_train(*args); });
+}
+
+void add_eval_command(CLI::App& app) {
+  auto args = std::make_shared<EvalArguments>();
+  CLI::App* command = app.add_subcommand("eval", "Caption a split with a trained run and score it");
+  command->add_option("--run", args->run, "run directory")->required();
+  command->add_option("--split", args->split, "train, val or test")->capture_default_str();
+  command->add_option("--beam", args->beam, "beam size (1: greedy)")->capture_default_str();
+  command->add_option("--max-images", args->max_images, "caption at most this many images (0: all)");
+  command->add_option("--checkpoint", args->checkpoint, "checkpoint file (default: best, else final)");
+  command->callback([args] { run_eval(*args); });
+}
+
+void add_caption_command(CLI::App& app) {
+  auto args = std::make_shared<CaptionArguments>();
+  CLI::App* command = app.add_subcommand("caption", "Caption image files with a trained run");
+  command->add_option("--run", args->run, "run directory")->required();
+  command->add_option("--beam", args->beam, "beam size")->capture_default_str();
+  command->add_option("images", args->images, "image files (PNG, JPEG)")->required();
+  command->callback([args] { run_caption(*args); });
+}
+
+}  // namespace sparsecap::apps

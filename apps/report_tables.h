@@ -1,0 +1,11 @@
+#pragma once
+// Printing evaluation results as the tables the commands show.
+#include "pruning/report.h"
+#include "train/evaluation.h"
+
+namespace sparsecap::apps {
+
+// BLEU-1..4, METEOR, ROUGE-L, CIDEr-D and the caption statistics of one evaluation.
+void print_evaluation(const train::SplitEvaluation& evaluation, const pruning::SparsityReport& sparsity);
+
+}  // namespace sparsecap::apps

@@ -1,0 +1,185 @@
+#include "train/run_config.h"
+
+#include <fstream>
+
+#include "engine/error.h"
+#include "models/json_fields.h"
+
+namespace sparsecap::train {
+
+using models::check_known_keys;
+using models::read_field;
+using nlohmann::json;
+
+namespace {
+
+json data_to_json(const DataConfig& d) {
+  return {{"dir", d.dir.string()},           {"split_file", d.split_file},   {"synthetic_images", d.synthetic_images},
+          {"synthetic_seed", d.synthetic_seed}, {"image_size", d.image_size}, {"augment", d.augment},
+          {"min_word_count", d.min_word_count}, {"max_words", d.max_words},   {"images_per_batch", d.images_per_batch},
+          {"seq_per_img", d.seq_per_img}};
+}
+
+void data_from_json(const json& j, DataConfig& d) {
+  check_known_keys(j, {"dir", "split_file", "synthetic_images", "synthetic_seed", "image_size", "augment",
+                       "min_word_count", "max_words", "images_per_batch", "seq_per_img"},
+                   "data");
+  std::string dir = d.dir.string();
+  read_field(j, "dir", dir, "data");
+  d.dir = dir;
+  read_field(j, "split_file", d.split_file, "data");
+  read_field(j, "synthetic_images", d.synthetic_images, "data");
+  read_field(j, "synthetic_seed", d.synthetic_seed, "data");
+  read_field(j, "image_size", d.image_size, "data");
+  read_field(j, "augment", d.augment, "data");
+  read_field(j, "min_word_count", d.min_word_count, "data");
+  read_field(j, "max_words", d.max_words, "data");
+  read_field(j, "images_per_batch", d.images_per_batch, "data");
+  read_field(j, "seq_per_img", d.seq_per_img, "data");
+  SPARSECAP_CHECK(d.image_size > 0 && d.images_per_batch > 0 && d.seq_per_img > 0 && d.max_words > 0,
+                  "data: image_size, images_per_batch, seq_per_img and max_words must be positive");
+}
+
+json optim_to_json(const OptimConfig& o) {
+  return {{"epochs", o.epochs},     {"max_steps", o.max_steps},       {"learning_rate", o.learning_rate},
+          {"learning_rate_floor", o.learning_rate_floor}, {"beta1", o.beta1}, {"beta2", o.beta2},
+          {"eps", o.eps},           {"weight_decay", o.weight_decay}, {"clip_value", o.clip_value},
+          {"clip_norm", o.clip_norm}, {"seed", o.seed}};
+}
+
+void optim_from_json(const json& j, OptimConfig& o) {
+  check_known_keys(j, {"epochs", "max_steps", "learning_rate", "learning_rate_floor", "beta1", "beta2", "eps",
+                       "weight_decay", "clip_value", "clip_norm", "seed"},
+                   "optim");
+  read_field(j, "epochs", o.epochs, "optim");
+  read_field(j, "max_steps", o.max_steps, "optim");
+  read_field(j, "learning_rate", o.learning_rate, "optim");
+  read_field(j, "learning_rate_floor", o.learning_rate_floor, "optim");
+  read_field(j, "beta1", o.beta1, "optim");
+  read_field(j, "beta2", o.beta2, "optim");
+  read_field(j, "eps", o.eps, "optim");
+  read_field(j, "weight_decay", o.weight_decay, "optim");
+  read_field(j, "clip_value", o.clip_value, "optim");
+  read_field(j, "clip_norm", o.clip_norm, "optim");
+  read_field(j, "seed", o.seed, "optim");
+  SPARSECAP_CHECK(o.epochs > 0 || o.max_steps > 0, "optim: epochs or max_steps must be positive");
+}
+
+json pruning_to_json(const PruningConfig& p) {
+  json j = {{"method", p.method},         {"target_sparsity", p.target_sparsity},
+            {"gate_init", p.gate_init},   {"gate_learning_rate", p.gate_learning_rate},
+            {"gate_eps", p.gate_eps},     {"resample_per_call", p.resample_per_call},
+            {"tolerance", p.tolerance}};
+  j["sparsity_weight"] = p.sparsity_weight ? json(*p.sparsity_weight) : json(nullptr);
+  return j;
+}
+
+void pruning_from_json(const json& j, PruningConfig& p) {
+  check_known_keys(j, {"method", "target_sparsity", "sparsity_weight", "gate_init", "gate_learning_rate", "gate_eps",
+                       "resample_per_call", "tolerance"},
+                   "pruning");
+  read_field(j, "method", p.method, "pruning");
+  read_field(j, "target_sparsity", p.target_sparsity, "pruning");
+  if (j.contains("sparsity_weight")) {
+    if (j.at("sparsity_weight").is_null()) {
+      p.sparsity_weight.reset();
+    } else {
+      double weight = 0;
+      read_field(j, "sparsity_weight", weight, "pruning");
+      p.sparsity_weight = weight;
+    }
+  }
+  read_field(j, "gate_init", p.gate_init, "pruning");
+  read_field(j, "gate_learning_rate", p.gate_learning_rate, "pruning");
+  read_field(j, "gate_eps", p.gate_eps, "pruning");
+  read_field(j, "resample_per_call", p.resample_per_call, "pruning");
+  read_field(j, "tolerance", p.tolerance, "pruning");
+  SPARSECAP_CHECK(p.method == "none" || p.method == "supermask", "pruning.method: expected \"none\" or \"supermask\", got \"",
+                  p.method, "\"");
+  SPARSECAP_CHECK(p.target_sparsity >= 0 && p.target_sparsity < 1, "pruning.target_sparsity ", p.target_sparsity,
+                  " outside [0, 1)");
+}
+
+json schedule_to_json(const ScheduleConfig& s) {
+  return {{"log_every", s.log_every}, {"validate_every", s.validate_every},
+          {"validation_images", s.validation_images}, {"checkpoint_every", s.checkpoint_every}};
+}
+
+void schedule_from_json(const json& j, ScheduleConfig& s) {
+  check_known_keys(j, {"log_every", "validate_every", "validation_images", "checkpoint_every"}, "schedule");
+  read_field(j, "log_every", s.log_every, "schedule");
+  read_field(j, "validate_every", s.validate_every, "schedule");
+  read_field(j, "validation_images", s.validation_images, "schedule");
+  read_field(j, "checkpoint_every", s.checkpoint_every, "schedule");
+  SPARSECAP_CHECK(s.log_every > 0 && s.validate_every > 0 && s.checkpoint_every > 0,
+                  "schedule: log_every, validate_every and checkpoint_every must be positive");
+}
+
+}  // namespace
+
+void to_json(json& j, const RunConfig& c) {
+  j = {{"model", c.model},
+       {"data", data_to_json(c.data)},
+       {"optim", optim_to_json(c.optim)},
+       {"pruning", pruning_to_json(c.pruning)},
+       {"schedule", schedule_to_json(c.schedule)}};
+}
+
+void from_json(const json& j, RunConfig& c) {
+  check_known_keys(j, {"model", "data", "optim", "pruning", "schedule"}, "config");
+  if (j.contains("model")) {
+    // The vocabulary size comes from the data; a config may leave it out.
+    json model = j.at("model");
+    if (model.contains("decoder") && !model["decoder"].contains("vocabulary_size"))
+      model["decoder"]["vocabulary_size"] = c.model.decoder.vocabulary_size;
+    models::from_json(model, c.model);
+  }
+  if (j.contains("data")) data_from_json(j.at("data"), c.data);
+  if (j.contains("optim")) optim_from_json(j.at("optim"), c.optim);
+  if (j.contains("pruning")) pruning_from_json(j.at("pruning"), c.pruning);
+  if (j.contains("schedule")) schedule_from_json(j.at("schedule"), c.schedule);
+}
+
+void apply_override(json& document, const std::string& assignment) {
+  const auto equals = assignment.find('=');
+  SPARSECAP_CHECK(equals != std::string::npos && equals > 0, "--set expects key=value, got \"", assignment, "\"");
+  const std::string key = assignment.substr(0, equals), text = assignment.substr(equals + 1);
+  json value = json::parse(text, nullptr, false);
+  if (value.is_discarded()) value = text;  // not JSON: a plain string such as gru
+  json* node = &document;
+  size_t start = 0;
+  while (true) {
+    const size_t dot = key.find('.', start);
+    const std::string part = key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    SPARSECAP_CHECK(!part.empty(), "--set ", assignment, ": empty key part");
+    if (dot == std::string::npos) {
+      (*node)[part] = value;  // unknown leaf keys are caught when the document is parsed
+      return;
+    }
+    if (!node->contains(part)) (*node)[part] = json::object();
+    node = &(*node)[part];
+    SPARSECAP_CHECK(node->is_object(), "--set ", assignment, ": ", key.substr(0, dot), " is not a section");
+    start = dot + 1;
+  }
+}
+
+RunConfig parse_run_config(json document, const std::vector<std::string>& overrides) {
+  for (const std::string& assignment : overrides) apply_override(document, assignment);
+  RunConfig config;
+  from_json(document, config);
+  return config;
+}
+
+RunConfig load_run_config(const std::filesystem::path& path, const std::vector<std::string>& overrides) {
+  std::ifstream in(path);
+  SPARSECAP_CHECK(in.good(), "cannot open config file ", path.string());
+  json document = json::parse(in, nullptr, false);
+  SPARSECAP_CHECK(!document.is_discarded(), "config file ", path.string(), " is not valid JSON");
+  try {
+    return parse_run_config(std::move(document), overrides);
+  } catch (const Error& e) {
+    throw Error(path.string() + ": " + e.what());
+  }
+}
+
+}  // namespace sparsecap::train

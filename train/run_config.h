@@ -1,0 +1,81 @@
+#pragma once
+// The configuration of a training run: model, data, optimisation and pruning, as one JSON
+// document. Config files live in configs/; every value can be overridden on the command line with
+// `--set section.key=value` (value parsed as JSON, else taken as a string), and the resolved
+// config is saved in the run directory so a run can always be reproduced and resumed.
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "models/soft_attention.h"
+
+namespace sparsecap::train {
+
+struct DataConfig {
+  std::filesystem::path dir = "data/shapes";    // holds the Karpathy-split JSON and images/
+  std::string split_file = "dataset_shapes.json";
+  int64_t synthetic_images = 10000;             // when the set is missing and synthetic: generate this many
+  uint64_t synthetic_seed = 1;
+  int64_t image_size = 64;                      // images are resized to image_size x image_size
+  bool augment = false;                         // random crop/flip; off: flips would swap "left" and "right"
+  int64_t min_word_count = 5;
+  int64_t max_words = 16;
+  int64_t images_per_batch = 32;
+  int64_t seq_per_img = 5;
+};
+
+struct OptimConfig {
+  int64_t epochs = 10;
+  int64_t max_steps = 0;           // > 0: stop after this many steps (and anneal over them)
+  double learning_rate = 1e-2;     // cosine from here to the floor over the run
+  double learning_rate_floor = 1e-5;
+  double beta1 = 0.9, beta2 = 0.999;
+  double eps = 1e-2;               // the papers' Adam epsilon for LSTM captioners
+  double weight_decay = 1e-5;      // L2, as the Soft-Attention reference
+  double clip_value = 0.1;         // clip every gradient element, gates included; 0: off
+  double clip_norm = 0;            // > 0: clip the global norm too
+  uint64_t seed = 1;
+};
+
+struct PruningConfig {
+  std::string method = "none";     // "none" (dense) or "supermask"
+  double target_sparsity = 0.9;
+  std::optional<double> sparsity_weight;  // λ; default max(5, 0.5 / (1 − target))
+  double gate_init = 5.0;
+  double gate_learning_rate = 100.0;
+  double gate_eps = 1e-2;
+  bool resample_per_call = false;
+  double tolerance = 0.005;        // the best checkpoint needs |sparsity − target| <= this
+};
+
+struct ScheduleConfig {
+  int64_t log_every = 25;          // JSONL record every N steps
+  int64_t validate_every = 250;    // greedy decoding + CIDEr-D on validation images
+  int64_t validation_images = 250; // 0: the whole validation split
+  int64_t checkpoint_every = 500;
+};
+
+struct RunConfig {
+  models::SoftAttentionConfig model;  // vocabulary_size is filled from the data
+  DataConfig data;
+  OptimConfig optim;
+  PruningConfig pruning;
+  ScheduleConfig schedule;
+};
+
+void to_json(nlohmann::json& json, const RunConfig& config);
+void from_json(const nlohmann::json& json, RunConfig& config);
+
+// Applies "a.b.c=value" to a JSON document; throws naming the key when a section does not exist.
+void apply_override(nlohmann::json& document, const std::string& assignment);
+
+// Reads `path` (errors name the file), applies the overrides in order, and parses the result.
+// Unknown keys are errors, so a typo never silently keeps a default.
+RunConfig load_run_config(const std::filesystem::path& path, const std::vector<std::string>& overrides = {});
+RunConfig parse_run_config(nlohmann::json document, const std::vector<std::string>& overrides = {});
+
+}  // namespace sparsecap::train

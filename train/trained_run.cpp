@@ -1,0 +1,50 @@
+#include "train/trained_run.h"
+
+#include <fstream>
+
+#include "data/image.h"
+#include "pruning/supermask.h"
+#include "train/run_directory.h"
+#include "train/training_checkpoint.h"
+
+namespace sparsecap::train {
+
+TrainedRun load_trained_run(const std::filesystem::path& run_dir, const std::optional<std::filesystem::path>& checkpoint) {
+  const RunDirectory run{run_dir};
+  SPARSECAP_CHECK(std::filesystem::exists(run.config()), run_dir.string(), " is not a run directory (no ",
+                  run.config().filename().string(), ")");
+  TrainedRun trained;
+  trained.config = load_run_config(run.config());
+  trained.checkpoint = checkpoint.value_or(run.evaluation_checkpoint());
+  SPARSECAP_CHECK(std::filesystem::exists(run.vocabulary()), "run directory ", run_dir.string(), " has no ",
+                  run.vocabulary().filename().string());
+  trained.data = load_run_data(trained.config.data, run.vocabulary());
+  Generator generator(trained.config.optim.seed);
+  trained.model = std::make_unique<models::SoftAttentionCaptioner>(trained.config.model, generator);
+  trained.pruned = checkpoint_has_pruning_state(trained.checkpoint);
+  if (trained.pruned) {
+    pruning::SupermaskPruning method(pruning::SupermaskOptions{.total_steps = 1});
+    method.attach(*trained.model);
+    load_training_checkpoint(trained.checkpoint, TrainingParts{trained.model.get(), nullptr, &method, nullptr});
+    method.finalize();
+  } else {
+    load_training_checkpoint(trained.checkpoint, TrainingParts{trained.model.get(), nullptr, nullptr, nullptr});
+  }
+  trained.model->eval();
+  trained.sparsity = pruning::weight_sparsity(*trained.model);
+  return trained;
+}
+
+Tensor load_images_for_captioning(const std::vector<std::filesystem::path>& paths, const DataConfig& config) {
+  SPARSECAP_CHECK(!paths.empty(), "no images to caption");
+  const int size = static_cast<int>(config.image_size);
+  std::vector<float> pixels;
+  for (const auto& path : paths) {
+    const data::RgbImage image = data::resize_image(data::read_image_file(path), size, size);
+    const std::vector<float> chw = data::normalize_to_chw(image);
+    pixels.insert(pixels.end(), chw.begin(), chw.end());
+  }
+  return from_vector(pixels, {static_cast<int64_t>(paths.size()), 3, config.image_size, config.image_size});
+}
+
+}  // namespace sparsecap::train

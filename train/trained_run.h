@@ -1,0 +1,33 @@
+#pragma once
+// A trained run loaded for evaluation, captioning or export: its resolved config, data and
+// vocabulary, and the model from one of its checkpoints. A Supermask checkpoint is finalized on
+// load (W ← W ⊙ [G > 0], gates dropped), so what is evaluated is the pruned model itself.
+#include <filesystem>
+#include <memory>
+#include <optional>
+
+#include "models/soft_attention.h"
+#include "pruning/report.h"
+#include "train/dataset_setup.h"
+#include "train/run_config.h"
+
+namespace sparsecap::train {
+
+struct TrainedRun {
+  RunConfig config;
+  RunData data;
+  std::unique_ptr<models::SoftAttentionCaptioner> model;
+  std::filesystem::path checkpoint;
+  bool pruned = false;                 // the checkpoint carried Supermask gates (now baked in)
+  pruning::SparsityReport sparsity;    // of the stored weights, after finalizing
+};
+
+// `checkpoint` defaults to the run's evaluation checkpoint (best, else final, else last).
+TrainedRun load_trained_run(const std::filesystem::path& run_dir,
+                            const std::optional<std::filesystem::path>& checkpoint = std::nullopt);
+
+// Pixels of image files for the model: decoded, resized to the run's image size, normalised,
+// stacked [N, 3, S, S]. Errors name the file.
+Tensor load_images_for_captioning(const std::vector<std::filesystem::path>& paths, const DataConfig& config);
+
+}  // namespace sparsecap::train

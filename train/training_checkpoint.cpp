@@ -1,0 +1,92 @@
+#include "train/training_checkpoint.h"
+
+#include "engine/serialize/checkpoint.h"
+
+namespace sparsecap::train {
+
+namespace {
+constexpr const char* kModel = "model.";
+constexpr const char* kOptim = "optim.";
+constexpr const char* kPruning = "pruning.";
+
+bool starts_with(const std::string& text, const std::string& prefix) { return text.rfind(prefix, 0) == 0; }
+}  // namespace
+
+void save_training_checkpoint(const std::filesystem::path& path, const TrainingParts& parts,
+                              const RunPosition& position, const nlohmann::json& config) {
+  Checkpoint checkpoint;
+  for (const auto& [name, tensor] : parts.model->state_dict()) checkpoint.add_tensor(kModel + name, tensor);
+  if (parts.optimizer) {
+    const optim::OptimizerState state = parts.optimizer->state_tensors();
+    for (const auto& [name, tensor] : state.tensors) checkpoint.add_tensor(kOptim + name, tensor);
+    checkpoint.metadata.insert(state.metadata.begin(), state.metadata.end());
+  }
+  if (parts.method) {
+    for (const auto& [name, tensor] : parts.method->state_tensors()) checkpoint.add_tensor(kPruning + name, tensor);
+    for (const auto& [key, value] : parts.method->state_metadata()) checkpoint.metadata[key] = value;
+    checkpoint.metadata["pruning.method"] = parts.method->name();
+  }
+  set_metadata_uint64(checkpoint, "train.step", static_cast<uint64_t>(position.step));
+  set_metadata_uint64(checkpoint, "train.epoch", static_cast<uint64_t>(position.epoch));
+  set_metadata_uint64(checkpoint, "train.batch_in_epoch", static_cast<uint64_t>(position.batch_in_epoch));
+  checkpoint.metadata["train.best_validation_cider"] = nlohmann::json(position.best_validation_cider).dump();
+  if (parts.dropout_generator) set_generator_state(checkpoint, "train.dropout", *parts.dropout_generator);
+  checkpoint.metadata["config"] = config.dump();
+  save_checkpoint(path, checkpoint);
+}
+
+RunPosition load_training_checkpoint(const std::filesystem::path& path, const TrainingParts& parts) {
+  const Checkpoint checkpoint = load_checkpoint(path);
+  nn::StateDict weights;
+  optim::OptimizerState optimizer_state;
+  std::map<std::string, Tensor> method_tensors;
+  for (const auto& [name, tensor] : checkpoint.tensors) {
+    if (starts_with(name, kModel)) weights[name.substr(6)] = tensor;
+    else if (starts_with(name, kOptim)) optimizer_state.tensors[name.substr(6)] = tensor;
+    else if (starts_with(name, kPruning)) method_tensors[name.substr(8)] = tensor;
+  }
+  try {
+    parts.model->load_state_dict(weights);
+  } catch (const Error& e) {
+    throw Error(path.string() + ": " + e.what());
+  }
+  if (parts.optimizer) {
+    for (const auto& [key, value] : checkpoint.metadata)
+      if (starts_with(key, "optimizer.")) optimizer_state.metadata[key] = value;
+    try {
+      parts.optimizer->load_state_tensors(optimizer_state);
+    } catch (const Error& e) {
+      throw Error(path.string() + ": " + e.what());
+    }
+  }
+  if (parts.method) {
+    const auto method = checkpoint.metadata.find("pruning.method");
+    SPARSECAP_CHECK(method != checkpoint.metadata.end() && method->second == parts.method->name(), path.string(),
+                    ": checkpoint has no ", parts.method->name(), " state");
+    parts.method->load_state(method_tensors, checkpoint.metadata);
+  }
+  if (parts.dropout_generator) *parts.dropout_generator = get_generator_state(checkpoint, "train.dropout");
+  RunPosition position;
+  position.step = static_cast<int64_t>(get_metadata_uint64(checkpoint, "train.step"));
+  position.epoch = static_cast<int64_t>(get_metadata_uint64(checkpoint, "train.epoch"));
+  position.batch_in_epoch = static_cast<int64_t>(get_metadata_uint64(checkpoint, "train.batch_in_epoch"));
+  const auto best = checkpoint.metadata.find("train.best_validation_cider");
+  if (best != checkpoint.metadata.end()) position.best_validation_cider = nlohmann::json::parse(best->second).get<double>();
+  return position;
+}
+
+nlohmann::json checkpoint_config(const std::filesystem::path& path) {
+  const Checkpoint checkpoint = load_checkpoint(path);
+  const auto found = checkpoint.metadata.find("config");
+  SPARSECAP_CHECK(found != checkpoint.metadata.end(), path.string(), ": checkpoint has no config");
+  const nlohmann::json config = nlohmann::json::parse(found->second, nullptr, false);
+  SPARSECAP_CHECK(!config.is_discarded(), path.string(), ": the stored config is not valid JSON");
+  return config;
+}
+
+bool checkpoint_has_pruning_state(const std::filesystem::path& path) {
+  const Checkpoint checkpoint = load_checkpoint(path);
+  return checkpoint.metadata.count("pruning.method") != 0;
+}
+
+}  // namespace sparsecap::train

@@ -1,0 +1,42 @@
+#pragma once
+// A training checkpoint: model weights and buffers ("model.*"), optimizer state ("optim.*"),
+// pruning-method state ("pruning.*"), the position in the run and the dropout generator, plus the
+// resolved config, in one safetensors file written atomically.
+#include <cstdint>
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/nn/module.h"
+#include "engine/optim/optimizer.h"
+#include "engine/rng.h"
+#include "pruning/method.h"
+
+namespace sparsecap::train {
+
+struct RunPosition {
+  int64_t step = 0;            // optimizer steps done
+  int64_t epoch = 0;           // epoch in progress (0-based)
+  int64_t batch_in_epoch = 0;  // batches of that epoch already consumed
+  double best_validation_cider = -1.0;
+};
+
+struct TrainingParts {
+  nn::Module* model = nullptr;
+  optim::Optimizer* optimizer = nullptr;       // may be null (evaluation)
+  pruning::PruningMethod* method = nullptr;    // may be null (dense)
+  Generator* dropout_generator = nullptr;
+};
+
+void save_training_checkpoint(const std::filesystem::path& path, const TrainingParts& parts,
+                              const RunPosition& position, const nlohmann::json& config);
+
+// Restores every part given (errors name the file and the offending key) and returns the position.
+RunPosition load_training_checkpoint(const std::filesystem::path& path, const TrainingParts& parts);
+
+// The resolved config stored in a checkpoint.
+nlohmann::json checkpoint_config(const std::filesystem::path& path);
+// Whether the checkpoint holds pruning-method state (a supermask run not yet finalized).
+bool checkpoint_has_pruning_state(const std::filesystem::path& path);
+
+}  // namespace sparsecap::train
