@@ -31,7 +31,7 @@ void CpuBackend::softmax(const Tensor& x, const Tensor& mask, Tensor& out, int64
       }
       T row_sum = 0;
       for (int64_t c = 0; c < cols; ++c)
-        if (!keep || keep[c] != T(0)) row_sum += std::exp(row[c] - row_max);
+        if (!keep || keep[c] != T(0)) row_sum += kernels::exp(row[c] - row_max);
       for (int64_t c = 0; c < cols; ++c) {
         const bool masked = keep && keep[c] == T(0);
         dst[c] = masked ? (log ? -std::numeric_limits<T>::infinity() : T(0))
@@ -80,7 +80,7 @@ void CpuBackend::cross_entropy(const Tensor& logits, const Tensor& targets, Tens
       T row_max = -std::numeric_limits<T>::infinity();
       for (int64_t c = 0; c < cols; ++c) row_max = std::max(row_max, row[c]);
       T row_sum = 0;
-      for (int64_t c = 0; c < cols; ++c) row_sum += std::exp(row[c] - row_max);
+      for (int64_t c = 0; c < cols; ++c) row_sum += kernels::exp(row[c] - row_max);
       const T log_sum_exp = row_max + std::log(row_sum);
       lse_out[r] = log_sum_exp;
       loss[r] = target[r] == ignore_index ? T(0) : log_sum_exp - row[target[r]];
