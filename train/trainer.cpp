@@ -214,7 +214,7 @@ TrainSummary train_captioner(const RunConfig& requested, const TrainOptions& opt
     progress.update(position.step, status);
     if (position.step % config.schedule.validate_every == 0 || position.step == total_steps) validate();
     if (position.step % config.schedule.checkpoint_every == 0) save_last();
-    if (InterruptGuard::requested()) {
+    if (InterruptGuard::requested() || position.step == options.stop_at_step) {
       prefetcher.reset();
       save_last();
       summary.interrupted = true;

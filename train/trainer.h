@@ -15,6 +15,9 @@ namespace sparsecap::train {
 struct TrainOptions {
   std::filesystem::path run_dir;
   bool resume = false;  // continue from run_dir's last checkpoint (with run_dir's saved config)
+  // > 0: stop after this step as Ctrl-C would (checkpoint saved, summary.interrupted), to train a
+  // run in pieces; the schedule still spans the whole run.
+  int64_t stop_at_step = 0;
 };
 
 struct TrainSummary {
