@@ -48,6 +48,10 @@ void Backend::gru_cell_backward(const Tensor&, const Tensor&, const Tensor&, Ten
   throw Error("gru_cell_backward is not implemented on " + device().str());
 }
 
+void Backend::csr_linear(const sparse::CsrMatrix&, const Tensor&, const Tensor&, Tensor&, int64_t) {
+  throw Error("csr_linear is not implemented on " + device().str());
+}
+
 Backend& backend_for(Device device) {
   if (device.is_cpu()) return cpu::cpu_backend();
   return cuda::backend(device.index);

@@ -15,6 +15,10 @@
 
 namespace sparsecap {
 
+namespace sparse {
+struct CsrMatrix;  // engine/sparse/csr_matrix.h
+}
+
 enum class ReduceOp { Sum, Max };
 enum class RandomKind { Uniform, Normal, Bernoulli };
 enum class PoolKind { Max, Average };
@@ -168,6 +172,13 @@ class Backend {
   virtual void gru_cell_backward(const Tensor& workspace, const Tensor& h_prev, const Tensor& grad_h,
                                  Tensor& grad_input_gates, Tensor& grad_hidden_gates, Tensor& grad_h_prev,
                                  int64_t batch, int64_t hidden);
+
+  // ---- sparse inference (engine/sparse): no gradient flows through a CSR weight ----
+  // out [batch, weight.rows] = x [batch, weight.cols] · weightᵀ + bias, float32 activations,
+  // bias [weight.rows] or undefined; `weight` lives on this device. Not pure: a backend without
+  // it throws naming the device.
+  virtual void csr_linear(const sparse::CsrMatrix& weight, const Tensor& x, const Tensor& bias, Tensor& out,
+                          int64_t batch);
 };
 
 // The backend for a device. CUDA throws "built without CUDA" in a CPU-only build.

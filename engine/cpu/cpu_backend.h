@@ -81,6 +81,9 @@ class CpuBackend final : public Backend {
                 Tensor& workspace, int64_t batch, int64_t hidden) override;
   void gru_cell_backward(const Tensor& workspace, const Tensor& h_prev, const Tensor& grad_h, Tensor& grad_input_gates,
                          Tensor& grad_hidden_gates, Tensor& grad_h_prev, int64_t batch, int64_t hidden) override;
+
+  void csr_linear(const sparse::CsrMatrix& weight, const Tensor& x, const Tensor& bias, Tensor& out,
+                  int64_t batch) override;  // engine/cpu/csr_linear.cpp
 };
 
 CpuBackend& cpu_backend();
