@@ -55,8 +55,8 @@ void RecurrentCell::check_step_inputs(const Tensor& input, const RecurrentState&
 
 RecurrentState RecurrentCell::step(const Tensor& input, const RecurrentState& state, const CellWeights& weights) const {
   check_step_inputs(input, state);
-  const Tensor input_gates = linear(input, weights.w_ih, weights.b_ih);
-  const Tensor hidden_gates = linear(state.h, weights.w_hh, weights.b_hh);
+  const Tensor input_gates = sparse::linear(input, weights.w_ih, weights.b_ih);
+  const Tensor hidden_gates = sparse::linear(state.h, weights.w_hh, weights.b_hh);
   if (type_ == CellType::Gru) return RecurrentState{gru_cell(input_gates, hidden_gates, state.h), Tensor()};
   const Tensor h_and_c = lstm_cell(input_gates, hidden_gates, state.c);
   return RecurrentState{h_and_c.row(0), h_and_c.row(1)};

@@ -13,6 +13,7 @@
 
 #include "engine/nn/module.h"
 #include "engine/rng.h"
+#include "engine/sparse/sparse_ops.h"
 
 namespace sparsecap::models {
 
@@ -27,9 +28,11 @@ struct RecurrentState {
   Tensor c;
 };
 
-// The weights one step computes with (each Parameter's effective() value).
+// The weights one step computes with (each Parameter's effective() value); w_ih and w_hh may be
+// CSR matrices when the model was loaded from a sparse export.
 struct CellWeights {
-  Tensor w_ih, w_hh, b_ih, b_hh;
+  sparse::WeightHandle w_ih, w_hh;
+  Tensor b_ih, b_hh;
 };
 
 struct CellOptions {

@@ -145,36 +145,67 @@ void SoftAttentionDecoder::check_memory(const Tensor& memory) const {
                   memory_channels_, "], got ", shape_str(memory.shape()), " in ", module_name(*this, "decoder"));
 }
 
+void SoftAttentionDecoder::use_sparse_weights(const SparseWeights& weights) {
+  std::map<std::string, nn::ParameterPtr> matrices;
+  for (const nn::ParameterPtr& p : {embedding_->weight(), att_key_->weight(), att_query_->weight(), att_qk_->weight(),
+                                    init_h_->weight(), logit_->weight(), cell_->w_ih(), cell_->w_hh()})
+    matrices[p->name()] = p;
+  if (init_c_) matrices[init_c_->weight()->name()] = init_c_->weight();
+  for (const auto& [name, matrix] : weights) {
+    const auto it = matrices.find(name);
+    SPARSECAP_CHECK(it != matrices.end(), "use_sparse_weights: '", name, "' is not a weight matrix of ",
+                    module_name(*this, "decoder"));
+    SPARSECAP_CHECK(matrix != nullptr, "use_sparse_weights: '", name, "' has no CSR matrix");
+    const Shape expected = it->second->shape();
+    SPARSECAP_CHECK(expected == (Shape{matrix->rows, matrix->cols}), "use_sparse_weights: '", name, "' is ",
+                    shape_str(expected), ", the CSR matrix is [", matrix->rows, ", ", matrix->cols, "]");
+    sparse_weights_[it->second.get()] = matrix;
+  }
+}
+
+sparse::WeightHandle SoftAttentionDecoder::weight_handle(const nn::ParameterPtr& parameter) const {
+  const auto it = sparse_weights_.find(parameter.get());
+  if (it != sparse_weights_.end()) return sparse::WeightHandle(it->second);
+  return sparse::WeightHandle(parameter->effective());
+}
+
+Tensor SoftAttentionDecoder::linear_layer(const nn::Linear& layer, const Tensor& x) const {
+  return sparse::linear(x, weight_handle(layer.weight()), layer.bias()->effective());
+}
+
 SoftAttentionStepWeights SoftAttentionDecoder::step_weights() const {
-  return SoftAttentionStepWeights{embedding_->weight()->effective(),
-                                  att_query_->weight()->effective(),
+  // Each effective() once: a pruning gate draws one mask per fetch.
+  const CellWeights cell{weight_handle(cell_->w_ih()), weight_handle(cell_->w_hh()), cell_->b_ih()->effective(),
+                         cell_->b_hh()->effective()};
+  return SoftAttentionStepWeights{weight_handle(embedding_->weight()),
+                                  weight_handle(att_query_->weight()),
                                   att_query_->bias()->effective(),
-                                  att_qk_->weight()->effective(),
+                                  weight_handle(att_qk_->weight()),
                                   att_qk_->bias()->effective(),
-                                  cell_->weights(),
-                                  logit_->weight()->effective(),
+                                  cell,
+                                  weight_handle(logit_->weight()),
                                   logit_->bias()->effective()};
 }
 
 Tensor SoftAttentionDecoder::attention_keys(const Tensor& memory) const {
   check_memory(memory);
-  return att_key_->forward(memory);
+  return linear_layer(*att_key_, memory);
 }
 
 RecurrentState SoftAttentionDecoder::initial_state(const Tensor& memory) const {
   check_memory(memory);
   const Tensor mean_memory = mean(memory, 1);  // [B, C]
-  RecurrentState state{tanh(init_h_->forward(mean_memory)), Tensor()};
-  if (init_c_) state.c = tanh(init_c_->forward(mean_memory));
+  RecurrentState state{tanh(linear_layer(*init_h_, mean_memory)), Tensor()};
+  if (init_c_) state.c = tanh(linear_layer(*init_c_, mean_memory));
   return state;
 }
 
 Tensor SoftAttentionDecoder::attention_weights(const Tensor& keys, const Tensor& h,
                                                const SoftAttentionStepWeights& weights) const {
   const int64_t rows = keys.size(0), positions = keys.size(1);
-  const Tensor query = linear(h, weights.query_weight, weights.query_bias);                      // [N, A]
+  const Tensor query = sparse::linear(h, weights.query_weight, weights.query_bias);              // [N, A]
   const Tensor alignment = tanh(add(keys, unsqueeze(query, 1)));                                 // [N, P, A]
-  const Tensor scores = linear(alignment, weights.qk_weight, weights.qk_bias).reshape({rows, positions});
+  const Tensor scores = sparse::linear(alignment, weights.qk_weight, weights.qk_bias).reshape({rows, positions});
   return softmax(scores);
 }
 
@@ -189,7 +220,7 @@ RecurrentState SoftAttentionDecoder::step(const Tensor& words, const Tensor& mem
 
 Tensor SoftAttentionDecoder::logits(const Tensor& h, const SoftAttentionStepWeights& weights) {
   const Tensor output = dropout(h, config_.dropout, is_training(), *dropout_generator_);
-  return linear(output, weights.logit_weight, weights.logit_bias);
+  return sparse::linear(output, weights.logit_weight, weights.logit_bias);
 }
 
 Tensor SoftAttentionDecoder::forward_teacher_forced(const Tensor& memory, const Tensor& captions, int64_t seq_per_img) {
@@ -207,7 +238,7 @@ Tensor SoftAttentionDecoder::forward_teacher_forced(const Tensor& memory, const 
   RecurrentState state{repeat_rows(initial.h, seq_per_img),
                        initial.c.defined() ? repeat_rows(initial.c, seq_per_img) : Tensor()};
   const Tensor expanded_memory = repeat_rows(memory, seq_per_img);
-  const Tensor words = embedding(weights.embedding, time_major_inputs(captions));  // [L - 1, N, E]
+  const Tensor words = sparse::embedding(weights.embedding, time_major_inputs(captions));  // [L - 1, N, E]
   std::vector<Tensor> outputs;
   outputs.reserve(static_cast<size_t>(words.size(0)));
   for (int64_t t = 0; t < words.size(0); ++t) {
@@ -284,7 +315,7 @@ Tensor SoftAttentionCaptioner::decode_step(DecodingState& state, const Tensor& t
   SoftAttentionDecodingState& s = *soft_attention_state;
   SPARSECAP_CHECK(tokens.dtype() == DType::I64, "decode_step: tokens must be int64, got ", dtype_name(tokens.dtype()));
   check_shape(tokens, {s.rows()}, "decode_step tokens");
-  const Tensor words = embedding(s.weights.embedding, tokens.to(s.weights.embedding.device()));
+  const Tensor words = sparse::embedding(s.weights.embedding, tokens.to(s.weights.embedding.device()));
   s.state = decoder_->step(words, s.memory, s.keys, s.state, s.weights);
   return log_softmax(decoder_->logits(s.state.h, s.weights));
 }

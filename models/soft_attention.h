@@ -17,7 +17,9 @@
 // fetched once per forward (teacher forcing) or per encode (decoding), so a pruning gate draws one
 // mask per training step.
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <string>
 
 #include <nlohmann/json.hpp>
 
@@ -56,14 +58,21 @@ struct SoftAttentionConfig {
 void to_json(nlohmann::json& json, const SoftAttentionConfig& config);
 void from_json(const nlohmann::json& json, SoftAttentionConfig& config);
 
-// The effective weights of the layers a time step uses, fetched once per sequence.
+// The effective weights of the layers a time step uses, fetched once per sequence. The matrices
+// are CSR for a model loaded from a sparse export (see use_sparse_weights), dense otherwise.
 struct SoftAttentionStepWeights {
-  Tensor embedding;
-  Tensor query_weight, query_bias;
-  Tensor qk_weight, qk_bias;
+  sparse::WeightHandle embedding;
+  sparse::WeightHandle query_weight;
+  Tensor query_bias;
+  sparse::WeightHandle qk_weight;
+  Tensor qk_bias;
   CellWeights cell;
-  Tensor logit_weight, logit_bias;
+  sparse::WeightHandle logit_weight;
+  Tensor logit_bias;
 };
+
+// CSR weights by full parameter name ("decoder.logit.weight").
+using SparseWeights = std::map<std::string, std::shared_ptr<const sparse::CsrMatrix>>;
 
 class SoftAttentionDecoder : public nn::Module {
  public:
@@ -88,8 +97,17 @@ class SoftAttentionDecoder : public nn::Module {
   const SoftAttentionDecoderConfig& config() const { return config_; }
   const RecurrentCell& cell() const { return *cell_; }
 
+  // From now on every decoder layer whose weight is in `weights` computes through the sparse
+  // path (inference only) instead of its dense parameter. Throws naming a weight that is not a
+  // decoder weight matrix or whose shape differs from the parameter's.
+  void use_sparse_weights(const SparseWeights& weights);
+  bool has_sparse_weights() const { return !sparse_weights_.empty(); }
+
  private:
   void check_memory(const Tensor& memory) const;
+  // The CSR matrix installed for `parameter`, else its effective dense value.
+  sparse::WeightHandle weight_handle(const nn::ParameterPtr& parameter) const;
+  Tensor linear_layer(const nn::Linear& layer, const Tensor& x) const;
 
   SoftAttentionDecoderConfig config_;
   int64_t memory_channels_;
@@ -97,6 +115,7 @@ class SoftAttentionDecoder : public nn::Module {
   std::shared_ptr<nn::Embedding> embedding_;
   std::shared_ptr<nn::Linear> att_key_, att_query_, att_qk_, init_h_, init_c_, logit_;
   std::shared_ptr<RecurrentCell> cell_;
+  std::map<const nn::Parameter*, std::shared_ptr<const sparse::CsrMatrix>> sparse_weights_;
 };
 
 class SoftAttentionCaptioner : public nn::Module, public StepwiseCaptioner {
@@ -123,6 +142,9 @@ class SoftAttentionCaptioner : public nn::Module, public StepwiseCaptioner {
   MobileNetV1Encoder& encoder() { return *encoder_; }
   SoftAttentionDecoder& decoder() { return *decoder_; }
   Generator& dropout_generator() { return *dropout_generator_; }
+  // Decoder weights computed through CSR (see SoftAttentionDecoder::use_sparse_weights); the
+  // encoder stays dense, so encoder names are rejected.
+  void use_sparse_weights(const SparseWeights& weights) { decoder_->use_sparse_weights(weights); }
 
  private:
   SoftAttentionConfig config_;
