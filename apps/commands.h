@@ -12,5 +12,6 @@ void add_caption_command(CLI::App& app);
 void add_demo_command(CLI::App& app);
 void add_data_command(CLI::App& app);
 void add_score_command(CLI::App& app);
+void add_export_command(CLI::App& app);
 
 }  // namespace sparsecap::apps

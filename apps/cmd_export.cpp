@@ -1,0 +1,48 @@
+// `sparsecap export`: a trained run's finalized model as a compact sparse safetensors file.
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "apps/commands.h"
+#include "sparse/model_export.h"
+
+namespace sparsecap::apps {
+
+namespace {
+
+struct ExportArguments {
+  std::string run_dir;
+  std::string out;
+  bool fp16 = false;
+  bool dense = false;
+  std::string compress = "none";
+};
+
+void run_export(const ExportArguments& args) {
+  const train::TrainedRun run = train::load_trained_run(args.run_dir);
+  sparse::ExportOptions options;
+  options.value_dtype = args.fp16 ? DType::F16 : DType::F32;
+  options.compression = sparse::parse_compression(args.compress);
+  options.dense = args.dense;
+  std::printf("exporting %s (%s, %.2f%% sparse) as %s%s\n", run.checkpoint.c_str(), run.pruned ? "pruned" : "dense",
+              100.0 * run.sparsity.sparsity(), args.dense ? "dense float32" : (args.fp16 ? "CSR float16" : "CSR float32"),
+              options.compression == sparse::Compression::None ? "" : (std::string(", ") + args.compress).c_str());
+  sparse::print_export_report(sparse::export_trained_run(run, args.out, options));
+}
+
+}  // namespace
+
+void add_export_command(CLI::App& app) {
+  auto args = std::make_shared<ExportArguments>();
+  CLI::App* command = app.add_subcommand("export", "Export a trained run's finalized model as a sparse (CSR) safetensors file");
+  command->add_option("--run", args->run_dir, "run directory")->required();
+  command->add_option("--out", args->out, "output file (.safetensors; .zst/.gz is appended when compressing)")->required();
+  command->add_flag("--fp16", args->fp16, "store the CSR values as float16 (default float32)");
+  command->add_flag("--dense", args->dense, "store every tensor dense float32 (the size baseline)");
+  command->add_option("--compress", args->compress, "whole-file compression: none, zstd or gzip")
+      ->check(CLI::IsMember({"none", "zstd", "gzip"}))
+      ->capture_default_str();
+  command->callback([args] { run_export(*args); });
+}
+
+}  // namespace sparsecap::apps

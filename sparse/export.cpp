@@ -1,0 +1,286 @@
+#include "sparse/export.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <iterator>
+
+#include "engine/error.h"
+#include "engine/serialize/atomic_file.h"
+#include "sparse/compression.h"
+
+namespace sparsecap::sparse {
+
+namespace {
+
+const char* const kRowPtr = ".row_ptr";
+const char* const kColIdx = ".col_idx";
+const char* const kValues = ".values";
+const char* const kShape = ".shape";
+
+bool ends_with(const std::string& text, const std::string& suffix) {
+  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+bool is_prunable(nn::ParameterKind kind) {
+  return kind == nn::ParameterKind::Weight || kind == nn::ParameterKind::Embedding;
+}
+
+std::string read_file_bytes(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  SPARSECAP_CHECK(in.good(), "cannot open ", path.string());
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+std::string read_file_prefix(const std::filesystem::path& path, size_t bytes) {
+  std::ifstream in(path, std::ios::binary);
+  SPARSECAP_CHECK(in.good(), "cannot open ", path.string());
+  std::string prefix(bytes, '\0');
+  in.read(prefix.data(), static_cast<std::streamsize>(bytes));
+  prefix.resize(static_cast<size_t>(in.gcount()));
+  return prefix;
+}
+
+// A private path beside the system temp files for the uncompressed stage of a compressed file.
+std::filesystem::path staging_path(const std::string& role) {
+  static std::atomic<int> counter{0};
+  return std::filesystem::temp_directory_path() /
+         ("sparsecap-" + role + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".safetensors");
+}
+
+// Removes the staging file however the scope ends.
+struct StagingFile {
+  std::filesystem::path path;
+  ~StagingFile() {
+    std::error_code ignored;
+    std::filesystem::remove(path, ignored);
+  }
+};
+
+std::filesystem::path with_extension(const std::filesystem::path& path, Compression compression) {
+  const std::string extension = compression_extension(compression);
+  if (extension.empty() || ends_with(path.string(), extension)) return path;
+  return path.string() + extension;
+}
+
+Tensor shape_tensor(const Shape& shape) {
+  return from_vector<int64_t>(std::vector<int64_t>(shape.begin(), shape.end()), {static_cast<int64_t>(shape.size())});
+}
+
+void append_csr(const std::string& name, const Tensor& value, DType value_dtype, NamedTensors& tensors,
+                ExportReport& report) {
+  const int64_t rows = value.size(0);
+  const CsrMatrix matrix = csr_from_dense(value.reshape({rows, value.numel() / rows}), value_dtype);
+  tensors.emplace_back(name + kRowPtr, matrix.row_ptr);
+  tensors.emplace_back(name + kColIdx, matrix.col_idx);
+  tensors.emplace_back(name + kValues, matrix.values);
+  tensors.emplace_back(name + kShape, shape_tensor(value.shape()));
+  report.tensors.push_back(ExportedTensor{name, true, value.shape(), matrix.nnz(),
+                                          matrix.stored_bytes() + 8 * value.shape().size(),
+                                          static_cast<uint64_t>(value.numel()) * 4});
+}
+
+void append_dense(const std::string& name, const Tensor& value, bool as_float32, NamedTensors& tensors,
+                  ExportReport& report) {
+  const bool is_float = value.dtype() == DType::F32 || value.dtype() == DType::F64 || value.dtype() == DType::F16;
+  const Tensor stored = as_float32 && is_float ? value.to(DType::F32) : value;
+  tensors.emplace_back(name, stored);
+  report.tensors.push_back(ExportedTensor{name, false, value.shape(), value.numel(), stored.nbytes(),
+                                          is_float ? static_cast<uint64_t>(value.numel()) * 4 : value.nbytes()});
+}
+
+SafetensorsMetadata export_metadata(const nlohmann::json& run_config, const std::vector<std::string>& vocabulary) {
+  return SafetensorsMetadata{{"format", kFormatName},
+                             {"config", run_config.dump()},
+                             {"vocabulary", nlohmann::json(vocabulary).dump()}};
+}
+
+void write_file(const std::filesystem::path& path, const NamedTensors& tensors, const SafetensorsMetadata& metadata,
+                Compression compression, ExportReport& report) {
+  if (compression == Compression::None) {
+    write_safetensors(path, tensors, metadata);
+    report.uncompressed_bytes = report.file_bytes = std::filesystem::file_size(path);
+    return;
+  }
+  const StagingFile staging{staging_path("export")};
+  write_safetensors(staging.path, tensors, metadata);
+  const std::string bytes = read_file_bytes(staging.path);
+  report.uncompressed_bytes = bytes.size();
+  write_file_atomically(path, compression == Compression::Zstd ? zstd_compress(bytes) : gzip_compress(bytes));
+  report.file_bytes = std::filesystem::file_size(path);
+}
+
+// The safetensors contents of `path`, decompressed first when it starts with a zstd or gzip magic.
+SafetensorsContents read_possibly_compressed(const std::filesystem::path& path) {
+  const std::string prefix = read_file_prefix(path, 4);
+  const bool zstd = has_zstd_magic(prefix), gzip = has_gzip_magic(prefix);
+  if (!zstd && !gzip) return read_safetensors(path);
+  const std::string compressed = read_file_bytes(path);
+  const std::string bytes = zstd ? zstd_decompress(compressed, path.string()) : gzip_decompress(compressed, path.string());
+  const StagingFile staging{staging_path("import")};
+  write_file_atomically(staging.path, bytes);
+  try {
+    return read_safetensors(staging.path);
+  } catch (const Error& error) {  // name the file the user gave, not the staging copy
+    throw Error(detail::concat(path.string(), " (", zstd ? "zstd" : "gzip", "-decompressed): ", error.what()));
+  }
+}
+
+const Tensor& required_tensor(const std::map<std::string, Tensor>& tensors, const std::string& name,
+                              const std::string& file) {
+  const auto it = tensors.find(name);
+  SPARSECAP_CHECK(it != tensors.end(), file, ": CSR tensor '", name, "' is missing");
+  return it->second;
+}
+
+// The dense shape of CSR weight `name` from its ".shape" tensor, checked against the matrix view.
+Shape csr_dense_shape(const Tensor& stored, const std::string& what) {
+  SPARSECAP_CHECK(stored.dtype() == DType::I64 && stored.dim() == 1 && stored.numel() >= 1, what,
+                  ": shape must be a non-empty I64 vector, got ", dtype_name(stored.dtype()), " ",
+                  shape_str(stored.shape()));
+  const std::vector<int64_t> dims = stored.to_vector<int64_t>();
+  for (int64_t d : dims) SPARSECAP_CHECK(d >= 0, what, ": negative dimension in shape ", shape_str(Shape(dims.begin(), dims.end())));
+  return Shape(dims.begin(), dims.end());
+}
+
+CsrMatrix csr_group(const std::map<std::string, Tensor>& tensors, const std::string& name, const std::string& file,
+                    Shape& dense_shape) {
+  const std::string what = file + ": " + name;
+  dense_shape = csr_dense_shape(required_tensor(tensors, name + kShape, file), what + kShape);
+  const int64_t rows = dense_shape[0];
+  int64_t cols = 1;
+  for (size_t d = 1; d < dense_shape.size(); ++d) cols *= dense_shape[d];
+  CsrMatrix matrix{rows, cols, required_tensor(tensors, name + kRowPtr, file),
+                   required_tensor(tensors, name + kColIdx, file), required_tensor(tensors, name + kValues, file)};
+  validate_csr(matrix, what);
+  return matrix;
+}
+
+std::string metadata_entry(const SafetensorsMetadata& metadata, const std::string& key, const std::string& file) {
+  const auto it = metadata.find(key);
+  SPARSECAP_CHECK(it != metadata.end(), file, ": metadata has no '", key, "' (not a sparsecap export?)");
+  return it->second;
+}
+
+}  // namespace
+
+Compression parse_compression(const std::string& name) {
+  if (name == "none") return Compression::None;
+  if (name == "zstd") return Compression::Zstd;
+  if (name == "gzip") return Compression::Gzip;
+  throw Error("unknown compression '" + name + "' (expected none, zstd or gzip)");
+}
+
+const char* compression_name(Compression compression) {
+  switch (compression) {
+    case Compression::Zstd: return "zstd";
+    case Compression::Gzip: return "gzip";
+    case Compression::None: break;
+  }
+  return "none";
+}
+
+const char* compression_extension(Compression compression) {
+  switch (compression) {
+    case Compression::Zstd: return ".zst";
+    case Compression::Gzip: return ".gz";
+    case Compression::None: break;
+  }
+  return "";
+}
+
+uint64_t ExportReport::dense_f32_bytes() const {
+  uint64_t total = 0;
+  for (const ExportedTensor& t : tensors) total += t.dense_f32_bytes;
+  return total;
+}
+
+uint64_t ExportReport::stored_bytes() const {
+  uint64_t total = 0;
+  for (const ExportedTensor& t : tensors) total += t.stored_bytes;
+  return total;
+}
+
+ExportReport export_model(const nn::Module& model, const nlohmann::json& run_config,
+                          const std::vector<std::string>& vocabulary, const std::filesystem::path& path,
+                          const ExportOptions& options) {
+  SPARSECAP_CHECK(options.value_dtype == DType::F32 || options.value_dtype == DType::F16,
+                  "export: CSR values must be F32 or F16, got ", dtype_name(options.value_dtype));
+  std::map<std::string, nn::ParameterKind> kinds;
+  for (const auto& [name, parameter] : model.named_parameters()) kinds[name] = parameter->kind();
+  ExportReport report;
+  report.path = with_extension(path, options.compression);
+  NamedTensors tensors;
+  for (const auto& [name, value] : model.state_dict()) {
+    const Tensor host = value.to(Device::cpu());
+    const auto kind = kinds.find(name);
+    const bool csr = !options.dense && kind != kinds.end() && is_prunable(kind->second) && host.dim() >= 2;
+    if (csr)
+      append_csr(name, host.dtype() == DType::F32 ? host : host.to(DType::F32), options.value_dtype, tensors, report);
+    else
+      append_dense(name, host, options.dense, tensors, report);
+  }
+  write_file(report.path, tensors, export_metadata(run_config, vocabulary), options.compression, report);
+  return report;
+}
+
+SparseModelFile read_model_file(const std::filesystem::path& path) {
+  const std::string file = path.string();
+  SafetensorsContents contents = read_possibly_compressed(path);
+  const std::map<std::string, Tensor> tensors(contents.tensors.begin(), contents.tensors.end());
+  SparseModelFile result;
+  result.metadata = std::move(contents.metadata);
+  for (const auto& [name, tensor] : tensors) {
+    if (!ends_with(name, kRowPtr)) continue;
+    const std::string base = name.substr(0, name.size() - std::string(kRowPtr).size());
+    Shape dense_shape;
+    result.csr.emplace(base, csr_group(tensors, base, file, dense_shape));
+    result.csr_shapes.emplace(base, dense_shape);
+  }
+  for (const auto& [name, tensor] : tensors) {
+    bool part_of_csr = false;
+    for (const char* suffix : {kRowPtr, kColIdx, kValues, kShape}) {
+      if (!ends_with(name, suffix)) continue;
+      const std::string base = name.substr(0, name.size() - std::string(suffix).size());
+      SPARSECAP_CHECK(result.csr.count(base) != 0, file, ": '", name, "' has no matching '", base, kRowPtr, "'");
+      part_of_csr = true;
+    }
+    if (!part_of_csr) result.dense.emplace(name, tensor);
+  }
+  return result;
+}
+
+SparseCaptioner load_captioner(const std::filesystem::path& path) {
+  const std::string file = path.string();
+  SparseModelFile contents = read_model_file(path);
+  const std::string format = metadata_entry(contents.metadata, "format", file);
+  SPARSECAP_CHECK(format == kFormatName, file, ": format '", format, "', expected '", kFormatName, "'");
+  SparseCaptioner loaded;
+  try {
+    loaded.config = train::parse_run_config(nlohmann::json::parse(metadata_entry(contents.metadata, "config", file)));
+    loaded.vocabulary =
+        nlohmann::json::parse(metadata_entry(contents.metadata, "vocabulary", file)).get<std::vector<std::string>>();
+  } catch (const nlohmann::json::exception& error) {
+    throw Error(detail::concat(file, ": bad metadata: ", error.what()));
+  }
+  Generator generator(0);  // every value is overwritten by the file
+  loaded.model = std::make_unique<models::SoftAttentionCaptioner>(loaded.config.model, generator);
+  nn::StateDict state(contents.dense.begin(), contents.dense.end());
+  models::SparseWeights decoder_weights;
+  for (const auto& [name, matrix] : contents.csr) {
+    state[name] = csr_to_dense(matrix).reshape(contents.csr_shapes.at(name));
+    if (name.rfind("decoder.", 0) == 0) decoder_weights[name] = std::make_shared<const CsrMatrix>(matrix);
+  }
+  try {
+    loaded.model->load_state_dict(state);
+  } catch (const Error& error) {
+    throw Error(detail::concat(file, ": ", error.what()));
+  }
+  loaded.model->use_sparse_weights(decoder_weights);
+  loaded.model->eval();
+  loaded.csr_weights = static_cast<int64_t>(decoder_weights.size());
+  return loaded;
+}
+
+}  // namespace sparsecap::sparse

@@ -1,0 +1,197 @@
+// CSR matrices: dense round trip, index and value dtypes, every invariant violation, and the CPU
+// sparse linear kernel against a dense float64 reference across the kernel's code paths (short
+// and gathered rows, SpMV and SpMM batches, F16 and F32 values, U16 and I32 indices).
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "engine/autograd.h"
+#include "engine/ops.h"
+#include "engine/rng.h"
+#include "engine/sparse/csr_matrix.h"
+#include "engine/sparse/sparse_ops.h"
+
+namespace sparsecap::sparse {
+namespace {
+
+// A [rows, cols] matrix with about `density` of its entries non-zero.
+Tensor random_sparse_matrix(int64_t rows, int64_t cols, double density, uint64_t seed) {
+  Generator generator(seed);
+  const Tensor values = randn({rows, cols}, generator);
+  const Tensor keep = bernoulli({rows, cols}, density, generator);
+  return mul(values, keep);
+}
+
+TEST(CsrMatrix, RoundTripsADenseMatrix) {
+  const Tensor dense = from_vector<float>({0, 1.5f, 0, 0, 0, 0, -2, 0, 3, 0, 0, 4}, {3, 4});
+  const CsrMatrix csr = csr_from_dense(dense);
+  EXPECT_EQ(csr.rows, 3);
+  EXPECT_EQ(csr.cols, 4);
+  EXPECT_EQ(csr.nnz(), 4);
+  EXPECT_EQ(csr.row_ptr.to_vector<int32_t>(), (std::vector<int32_t>{0, 1, 2, 4}));
+  EXPECT_EQ(csr.col_idx.dtype(), DType::U16);
+  EXPECT_EQ(csr.col_idx.to_vector<int64_t>(), (std::vector<int64_t>{1, 2, 0, 3}));
+  EXPECT_EQ(csr.values.to_vector<float>(), (std::vector<float>{1.5f, -2, 3, 4}));
+  EXPECT_EQ(csr_to_dense(csr).to_vector<float>(), dense.to_vector<float>());
+  EXPECT_NO_THROW(validate_csr(csr, "test"));
+  EXPECT_EQ(csr.stored_bytes(), 4u * 4 + 2u * 4 + 4u * 4);
+}
+
+TEST(CsrMatrix, ColumnIndexTypeIsTheNarrowestThatFits) {
+  EXPECT_EQ(narrowest_column_index_dtype(512), DType::U16);
+  EXPECT_EQ(narrowest_column_index_dtype(65536), DType::U16);
+  EXPECT_EQ(narrowest_column_index_dtype(65537), DType::I32);
+  const Tensor wide = zeros({1, 70000});
+  Tensor host = wide.clone();
+  host.data<float>()[69999] = 5.0f;
+  const CsrMatrix csr = csr_from_dense(host);
+  EXPECT_EQ(csr.col_idx.dtype(), DType::I32);
+  EXPECT_EQ(csr.col_idx.to_vector<int64_t>(), (std::vector<int64_t>{69999}));
+  EXPECT_EQ(csr_to_dense(csr).to_vector<float>()[69999], 5.0f);
+}
+
+TEST(CsrMatrix, Float16ValuesRoundToHalfPrecision) {
+  const Tensor dense = from_vector<float>({0.1f, 0, -3.25f, 65504.0f}, {2, 2});
+  const CsrMatrix csr = csr_from_dense(dense, DType::F16);
+  EXPECT_EQ(csr.values.dtype(), DType::F16);
+  const std::vector<float> back = csr_to_dense(csr).to_vector<float>();
+  EXPECT_NEAR(back[0], 0.1f, 1e-4);
+  EXPECT_EQ(back[1], 0.0f);
+  EXPECT_EQ(back[2], -3.25f);
+  EXPECT_EQ(back[3], 65504.0f);
+}
+
+// A valid 2 x 4 matrix with entries (0,1), (0,3), (1,0); tests break one invariant each.
+CsrMatrix small_matrix(std::vector<int32_t> row_ptr, std::vector<int32_t> columns, int64_t value_count = -1) {
+  const int64_t nnz = value_count >= 0 ? value_count : static_cast<int64_t>(columns.size());
+  std::vector<float> values(static_cast<size_t>(nnz), 1.0f);
+  return CsrMatrix{2, 4, from_vector(row_ptr, {static_cast<int64_t>(row_ptr.size())}),
+                   from_vector(columns, {static_cast<int64_t>(columns.size())}),
+                   from_vector(values, {nnz})};
+}
+
+void expect_invalid(const CsrMatrix& matrix, const std::string& message) {
+  try {
+    validate_csr(matrix, "model.safetensors: decoder.logit.weight");
+    FAIL() << "expected an error containing: " << message;
+  } catch (const Error& error) {
+    const std::string text = error.what();
+    EXPECT_NE(text.find("model.safetensors: decoder.logit.weight"), std::string::npos) << text;
+    EXPECT_NE(text.find(message), std::string::npos) << text;
+  }
+}
+
+TEST(CsrMatrix, ValidationNamesEachBrokenInvariant) {
+  EXPECT_NO_THROW(validate_csr(small_matrix({0, 2, 3}, {1, 3, 0}), "ok"));
+  expect_invalid(small_matrix({1, 2, 3}, {1, 3, 0}), "row_ptr[0] = 1, expected 0");
+  expect_invalid(small_matrix({0, 2, 1}, {1, 3, 0}), "row_ptr decreases at row 1 (2 -> 1)");
+  expect_invalid(small_matrix({0, 2, 2}, {1, 3, 0}), "row_ptr ends at 2, expected nnz = 3");
+  expect_invalid(small_matrix({0, 2}, {1, 3, 0}), "row_ptr has 2 entries, expected rows + 1 = 3");
+  expect_invalid(small_matrix({0, 2, 3}, {1, 3, 0}, 2), "col_idx has 3 entries but values has 2");
+  expect_invalid(small_matrix({0, 2, 3}, {1, 4, 0}), "col_idx[1] = 4 in row 0 outside [0, 4)");
+  expect_invalid(small_matrix({0, 2, 3}, {1, -1, 0}), "col_idx[1] = -1 in row 0 outside [0, 4)");
+  expect_invalid(small_matrix({0, 2, 3}, {3, 1, 0}), "col_idx not strictly increasing in row 0 (entry 1: 3 then 1)");
+  expect_invalid(small_matrix({0, 2, 3}, {3, 3, 0}), "col_idx not strictly increasing in row 0 (entry 1: 3 then 3)");
+  CsrMatrix wrong_type = small_matrix({0, 2, 3}, {1, 3, 0});
+  wrong_type.row_ptr = wrong_type.row_ptr.to(DType::I64);
+  expect_invalid(wrong_type, "row_ptr must be I32, got int64");
+  CsrMatrix wrong_values = small_matrix({0, 2, 3}, {1, 3, 0});
+  wrong_values.values = wrong_values.values.to(DType::F64);
+  expect_invalid(wrong_values, "values must be F16 or F32, got float64");
+}
+
+// x [batch, cols] · denseᵀ + bias in float64.
+std::vector<double> reference_linear(const Tensor& dense, const Tensor& x, const Tensor& bias) {
+  const int64_t rows = dense.size(0), cols = dense.size(1), batch = x.size(0);
+  const std::vector<double> w = dense.to_vector<double>(), input = x.to_vector<double>(), b = bias.to_vector<double>();
+  std::vector<double> out(static_cast<size_t>(batch * rows));
+  for (int64_t n = 0; n < batch; ++n)
+    for (int64_t r = 0; r < rows; ++r) {
+      double sum = b[static_cast<size_t>(r)];
+      for (int64_t c = 0; c < cols; ++c)
+        sum += w[static_cast<size_t>(r * cols + c)] * input[static_cast<size_t>(n * cols + c)];
+      out[static_cast<size_t>(n * rows + r)] = sum;
+    }
+  return out;
+}
+
+struct KernelCase {
+  int64_t rows, cols, batch;
+  double density;
+  DType values;
+};
+
+class SparseLinearKernel : public ::testing::TestWithParam<KernelCase> {};
+
+TEST_P(SparseLinearKernel, MatchesTheDenseProduct) {
+  const KernelCase c = GetParam();
+  Generator generator(7);
+  const Tensor dense_input = random_sparse_matrix(c.rows, c.cols, c.density, 11);
+  const CsrMatrix csr = csr_from_dense(dense_input, c.values);
+  const Tensor dense = csr_to_dense(csr);  // F16 rounding included
+  const Tensor x = randn({c.batch, c.cols}, generator);
+  const Tensor bias = randn({c.rows}, generator);
+  const std::vector<float> got = sparse_linear(x, csr, bias).to_vector<float>();
+  const std::vector<double> expected = reference_linear(dense, x, bias);
+  ASSERT_EQ(got.size(), expected.size());
+  for (size_t i = 0; i < got.size(); ++i)
+    ASSERT_NEAR(got[i], expected[i], 1e-4 * (1.0 + std::abs(expected[i]))) << "entry " << i;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    ShortAndGatheredRowsSpmvAndSpmm, SparseLinearKernel,
+    ::testing::Values(KernelCase{64, 40, 1, 0.05, DType::F32},     // short rows: scalar loop
+                      KernelCase{64, 300, 1, 0.3, DType::F32},     // long rows: gathers with a masked tail
+                      KernelCase{64, 300, 3, 0.3, DType::F16},     // SpMV per row, F16 widened
+                      KernelCase{300, 700, 2, 0.2, DType::F32},    // large enough for both threads
+                      KernelCase{50, 33, 4, 0.5, DType::F32},      // SpMM, one masked vector
+                      KernelCase{50, 33, 16, 0.5, DType::F16},     // SpMM, one full vector
+                      KernelCase{70, 90, 37, 0.1, DType::F32},     // SpMM, three vectors, masked tail
+                      KernelCase{40, 120, 64, 0.3, DType::F16},    // SpMM, four vectors
+                      KernelCase{300, 500, 150, 0.05, DType::F32}, // SpMM, several batch blocks, threads
+                      KernelCase{8, 16, 5, 0.0, DType::F32}));     // empty rows: bias only
+
+TEST(SparseLinear, WideMatrixWithInt32Indices) {
+  Generator generator(3);
+  const Tensor dense = random_sparse_matrix(3, 70000, 0.01, 5);
+  const CsrMatrix csr = csr_from_dense(dense);
+  ASSERT_EQ(csr.col_idx.dtype(), DType::I32);
+  const Tensor x = randn({2, 70000}, generator);
+  const Tensor bias = zeros({3});
+  const std::vector<float> got = sparse_linear(x, csr, bias).to_vector<float>();
+  const std::vector<double> expected = reference_linear(dense, x, bias);
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], expected[i], 1e-3);
+}
+
+TEST(SparseLinear, KeepsLeadingDimensionsAndRefusesGradients) {
+  Generator generator(4);
+  const Tensor dense = random_sparse_matrix(6, 5, 0.5, 9);
+  const CsrMatrix csr = csr_from_dense(dense);
+  const Tensor x = randn({2, 3, 5}, generator);
+  const Tensor out = sparse_linear(x, csr);
+  EXPECT_EQ(out.shape(), (Shape{2, 3, 6}));
+  const std::vector<float> expected = linear(x, dense).to_vector<float>(), got = out.to_vector<float>();
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], expected[i], 1e-5);
+  Tensor trainable = x.clone();
+  trainable.set_requires_grad(true);
+  EXPECT_THROW(sparse_linear(trainable, csr), Error);
+  NoGradGuard no_grad;
+  EXPECT_NO_THROW(sparse_linear(trainable, csr));
+  EXPECT_THROW(sparse_linear(randn({2, 4}, generator), csr), Error);
+}
+
+TEST(SparseEmbedding, GathersRowsFromCsr) {
+  const Tensor table = random_sparse_matrix(10, 7, 0.4, 2);
+  const Tensor index = from_vector<int64_t>({3, 0, 9, 3}, {2, 2});
+  const WeightHandle handle(std::make_shared<const CsrMatrix>(csr_from_dense(table, DType::F32)));
+  const Tensor got = embedding(handle, index);
+  EXPECT_EQ(got.shape(), (Shape{2, 2, 7}));
+  EXPECT_EQ(got.to_vector<float>(), sparsecap::embedding(table, index).to_vector<float>());
+  EXPECT_THROW(embedding(handle, from_vector<int64_t>({10}, {1})), Error);
+  const WeightHandle dense_handle(table);
+  EXPECT_FALSE(dense_handle.is_sparse());
+  EXPECT_EQ(embedding(dense_handle, index).to_vector<float>(), got.to_vector<float>());
+}
+
+}  // namespace
+}  // namespace sparsecap::sparse
