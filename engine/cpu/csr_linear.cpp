@@ -138,25 +138,59 @@ SPARSECAP_AVX512 void spmv_rows_avx512(const CsrArrays<Index, Value>& w, const f
   }
 }
 
-// Rows x one block of `Vectors` x 16 batch columns (the last vector masked by `tail`).
+// Rows x one block of `Vectors` x 16 batch columns (the last vector masked by `tail`). Two
+// accumulator sets take alternate non-zeros so consecutive FMAs do not wait on each other's
+// latency. Results are staged for kRowTile rows and written batch-row by batch-row: writing each
+// row's batch values straight into out [batch, rows] would touch `width` lines rows*4 bytes
+// apart, which all map to one L1 set and evict each other on every row.
+constexpr int64_t kRowTile = 16;
+
+// Vector v of the batch block for non-zero i: activations of its column, batch columns
+// block + 16 v .. (masked by `tail` for the block's last vector).
+template <int Vectors, typename Index, typename Value>
+SPARSECAP_AVX512 inline __m512 load_batch_vector(const CsrArrays<Index, Value>& w, const float* x_transposed,
+                                                 int64_t batch, int64_t block, __mmask16 tail, int32_t i, int v) {
+  const float* source = x_transposed + static_cast<int64_t>(w.columns[i]) * batch + block + 16 * v;
+  return _mm512_maskz_loadu_ps(v + 1 == Vectors ? tail : __mmask16(0xFFFF), source);
+}
+
 template <int Vectors, typename Index, typename Value>
 SPARSECAP_AVX512 void spmm_block_avx512(const CsrArrays<Index, Value>& w, const float* x_transposed, const float* bias,
                                         float* out, int64_t batch, int64_t block, __mmask16 tail, int64_t begin,
                                         int64_t end) {
-  alignas(64) float result[Vectors * 16];
+  alignas(64) float staged[kRowTile][Vectors * 16];
   const int64_t width = std::min<int64_t>(Vectors * 16, batch - block);
-  for (int64_t r = begin; r < end; ++r) {
-    __m512 accumulators[Vectors];
-    for (int v = 0; v < Vectors; ++v) accumulators[v] = _mm512_set1_ps(bias ? bias[r] : 0.0f);
-    for (int32_t i = w.row_ptr[r]; i < w.row_ptr[r + 1]; ++i) {
-      const __m512 value = _mm512_set1_ps(widen_fast(w.values[i]));
-      const float* source = x_transposed + static_cast<int64_t>(w.columns[i]) * batch + block;
-      for (int v = 0; v < Vectors; ++v)
-        accumulators[v] = _mm512_fmadd_ps(
-            value, _mm512_maskz_loadu_ps(v + 1 == Vectors ? tail : __mmask16(0xFFFF), source + 16 * v), accumulators[v]);
+  for (int64_t tile = begin; tile < end; tile += kRowTile) {
+    const int64_t tile_rows = std::min(kRowTile, end - tile);
+    for (int64_t t = 0; t < tile_rows; ++t) {
+      const int64_t r = tile + t;
+      __m512 even[Vectors], odd[Vectors];
+      for (int v = 0; v < Vectors; ++v) {
+        even[v] = _mm512_set1_ps(bias ? bias[r] : 0.0f);
+        odd[v] = _mm512_setzero_ps();
+      }
+      int32_t i = w.row_ptr[r];
+      const int32_t row_end = w.row_ptr[r + 1];
+      for (; i + 2 <= row_end; i += 2) {
+        const __m512 first = _mm512_set1_ps(widen_fast(w.values[i]));
+        const __m512 second = _mm512_set1_ps(widen_fast(w.values[i + 1]));
+        for (int v = 0; v < Vectors; ++v) {
+          even[v] = _mm512_fmadd_ps(first, load_batch_vector<Vectors>(w, x_transposed, batch, block, tail, i, v), even[v]);
+          odd[v] = _mm512_fmadd_ps(second, load_batch_vector<Vectors>(w, x_transposed, batch, block, tail, i + 1, v),
+                                   odd[v]);
+        }
+      }
+      if (i < row_end) {
+        const __m512 last = _mm512_set1_ps(widen_fast(w.values[i]));
+        for (int v = 0; v < Vectors; ++v)
+          even[v] = _mm512_fmadd_ps(last, load_batch_vector<Vectors>(w, x_transposed, batch, block, tail, i, v), even[v]);
+      }
+      for (int v = 0; v < Vectors; ++v) _mm512_store_ps(&staged[t][16 * v], _mm512_add_ps(even[v], odd[v]));
     }
-    for (int v = 0; v < Vectors; ++v) _mm512_store_ps(result + 16 * v, accumulators[v]);
-    for (int64_t b = 0; b < width; ++b) out[(block + b) * w.rows + r] = result[b];
+    for (int64_t b = 0; b < width; ++b) {
+      float* destination = out + (block + b) * w.rows + tile;
+      for (int64_t t = 0; t < tile_rows; ++t) destination[t] = staged[t][b];
+    }
   }
 }
 

@@ -1,0 +1,363 @@
+// What sparsity buys at inference, in one run:
+//   - the CSR kernel (engine/cpu/csr_linear.cpp, float32 and float16 values) against the dense
+//     path on the same matrices: oneDNN dnnl_sgemm (the engine's GEMM) for every batch and
+//     OpenBLAS cblas_sgemv for batch 1, and against Eigen's row-major SparseMatrix x dense product;
+//     shapes 2048x512 (cache-resident), 8192x2048, 10000x512 (the paper's SA output layer) and
+//     2048x3072 (its LSTM) (DRAM-resident), batch 1, 3, 16, 64, sparsity 0.5 .. 0.99;
+//   - the Soft-Attention decoder step, dense vs loaded from its sparse export: per-token latency
+//     at batch 1 with beam 3 (3 rows) and throughput at batch 50;
+//   - GPU twins (cuSPARSE through Backend::csr_linear vs cuBLAS through linear), CUDA builds with
+//     a visible GPU only.
+// Ratios (dense time / sparse time, > 1: sparse is faster) are printed at the end.
+#include <benchmark/benchmark.h>
+#include <cblas.h>
+#include <omp.h>
+#include <oneapi/dnnl/dnnl.h>
+
+#include <Eigen/SparseCore>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bench/ratio_reporter.h"
+#include "cuda/cuda_runtime_info.h"
+#include "engine/autograd.h"
+#include "engine/backend.h"
+#include "engine/cpu/cpu_info.h"
+#include "engine/cpu/csr_linear.h"
+#include "engine/ops.h"
+#include "engine/rng.h"
+#include "engine/sparse/sparse_ops.h"
+#include "sparse/export.h"
+
+namespace sparsecap::bench {
+namespace {
+
+struct MatrixShape {
+  int64_t rows, cols;
+  const char* residence;
+};
+
+const std::vector<MatrixShape> kShapes = {
+    {2048, 512, "cache"}, {8192, 2048, "DRAM"}, {10000, 512, "DRAM"}, {2048, 3072, "DRAM"}};
+const std::vector<int64_t> kBatches = {1, 3, 16, 64};
+const std::vector<double> kSparsities = {0.5, 0.8, 0.9, 0.95, 0.975, 0.99};
+
+std::string shape_tag(const MatrixShape& s) { return std::to_string(s.rows) + "x" + std::to_string(s.cols); }
+std::string sparsity_tag(double sparsity) {
+  char text[16];
+  std::snprintf(text, sizeof(text), "s%.3f", sparsity);
+  return text;
+}
+constexpr double kKernelMinTime = 0.1, kDecoderMinTime = 0.3;  // seconds per benchmark
+
+// Google Benchmark appends "/min_time:0.100" to the name of a benchmark with its own MinTime; the
+// names built here include it so the summary finds the results.
+std::string min_time_suffix(double seconds) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "/min_time:%.3f", seconds);
+  return text;
+}
+// The name to register: without the suffix Google Benchmark adds itself.
+std::string registered_name(const std::string& name) { return name.substr(0, name.rfind("/min_time:")); }
+std::string sparse_name(const std::string& who, const MatrixShape& s, double sparsity, int64_t batch) {
+  return who + "/" + shape_tag(s) + "/" + sparsity_tag(sparsity) + "/b" + std::to_string(batch) +
+         min_time_suffix(kKernelMinTime);
+}
+std::string dense_name(const std::string& who, const MatrixShape& s, int64_t batch) {
+  return who + "/" + shape_tag(s) + "/b" + std::to_string(batch) + min_time_suffix(kKernelMinTime);
+}
+
+// A weight with `sparsity` of its entries zeroed at random (what a pruned layer looks like).
+Tensor pruned_matrix(const MatrixShape& s, double sparsity) {
+  Generator generator(static_cast<uint64_t>(s.rows * 131 + s.cols));
+  return mul(randn({s.rows, s.cols}, generator), bernoulli({s.rows, s.cols}, 1.0 - sparsity, generator));
+}
+
+// The operands of one (shape, sparsity), built when first asked for; benchmarks are registered
+// grouped by (shape, sparsity), so one cached case at a time bounds memory.
+struct SparseCase {
+  MatrixShape shape{};
+  double sparsity = -1;
+  sparse::CsrMatrix csr_f32, csr_f16;
+  Eigen::SparseMatrix<float, Eigen::RowMajor, int> eigen;
+};
+
+const SparseCase& sparse_case(const MatrixShape& s, double sparsity) {
+  static SparseCase cached;
+  if (cached.shape.rows == s.rows && cached.shape.cols == s.cols && cached.sparsity == sparsity) return cached;
+  cached = SparseCase{};
+  const Tensor dense = pruned_matrix(s, sparsity);
+  cached.shape = s;
+  cached.sparsity = sparsity;
+  cached.csr_f32 = sparse::csr_from_dense(dense, DType::F32);
+  cached.csr_f16 = sparse::csr_from_dense(dense, DType::F16);
+  std::vector<Eigen::Triplet<float, int>> triplets;
+  const float* values = dense.data<float>();
+  for (int64_t r = 0; r < s.rows; ++r)
+    for (int64_t c = 0; c < s.cols; ++c)
+      if (values[r * s.cols + c] != 0.0f)
+        triplets.emplace_back(static_cast<int>(r), static_cast<int>(c), values[r * s.cols + c]);
+  cached.eigen.resize(static_cast<int>(s.rows), static_cast<int>(s.cols));
+  cached.eigen.setFromTriplets(triplets.begin(), triplets.end());
+  cached.eigen.makeCompressed();
+  return cached;
+}
+
+const Tensor& dense_matrix(const MatrixShape& s) {
+  static std::map<std::string, Tensor> matrices;
+  Tensor& matrix = matrices[shape_tag(s)];
+  if (!matrix.defined()) matrix = pruned_matrix(s, 0.9);  // dense kernels ignore the values
+  return matrix;
+}
+
+Tensor activations(int64_t batch, int64_t cols) {
+  Generator generator(42);
+  return randn({batch, cols}, generator);
+}
+
+void add_csr_benchmark(const std::string& who, const MatrixShape& s, double sparsity, int64_t batch) {
+  benchmark::RegisterBenchmark(registered_name(sparse_name(who, s, sparsity, batch)).c_str(), [=](benchmark::State& state) {
+    const SparseCase& c = sparse_case(s, sparsity);
+    const sparse::CsrMatrix& csr = who == "csr_f16" ? c.csr_f16 : c.csr_f32;
+    const Tensor x = activations(batch, s.cols);
+    Tensor out = Tensor::empty({batch, s.rows});
+    const Tensor bias = zeros({s.rows});
+    for (auto _ : state) {
+      cpu::csr_linear_f32(csr, x.data<float>(), bias.data<float>(), out.data<float>(), batch);
+      benchmark::DoNotOptimize(out.data<float>());
+    }
+    state.counters["nnz"] = static_cast<double>(csr.nnz());
+  })->UseRealTime()->MinTime(kKernelMinTime);
+}
+
+void add_eigen_benchmark(const MatrixShape& s, double sparsity, int64_t batch) {
+  benchmark::RegisterBenchmark(registered_name(sparse_name("eigen", s, sparsity, batch)).c_str(), [=](benchmark::State& state) {
+    const SparseCase& c = sparse_case(s, sparsity);
+    const Tensor x = activations(batch, s.cols);
+    // x [batch, cols] row-major is Xᵀ column-major [cols, batch]; the result likewise.
+    const Eigen::Map<const Eigen::MatrixXf> input(x.data<float>(), s.cols, batch);
+    Eigen::MatrixXf output(s.rows, batch);
+    for (auto _ : state) {
+      output.noalias() = c.eigen * input;
+      benchmark::DoNotOptimize(output.data());
+    }
+  })->UseRealTime()->MinTime(kKernelMinTime);
+}
+
+void add_dense_benchmarks(const MatrixShape& s, int64_t batch) {
+  benchmark::RegisterBenchmark(registered_name(dense_name("dnnl_sgemm", s, batch)).c_str(), [=](benchmark::State& state) {
+    const Tensor& w = dense_matrix(s);
+    const Tensor x = activations(batch, s.cols);
+    Tensor out = Tensor::empty({batch, s.rows});
+    for (auto _ : state) {  // out [batch, rows] = x [batch, cols] · wᵀ, as the engine's linear
+      dnnl_sgemm('N', 'T', batch, s.rows, s.cols, 1.0f, x.data<float>(), s.cols, w.data<float>(), s.cols, 0.0f,
+                 out.data<float>(), s.rows);
+      benchmark::DoNotOptimize(out.data<float>());
+    }
+  })->UseRealTime()->MinTime(kKernelMinTime);
+  if (batch != 1) return;
+  benchmark::RegisterBenchmark(registered_name(dense_name("openblas_sgemv", s, batch)).c_str(), [=](benchmark::State& state) {
+    const Tensor& w = dense_matrix(s);
+    const Tensor x = activations(1, s.cols);
+    Tensor out = Tensor::empty({s.rows});
+    for (auto _ : state) {
+      cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(s.rows), static_cast<int>(s.cols), 1.0f,
+                  w.data<float>(), static_cast<int>(s.cols), x.data<float>(), 1, 0.0f, out.data<float>(), 1);
+      benchmark::DoNotOptimize(out.data<float>());
+    }
+  })->UseRealTime()->MinTime(kKernelMinTime);
+}
+
+// ---- decoder step -------------------------------------------------------------
+
+const std::vector<double> kDecoderSparsities = {0.8, 0.9, 0.95, 0.975, 0.99};
+
+// The demo's decoder (hidden 512, embedding 256, attention 512, LSTM) with the paper's 10 000-word
+// vocabulary, over a width-0.5 MobileNet on 224x224 images (7x7 = 49 attention positions).
+models::SoftAttentionConfig decoder_config() {
+  models::SoftAttentionConfig config;
+  config.encoder.width_multiplier = 0.5;
+  config.decoder.vocabulary_size = 10000;
+  config.decoder.hidden_size = 512;
+  config.decoder.embedding_size = 256;
+  config.decoder.attention_size = 512;
+  config.decoder.dropout = 0.0;
+  return config;
+}
+
+void prune_randomly(nn::Module& model, double sparsity) {
+  NoGradGuard no_grad;
+  Generator generator(5);
+  for (const auto& [name, parameter] : model.named_parameters()) {
+    if (parameter->kind() != nn::ParameterKind::Weight && parameter->kind() != nn::ParameterKind::Embedding) continue;
+    parameter->value().copy_(mul(parameter->value(), bernoulli(parameter->shape(), 1.0 - sparsity, generator)));
+  }
+}
+
+// A pruned captioner and, unless `dense`, the same model exported (values `value_dtype`) and
+// loaded back, so its decoder computes through CSR.
+std::unique_ptr<models::SoftAttentionCaptioner> decoder_model(double sparsity, bool dense, DType value_dtype) {
+  Generator generator(1);
+  auto model = std::make_unique<models::SoftAttentionCaptioner>(decoder_config(), generator);
+  prune_randomly(*model, sparsity);
+  model->eval();
+  if (dense) return model;
+  train::RunConfig run;
+  run.model = decoder_config();
+  nlohmann::json config;
+  train::to_json(config, run);
+  const std::filesystem::path path = std::filesystem::temp_directory_path() / "sparsecap-bench-decoder.safetensors";
+  sparse::ExportOptions options;
+  options.value_dtype = value_dtype;
+  sparse::export_model(*model, config, std::vector<std::string>(10000, "w"), path, options);
+  sparse::SparseCaptioner loaded = sparse::load_captioner(path);
+  std::filesystem::remove(path);
+  return std::move(loaded.model);
+}
+
+std::string decoder_name(const std::string& who, const std::string& mode, double sparsity) {
+  return "decoder_step/" + mode + "/" + who + (who == "dense" ? "" : "/" + sparsity_tag(sparsity)) +
+         min_time_suffix(kDecoderMinTime);
+}
+
+// mode "latency": 1 image, beam 3 (3 rows per step); mode "throughput": 50 images, 1 row each.
+void add_decoder_benchmark(const std::string& who, const std::string& mode, double sparsity) {
+  benchmark::RegisterBenchmark(registered_name(decoder_name(who, mode, sparsity)).c_str(), [=](benchmark::State& state) {
+    NoGradGuard no_grad;
+    auto model = decoder_model(sparsity, who == "dense", who == "csr_f16" ? DType::F16 : DType::F32);
+    const int64_t images = mode == "latency" ? 1 : 50, rows = mode == "latency" ? 3 : 50;
+    Generator generator(3);
+    auto decoding = model->encode(randn({images, 3, 224, 224}, generator));
+    if (rows != images) decoding->select_rows(zeros({rows}, DType::I64));
+    const Tensor tokens = full({rows}, 2, DType::I64);
+    for (auto _ : state) benchmark::DoNotOptimize(model->decode_step(*decoding, tokens).raw_data());
+    state.SetItemsProcessed(state.iterations() * rows);
+  })->UseRealTime()->MinTime(kDecoderMinTime);
+}
+
+// ---- GPU twins ------------------------------------------------------------------
+
+#if SPARSECAP_WITH_CUDA
+void add_gpu_benchmarks(const MatrixShape& s, double sparsity, int64_t batch) {
+  benchmark::RegisterBenchmark(registered_name(sparse_name("gpu_cusparse", s, sparsity, batch)).c_str(), [=](benchmark::State& state) {
+    const Device gpu = Device::cuda(0);
+    const sparse::CsrMatrix csr = sparse_case(s, sparsity).csr_f32.to(gpu);
+    const Tensor x = activations(batch, s.cols).to(gpu);
+    NoGradGuard no_grad;
+    for (auto _ : state) {
+      benchmark::DoNotOptimize(sparse::sparse_linear(x, csr).raw_data());
+      backend_for(gpu).synchronize();
+    }
+  })->UseRealTime()->MinTime(kKernelMinTime);
+  if (sparsity != kSparsities.front()) return;
+  benchmark::RegisterBenchmark(registered_name(dense_name("gpu_cublas", s, batch)).c_str(), [=](benchmark::State& state) {
+    const Device gpu = Device::cuda(0);
+    const Tensor w = dense_matrix(s).to(gpu);
+    const Tensor x = activations(batch, s.cols).to(gpu);
+    NoGradGuard no_grad;
+    for (auto _ : state) {
+      benchmark::DoNotOptimize(linear(x, w).raw_data());
+      backend_for(gpu).synchronize();
+    }
+  })->UseRealTime()->MinTime(kKernelMinTime);
+}
+#endif
+
+// Whether the GPU twins can run; prints why not otherwise.
+bool gpu_twins_available() {
+#if SPARSECAP_WITH_CUDA
+  if (!cuda::devices().empty()) return true;
+  std::printf("GPU twins (cuSPARSE vs cuBLAS) refused: no CUDA device is visible to this process\n");
+#else
+  std::printf("GPU twins (cuSPARSE vs cuBLAS) refused: this build has no CUDA (configure with -DSPARSECAP_CUDA=ON)\n");
+#endif
+  return false;
+}
+
+// ---- the summary ------------------------------------------------------------------
+
+void print_kernel_ratios(const RatioReporter& reporter, const std::string& who, const std::string& baseline) {
+  std::printf("\n%s speed-up over %s (baseline time / %s time), %d threads:\n", who.c_str(), baseline.c_str(),
+              who.c_str(), omp_get_max_threads());
+  std::printf("%-22s", "shape / batch");
+  for (double sparsity : kSparsities) std::printf(" %8.1f%%", 100 * sparsity);
+  std::printf("\n");
+  for (const MatrixShape& s : kShapes)
+    for (int64_t batch : kBatches) {
+      if (baseline == "openblas_sgemv" && batch != 1) continue;
+      std::printf("%-22s", (shape_tag(s) + " " + s.residence + " b" + std::to_string(batch)).c_str());
+      for (double sparsity : kSparsities) {
+        const double candidate = reporter.seconds(sparse_name(who, s, sparsity, batch));
+        const double base = baseline == "eigen" ? reporter.seconds(sparse_name("eigen", s, sparsity, batch))
+                                                : reporter.seconds(dense_name(baseline, s, batch));
+        if (candidate > 0 && base > 0)
+          std::printf(" %8.2fx", base / candidate);
+        else
+          std::printf(" %9s", "-");
+      }
+      std::printf("\n");
+    }
+}
+
+void print_decoder_ratios(const RatioReporter& reporter) {
+  for (const char* mode : {"latency", "throughput"}) {
+    const double dense = reporter.seconds(decoder_name("dense", mode, 0));
+    std::printf("\ndecoder step, %s (%s): dense %.1f us per step\n", mode,
+                std::string(mode) == "latency" ? "batch 1, beam 3" : "batch 50", 1e6 * dense);
+    for (const char* who : {"csr_f32", "csr_f16"})
+      for (double sparsity : kDecoderSparsities) {
+        const double sparse = reporter.seconds(decoder_name(who, mode, sparsity));
+        if (sparse > 0 && dense > 0)
+          std::printf("  %-8s %6.1f%% sparse: %8.1f us per step, %6.2fx dense\n", who, 100 * sparsity, 1e6 * sparse,
+                      dense / sparse);
+      }
+  }
+}
+
+}  // namespace
+}  // namespace sparsecap::bench
+
+int main(int argc, char** argv) {
+  using namespace sparsecap::bench;
+  benchmark::Initialize(&argc, argv);
+  std::printf("machine: %s, %d hardware threads, %d OpenMP threads, CSR kernel: %s, dense: %s\n",
+              sparsecap::cpu::cpu_model().c_str(), omp_get_num_procs(), omp_get_max_threads(),
+              sparsecap::cpu::csr_kernels_use_avx512() ? "AVX-512" : "portable", sparsecap::cpu::gemm_library().c_str());
+  const bool gpu = gpu_twins_available();
+  for (const MatrixShape& s : kShapes) {
+    for (int64_t batch : kBatches) add_dense_benchmarks(s, batch);
+    for (double sparsity : kSparsities)
+      for (int64_t batch : kBatches) {
+        add_csr_benchmark("csr_f32", s, sparsity, batch);
+        add_csr_benchmark("csr_f16", s, sparsity, batch);
+        add_eigen_benchmark(s, sparsity, batch);
+#if SPARSECAP_WITH_CUDA
+        if (gpu) add_gpu_benchmarks(s, sparsity, batch);
+#endif
+      }
+  }
+  (void)gpu;
+  for (const char* mode : {"latency", "throughput"}) {
+    add_decoder_benchmark("dense", mode, 0.9);
+    for (double sparsity : kDecoderSparsities) {
+      add_decoder_benchmark("csr_f32", mode, sparsity);
+      add_decoder_benchmark("csr_f16", mode, sparsity);
+    }
+  }
+  RatioReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  print_kernel_ratios(reporter, "csr_f32", "dnnl_sgemm");
+  print_kernel_ratios(reporter, "csr_f32", "openblas_sgemv");
+  print_kernel_ratios(reporter, "csr_f16", "dnnl_sgemm");
+  print_kernel_ratios(reporter, "csr_f32", "eigen");
+  print_kernel_ratios(reporter, "csr_f16", "eigen");
+  print_decoder_ratios(reporter);
+#if SPARSECAP_WITH_CUDA
+  if (gpu) print_kernel_ratios(reporter, "gpu_cusparse", "gpu_cublas");
+#endif
+  return 0;
+}
