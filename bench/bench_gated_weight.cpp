@@ -1,5 +1,6 @@
 // Supermask's fused gated weight against the unfused chain of engine ops and against memcpy
-// bandwidth, on the CPU (all cores), for 1M..64M weights. Bytes moved per weight: forward reads W
+// bandwidth, on the CPU (all cores) and, when a CUDA device is present, on the GPU (fused kernel
+// vs device-to-device copy; timed to completion with a synchronize), for 1M..64M weights. Bytes moved per weight: forward reads W
 // and G and writes W' (12 B); backward reads dW', W, G and writes dW, dG (20 B). memcpy moves 8 B
 // per float (read + write). Ratios are printed at the end of the run.
 #include <benchmark/benchmark.h>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "bench/ratio_reporter.h"
+#include "cuda/cuda_runtime_info.h"
 #include "engine/autograd.h"
 #include "engine/backend.h"
 #include "engine/cpu/cpu_info.h"
@@ -26,18 +28,53 @@ std::string name_of(const char* who, int64_t n) { return std::string(who) + "/n"
 
 struct Buffers {
   Tensor weight, gate, grad_out, out, grad_weight, grad_gate;
-  explicit Buffers(int64_t n) {
+  explicit Buffers(int64_t n, Device device = Device::cpu()) {
     Generator generator(1);
-    weight = randn({n}, generator);
-    gate = mul_scalar(randn({n}, generator), 3.0);
-    grad_out = randn({n}, generator);
-    out = zeros({n});
-    grad_weight = zeros({n});
-    grad_gate = zeros({n});
+    weight = randn({n}, generator).to(device);
+    gate = mul_scalar(randn({n}, generator), 3.0).to(device);
+    grad_out = randn({n}, generator).to(device);
+    out = zeros({n}, DType::F32, device);
+    grad_weight = zeros({n}, DType::F32, device);
+    grad_gate = zeros({n}, DType::F32, device);
   }
 };
 
 constexpr kernels::GateDraw kDraw{7, 3, 0, true};
+
+// The GPU twins: fused forward and backward against a device-to-device copy of n floats.
+void register_gpu() {
+  const Device gpu = Device::cuda(0);
+  for (int64_t n : kSizes) {
+    benchmark::RegisterBenchmark(name_of("gpu_copy", n).c_str(), [n, gpu](benchmark::State& state) {
+      Buffers b(n, gpu);
+      Backend& backend = backend_for(gpu);
+      for (auto _ : state) {
+        backend.copy_within(b.out.raw_data(), b.weight.raw_data(), static_cast<size_t>(n) * 4);
+        backend.synchronize();
+      }
+      state.SetBytesProcessed(state.iterations() * n * 8);
+    })->UseRealTime()->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(name_of("gpu_fused_forward", n).c_str(), [n, gpu](benchmark::State& state) {
+      Buffers b(n, gpu);
+      Backend& backend = backend_for(gpu);
+      for (auto _ : state) {
+        backend.gated_weight(b.weight, b.gate, b.out, kDraw);
+        backend.synchronize();
+      }
+      state.SetBytesProcessed(state.iterations() * n * 12);
+    })->UseRealTime()->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(name_of("gpu_fused_backward", n).c_str(), [n, gpu](benchmark::State& state) {
+      Buffers b(n, gpu);
+      Backend& backend = backend_for(gpu);
+      for (auto _ : state) {
+        backend.gated_weight_backward(b.grad_out, b.weight, b.gate, b.grad_weight, b.grad_gate, kDraw);
+        backend.synchronize();
+      }
+      state.SetBytesProcessed(state.iterations() * n * 20);
+    })->UseRealTime()->Unit(benchmark::kMicrosecond);
+  }
+}
+
 
 void register_all() {
   for (int64_t n : kSizes) {
@@ -92,6 +129,12 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   std::printf("machine: %s, %d OpenMP threads\n", sparsecap::cpu::cpu_model().c_str(), omp_get_max_threads());
   register_all();
+  const bool gpu = sparsecap::cuda::built_with_cuda() && !sparsecap::cuda::devices().empty();
+  if (gpu)
+    register_gpu();
+  else
+    std::printf("GPU part skipped: %s\n", sparsecap::cuda::built_with_cuda() ? "no CUDA device found"
+                                                                             : "built without CUDA");
   RatioReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
   std::printf("\nFused gated weight vs the unfused chain of engine ops, and as a share of memcpy bandwidth:\n");
@@ -108,6 +151,18 @@ int main(int argc, char** argv) {
       const double rate = bytes * static_cast<double>(n) / seconds, memcpy_rate = 8.0 * static_cast<double>(n) / memcpy_seconds;
       std::printf("  %-16s %-12s %6.1f%% of memcpy bandwidth (%.1f vs %.1f GB/s)\n", who, size.c_str(),
                   100.0 * rate / memcpy_rate, rate / 1e9, memcpy_rate / 1e9);
+    }
+  }
+  if (gpu) {
+    std::printf("\nGPU: fused gated weight as a share of device copy bandwidth:\n");
+    for (int64_t n : kSizes) {
+      const double copy_seconds = reporter.seconds(name_of("gpu_copy", n));
+      for (auto [who, bytes] : {std::pair{"gpu_fused_forward", 12.0}, std::pair{"gpu_fused_backward", 20.0}}) {
+        const double seconds = reporter.seconds(name_of(who, n));
+        if (seconds <= 0 || copy_seconds <= 0) continue;
+        std::printf("  %-20s n=%-10lld %6.1f%% of copy bandwidth\n", who, static_cast<long long>(n),
+                    100.0 * (bytes * static_cast<double>(n) / seconds) / (8.0 * static_cast<double>(n) / copy_seconds));
+      }
     }
   }
   benchmark::Shutdown();
