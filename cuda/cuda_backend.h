@@ -78,6 +78,9 @@ class CudaBackend final : public Backend {
 
   void adam_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamStep& step) override;
 
+  void csr_linear(const sparse::CsrMatrix& weight, const Tensor& x, const Tensor& bias, Tensor& out,
+                  int64_t batch) override;  // cuSPARSE, cuda/cuda_sparse.cpp
+
  private:
   // Throws unless every defined tensor lives on this device (a CPU pointer in a kernel would be
   // an illegal address, reported much later and far from the cause).
