@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cuda/device_wide.h"
+#include "cuda/kernels/fused.h"
 #include "cuda/kernels/kernels.h"
 
 namespace sparsecap::cuda {
@@ -490,6 +491,65 @@ void CudaBackend::adam_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor
   const kernels::AdamCoefficients c = adam_coefficients(step);
   DeviceGuard guard(index_);
   kernels::adam_step(f32(param), f32(grad), f32(m), f32(v), param.numel(), c, stream());
+}
+
+// ---- fused pruning and recurrent-cell kernels (cuda/kernels/fused.cu) ----
+
+void CudaBackend::gated_weight(const Tensor& weight, const Tensor& gate, Tensor& out,
+                               const sparsecap::kernels::GateDraw& draw) {
+  require_here({&weight, &gate, &out}, "gated_weight");
+  require_float32(weight, "gated_weight");
+  DeviceGuard guard(index_);
+  kernels::gated_weight(f32(weight), f32(gate), f32(out), weight.numel(), draw, stream());
+}
+
+void CudaBackend::gated_weight_backward(const Tensor& grad_out, const Tensor& weight, const Tensor& gate,
+                                        Tensor& grad_weight, Tensor& grad_gate,
+                                        const sparsecap::kernels::GateDraw& draw) {
+  require_here({&grad_out, &weight, &gate, &grad_weight, &grad_gate}, "gated_weight_backward");
+  require_float32(weight, "gated_weight_backward");
+  DeviceGuard guard(index_);
+  kernels::gated_weight_backward(f32(grad_out), f32(weight), f32(gate), f32(grad_weight), f32(grad_gate),
+                                 weight.numel(), draw, stream());
+}
+
+void CudaBackend::lstm_cell(const Tensor& input_gates, const Tensor& hidden_gates, const Tensor& c_prev,
+                            Tensor& state, Tensor& activated_gates, int64_t batch, int64_t hidden) {
+  require_here({&input_gates, &hidden_gates, &c_prev, &state, &activated_gates}, "lstm_cell");
+  require_float32(input_gates, "lstm_cell");
+  DeviceGuard guard(index_);
+  kernels::lstm_cell(f32(input_gates), f32(hidden_gates), f32(c_prev), f32(state), f32(activated_gates), batch,
+                     hidden, stream());
+}
+
+void CudaBackend::lstm_cell_backward(const Tensor& activated_gates, const Tensor& c_prev, const Tensor& state,
+                                     const Tensor& grad_state, Tensor& grad_gates, Tensor& grad_c_prev, int64_t batch,
+                                     int64_t hidden) {
+  require_here({&activated_gates, &c_prev, &state, &grad_state, &grad_gates, &grad_c_prev}, "lstm_cell_backward");
+  require_float32(activated_gates, "lstm_cell_backward");
+  DeviceGuard guard(index_);
+  kernels::lstm_cell_backward(f32(activated_gates), f32(c_prev), f32(state), f32(grad_state), f32(grad_gates),
+                              f32(grad_c_prev), batch, hidden, stream());
+}
+
+void CudaBackend::gru_cell(const Tensor& input_gates, const Tensor& hidden_gates, const Tensor& h_prev, Tensor& h,
+                           Tensor& workspace, int64_t batch, int64_t hidden) {
+  require_here({&input_gates, &hidden_gates, &h_prev, &h, &workspace}, "gru_cell");
+  require_float32(input_gates, "gru_cell");
+  DeviceGuard guard(index_);
+  kernels::gru_cell(f32(input_gates), f32(hidden_gates), f32(h_prev), f32(h), f32(workspace), batch, hidden,
+                    stream());
+}
+
+void CudaBackend::gru_cell_backward(const Tensor& workspace, const Tensor& h_prev, const Tensor& grad_h,
+                                    Tensor& grad_input_gates, Tensor& grad_hidden_gates, Tensor& grad_h_prev,
+                                    int64_t batch, int64_t hidden) {
+  require_here({&workspace, &h_prev, &grad_h, &grad_input_gates, &grad_hidden_gates, &grad_h_prev},
+               "gru_cell_backward");
+  require_float32(workspace, "gru_cell_backward");
+  DeviceGuard guard(index_);
+  kernels::gru_cell_backward(f32(workspace), f32(h_prev), f32(grad_h), f32(grad_input_gates), f32(grad_hidden_gates),
+                             f32(grad_h_prev), batch, hidden, stream());
 }
 
 }  // namespace sparsecap::cuda

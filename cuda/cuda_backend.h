@@ -78,6 +78,20 @@ class CudaBackend final : public Backend {
 
   void adam_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamStep& step) override;
 
+  void gated_weight(const Tensor& weight, const Tensor& gate, Tensor& out, const sparsecap::kernels::GateDraw& draw) override;
+  void gated_weight_backward(const Tensor& grad_out, const Tensor& weight, const Tensor& gate, Tensor& grad_weight,
+                             Tensor& grad_gate, const sparsecap::kernels::GateDraw& draw) override;
+  void lstm_cell(const Tensor& input_gates, const Tensor& hidden_gates, const Tensor& c_prev, Tensor& state,
+                 Tensor& activated_gates, int64_t batch, int64_t hidden) override;
+  void lstm_cell_backward(const Tensor& activated_gates, const Tensor& c_prev, const Tensor& state,
+                          const Tensor& grad_state, Tensor& grad_gates, Tensor& grad_c_prev, int64_t batch,
+                          int64_t hidden) override;
+  void gru_cell(const Tensor& input_gates, const Tensor& hidden_gates, const Tensor& h_prev, Tensor& h,
+                Tensor& workspace, int64_t batch, int64_t hidden) override;
+  void gru_cell_backward(const Tensor& workspace, const Tensor& h_prev, const Tensor& grad_h,
+                         Tensor& grad_input_gates, Tensor& grad_hidden_gates, Tensor& grad_h_prev, int64_t batch,
+                         int64_t hidden) override;
+
   void csr_linear(const sparse::CsrMatrix& weight, const Tensor& x, const Tensor& bias, Tensor& out,
                   int64_t batch) override;  // cuSPARSE, cuda/cuda_sparse.cpp
 
