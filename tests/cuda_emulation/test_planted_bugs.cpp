@@ -65,6 +65,11 @@ TEST(PlantedBugs, AnOffByOneInTheBlockReductionFailsTheComparison) {
 // In a warp-ordered schedule (a legal CUDA schedule) warp 0 reads the partial sums before the
 // other warps have written them, every time: the missing barrier fails deterministically.
 TEST(PlantedBugs, AMissingSyncthreadsFailsTheComparisonInAWarpOrderedSchedule) {
+#ifdef SPARSECAP_EMULATION_TSAN
+  // The same kernel also races inside a warp (lane 1 may read before lane 0 writes), which
+  // ThreadSanitizer would report in this process: PlantedRaces below checks that report.
+  GTEST_SKIP() << "under ThreadSanitizer the missing barrier is PlantedRaces.ThreadSanitizerReportsAMissingSyncthreads";
+#endif
   ScheduleGuard in_order(emulation::Schedule::WarpsInOrder);
   EXPECT_GT(worst_row_sum_error(ReductionBug::MissingBarrier), kSumTolerance)
       << "the reduction without __syncthreads() passed the comparison";
