@@ -5,11 +5,25 @@
 #include <cstdlib>
 #include <cstring>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include "engine/cpu/dispatch.h"
 #include "engine/kernels/optimizer.h"
 #include "engine/kernels/philox.h"
 
 namespace sparsecap::cpu {
+
+CpuBackend::CpuBackend() {
+#if defined(__GLIBC__)
+  // Keep large freed blocks in the heap instead of returning them to the system: every op
+  // allocates its output, and glibc serves blocks above its mmap threshold with fresh pages, so a
+  // 64 MB activation would page-fault on every step. The process keeps its peak footprint.
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
+}
 
 CpuBackend& cpu_backend() {
   static CpuBackend backend;

@@ -7,6 +7,7 @@ namespace sparsecap::cpu {
 
 class CpuBackend final : public Backend {
  public:
+  CpuBackend();
   Device device() const override { return Device::cpu(); }
 
   std::shared_ptr<Storage> allocate(size_t bytes) override;

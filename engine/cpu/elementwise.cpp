@@ -11,7 +11,7 @@ namespace {
 using kernels::ScalarParams;
 
 template <typename T, typename F>
-void unary_loop(const T* x, T* y, int64_t n, ScalarParams params) {
+SPARSECAP_VECTOR_CLONES void unary_loop(const T* x, T* y, int64_t n, ScalarParams params) {
   const F f{};
 #pragma omp parallel for simd schedule(static) if (n > kParallelGrain)
   for (int64_t i = 0; i < n; ++i) y[i] = f(x[i], params);
@@ -65,7 +65,7 @@ BroadcastPlan plan_broadcast(const Shape& a, const Shape& b, const Shape& out) {
 }
 
 template <typename T, typename F>
-void binary_loop(const T* a, const T* b, T* out, const BroadcastPlan& plan, int64_t total, ScalarParams params) {
+SPARSECAP_VECTOR_CLONES void binary_loop(const T* a, const T* b, T* out, const BroadcastPlan& plan, int64_t total, ScalarParams params) {
   const F f{};
   const size_t rank = plan.sizes.size();
   const int64_t inner = plan.sizes[rank - 1];

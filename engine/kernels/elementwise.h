@@ -21,11 +21,12 @@ template <typename T> struct Log     { HD T operator()(T x, ScalarParams) const 
 template <typename T> struct Sqrt    { HD T operator()(T x, ScalarParams) const { return sqrt(x); } };
 template <typename T> struct Abs     { HD T operator()(T x, ScalarParams) const { return x < T(0) ? -x : x; } };
 template <typename T> struct Sigmoid {
-  // Written so neither branch overflows: exp of a non-positive argument only.
+  // exp of a non-positive argument only (no overflow), one exp and no branch (the CPU loop
+  // vectorises): with e = exp(-|x|), σ(x) = 1/(1+e) for x >= 0 and e/(1+e) otherwise.
   HD T operator()(T x, ScalarParams) const {
-    if (x >= T(0)) return T(1) / (T(1) + exp(-x));
-    const T e = exp(x);
-    return e / (T(1) + e);
+    const T e = exp(x < T(0) ? x : -x);
+    const T s = T(1) / (T(1) + e);
+    return x >= T(0) ? s : e * s;
   }
 };
 template <typename T> struct Tanh    { HD T operator()(T x, ScalarParams) const { return tanh(x); } };
