@@ -19,10 +19,20 @@ struct GateDraw {
   bool sample = true;  // false: the deterministic (maximum-likelihood) mask G > 0
 };
 
-HD float gate_keep(float gate, const GateDraw& draw, uint64_t i) {
-  if (!draw.sample) return gate > 0.0f ? 1.0f : 0.0f;
+// The keep bit from the element's 32 random bits (ignored for the deterministic mask).
+HD float gate_keep_from_bits(float gate, uint32_t bits, bool sample) {
+  if (!sample) return gate > 0.0f ? 1.0f : 0.0f;
   const float p = Sigmoid<float>{}(gate, ScalarParams{});
-  return philox_uniform(draw.seed, draw.stream, draw.offset + i) < p ? 1.0f : 0.0f;
+  return bits_to_uniform(bits) < p ? 1.0f : 0.0f;
+}
+
+HD float gate_keep(float gate, const GateDraw& draw, uint64_t i) {
+  return gate_keep_from_bits(gate, draw.sample ? philox_bits(draw.seed, draw.stream, draw.offset + i) : 0u,
+                             draw.sample);
+}
+
+HD float gated_weight_forward_bits(float weight, float gate, uint32_t bits, bool sample) {
+  return weight * gate_keep_from_bits(gate, bits, sample);
 }
 
 HD float gated_weight_forward(float weight, float gate, const GateDraw& draw, uint64_t i) {
@@ -30,12 +40,19 @@ HD float gated_weight_forward(float weight, float gate, const GateDraw& draw, ui
 }
 
 // dW = dW' ⊙ keep, dG = dW' ⊙ W ⊙ σ'(G).
-HD void gated_weight_backward(float grad_out, float weight, float gate, const GateDraw& draw, uint64_t i,
-                              float& grad_weight, float& grad_gate) {
-  const float keep = gate_keep(gate, draw, i);
+HD void gated_weight_backward_bits(float grad_out, float weight, float gate, uint32_t bits, bool sample,
+                                   float& grad_weight, float& grad_gate) {
+  const float keep = gate_keep_from_bits(gate, bits, sample);
   const float s = Sigmoid<float>{}(gate, ScalarParams{});
   grad_weight = grad_out * keep;
   grad_gate = grad_out * weight * s * (1.0f - s);
+}
+
+HD void gated_weight_backward(float grad_out, float weight, float gate, const GateDraw& draw, uint64_t i,
+                              float& grad_weight, float& grad_gate) {
+  gated_weight_backward_bits(grad_out, weight, gate,
+                             draw.sample ? philox_bits(draw.seed, draw.stream, draw.offset + i) : 0u, draw.sample,
+                             grad_weight, grad_gate);
 }
 
 }  // namespace sparsecap::kernels
