@@ -12,6 +12,20 @@ thread_local bool g_grad_mode = true;
 
 bool grad_mode_enabled() { return g_grad_mode; }
 
+Node::~Node() {
+  std::vector<std::shared_ptr<Node>> pending;
+  for (Edge& edge : edges)
+    if (edge.node) pending.push_back(std::move(edge.node));
+  while (!pending.empty()) {
+    std::shared_ptr<Node> node = std::move(pending.back());
+    pending.pop_back();
+    // The last owner takes the node's producers before it dies, so its destructor finds no edge.
+    if (node.use_count() == 1)
+      for (Edge& edge : node->edges)
+        if (edge.node) pending.push_back(std::move(edge.node));
+  }
+}
+
 NoGradGuard::NoGradGuard() : previous_(g_grad_mode) { g_grad_mode = false; }
 NoGradGuard::~NoGradGuard() { g_grad_mode = previous_; }
 

@@ -33,6 +33,10 @@ struct Node {
   DType output_dtype = DType::F32;
   Device output_device;
   std::vector<std::function<Tensor(const Tensor&)>> hooks;  // on the output's gradient
+
+  // Releases the producers iteratively: a long chain (an unrolled LSTM, 100k ops) would otherwise
+  // destroy node by node recursively and overflow the stack.
+  ~Node();
 };
 
 // Gradient mode: on by default; off inside a NoGradGuard (inference, optimizer steps, backward).
