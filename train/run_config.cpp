@@ -119,6 +119,7 @@ void schedule_from_json(const json& j, ScheduleConfig& s) {
 
 void to_json(json& j, const RunConfig& c) {
   j = {{"model", c.model},
+       {"init", {{"encoder_weights", c.init.encoder_weights}}},
        {"data", data_to_json(c.data)},
        {"optim", optim_to_json(c.optim)},
        {"pruning", pruning_to_json(c.pruning)},
@@ -126,7 +127,11 @@ void to_json(json& j, const RunConfig& c) {
 }
 
 void from_json(const json& j, RunConfig& c) {
-  check_known_keys(j, {"model", "data", "optim", "pruning", "schedule"}, "config");
+  check_known_keys(j, {"model", "init", "data", "optim", "pruning", "schedule"}, "config");
+  if (j.contains("init")) {
+    check_known_keys(j.at("init"), {"encoder_weights"}, "init");
+    read_field(j.at("init"), "encoder_weights", c.init.encoder_weights, "init");
+  }
   if (j.contains("model")) {
     // The vocabulary size comes from the data; a config may leave it out.
     json model = j.at("model");

@@ -59,8 +59,15 @@ struct ScheduleConfig {
   int64_t checkpoint_every = 500;
 };
 
+struct InitConfig {
+  // A safetensors file of encoder weights (keys as the encoder's state dict, with or without the
+  // "encoder." prefix) to start from instead of training the CNN from scratch; empty: from scratch.
+  std::string encoder_weights;
+};
+
 struct RunConfig {
   models::SoftAttentionConfig model;  // vocabulary_size is filled from the data
+  InitConfig init;
   DataConfig data;
   OptimConfig optim;
   PruningConfig pruning;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <memory>
 
 #include "data/prefetch.h"
@@ -12,6 +13,7 @@
 #include "engine/optim/adam.h"
 #include "engine/optim/clip.h"
 #include "engine/serialize/atomic_file.h"
+#include "engine/serialize/safetensors.h"
 #include "models/soft_attention.h"
 #include "pruning/supermask.h"
 #include "train/dataset_setup.h"
@@ -77,6 +79,27 @@ void skip_batches(data::CaptionBatchLoader& loader, int64_t count) {
 
 }  // namespace
 
+void load_encoder_weights(models::SoftAttentionCaptioner& model, const std::filesystem::path& path) {
+  const SafetensorsContents contents = read_safetensors(path);
+  std::map<std::string, Tensor> file;
+  for (const auto& [name, tensor] : contents.tensors) file[name] = tensor;
+  nn::StateDict weights;
+  for (const auto& [name, current] : model.encoder().state_dict()) {
+    const std::string bare = name.rfind("encoder.", 0) == 0 ? name.substr(8) : name;
+    for (const std::string& key : {name, bare, "encoder." + bare}) {
+      const auto found = file.find(key);
+      if (found == file.end()) continue;
+      weights[name] = found->second;
+      break;
+    }
+  }
+  try {
+    model.encoder().load_state_dict(weights);
+  } catch (const Error& e) {
+    throw Error(path.string() + ": " + e.what());
+  }
+}
+
 int64_t total_training_steps(const RunConfig& config, int64_t batches_per_epoch) {
   return config.optim.max_steps > 0 ? config.optim.max_steps : config.optim.epochs * batches_per_epoch;
 }
@@ -100,6 +123,7 @@ TrainSummary train_captioner(const RunConfig& requested, const TrainOptions& opt
 
   Generator initialisation(config.optim.seed);
   models::SoftAttentionCaptioner model(config.model, initialisation);
+  if (!config.init.encoder_weights.empty() && !options.resume) load_encoder_weights(model, config.init.encoder_weights);
   data::CaptionBatchLoader loader(run_data.dataset, run_data.vocabulary,
                                   batch_options(config.data, data::Split::Train, config.optim.seed, true));
   const int64_t total_steps = total_training_steps(config, loader.batches_per_epoch());

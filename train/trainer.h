@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <string>
 
+#include "models/soft_attention.h"
 #include "train/run_config.h"
 
 namespace sparsecap::train {
@@ -37,6 +38,10 @@ class TrainingDiverged : public Error {
 };
 
 TrainSummary train_captioner(const RunConfig& config, const TrainOptions& options);
+
+// Loads a safetensors file of encoder weights into `model`'s encoder (init.encoder_weights);
+// errors name the file and every missing or mis-shaped key.
+void load_encoder_weights(models::SoftAttentionCaptioner& model, const std::filesystem::path& path);
 
 // Total optimizer steps of a run (epochs × batches per epoch, or max_steps when set).
 int64_t total_training_steps(const RunConfig& config, int64_t batches_per_epoch);

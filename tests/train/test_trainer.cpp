@@ -9,6 +9,7 @@
 
 #include "data/synthetic_shapes.h"
 #include "engine/serialize/checkpoint.h"
+#include "engine/serialize/safetensors.h"
 #include "train/evaluation.h"
 #include "train/run_directory.h"
 #include "train/trained_run.h"
@@ -139,6 +140,31 @@ TEST_F(TrainerTest, DivergenceStopsWithAClearErrorAndKeepsTheLastGoodCheckpoint)
   ASSERT_TRUE(fs::exists(last));
   const Checkpoint checkpoint = load_checkpoint(last);  // intact and loadable
   EXPECT_GE(get_metadata_uint64(checkpoint, "train.step"), 1u);
+}
+
+TEST_F(TrainerTest, EncoderStartsFromASafetensorsFile) {
+  // Weights of one encoder saved to a file start another model's encoder; a file that lacks a key
+  // is an error naming the file and the key.
+  RunConfig config = tiny_config(1);
+  config.model.decoder.vocabulary_size = 40;
+  Generator first_generator(1), second_generator(2);
+  models::SoftAttentionCaptioner source(config.model, first_generator), target(config.model, second_generator);
+  NamedTensors tensors;
+  for (const auto& [name, tensor] : source.encoder().state_dict()) tensors.emplace_back(name, tensor);
+  const fs::path file = root_ / "encoder.safetensors";
+  write_safetensors(file, tensors);
+  load_encoder_weights(target, file);
+  for (const auto& [name, tensor] : target.encoder().state_dict())
+    EXPECT_EQ(tensor.to_vector<float>(), source.encoder().state_dict().at(name).to_vector<float>()) << name;
+  tensors.pop_back();
+  write_safetensors(file, tensors);
+  try {
+    load_encoder_weights(target, file);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("missing key"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("encoder.safetensors"), std::string::npos) << e.what();
+  }
 }
 
 TEST_F(TrainerTest, ConfigOverridesAndErrors) {
