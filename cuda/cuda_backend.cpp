@@ -15,19 +15,6 @@ namespace sparsecap::cuda {
 
 namespace {
 
-kernels::ElementType element_type(DType dtype) {
-  switch (dtype) {
-    case DType::F16: return kernels::ElementType::F16;
-    case DType::F32: return kernels::ElementType::F32;
-    case DType::F64: return kernels::ElementType::F64;
-    case DType::I32: return kernels::ElementType::I32;
-    case DType::I64: return kernels::ElementType::I64;
-    case DType::U8: return kernels::ElementType::U8;
-    case DType::U16: return kernels::ElementType::U16;
-    case DType::Bool: return kernels::ElementType::Bool;
-  }
-  throw Error("cuda: unknown dtype");
-}
 
 // The bit pattern of `value` converted to `dtype` exactly as the CPU backend converts it.
 uint64_t fill_bits(DType dtype, double value) {
@@ -181,7 +168,7 @@ void CudaBackend::fill(Tensor& out, double value) {
 void CudaBackend::cast(const Tensor& in, Tensor& out) {
   require_here({&in, &out}, "cast");
   DeviceGuard guard(index_);
-  kernels::cast(in.raw_data(), element_type(in.dtype()), out.raw_data(), element_type(out.dtype()), in.numel(),
+  kernels::cast(in.raw_data(), kernels::element_type(in.dtype()), out.raw_data(), kernels::element_type(out.dtype()), in.numel(),
                 stream());
 }
 

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "engine/dtype.h"
 #include "engine/kernels/elementwise.h"
 #include "engine/kernels/optimizer.h"
 
@@ -20,6 +21,21 @@ using sparsecap::kernels::UnaryOp;
 
 // Storage dtypes the conversion kernels understand (the values of sparsecap::DType).
 enum class ElementType : uint8_t { F16, F32, F64, I32, I64, U8, U16, Bool };
+
+// The kernels' name for an engine dtype (host side: the backend and the emulation tests).
+inline ElementType element_type(DType dtype) {
+  switch (dtype) {
+    case DType::F16: return ElementType::F16;
+    case DType::F32: return ElementType::F32;
+    case DType::F64: return ElementType::F64;
+    case DType::I32: return ElementType::I32;
+    case DType::I64: return ElementType::I64;
+    case DType::U8: return ElementType::U8;
+    case DType::U16: return ElementType::U16;
+    case DType::Bool: return ElementType::Bool;
+  }
+  return ElementType::F32;  // unreachable: every DType is listed
+}
 
 // ---- fills, casts, random (elementwise.cu) ----
 // Writes the `element_bytes`-wide bit pattern `bits` (1, 2, 4 or 8 bytes) into n elements.

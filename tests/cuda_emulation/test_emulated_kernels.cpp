@@ -209,19 +209,6 @@ TEST(EmulatedKernels, FillPatternWritesEveryWidthAsTheCpu) {
   cover("fill_pattern");
 }
 
-kernels::ElementType element_type(DType dtype) {
-  switch (dtype) {
-    case DType::F16: return kernels::ElementType::F16;
-    case DType::F32: return kernels::ElementType::F32;
-    case DType::F64: return kernels::ElementType::F64;
-    case DType::I32: return kernels::ElementType::I32;
-    case DType::I64: return kernels::ElementType::I64;
-    case DType::U8: return kernels::ElementType::U8;
-    case DType::U16: return kernels::ElementType::U16;
-    case DType::Bool: return kernels::ElementType::Bool;
-  }
-  return kernels::ElementType::F32;
-}
 
 TEST(EmulatedKernels, CastMatchesTheCpuForEveryPairOfDtypes) {
   // Values every dtype holds (0..250, halves and quarters for the floating types), so no cast is
@@ -236,7 +223,7 @@ TEST(EmulatedKernels, CastMatchesTheCpuForEveryPairOfDtypes) {
       Tensor expected = Tensor::empty(source.shape(), to);
       cpu().cast(source, expected);
       std::vector<unsigned char> actual(expected.nbytes());
-      kernels::cast(source.raw_data(), element_type(from), actual.data(), element_type(to), source.numel(), kStream);
+      kernels::cast(source.raw_data(), kernels::element_type(from), actual.data(), kernels::element_type(to), source.numel(), kStream);
       EXPECT_EQ(0, std::memcmp(actual.data(), expected.raw_data(), actual.size()))
           << dtype_name(from) << " -> " << dtype_name(to);
     }
