@@ -5,6 +5,7 @@
 // overlapping windows need no atomics and the sums are deterministic.
 #include "cuda/kernels/kernels.h"
 #include "cuda/kernels/launch.cuh"
+#include "engine/kernels/pooling.h"
 
 namespace sparsecap::cuda::kernels {
 
@@ -62,48 +63,26 @@ __global__ void col2im_kernel(const float* columns, float* image, ConvGeometry g
   }
 }
 
-// The CPU's loop per output: first index wins ties, padding is skipped.
+// Both kernels evaluate the CPU's window (engine/kernels/pooling.h) per output.
 __global__ void max_pool_kernel(const float* x, float* out, int64_t* argmax, PoolGeometry g) {
   const int64_t total = g.planes * g.out_h * g.out_w;
+  const sparsecap::kernels::PoolWindow window{g.in_h, g.in_w, g.kernel, g.stride, g.padding};
   for (int64_t i = first_index(); i < total; i += grid_stride()) {
     const int64_t ox = i % g.out_w, oy = (i / g.out_w) % g.out_h, p = i / (g.out_w * g.out_h);
-    const float* plane = x + p * g.in_h * g.in_w;
-    float best = -INFINITY;
-    int64_t best_index = -1;
-    for (int64_t ky = 0; ky < g.kernel; ++ky) {
-      const int64_t iy = oy * g.stride - g.padding + ky;
-      if (iy < 0 || iy >= g.in_h) continue;
-      for (int64_t kx = 0; kx < g.kernel; ++kx) {
-        const int64_t ix = ox * g.stride - g.padding + kx;
-        if (ix < 0 || ix >= g.in_w) continue;
-        const float value = plane[iy * g.in_w + ix];
-        if (value > best || best_index < 0) {
-          best = value;
-          best_index = iy * g.in_w + ix;
-        }
-      }
-    }
-    out[i] = best;
-    if (argmax) argmax[i] = best_index;
+    const auto r = sparsecap::kernels::pool_window(x + p * g.in_h * g.in_w, window, oy, ox);
+    out[i] = r.argmax < 0 ? -INFINITY : r.max;
+    if (argmax) argmax[i] = r.argmax;
   }
 }
 
 // Average over the full window (padding counts as zeros), as the CPU and PyTorch's default.
 __global__ void avg_pool_kernel(const float* x, float* out, PoolGeometry g) {
   const int64_t total = g.planes * g.out_h * g.out_w;
+  const sparsecap::kernels::PoolWindow window{g.in_h, g.in_w, g.kernel, g.stride, g.padding};
   for (int64_t i = first_index(); i < total; i += grid_stride()) {
     const int64_t ox = i % g.out_w, oy = (i / g.out_w) % g.out_h, p = i / (g.out_w * g.out_h);
-    const float* plane = x + p * g.in_h * g.in_w;
-    float total_value = 0.0f;
-    for (int64_t ky = 0; ky < g.kernel; ++ky) {
-      const int64_t iy = oy * g.stride - g.padding + ky;
-      if (iy < 0 || iy >= g.in_h) continue;
-      for (int64_t kx = 0; kx < g.kernel; ++kx) {
-        const int64_t ix = ox * g.stride - g.padding + kx;
-        if (ix >= 0 && ix < g.in_w) total_value += plane[iy * g.in_w + ix];
-      }
-    }
-    out[i] = total_value / static_cast<float>(g.kernel * g.kernel);
+    const auto r = sparsecap::kernels::pool_window(x + p * g.in_h * g.in_w, window, oy, ox);
+    out[i] = r.sum / static_cast<float>(g.kernel * g.kernel);
   }
 }
 

@@ -8,6 +8,7 @@
 
 #include "engine/cpu/cpu_backend.h"
 #include "engine/cpu/dispatch.h"
+#include "engine/kernels/pooling.h"
 
 namespace sparsecap::cpu {
 
@@ -328,31 +329,18 @@ void CpuBackend::pool2d(PoolKind kind, const Tensor& x, Tensor& out, Tensor& arg
     T* y = static_cast<T*>(out.raw_data());
     int64_t* best_at = argmax.defined() ? argmax.data<int64_t>() : nullptr;
     const int64_t planes = s.batch * s.channels;
+    const kernels::PoolWindow window{s.in_h, s.in_w, s.kernel, s.stride, s.padding};
 #pragma omp parallel for schedule(static) if (planes * s.out_h * s.out_w > kParallelGrain)
     for (int64_t p = 0; p < planes; ++p) {
       const T* plane = in + p * s.in_h * s.in_w;
       for (int64_t oy = 0; oy < s.out_h; ++oy)
         for (int64_t ox = 0; ox < s.out_w; ++ox) {
-          T best = -std::numeric_limits<T>::infinity(), total = 0;
-          int64_t best_index = -1;
-          for (int64_t ky = 0; ky < s.kernel; ++ky) {
-            const int64_t iy = oy * s.stride - s.padding + ky;
-            if (iy < 0 || iy >= s.in_h) continue;
-            for (int64_t kx = 0; kx < s.kernel; ++kx) {
-              const int64_t ix = ox * s.stride - s.padding + kx;
-              if (ix < 0 || ix >= s.in_w) continue;
-              const T value = plane[iy * s.in_w + ix];
-              total += value;
-              if (value > best || best_index < 0) {
-                best = value;
-                best_index = iy * s.in_w + ix;
-              }
-            }
-          }
+          const kernels::PoolWindowResult<T> r = kernels::pool_window(plane, window, oy, ox);
           const int64_t at = (p * s.out_h + oy) * s.out_w + ox;
           // Average pooling divides by the full window (padding counts as zeros), as PyTorch's default.
-          y[at] = kind == PoolKind::Max ? best : total / static_cast<T>(s.kernel * s.kernel);
-          if (best_at) best_at[at] = best_index;
+          y[at] = kind == PoolKind::Max ? (r.argmax < 0 ? -std::numeric_limits<T>::infinity() : r.max)
+                                        : r.sum / static_cast<T>(s.kernel * s.kernel);
+          if (best_at) best_at[at] = r.argmax;
         }
     }
   });
