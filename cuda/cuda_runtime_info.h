@@ -11,6 +11,11 @@ namespace sparsecap {
 class Backend;
 }
 
+// Part of the error of every cuBLAS, cuSPARSE, cuDNN and CUB call in the kernel-emulation build
+// (SPARSECAP_CUDA_EMULATE, cuda/emulation/vendor_not_emulated.h): those libraries are not emulated,
+// and the emulated op suite skips the ops that need them when it sees this phrase.
+#define SPARSECAP_NOT_EMULATED_PHRASE "is not emulated (CUDA emulation build)"
+
 namespace sparsecap::cuda {
 
 struct DeviceInfo {

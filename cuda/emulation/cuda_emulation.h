@@ -75,11 +75,14 @@ constexpr int warpSize = 32;
 enum cudaError_t : int {
   cudaSuccess = 0,
   cudaErrorInvalidValue = 1,
+  cudaErrorMemoryAllocation = 2,
   cudaErrorInvalidConfiguration = 9,
+  cudaErrorNoDevice = 100,
+  cudaErrorInvalidDevice = 101,
   cudaErrorLaunchFailure = 719,
 };
 using cudaError = cudaError_t;
-struct CUstream_st;  // never defined: a stream is only a name in the emulation
+struct CUstream_st;  // defined in emulated_runtime.cpp: a stream is only a name in the emulation
 using cudaStream_t = CUstream_st*;
 
 // Returns and clears the last error of this host thread (as the CUDA runtime does).
@@ -87,6 +90,9 @@ cudaError_t cudaGetLastError();
 cudaError_t cudaPeekAtLastError();
 // For an emulation failure of the latest launch, the detailed message (which kernel check failed).
 const char* cudaGetErrorString(cudaError_t error);
+
+// Devices, memory, streams and events, for the host layer (cuda/*.cpp) built on the emulation.
+#include "cuda/emulation/emulated_runtime.h"
 
 namespace sparsecap::cuda::emulation {
 
