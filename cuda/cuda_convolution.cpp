@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "cuda/cuda_backend.h"
+#include "cuda/cudnn_descriptors.h"
 #include "cuda/kernels/kernels.h"
 
 namespace sparsecap::cuda {
@@ -146,64 +147,33 @@ void CudaBackend::convolution_im2col_backward_weight(const Tensor& dy, const Ten
 
 namespace {
 
-// RAII owners of the cuDNN descriptors of one call.
-class TensorDescriptor {
- public:
-  TensorDescriptor(int64_t n, int64_t c, int64_t h, int64_t w) {
-    SPARSECAP_CUDNN_CHECK(cudnnCreateTensorDescriptor(&descriptor_));
-    SPARSECAP_CUDNN_CHECK(cudnnSetTensor4dDescriptor(descriptor_, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT,
-                                                     static_cast<int>(n), static_cast<int>(c), static_cast<int>(h),
-                                                     static_cast<int>(w)));
-  }
-  ~TensorDescriptor() { cudnnDestroyTensorDescriptor(descriptor_); }
-  TensorDescriptor(const TensorDescriptor&) = delete;
-  TensorDescriptor& operator=(const TensorDescriptor&) = delete;
-  cudnnTensorDescriptor_t get() const { return descriptor_; }
-
- private:
-  cudnnTensorDescriptor_t descriptor_ = nullptr;
-};
-
-class FilterDescriptor {
+// The filter and convolution descriptors of one call (tensor descriptors: cuda/cudnn_descriptors.h).
+class FilterDescriptor
+    : public CudnnDescriptor<cudnnFilterDescriptor_t, cudnnCreateFilterDescriptor, cudnnDestroyFilterDescriptor> {
  public:
   explicit FilterDescriptor(const Conv2dShape& s) {
-    SPARSECAP_CUDNN_CHECK(cudnnCreateFilterDescriptor(&descriptor_));
     // [out_channels, in_channels / groups, kh, kw], the engine's weight layout.
-    SPARSECAP_CUDNN_CHECK(cudnnSetFilter4dDescriptor(descriptor_, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW,
-                                                     static_cast<int>(s.out_channels),
-                                                     static_cast<int>(s.in_channels / s.groups),
-                                                     static_cast<int>(s.kernel_h), static_cast<int>(s.kernel_w)));
+    SPARSECAP_CUDNN_CHECK(cudnnSetFilter4dDescriptor(get(), CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW,
+                                                     cudnn_dimension(s.out_channels),
+                                                     cudnn_dimension(s.in_channels / s.groups),
+                                                     cudnn_dimension(s.kernel_h), cudnn_dimension(s.kernel_w)));
   }
-  ~FilterDescriptor() { cudnnDestroyFilterDescriptor(descriptor_); }
-  FilterDescriptor(const FilterDescriptor&) = delete;
-  FilterDescriptor& operator=(const FilterDescriptor&) = delete;
-  cudnnFilterDescriptor_t get() const { return descriptor_; }
-
- private:
-  cudnnFilterDescriptor_t descriptor_ = nullptr;
 };
 
-class ConvolutionDescriptor {
+class ConvolutionDescriptor : public CudnnDescriptor<cudnnConvolutionDescriptor_t, cudnnCreateConvolutionDescriptor,
+                                                     cudnnDestroyConvolutionDescriptor> {
  public:
   ConvolutionDescriptor(const Conv2dShape& s, bool allow_tf32) {
-    SPARSECAP_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&descriptor_));
     // Cross-correlation (no kernel flip) is what the CPU's im2col computes; float accumulation.
-    SPARSECAP_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(descriptor_, static_cast<int>(s.padding),
-                                                          static_cast<int>(s.padding), static_cast<int>(s.stride),
-                                                          static_cast<int>(s.stride), 1, 1, CUDNN_CROSS_CORRELATION,
+    SPARSECAP_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(get(), cudnn_dimension(s.padding),
+                                                          cudnn_dimension(s.padding), cudnn_dimension(s.stride),
+                                                          cudnn_dimension(s.stride), 1, 1, CUDNN_CROSS_CORRELATION,
                                                           CUDNN_DATA_FLOAT));
-    SPARSECAP_CUDNN_CHECK(cudnnSetConvolutionGroupCount(descriptor_, static_cast<int>(s.groups)));
+    SPARSECAP_CUDNN_CHECK(cudnnSetConvolutionGroupCount(get(), cudnn_dimension(s.groups)));
     // CUDNN_DEFAULT_MATH permits TF32 tensor-core kernels for float32 on Ampere and newer;
     // CUDNN_FMA_MATH restricts cuDNN to FMA kernels (full float32), our default.
-    SPARSECAP_CUDNN_CHECK(cudnnSetConvolutionMathType(descriptor_, allow_tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
+    SPARSECAP_CUDNN_CHECK(cudnnSetConvolutionMathType(get(), allow_tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
   }
-  ~ConvolutionDescriptor() { cudnnDestroyConvolutionDescriptor(descriptor_); }
-  ConvolutionDescriptor(const ConvolutionDescriptor&) = delete;
-  ConvolutionDescriptor& operator=(const ConvolutionDescriptor&) = delete;
-  cudnnConvolutionDescriptor_t get() const { return descriptor_; }
-
- private:
-  cudnnConvolutionDescriptor_t descriptor_ = nullptr;
 };
 
 // The descriptors of one convolution.
