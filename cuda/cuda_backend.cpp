@@ -1,5 +1,6 @@
-// CudaBackend: memory, fills, elementwise, reductions, GEMM, layout, indexing, row-wise nn,
-// batch norm, pooling and Adam. Convolutions are in cuda_convolution.cpp.
+// CudaBackend: memory, fills, elementwise, reductions, GEMM, layout, indexing, row-wise nn and
+// Adam. Convolutions are in cuda_convolution.cpp, batch norm and pooling in
+// cuda_batch_norm_pooling.cpp.
 #include "cuda/cuda_backend.h"
 
 #include <cmath>
@@ -10,6 +11,7 @@
 #include "cuda/device_wide.h"
 #include "cuda/kernels/fused.h"
 #include "cuda/kernels/kernels.h"
+#include "cuda/tensor_pointers.h"
 
 namespace sparsecap::cuda {
 
@@ -32,10 +34,6 @@ uint64_t fill_bits(DType dtype, double value) {
   }
   return bits;
 }
-
-const float* f32(const Tensor& t) { return t.defined() ? static_cast<const float*>(t.raw_data()) : nullptr; }
-float* f32(Tensor& t) { return t.defined() ? static_cast<float*>(t.raw_data()) : nullptr; }
-const int64_t* i64(const Tensor& t) { return t.defined() ? static_cast<const int64_t*>(t.raw_data()) : nullptr; }
 
 // The NumPy broadcast of a and b to out, as strides per merged output dimension (0 along
 // broadcast dimensions); the same plan as the CPU backend's.
@@ -414,59 +412,6 @@ void CudaBackend::layer_norm_backward(const Tensor& x, const Tensor& gamma, cons
   DeviceGuard guard(index_);
   kernels::layer_norm_backward(f32(x), f32(gamma), f32(mean), f32(rstd), f32(dy), f32(dx), f32(dgamma), f32(dbeta),
                                rows, cols, stream());
-}
-
-// ---- batch norm and pooling (our kernels; see cuda/kernels/rowwise.cu and image.cu) ----
-
-void CudaBackend::batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
-                             Tensor& running_var, Tensor& out, Tensor& mean, Tensor& invstd, int64_t batch,
-                             int64_t channels, int64_t spatial, bool training, double momentum, double eps) {
-  require_here({&x, &gamma, &beta, &running_mean, &running_var, &out, &mean, &invstd}, "batch_norm");
-  require_float32(x, "batch_norm");
-  DeviceGuard guard(index_);
-  kernels::batch_norm(f32(x), f32(gamma), f32(beta), f32(running_mean), f32(running_var), f32(out), f32(mean),
-                      f32(invstd), batch, channels, spatial, training, momentum, eps, stream());
-}
-
-void CudaBackend::batch_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean, const Tensor& invstd,
-                                      const Tensor& dy, Tensor& dx, Tensor& dgamma, Tensor& dbeta, int64_t batch,
-                                      int64_t channels, int64_t spatial) {
-  require_here({&x, &gamma, &mean, &invstd, &dy, &dx, &dgamma, &dbeta}, "batch_norm_backward");
-  require_float32(x, "batch_norm_backward");
-  DeviceGuard guard(index_);
-  kernels::batch_norm_backward(f32(x), f32(gamma), f32(mean), f32(invstd), f32(dy), f32(dx), f32(dgamma),
-                               f32(dbeta), batch, channels, spatial, stream());
-}
-
-namespace {
-kernels::PoolGeometry pool_geometry(const Pool2dShape& s) {
-  return {s.batch * s.channels, s.in_h, s.in_w, s.out_h, s.out_w, s.kernel, s.stride, s.padding};
-}
-}  // namespace
-
-void CudaBackend::pool2d(PoolKind kind, const Tensor& x, Tensor& out, Tensor& argmax, const Pool2dShape& shape) {
-  require_here({&x, &out, &argmax}, "pool2d");
-  require_float32(x, "pool2d");
-  DeviceGuard guard(index_);
-  if (kind == PoolKind::Max) {
-    int64_t* argmax_data = argmax.defined() ? static_cast<int64_t*>(argmax.raw_data()) : nullptr;
-    kernels::max_pool2d(f32(x), f32(out), argmax_data, pool_geometry(shape), stream());
-  } else {
-    kernels::avg_pool2d(f32(x), f32(out), pool_geometry(shape), stream());
-  }
-}
-
-void CudaBackend::pool2d_backward(PoolKind kind, const Tensor& dy, const Tensor& argmax, Tensor& dx,
-                                  const Pool2dShape& shape) {
-  require_here({&dy, &argmax, &dx}, "pool2d_backward");
-  require_float32(dy, "pool2d_backward");
-  DeviceGuard guard(index_);
-  if (kind == PoolKind::Max) {
-    SPARSECAP_CHECK(argmax.defined(), "max pool2d_backward needs the argmax of the forward");
-    kernels::max_pool2d_backward(f32(dy), i64(argmax), f32(dx), pool_geometry(shape), stream());
-  } else {
-    kernels::avg_pool2d_backward(f32(dy), f32(dx), pool_geometry(shape), stream());
-  }
 }
 
 // ---- optimizers ----

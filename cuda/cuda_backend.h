@@ -73,8 +73,9 @@ class CudaBackend final : public Backend {
   void conv2d_backward_weight(const Tensor& dy, const Tensor& x, Tensor& dweight,
                               const Conv2dShape& shape) override;
   void pool2d(PoolKind kind, const Tensor& x, Tensor& out, Tensor& argmax, const Pool2dShape& shape) override;
-  void pool2d_backward(PoolKind kind, const Tensor& dy, const Tensor& argmax, Tensor& dx,
-                       const Pool2dShape& shape) override;
+  using Backend::pool2d_backward;
+  void pool2d_backward(PoolKind kind, const Tensor& x, const Tensor& y, const Tensor& dy, const Tensor& argmax,
+                       Tensor& dx, const Pool2dShape& shape) override;
 
   void adam_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamStep& step) override;
 
@@ -113,6 +114,16 @@ class CudaBackend final : public Backend {
   void convolution_cudnn_forward(const Tensor& x, const Tensor& weight, Tensor& out, const Conv2dShape& s);
   void convolution_cudnn_backward_input(const Tensor& dy, const Tensor& weight, Tensor& dx, const Conv2dShape& s);
   void convolution_cudnn_backward_weight(const Tensor& dy, const Tensor& x, Tensor& dweight, const Conv2dShape& s);
+  // cuda_batch_norm_pooling.cpp
+  void batch_norm_cudnn(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
+                        Tensor& running_var, Tensor& out, Tensor& mean, Tensor& invstd, int64_t batch,
+                        int64_t channels, int64_t spatial, bool training, double momentum, double eps);
+  void batch_norm_cudnn_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean, const Tensor& invstd,
+                                 const Tensor& dy, Tensor& dx, Tensor& dgamma, Tensor& dbeta, int64_t batch,
+                                 int64_t channels, int64_t spatial);
+  void pooling_cudnn_forward(PoolKind kind, const Tensor& x, Tensor& out, const Pool2dShape& s);
+  void pooling_cudnn_backward(PoolKind kind, const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx,
+                              const Pool2dShape& s);
 #endif
 
   int index_;

@@ -137,10 +137,18 @@ class Backend {
                                      const Conv2dShape& shape) = 0;
   virtual void conv2d_backward_weight(const Tensor& dy, const Tensor& x, Tensor& dweight,
                                       const Conv2dShape& shape) = 0;
-  // Max pooling records the argmax (I64, flat index within the input plane) for the backward.
+  // Max pooling records the argmax (I64, flat index within the input plane) for the backward, or
+  // resets `argmax` to undefined when its backward works from the forward's x and y instead
+  // (cuDNN's pooling backward takes x and y, no indices).
   virtual void pool2d(PoolKind kind, const Tensor& x, Tensor& out, Tensor& argmax, const Pool2dShape& shape) = 0;
-  virtual void pool2d_backward(PoolKind kind, const Tensor& dy, const Tensor& argmax, Tensor& dx,
-                               const Pool2dShape& shape) = 0;
+  // x and y are the forward's input and output; a backend may ignore them (the CPU works from the
+  // argmax). Without them (undefined) a backward must manage from the argmax alone.
+  virtual void pool2d_backward(PoolKind kind, const Tensor& x, const Tensor& y, const Tensor& dy,
+                               const Tensor& argmax, Tensor& dx, const Pool2dShape& shape) = 0;
+  // The backward for callers that hold no forward tensors (kernel tests comparing with the CPU).
+  void pool2d_backward(PoolKind kind, const Tensor& dy, const Tensor& argmax, Tensor& dx, const Pool2dShape& shape) {
+    pool2d_backward(kind, Tensor(), Tensor(), dy, argmax, dx, shape);
+  }
 
   // ---- optimizers ----
   virtual void adam_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamStep& step) = 0;

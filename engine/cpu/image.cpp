@@ -346,8 +346,9 @@ void CpuBackend::pool2d(PoolKind kind, const Tensor& x, Tensor& out, Tensor& arg
   });
 }
 
-void CpuBackend::pool2d_backward(PoolKind kind, const Tensor& dy, const Tensor& argmax, Tensor& dx,
-                                 const Pool2dShape& s) {
+// x and y are not needed: the argmax routes max pooling's gradient.
+void CpuBackend::pool2d_backward(PoolKind kind, const Tensor& /*x*/, const Tensor& /*y*/, const Tensor& dy,
+                                 const Tensor& argmax, Tensor& dx, const Pool2dShape& s) {
   dispatch_floating(dy.dtype(), "pool2d_backward", [&](auto tag) {
     using T = decltype(tag);
     const T* grad = static_cast<const T*>(dy.raw_data());

@@ -107,10 +107,12 @@ Tensor pool(PoolKind kind, const Tensor& x, int64_t kernel, int64_t stride, int6
   s.out_w = output_extent(s.in_w, kernel, stride, padding, name);
   Tensor out = Tensor::empty({s.batch, s.channels, s.out_h, s.out_w}, x.dtype(), x.device());
   Tensor argmax = kind == PoolKind::Max ? Tensor::empty(out.shape(), DType::I64, x.device()) : Tensor();
-  backend_of(x).pool2d(kind, x, out, argmax, s);
-  record(out, name, {x}, [kind, argmax, s, dtype = x.dtype()](const Tensor& g, const NeedsGrad&) {
-    Tensor dx = Tensor::empty({s.batch, s.channels, s.in_h, s.in_w}, dtype, g.device());
-    backend_for(g.device()).pool2d_backward(kind, g, argmax, dx, s);
+  backend_of(x).pool2d(kind, x, out, argmax, s);  // may reset argmax (cuDNN needs none)
+  // The backward gets x and y too: cuDNN's pooling backward needs both. Detached, so the closure
+  // holds no reference to its own node through `out`.
+  record(out, name, {x}, [kind, xs = x.detach(), ys = out.detach(), argmax, s](const Tensor& g, const NeedsGrad&) {
+    Tensor dx = empty_like(xs);
+    backend_for(g.device()).pool2d_backward(kind, xs, ys, g, argmax, dx, s);
     return std::vector<Tensor>{dx};
   });
   return out;

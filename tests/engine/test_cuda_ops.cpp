@@ -264,6 +264,81 @@ TEST(CudaRuntime, CastsAndFillsMatchTheCpu) {
   EXPECT_EQ(full({5}, 0.1, DType::F32, Device::cuda(0)).to_vector<float>(), full({5}, 0.1).to_vector<float>());
 }
 
+// ---- batch norm and pooling on cuDNN and on our kernels ----
+
+// Sets use_cudnn, keeping the other options.
+void use_cudnn(bool on) {
+  cuda::CudaOptions options = cuda::options();
+  options.use_cudnn = on;
+  cuda::set_options(options);
+}
+
+// A training step, then an evaluation step with the running statistics it left: the op table
+// compares outputs and gradients, not the running statistics.
+struct BatchNormSteps {
+  Tensor train_out, running_mean, running_var, eval_out;
+};
+
+BatchNormSteps batch_norm_steps(const Shape& shape, Device device) {
+  Generator generator(31);
+  const int64_t channels = shape[1];
+  const Tensor x = randn(shape, generator).to(device);
+  const Tensor gamma = randn({channels}, generator).to(device), beta = randn({channels}, generator).to(device);
+  BatchNormSteps steps;
+  steps.running_mean = full({channels}, 0.2, DType::F32, device);
+  steps.running_var = full({channels}, 1.5, DType::F32, device);
+  steps.train_out = batch_norm(x, gamma, beta, steps.running_mean, steps.running_var, true, 0.3);
+  steps.eval_out = batch_norm(x, gamma, beta, steps.running_mean, steps.running_var, false);
+  return steps;
+}
+
+TEST(CudaBatchNorm, RunningStatisticsMatchTheCpuOnBothPaths) {
+  SKIP_WITHOUT_CUDA();
+  OptionsGuard restore;
+  for (bool cudnn : {true, false}) {
+    use_cudnn(cudnn);
+    // {1, 2, 1, 1}: one value per channel, where the unbiased running variance has no n - 1 to
+    // divide by (the CPU then takes the biased one) and the CUDA backend keeps to our kernels.
+    for (const Shape& shape : {Shape{4, 3, 5, 7}, Shape{1, 2, 1, 1}}) {
+      const std::string what = shape_str(shape) + (cudnn ? " with cuDNN" : " without cuDNN");
+      const BatchNormSteps cpu = batch_norm_steps(shape, Device::cpu());
+      const BatchNormSteps gpu = batch_norm_steps(shape, Device::cuda(0));
+      expect_close(cpu.train_out, gpu.train_out, what + ": training output");
+      expect_close(cpu.running_mean, gpu.running_mean, what + ": running mean");
+      expect_close(cpu.running_var, gpu.running_var, what + ": running variance (unbiased)");
+      expect_close(cpu.eval_out, gpu.eval_out, what + ": evaluation output");
+    }
+  }
+}
+
+// cuDNN's max pooling records no argmax; its backward works from x and y. A backward that runs
+// after use_cudnn changed must still take the forward's path.
+TEST(CudaPooling, MaxPoolBackwardFollowsTheForwardPathAcrossAnOptionChange) {
+  SKIP_WITHOUT_CUDA();
+  OptionsGuard restore;
+  const Shape shape{2, 3, 6, 6};
+  const int64_t n = numel_of(shape);
+  std::vector<float> values(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) values[static_cast<size_t>(i)] = static_cast<float>(i * 37 % n) * 0.01f;  // no ties
+  Tensor x_cpu = from_vector(values, shape);
+  x_cpu.set_requires_grad(true);
+  const Tensor y_cpu = max_pool2d(x_cpu, 3, 2, 1);
+  Generator generator(8);
+  const Tensor seed = randn(y_cpu.shape(), generator);
+  y_cpu.backward(seed);
+  for (bool forward_on_cudnn : {true, false}) {
+    Tensor x = from_vector(values, shape, Device::cuda(0));
+    x.set_requires_grad(true);
+    use_cudnn(forward_on_cudnn);
+    const Tensor y = max_pool2d(x, 3, 2, 1);
+    use_cudnn(!forward_on_cudnn);
+    y.backward(seed.to(Device::cuda(0)));
+    const std::string what = forward_on_cudnn ? "forward with cuDNN" : "forward without cuDNN";
+    expect_close(y_cpu.detach(), y, what + ": output");
+    expect_close(x_cpu.grad(), x.grad(), what + ": gradient");
+  }
+}
+
 // ---- cross-entropy and the fused gated weight at the backend level: the ops above them reduce
 // with a sum over all elements (CUB), so these also run on the emulated device ----
 
