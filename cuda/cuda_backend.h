@@ -73,7 +73,6 @@ class CudaBackend final : public Backend {
   void conv2d_backward_weight(const Tensor& dy, const Tensor& x, Tensor& dweight,
                               const Conv2dShape& shape) override;
   void pool2d(PoolKind kind, const Tensor& x, Tensor& out, Tensor& argmax, const Pool2dShape& shape) override;
-  using Backend::pool2d_backward;
   void pool2d_backward(PoolKind kind, const Tensor& x, const Tensor& y, const Tensor& dy, const Tensor& argmax,
                        Tensor& dx, const Pool2dShape& shape) override;
 

@@ -145,10 +145,6 @@ class Backend {
   // argmax). Without them (undefined) a backward must manage from the argmax alone.
   virtual void pool2d_backward(PoolKind kind, const Tensor& x, const Tensor& y, const Tensor& dy,
                                const Tensor& argmax, Tensor& dx, const Pool2dShape& shape) = 0;
-  // The backward for callers that hold no forward tensors (kernel tests comparing with the CPU).
-  void pool2d_backward(PoolKind kind, const Tensor& dy, const Tensor& argmax, Tensor& dx, const Pool2dShape& shape) {
-    pool2d_backward(kind, Tensor(), Tensor(), dy, argmax, dx, shape);
-  }
 
   // ---- optimizers ----
   virtual void adam_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamStep& step) = 0;

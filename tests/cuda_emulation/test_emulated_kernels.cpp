@@ -766,7 +766,7 @@ TEST(EmulatedKernels, PoolingForwardAndBackwardMatchTheCpu) {
   cover("max_pool2d");
 
   Tensor dx = Tensor::empty(in_shape);
-  cpu().pool2d_backward(PoolKind::Max, tensor_of(dy, out_shape), argmax, dx, shape);
+  cpu().pool2d_backward(PoolKind::Max, Tensor(), Tensor(), tensor_of(dy, out_shape), argmax, dx, shape);
   std::vector<float> actual_dx(in_count);
   kernels::max_pool2d_backward(dy.data(), actual_argmax.data(), actual_dx.data(), g, kStream);
   expect_matches_cpu(dx, actual_dx, kReductionTolerance, "max pool backward");
@@ -780,7 +780,8 @@ TEST(EmulatedKernels, PoolingForwardAndBackwardMatchTheCpu) {
   cover("avg_pool2d");
 
   Tensor average_dx = Tensor::empty(in_shape);
-  cpu().pool2d_backward(PoolKind::Average, tensor_of(dy, out_shape), no_argmax, average_dx, shape);
+  cpu().pool2d_backward(PoolKind::Average, Tensor(), Tensor(), tensor_of(dy, out_shape), no_argmax, average_dx,
+                        shape);
   std::vector<float> actual_average_dx(in_count);
   kernels::avg_pool2d_backward(dy.data(), actual_average_dx.data(), g, kStream);
   expect_matches_cpu(average_dx, actual_average_dx, kReductionTolerance, "average pool backward");
