@@ -1,11 +1,15 @@
-// The CPU sparse linear kernel (see csr_linear.h). Two layouts of the work:
-//  - batch < kSpmmMinBatch: one sparse matrix-vector product per activation row. Each weight row
-//    gathers the activations it needs: rows with at least kGatherMinRowLength non-zeros use
-//    16-wide AVX-512 gathers; shorter rows (the norm at 99% sparsity) a scalar loop with four
-//    independent accumulators, which beats a gather's fixed latency for a handful of entries.
-//  - larger batches: the activations are transposed to [cols, batch] so each non-zero scales one
-//    contiguous batch vector (broadcast value x up to four 16-wide loads, FMA into registers),
-//    and the [rows, batch] result is written back strided into [batch, rows].
+// The CPU sparse linear kernel (see csr_linear.h). Three layouts of the work:
+//  - batch 1: one sparse matrix-vector product. Each weight row is a scalar dot product with
+//    independent accumulators taking turns (four for rows under kLongRowLength non-zeros, eight
+//    for longer ones, where four still wait on the add latency). On Zen 5 this beat 16-wide
+//    AVX-512 gathers at every row length, float16 values included (see docs/sparse.md).
+//  - batch >= 2: the activations are transposed to [cols, batch] so each non-zero scales one
+//    contiguous batch vector (broadcast value x up to four 16-wide loads, FMA into registers): the
+//    matrix is read once for the whole batch, and the [rows, batch] result is written back into
+//    [batch, rows].
+//  - batch >= 2 with fewer than kSpmmMinRows weight rows (the attention's [1, A] score
+//    projection applied at every position): one matrix-vector product per activation row, the
+//    activation rows split between threads.
 // Rows are split between threads by non-zero count, not row count, so uneven rows (embedding
 // tables, output layers) still balance. The AVX-512 code is compiled with a target attribute and
 // chosen at run time, because the build does not assume -march (engine/CMakeLists.txt); the
@@ -29,8 +33,8 @@ namespace sparsecap::cpu {
 
 namespace {
 
-constexpr int64_t kGatherMinRowLength = 16;
-constexpr int64_t kSpmmMinBatch = 4;
+constexpr int64_t kLongRowLength = 16;  // from here on rows take eight accumulators, not four
+constexpr int64_t kSpmmMinRows = 16;  // fewer weight rows: one SpMV per activation row
 constexpr int64_t kBatchBlock = 64;            // batch columns held in registers at once (4 x 16)
 constexpr int64_t kParallelMultiplyAdds = 1 << 15;  // below this, one thread: fork/join costs more
 
@@ -80,51 +84,30 @@ void spmm_rows_portable(const CsrArrays<Index, Value>& w, const float* x_transpo
 
 #define SPARSECAP_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,fma,f16c")))
 
-SPARSECAP_AVX512 inline __m512i load_columns(const uint16_t* p, __mmask16 mask) {
-  return _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(mask, p));
-}
-SPARSECAP_AVX512 inline __m512i load_columns(const int32_t* p, __mmask16 mask) {
-  return _mm512_maskz_loadu_epi32(mask, p);
-}
-SPARSECAP_AVX512 inline __m512 load_values(const float* p, __mmask16 mask) { return _mm512_maskz_loadu_ps(mask, p); }
-SPARSECAP_AVX512 inline __m512 load_values(const uint16_t* p, __mmask16 mask) {
-  return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, p));
-}
+// The accumulator arrays below are indexed only by fully unrolled loops (#pragma GCC unroll), which
+// is what lets GCC keep them in registers.
+
 SPARSECAP_AVX512 inline float widen_fast(float value) { return value; }
 SPARSECAP_AVX512 inline float widen_fast(uint16_t half_bits) { return _cvtsh_ss(half_bits); }
 
-// One row's dot product with 16-wide gathers; the tail is masked.
-template <typename Index, typename Value>
-SPARSECAP_AVX512 float gathered_row_dot(const CsrArrays<Index, Value>& w, const float* x, int32_t begin, int32_t end) {
-  __m512 sum0 = _mm512_setzero_ps(), sum1 = _mm512_setzero_ps();
+// One row's dot product with `Chains` scalar accumulators taking turns, so consecutive
+// multiply-adds do not wait on each other's latency.
+template <int Chains, typename Index, typename Value>
+SPARSECAP_AVX512 float scalar_row_dot(const CsrArrays<Index, Value>& w, const float* x, int32_t begin, int32_t end) {
+  float sums[Chains] = {};
   int32_t i = begin;
-  for (; i + 32 <= end; i += 32) {  // two independent chains hide the gather latency
-    sum0 = _mm512_fmadd_ps(load_values(w.values + i, 0xFFFF),
-                           _mm512_i32gather_ps(load_columns(w.columns + i, 0xFFFF), x, 4), sum0);
-    sum1 = _mm512_fmadd_ps(load_values(w.values + i + 16, 0xFFFF),
-                           _mm512_i32gather_ps(load_columns(w.columns + i + 16, 0xFFFF), x, 4), sum1);
-  }
-  for (; i < end; i += 16) {
-    const __mmask16 mask = end - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (end - i)) - 1);
-    const __m512 gathered = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask, load_columns(w.columns + i, mask), x, 4);
-    sum0 = _mm512_fmadd_ps(load_values(w.values + i, mask), gathered, sum0);
-  }
-  return _mm512_reduce_add_ps(_mm512_add_ps(sum0, sum1));
-}
-
-// One short row's dot product: four scalar accumulators, no gathers.
-template <typename Index, typename Value>
-SPARSECAP_AVX512 float short_row_dot(const CsrArrays<Index, Value>& w, const float* x, int32_t begin, int32_t end) {
-  float a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-  int32_t i = begin;
-  for (; i + 4 <= end; i += 4) {
-    a0 += widen_fast(w.values[i]) * x[w.columns[i]];
-    a1 += widen_fast(w.values[i + 1]) * x[w.columns[i + 1]];
-    a2 += widen_fast(w.values[i + 2]) * x[w.columns[i + 2]];
-    a3 += widen_fast(w.values[i + 3]) * x[w.columns[i + 3]];
-  }
-  for (; i < end; ++i) a0 += widen_fast(w.values[i]) * x[w.columns[i]];
-  return (a0 + a1) + (a2 + a3);
+  for (; i + Chains <= end; i += Chains)
+#pragma GCC unroll 8
+    for (int k = 0; k < Chains; ++k) sums[k] += widen_fast(w.values[i + k]) * x[w.columns[i + k]];
+  // The tail with constant indices too: a variable index would put `sums` on the stack.
+#pragma GCC unroll 8
+  for (int k = 0; k + 1 < Chains; ++k)
+    if (i + k < end) sums[k] += widen_fast(w.values[i + k]) * x[w.columns[i + k]];
+#pragma GCC unroll 8
+  for (int width = Chains / 2; width > 0; width /= 2)  // pairwise: (s0 + s2) + (s1 + s3), ...
+#pragma GCC unroll 8
+    for (int k = 0; k < width; ++k) sums[k] += sums[k + width];
+  return sums[0];
 }
 
 template <typename Index, typename Value>
@@ -132,18 +115,20 @@ SPARSECAP_AVX512 void spmv_rows_avx512(const CsrArrays<Index, Value>& w, const f
                                        int64_t begin, int64_t end) {
   for (int64_t r = begin; r < end; ++r) {
     const int32_t row_begin = w.row_ptr[r], row_end = w.row_ptr[r + 1];
-    const float dot = row_end - row_begin >= kGatherMinRowLength ? gathered_row_dot(w, x, row_begin, row_end)
-                                                                 : short_row_dot(w, x, row_begin, row_end);
+    const float dot = row_end - row_begin < kLongRowLength ? scalar_row_dot<4>(w, x, row_begin, row_end)
+                                                           : scalar_row_dot<8>(w, x, row_begin, row_end);
     y[r] = bias ? dot + bias[r] : dot;
   }
 }
 
-// Rows x one block of `Vectors` x 16 batch columns (the last vector masked by `tail`). Two
-// accumulator sets take alternate non-zeros so consecutive FMAs do not wait on each other's
-// latency. Results are staged for kRowTile rows and written batch-row by batch-row: writing each
-// row's batch values straight into out [batch, rows] would touch `width` lines rows*4 bytes
-// apart, which all map to one L1 set and evict each other on every row.
+// Rows x one block of `Vectors` x 16 batch columns (the last vector masked by `tail`). Four
+// accumulator sets take turns on the non-zeros: with one vector per set (batch <= 16) each FMA
+// would otherwise wait on the previous one's latency. Results are staged for kRowTile rows and
+// written batch-row by batch-row: writing each row's batch values straight into out [batch, rows]
+// would touch `width` lines rows*4 bytes apart, which all map to one L1 set and evict each other
+// on every row.
 constexpr int64_t kRowTile = 16;
+constexpr int kSpmmChains = 4;  // the sum below is written for four
 
 // Vector v of the batch block for non-zero i: activations of its column, batch columns
 // block + 16 v .. (masked by `tail` for the block's last vector).
@@ -164,28 +149,37 @@ SPARSECAP_AVX512 void spmm_block_avx512(const CsrArrays<Index, Value>& w, const 
     const int64_t tile_rows = std::min(kRowTile, end - tile);
     for (int64_t t = 0; t < tile_rows; ++t) {
       const int64_t r = tile + t;
-      __m512 even[Vectors], odd[Vectors];
-      for (int v = 0; v < Vectors; ++v) {
-        even[v] = _mm512_set1_ps(bias ? bias[r] : 0.0f);
-        odd[v] = _mm512_setzero_ps();
-      }
+      __m512 sums[kSpmmChains][Vectors];
+#pragma GCC unroll 8
+      for (int k = 0; k < kSpmmChains; ++k)
+#pragma GCC unroll 8
+        for (int v = 0; v < Vectors; ++v) sums[k][v] = _mm512_setzero_ps();
       int32_t i = w.row_ptr[r];
       const int32_t row_end = w.row_ptr[r + 1];
-      for (; i + 2 <= row_end; i += 2) {
-        const __m512 first = _mm512_set1_ps(widen_fast(w.values[i]));
-        const __m512 second = _mm512_set1_ps(widen_fast(w.values[i + 1]));
-        for (int v = 0; v < Vectors; ++v) {
-          even[v] = _mm512_fmadd_ps(first, load_batch_vector<Vectors>(w, x_transposed, batch, block, tail, i, v), even[v]);
-          odd[v] = _mm512_fmadd_ps(second, load_batch_vector<Vectors>(w, x_transposed, batch, block, tail, i + 1, v),
-                                   odd[v]);
+      for (; i + kSpmmChains <= row_end; i += kSpmmChains)
+#pragma GCC unroll 8
+        for (int k = 0; k < kSpmmChains; ++k) {
+          const __m512 value = _mm512_set1_ps(widen_fast(w.values[i + k]));
+#pragma GCC unroll 8
+          for (int v = 0; v < Vectors; ++v)
+            sums[k][v] = _mm512_fmadd_ps(
+                value, load_batch_vector<Vectors>(w, x_transposed, batch, block, tail, i + k, v), sums[k][v]);
         }
-      }
-      if (i < row_end) {
-        const __m512 last = _mm512_set1_ps(widen_fast(w.values[i]));
+#pragma GCC unroll 8
+      for (int k = 0; k + 1 < kSpmmChains; ++k) {  // constant indices keep `sums` in registers
+        if (i + k >= row_end) break;
+        const __m512 value = _mm512_set1_ps(widen_fast(w.values[i + k]));
+#pragma GCC unroll 8
         for (int v = 0; v < Vectors; ++v)
-          even[v] = _mm512_fmadd_ps(last, load_batch_vector<Vectors>(w, x_transposed, batch, block, tail, i, v), even[v]);
+          sums[k][v] = _mm512_fmadd_ps(
+              value, load_batch_vector<Vectors>(w, x_transposed, batch, block, tail, i + k, v), sums[k][v]);
       }
-      for (int v = 0; v < Vectors; ++v) _mm512_store_ps(&staged[t][16 * v], _mm512_add_ps(even[v], odd[v]));
+      const __m512 row_bias = _mm512_set1_ps(bias ? bias[r] : 0.0f);
+#pragma GCC unroll 8
+      for (int v = 0; v < Vectors; ++v)
+        _mm512_store_ps(&staged[t][16 * v],
+                        _mm512_add_ps(row_bias, _mm512_add_ps(_mm512_add_ps(sums[0][v], sums[2][v]),
+                                                              _mm512_add_ps(sums[1][v], sums[3][v]))));
     }
     for (int64_t b = 0; b < width; ++b) {
       float* destination = out + (block + b) * w.rows + tile;
@@ -241,20 +235,32 @@ float* transposed_activation_buffer(size_t floats) {
 }
 
 template <typename Index, typename Value>
+void spmv_rows(bool avx512, const CsrArrays<Index, Value>& w, const float* x, const float* bias, float* y,
+               int64_t begin, int64_t end) {
+  if (avx512)
+    spmv_rows_avx512(w, x, bias, y, begin, end);
+  else
+    spmv_rows_portable(w, x, bias, y, begin, end);
+}
+
+template <typename Index, typename Value>
 void csr_linear_typed(const CsrArrays<Index, Value>& w, const float* x, const float* bias, float* out, int64_t batch) {
   const bool avx512 = cpu_has_avx512();
   const bool parallel = static_cast<int64_t>(w.row_ptr[w.rows]) * batch + w.rows * batch >= kParallelMultiplyAdds;
-  if (batch < kSpmmMinBatch) {
+  if (batch == 1) {
 #pragma omp parallel if (parallel)
     {
       const auto [begin, end] = row_range_by_nonzeros(w.row_ptr, w.rows, omp_get_thread_num(), omp_get_num_threads());
-      for (int64_t b = 0; b < batch; ++b) {
-        if (avx512)
-          spmv_rows_avx512(w, x + b * w.cols, bias, out + b * w.rows, begin, end);
-        else
-          spmv_rows_portable(w, x + b * w.cols, bias, out + b * w.rows, begin, end);
-      }
+      spmv_rows(avx512, w, x, bias, out, begin, end);
     }
+    return;
+  }
+  if (w.rows < kSpmmMinRows) {
+    // A few rows (the attention's [1, A] score projection over every position): splitting rows
+    // would leave threads idle and transposing x would cost more than the product, so each
+    // thread takes whole activation rows.
+#pragma omp parallel for schedule(static) if (parallel)
+    for (int64_t b = 0; b < batch; ++b) spmv_rows(avx512, w, x + b * w.cols, bias, out + b * w.rows, 0, w.rows);
     return;
   }
   float* x_transposed = transposed_activation_buffer(static_cast<size_t>(w.cols * batch));
