@@ -211,9 +211,11 @@ Tensor SoftAttentionDecoder::attention_weights(const Tensor& keys, const Tensor&
 
 RecurrentState SoftAttentionDecoder::step(const Tensor& words, const Tensor& memory, const Tensor& keys,
                                           const RecurrentState& state, const SoftAttentionStepWeights& weights) {
-  const int64_t rows = memory.size(0), positions = memory.size(1);
   const Tensor alpha = attention_weights(keys, state.h, weights);                        // [N, P]
-  const Tensor context = matmul(alpha.reshape({rows, 1, positions}), memory).reshape({rows, memory_channels_});
+  // sum_p alpha[n, p] memory[n, p, :] as one broadcast multiply and one reduction: a batched
+  // matmul would run `rows` separate [1, P] x [P, C] GEMM calls, and their per-call threading
+  // overhead was most of a decoder step at batch 50.
+  const Tensor context = sum(mul(unsqueeze(alpha, 2), memory), 1);                     // [N, C]
   const Tensor input = dropout(concat({words, context}, 1), config_.dropout, is_training(), *dropout_generator_);
   return cell_->step(input, state, weights.cell);
 }
