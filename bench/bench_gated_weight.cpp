@@ -1,11 +1,14 @@
 // Supermask's fused gated weight against the unfused chain of engine ops and against memcpy
 // bandwidth, on the CPU (all cores) and, when a CUDA device is present, on the GPU (fused kernel
-// vs device-to-device copy; timed to completion with a synchronize), for 1M..64M weights. Bytes moved per weight: forward reads W
-// and G and writes W' (12 B); backward reads dW', W, G and writes dW, dG (20 B). memcpy moves 8 B
-// per float (read + write). Ratios are printed at the end of the run.
+// vs device-to-device copy; timed to completion with a synchronize), for 1M..64M weights. Bytes
+// moved per weight: forward reads W and G and writes W' (12 B); backward reads dW', W, G and writes
+// dW, dG (20 B). memcpy moves 8 B per float (read + write). One run: the ratios are printed at its
+// end, one line per size.
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -75,7 +78,6 @@ void register_gpu() {
   }
 }
 
-
 void register_all() {
   for (int64_t n : kSizes) {
     benchmark::RegisterBenchmark(name_of("memcpy", n).c_str(), [n](benchmark::State& state) {
@@ -121,6 +123,42 @@ void register_all() {
   }
 }
 
+// One line per size: fused vs unfused (time ratio) and the fused pass's bandwidth as a share of
+// memcpy's, each counting the bytes it must move. Sizes whose memcpy working set (source and
+// destination) exceeds the last-level cache are marked: only there is memcpy DRAM bandwidth.
+void print_cpu_summary(const RatioReporter& reporter) {
+  int64_t last_level_cache = 0;
+  for (const auto& cache : benchmark::CPUInfo::Get().caches)
+    last_level_cache = std::max<int64_t>(last_level_cache, cache.size);
+  std::printf("\nCPU, %d OpenMP threads for the fused and unfused ops, std::memcpy on one thread; float32 weights.\n",
+              omp_get_max_threads());
+  std::printf("Bytes counted per weight: forward 12 (reads W, G, writes W'), backward 20 (reads dW', W, G, writes dW, "
+              "dG), memcpy 8.\n");
+  std::printf("%-10s %-9s | %-18s %-18s | %-26s %-26s\n", "n", "memory", "fwd fused/unfused", "bwd fused/unfused",
+              "fwd fused, % of memcpy", "bwd fused, % of memcpy");
+  for (int64_t n : kSizes) {
+    const double memcpy_seconds = reporter.seconds(name_of("memcpy", n));
+    if (memcpy_seconds <= 0) continue;
+    const double memcpy_rate = 8.0 * static_cast<double>(n) / memcpy_seconds;
+    auto speedup = [&](const char* fused, const char* unfused) {
+      const double f = reporter.seconds(name_of(fused, n)), u = reporter.seconds(name_of(unfused, n));
+      return f > 0 && u > 0 ? u / f : 0.0;
+    };
+    auto share = [&](const char* fused, double bytes) {
+      const double seconds = reporter.seconds(name_of(fused, n));
+      const double rate = seconds > 0 ? bytes * static_cast<double>(n) / seconds : 0.0;
+      char text[64];
+      std::snprintf(text, sizeof text, "%5.1f%% (%.1f / %.1f GB/s)", 100.0 * rate / memcpy_rate, rate / 1e9,
+                    memcpy_rate / 1e9);
+      return std::string(text);
+    };
+    std::printf("%-10lld %-9s | %16.2fx  %16.2fx  | %-26s %-26s\n", static_cast<long long>(n),
+                8 * n > last_level_cache ? "DRAM" : "cache", speedup("fused_forward", "unfused_forward"),
+                speedup("fused_backward", "unfused_backward"), share("fused_forward", 12.0).c_str(),
+                share("fused_backward", 20.0).c_str());
+  }
+}
+
 }  // namespace
 }  // namespace sparsecap::bench
 
@@ -137,22 +175,7 @@ int main(int argc, char** argv) {
                                                                              : "built without CUDA");
   RatioReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
-  std::printf("\nFused gated weight vs the unfused chain of engine ops, and as a share of memcpy bandwidth:\n");
-  for (int64_t n : kSizes) {
-    const std::string size = "n=" + std::to_string(n);
-    reporter.print_speedup("forward, fused vs unfused, " + size, name_of("fused_forward", n),
-                           name_of("unfused_forward", n));
-    reporter.print_speedup("backward, fused vs unfused, " + size, name_of("fused_backward", n),
-                           name_of("unfused_backward", n));
-    const double memcpy_seconds = reporter.seconds(name_of("memcpy", n));
-    for (auto [who, bytes] : {std::pair{"fused_forward", 12.0}, std::pair{"fused_backward", 20.0}}) {
-      const double seconds = reporter.seconds(name_of(who, n));
-      if (seconds <= 0 || memcpy_seconds <= 0) continue;
-      const double rate = bytes * static_cast<double>(n) / seconds, memcpy_rate = 8.0 * static_cast<double>(n) / memcpy_seconds;
-      std::printf("  %-16s %-12s %6.1f%% of memcpy bandwidth (%.1f vs %.1f GB/s)\n", who, size.c_str(),
-                  100.0 * rate / memcpy_rate, rate / 1e9, memcpy_rate / 1e9);
-    }
-  }
+  print_cpu_summary(reporter);
   if (gpu) {
     std::printf("\nGPU: fused gated weight as a share of device copy bandwidth:\n");
     for (int64_t n : kSizes) {
