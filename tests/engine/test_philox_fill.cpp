@@ -71,30 +71,55 @@ TEST(PhiloxFill, EveryPathGivesTheScalarBits) {
 // Forward and backward of the CPU gated weight equal the per-element functors bit for bit, for
 // sizes that end inside a block and inside a chunk, run on one or both threads, at offsets on and
 // off block boundaries.
-TEST(PhiloxFill, GatedWeightEqualsThePerElementFunctors) {
+// The CPU gated weight, forward and backward, against the per-element functors, bit for bit.
+void expect_gated_weight_matches_functors(const Tensor& w, const Tensor& g, const Tensor& dy,
+                                          const kernels::GateDraw& draw) {
+  const int64_t n = w.numel();
   Backend& backend = backend_for(Device::cpu());
+  Tensor out = zeros({n}), dw = zeros({n}), dg = zeros({n});
+  backend.gated_weight(w, g, out, draw);
+  backend.gated_weight_backward(dy, w, g, dw, dg, draw);
+  const std::vector<float> wv = w.to_vector<float>(), gv = g.to_vector<float>(), dyv = dy.to_vector<float>();
+  std::vector<float> expected_out(wv.size()), expected_dw(wv.size()), expected_dg(wv.size());
+  for (size_t i = 0; i < wv.size(); ++i) {
+    expected_out[i] = kernels::gated_weight_forward(wv[i], gv[i], draw, i);
+    kernels::gated_weight_backward(dyv[i], wv[i], gv[i], draw, i, expected_dw[i], expected_dg[i]);
+  }
+  ASSERT_EQ(bits_of(out.to_vector<float>()), bits_of(expected_out));
+  ASSERT_EQ(bits_of(dw.to_vector<float>()), bits_of(expected_dw));
+  ASSERT_EQ(bits_of(dg.to_vector<float>()), bits_of(expected_dg));
+}
+
+struct GateInputs {
+  Tensor w, g, dy;
+};
+
+GateInputs gate_inputs(int64_t n) {
+  Generator generator(static_cast<uint64_t>(n));
+  GateInputs inputs;
+  inputs.w = randn({n}, generator);
+  inputs.g = mul_scalar(randn({n}, generator), 3.0);
+  inputs.dy = randn({n}, generator);
+  return inputs;
+}
+
+TEST(PhiloxFill, GatedWeightEqualsThePerElementFunctors) {
   for (int64_t n : {1, 3, 17, 1000, 1024 + 5, 3 * 1024 + 7, 70001}) {
-    Generator generator(static_cast<uint64_t>(n));
-    const Tensor w = randn({n}, generator), g = mul_scalar(randn({n}, generator), 3.0), dy = randn({n}, generator);
-    const std::vector<float> wv = w.to_vector<float>(), gv = g.to_vector<float>(), dyv = dy.to_vector<float>();
+    const GateInputs x = gate_inputs(n);
     for (uint64_t offset : {0ull, 1ull, 6ull, 4000ull, 4003ull}) {
       for (bool sample : {true, false}) {
         SCOPED_TRACE(testing::Message() << "n " << n << " offset " << offset << " sample " << sample);
-        const kernels::GateDraw draw{11, 0x100000002ull, offset, sample};
-        Tensor out = zeros({n}), dw = zeros({n}), dg = zeros({n});
-        backend.gated_weight(w, g, out, draw);
-        backend.gated_weight_backward(dy, w, g, dw, dg, draw);
-        std::vector<float> expected_out(wv.size()), expected_dw(wv.size()), expected_dg(wv.size());
-        for (size_t i = 0; i < wv.size(); ++i) {
-          expected_out[i] = kernels::gated_weight_forward(wv[i], gv[i], draw, i);
-          kernels::gated_weight_backward(dyv[i], wv[i], gv[i], draw, i, expected_dw[i], expected_dg[i]);
-        }
-        ASSERT_EQ(bits_of(out.to_vector<float>()), bits_of(expected_out));
-        ASSERT_EQ(bits_of(dw.to_vector<float>()), bits_of(expected_dw));
-        ASSERT_EQ(bits_of(dg.to_vector<float>()), bits_of(expected_dg));
+        expect_gated_weight_matches_functors(x.w, x.g, x.dy, kernels::GateDraw{11, 0x100000002ull, offset, sample});
       }
     }
   }
+}
+
+// Outputs of 32 MiB and more are staged and written with streaming stores
+// (engine/cpu/gated_weight.cpp): the same bits, tail chunk included.
+TEST(PhiloxFill, StreamedGatedWeightEqualsThePerElementFunctors) {
+  const GateInputs x = gate_inputs((int64_t{32} << 20) / 4 + 1029);
+  expect_gated_weight_matches_functors(x.w, x.g, x.dy, kernels::GateDraw{11, 0x100000002ull, 6, true});
 }
 
 }  // namespace
