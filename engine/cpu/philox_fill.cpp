@@ -22,10 +22,11 @@ namespace sparsecap::cpu {
 
 namespace {
 
-// The constants of kernels::philox4x32_10.
-constexpr uint32_t kMul0 = 0xD2511F53u, kMul1 = 0xCD9E8D57u;
-constexpr uint32_t kWeyl0 = 0x9E3779B9u, kWeyl1 = 0xBB67AE85u;
-constexpr int kRounds = 10;
+using kernels::kPhiloxMul0;
+using kernels::kPhiloxMul1;
+using kernels::kPhiloxRounds;
+using kernels::kPhiloxWeyl0;
+using kernels::kPhiloxWeyl1;
 // Element offsets are 64-bit and wrap at 2^64, so block indices (offset / 4) wrap at 2^62.
 constexpr uint64_t kBlockMask = (uint64_t{1} << 62) - 1;
 
@@ -51,7 +52,7 @@ constexpr int kAvx512Groups = 4, kAvx2Groups = 2;
 __attribute__((target("avx512f"))) int64_t fill_blocks_avx512(uint64_t seed, uint64_t stream, uint64_t first_block,
                                                               int64_t blocks, uint32_t* out) {
   constexpr int64_t kStep = 8 * kAvx512Groups;
-  const __m512i mul0 = _mm512_set1_epi64(kMul0), mul1 = _mm512_set1_epi64(kMul1);
+  const __m512i mul0 = _mm512_set1_epi64(kPhiloxMul0), mul1 = _mm512_set1_epi64(kPhiloxMul1);
   const __m512i stream_low = _mm512_set1_epi64(static_cast<uint32_t>(stream));
   const __m512i stream_high = _mm512_set1_epi64(static_cast<uint32_t>(stream >> 32));
   const __m512i lane = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
@@ -72,7 +73,7 @@ __attribute__((target("avx512f"))) int64_t fill_blocks_avx512(uint64_t seed, uin
       c3[group] = stream_high;
     }
     uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
-    for (int round = 0; round < kRounds; ++round) {
+    for (int round = 0; round < kPhiloxRounds; ++round) {
       const __m512i key0 = _mm512_set1_epi32(static_cast<int>(k0)), key1 = _mm512_set1_epi32(static_cast<int>(k1));
       for (int group = 0; group < kAvx512Groups; ++group) {
         const __m512i product0 = _mm512_mul_epu32(c0[group], mul0), product1 = _mm512_mul_epu32(c2[group], mul1);
@@ -81,8 +82,8 @@ __attribute__((target("avx512f"))) int64_t fill_blocks_avx512(uint64_t seed, uin
         c1[group] = product1;
         c3[group] = product0;
       }
-      k0 += kWeyl0;
-      k1 += kWeyl1;
+      k0 += kPhiloxWeyl0;
+      k1 += kPhiloxWeyl1;
     }
     for (int group = 0; group < kAvx512Groups; ++group) {
       const __m512i words01 = _mm512_mask_blend_epi32(0xAAAA, c0[group], _mm512_slli_epi64(c1[group], 32));
@@ -99,7 +100,7 @@ __attribute__((target("avx512f"))) int64_t fill_blocks_avx512(uint64_t seed, uin
 __attribute__((target("avx2"))) int64_t fill_blocks_avx2(uint64_t seed, uint64_t stream, uint64_t first_block,
                                                          int64_t blocks, uint32_t* out) {
   constexpr int64_t kStep = 4 * kAvx2Groups;
-  const __m256i mul0 = _mm256_set1_epi64x(kMul0), mul1 = _mm256_set1_epi64x(kMul1);
+  const __m256i mul0 = _mm256_set1_epi64x(kPhiloxMul0), mul1 = _mm256_set1_epi64x(kPhiloxMul1);
   const __m256i stream_low = _mm256_set1_epi64x(static_cast<uint32_t>(stream));
   const __m256i stream_high = _mm256_set1_epi64x(static_cast<uint32_t>(stream >> 32));
   const __m256i lane = _mm256_setr_epi64x(0, 1, 2, 3);
@@ -116,7 +117,7 @@ __attribute__((target("avx2"))) int64_t fill_blocks_avx2(uint64_t seed, uint64_t
       c3[group] = stream_high;
     }
     uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
-    for (int round = 0; round < kRounds; ++round) {
+    for (int round = 0; round < kPhiloxRounds; ++round) {
       const __m256i key0 = _mm256_set1_epi32(static_cast<int>(k0)), key1 = _mm256_set1_epi32(static_cast<int>(k1));
       for (int group = 0; group < kAvx2Groups; ++group) {
         const __m256i product0 = _mm256_mul_epu32(c0[group], mul0), product1 = _mm256_mul_epu32(c2[group], mul1);
@@ -125,8 +126,8 @@ __attribute__((target("avx2"))) int64_t fill_blocks_avx2(uint64_t seed, uint64_t
         c1[group] = product1;
         c3[group] = product0;
       }
-      k0 += kWeyl0;
-      k1 += kWeyl1;
+      k0 += kPhiloxWeyl0;
+      k1 += kPhiloxWeyl1;
     }
     for (int group = 0; group < kAvx2Groups; ++group) {
       const __m256i words01 = _mm256_blend_epi32(c0[group], _mm256_slli_epi64(c1[group], 32), 0xAA);

@@ -22,22 +22,27 @@ HD void philox_mulhilo(uint32_t a, uint32_t b, uint32_t& hi, uint32_t& lo) {
   lo = static_cast<uint32_t>(product);
 }
 
+// Philox4x32-10's round multipliers, key increments (Weyl sequence) and round count; also used
+// by the vectorised CPU fill (engine/cpu/philox_fill.cpp). Namespace-scope constexpr scalars may
+// be used in device code as they are.
+constexpr uint32_t kPhiloxMul0 = 0xD2511F53u, kPhiloxMul1 = 0xCD9E8D57u;
+constexpr uint32_t kPhiloxWeyl0 = 0x9E3779B9u, kPhiloxWeyl1 = 0xBB67AE85u;
+constexpr int kPhiloxRounds = 10;
+
 // Ten rounds of Philox4x32 on `counter` with key (k0, k1).
 HD Philox4x32 philox4x32_10(Philox4x32 counter, uint32_t k0, uint32_t k1) {
-  constexpr uint32_t kMul0 = 0xD2511F53u, kMul1 = 0xCD9E8D57u;
-  constexpr uint32_t kWeyl0 = 0x9E3779B9u, kWeyl1 = 0xBB67AE85u;
   uint32_t c0 = counter.v[0], c1 = counter.v[1], c2 = counter.v[2], c3 = counter.v[3];
-  for (int round = 0; round < 10; ++round) {
+  for (int round = 0; round < kPhiloxRounds; ++round) {
     uint32_t hi0, lo0, hi1, lo1;
-    philox_mulhilo(kMul0, c0, hi0, lo0);
-    philox_mulhilo(kMul1, c2, hi1, lo1);
+    philox_mulhilo(kPhiloxMul0, c0, hi0, lo0);
+    philox_mulhilo(kPhiloxMul1, c2, hi1, lo1);
     const uint32_t n0 = hi1 ^ c1 ^ k0;
     const uint32_t n1 = lo1;
     const uint32_t n2 = hi0 ^ c3 ^ k1;
     const uint32_t n3 = lo0;
     c0 = n0; c1 = n1; c2 = n2; c3 = n3;
-    k0 += kWeyl0;
-    k1 += kWeyl1;
+    k0 += kPhiloxWeyl0;
+    k1 += kPhiloxWeyl1;
   }
   return Philox4x32{{c0, c1, c2, c3}};
 }
