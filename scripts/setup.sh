@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 packages=(
   build-essential cmake git pkg-config
   libdnnl-dev            # oneDNN: GEMM and the CPU's fast paths
+  ocl-icd-opencl-dev     # OpenCL headers: oneDNN's CMake package config requires them
   libopenblas-dev        # OpenBLAS: only the benchmark baseline
   libeigen3-dev          # Eigen: only the sparse benchmark's peer
   nlohmann-json3-dev libcli11-dev libstb-dev zlib1g-dev libzstd-dev
