@@ -9,16 +9,35 @@
 // Column indices use the narrowest type that fits (U16 up to 65 536 columns), so a non-zero costs
 // 4 bytes in float16 and 6 in float32. The three tensors live on one device; the CUDA backend
 // keeps its copies widened (I32 indices, F32 values), the types cuSPARSE computes with.
+#include <array>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
 
 #include "engine/tensor.h"
 
 namespace sparsecap::sparse {
 
+// A layout of the same matrix that a backend kernel derives from the CSR arrays on first use
+// (the CPU's sliced layout for batch 1, engine/cpu/sliced_multiply.h).
+struct DerivedLayout {
+  virtual ~DerivedLayout() = default;
+};
+
+// Where a CsrMatrix keeps its derived layout, shared by its copies. `source` records the arrays
+// the layout was built from, so a copy whose arrays were replaced builds a fresh one; arrays
+// changed in place are not detected (a CsrMatrix is not modified once it has been computed with).
+struct DerivedLayoutSlot {
+  std::mutex mutex;
+  std::array<const void*, 3> source{};
+  std::shared_ptr<const DerivedLayout> layout;
+};
+
 struct CsrMatrix {
   int64_t rows = 0, cols = 0;
   Tensor row_ptr, col_idx, values;
+  std::shared_ptr<DerivedLayoutSlot> derived = std::make_shared<DerivedLayoutSlot>();
 
   int64_t nnz() const { return values.defined() ? values.numel() : 0; }
   Device device() const { return values.device(); }
@@ -28,6 +47,21 @@ struct CsrMatrix {
   // A copy on `device`: indices widened to I32 and values to F32 for CUDA (what cuSPARSE
   // accepts); unchanged types on the CPU.
   CsrMatrix to(Device device) const;
+
+  // The layout `build(*this)` derives, built on the first call and reused while the arrays stay
+  // the same. Thread-safe.
+  template <typename Layout, typename Build>
+  std::shared_ptr<const Layout> derived_layout(Build build) const {
+    const std::array<const void*, 3> arrays{row_ptr.raw_data(), col_idx.raw_data(), values.raw_data()};
+    std::lock_guard<std::mutex> lock(derived->mutex);
+    auto layout = std::dynamic_pointer_cast<const Layout>(derived->layout);
+    if (!layout || derived->source != arrays) {
+      layout = build(*this);
+      derived->layout = layout;
+      derived->source = arrays;
+    }
+    return layout;
+  }
 };
 
 // U16 when `cols` <= 65 536 (indices 0 .. 65 535), else I32.

@@ -1,7 +1,7 @@
 // CSR matrices: dense round trip, index and value dtypes, every invariant violation, and the CPU
 // sparse linear kernel against a dense float64 reference across the kernel's code paths (short
-// and long rows, SpMV, SpMM and SpMV-per-activation-row batches, one and two threads, F16 and F32
-// values, U16 and I32 indices).
+// and long rows, the sliced kernel at batch 1 to 4, SpMV, SpMM and SpMV-per-activation-row
+// batches, one and two threads, F16 and F32 values, U16 and I32 indices).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -159,7 +159,16 @@ INSTANTIATE_TEST_SUITE_P(
                       KernelCase{600, 400, 3, 0.1, DType::F16},    // SpMM at batch 3, both threads
                       KernelCase{1, 512, 2450, 0.05, DType::F32},  // one row: SpMV per activation row, threads
                       KernelCase{15, 70, 3, 0.3, DType::F16},      // fewest rows still SpMV per activation row
-                      KernelCase{16, 70, 3, 0.3, DType::F32}));    // first row count for SpMM
+                      KernelCase{16, 70, 3, 0.3, DType::F32},      // first row count for SpMM
+                      // Batch 1 on the sliced kernel: partial last slice, partial last window of
+                      // 256 rows split between threads, an all-zero matrix, fewer rows than a slice.
+                      KernelCase{1000, 300, 1, 0.02, DType::F16},
+                      KernelCase{4100, 64, 1, 0.3, DType::F32},
+                      KernelCase{40, 16, 1, 0.0, DType::F32},
+                      KernelCase{5, 9, 1, 0.5, DType::F16},
+                      // Batch 2 to 4 on the sliced kernel (under 30% density), both threads.
+                      KernelCase{700, 200, 4, 0.1, DType::F32},
+                      KernelCase{300, 90, 2, 0.05, DType::F16}));
 
 // Row r holds exactly r non-zeros (0 .. 40), so every remainder of the four- and eight-accumulator
 // loops (rows below and from 16 entries) and of the four-chain SpMM appears, for both index and
@@ -190,6 +199,24 @@ TEST(SparseLinear, EveryRowLengthIndexTypeValueTypeAndBatchLayout) {
                 << dtype_name(values) << " values, " << dtype_name(indices) << " indices, rows " << first_row
                 << " +" << used_rows << ", batch " << batch << ", entry " << i;
         }
+}
+
+// The batch-1 kernel derives its layout from the arrays on first use and keeps it with the
+// matrix: a copy given other arrays must compute with those, and the original still with its own.
+TEST(SparseLinear, DerivedLayoutFollowsTheArrays) {
+  Generator generator(8);
+  const CsrMatrix first = csr_from_dense(random_sparse_matrix(300, 50, 0.2, 1));
+  const Tensor x = randn({1, 50}, generator);
+  const std::vector<float> first_before = sparse_linear(x, first).to_vector<float>();
+  CsrMatrix second = first;  // shares the derived layout...
+  const CsrMatrix other = csr_from_dense(random_sparse_matrix(300, 50, 0.2, 2));
+  second.row_ptr = other.row_ptr;  // ...until its arrays are replaced
+  second.col_idx = other.col_idx;
+  second.values = other.values;
+  const std::vector<double> expected = reference_linear(csr_to_dense(other), x, zeros({300}));
+  const std::vector<float> got = sparse_linear(x, second).to_vector<float>();
+  for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], expected[i], 1e-4 * (1.0 + std::abs(expected[i])));
+  EXPECT_EQ(sparse_linear(x, first).to_vector<float>(), first_before);
 }
 
 TEST(SparseLinear, WideMatrixWithInt32Indices) {
