@@ -179,7 +179,8 @@ void add_dense_benchmarks(const MatrixShape& s, int64_t batch) {
 const std::vector<double> kDecoderSparsities = {0.8, 0.9, 0.95, 0.975, 0.99};
 
 // The demo's decoder (hidden 512, embedding 256, attention 512, LSTM) with the paper's 10 000-word
-// vocabulary, over a width-0.5 MobileNet on 224x224 images (7x7 = 49 attention positions).
+// vocabulary, over the demo's width-0.5 MobileNet (seven separable blocks, stride 16) on 224x224
+// images: 14x14 = 196 attention positions of 256 channels.
 models::SoftAttentionConfig decoder_config() {
   models::SoftAttentionConfig config;
   config.encoder.width_multiplier = 0.5;

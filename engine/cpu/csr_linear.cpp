@@ -126,10 +126,62 @@ SPARSECAP_AVX512 void spmv_rows_avx512(const CsrArrays<Index, Value>& w, const f
 // Rows x one block of `Vectors` x 16 batch columns (the last vector masked by `tail`). Four
 // accumulator sets take turns on the non-zeros: with one vector per set (batch <= 16) each FMA
 // would otherwise wait on the previous one's latency. Results are staged for kRowTile rows and
-// written batch-row by batch-row: writing each row's batch values straight into out [batch, rows]
-// would touch `width` lines rows*4 bytes apart, which all map to one L1 set and evict each other
-// on every row.
-constexpr int64_t kRowTile = 16;
+// written batch-row by batch-row, 16 x 16 at a time transposed in registers: writing each row's
+// batch values straight into out [batch, rows] would touch `width` lines rows*4 bytes apart, which
+// all map to one L1 set and evict each other on every row, and the scalar transposed copy cost
+// about as much as the products at batch 64.
+constexpr int64_t kRowTile = 16;  // = 16 lanes: write_tile_transposed relies on it
+
+// r[i] lane j = M[i][j] becomes r[j] lane i = M[i][j]: unpack pairs of rows, shuffle within
+// 128-bit lanes (r[4g + k] lane L then holds column 4L + k of rows 4g .. 4g + 3), then gather the
+// 128-bit lanes of each column across the four row groups.
+SPARSECAP_AVX512 inline void transpose_16x16(__m512 (&r)[16]) {
+  __m512 t[16];
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+#pragma GCC unroll 4
+  for (int g = 0; g < 4; ++g) {
+    r[4 * g] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    r[4 * g + 1] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    r[4 * g + 2] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    r[4 * g + 3] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+#pragma GCC unroll 4
+  for (int k = 0; k < 4; ++k) {
+    const __m512 s0 = _mm512_shuffle_f32x4(r[k], r[4 + k], _MM_SHUFFLE(2, 0, 2, 0));
+    const __m512 s1 = _mm512_shuffle_f32x4(r[k], r[4 + k], _MM_SHUFFLE(3, 1, 3, 1));
+    const __m512 s2 = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], _MM_SHUFFLE(2, 0, 2, 0));
+    const __m512 s3 = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], _MM_SHUFFLE(3, 1, 3, 1));
+    t[k] = _mm512_shuffle_f32x4(s0, s2, _MM_SHUFFLE(2, 0, 2, 0));
+    t[8 + k] = _mm512_shuffle_f32x4(s0, s2, _MM_SHUFFLE(3, 1, 3, 1));
+    t[4 + k] = _mm512_shuffle_f32x4(s1, s3, _MM_SHUFFLE(2, 0, 2, 0));
+    t[12 + k] = _mm512_shuffle_f32x4(s1, s3, _MM_SHUFFLE(3, 1, 3, 1));
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < 16; ++i) r[i] = t[i];
+}
+
+// out [batch, rows] rows tile .. tile + tile_rows - 1, batch columns block .. block + width - 1,
+// from staged [row in tile][batch column in block]. Staged rows past tile_rows are masked out.
+template <int Vectors>
+SPARSECAP_AVX512 void write_tile_transposed(const float (&staged)[kRowTile][Vectors * 16], float* out, int64_t rows,
+                                            int64_t block, int64_t width, int64_t tile, int64_t tile_rows) {
+  const __mmask16 row_mask = static_cast<__mmask16>((1u << tile_rows) - 1);
+#pragma GCC unroll 4
+  for (int v = 0; v < Vectors; ++v) {
+    __m512 r[16];
+#pragma GCC unroll 16
+    for (int t = 0; t < 16; ++t) r[t] = _mm512_load_ps(&staged[t][16 * v]);
+    transpose_16x16(r);
+    const int64_t columns = std::min<int64_t>(16, width - 16 * v);
+#pragma GCC unroll 16
+    for (int b = 0; b < 16; ++b)
+      if (b < columns) _mm512_mask_storeu_ps(out + (block + 16 * v + b) * rows + tile, row_mask, r[b]);
+  }
+}
 constexpr int kSpmmChains = 4;  // the sum below is written for four
 
 // Vector v of the batch block for non-zero i: activations of its column, batch columns
@@ -145,7 +197,7 @@ template <int Vectors, typename Index, typename Value>
 SPARSECAP_AVX512 void spmm_block_avx512(const CsrArrays<Index, Value>& w, const float* x_transposed, const float* bias,
                                         float* out, int64_t batch, int64_t block, __mmask16 tail, int64_t begin,
                                         int64_t end) {
-  alignas(64) float staged[kRowTile][Vectors * 16];
+  alignas(64) float staged[kRowTile][Vectors * 16] = {};  // zeroed: a last tile leaves rows unwritten
   const int64_t width = std::min<int64_t>(Vectors * 16, batch - block);
   for (int64_t tile = begin; tile < end; tile += kRowTile) {
     const int64_t tile_rows = std::min(kRowTile, end - tile);
@@ -167,14 +219,19 @@ SPARSECAP_AVX512 void spmm_block_avx512(const CsrArrays<Index, Value>& w, const 
             sums[k][v] = _mm512_fmadd_ps(
                 value, load_batch_vector<Vectors>(w, x_transposed, batch, block, tail, i + k, v), sums[k][v]);
         }
+      // The last 0-3 non-zeros as one more round in which entries past the row's end count with
+      // value 0 (read at the row's last entry): no branch on the row length, which mispredicted on
+      // most rows. A row with no entries reads entry 0 unless the matrix has none at all.
+      if (row_end > 0) {
 #pragma GCC unroll 8
-      for (int k = 0; k + 1 < kSpmmChains; ++k) {  // constant indices keep `sums` in registers
-        if (i + k >= row_end) break;
-        const __m512 value = _mm512_set1_ps(widen_fast(w.values[i + k]));
+        for (int k = 0; k + 1 < kSpmmChains; ++k) {  // constant indices keep `sums` in registers
+          const int32_t entry = std::min(i + k, row_end - 1);
+          const __m512 value = _mm512_set1_ps(i + k < row_end ? widen_fast(w.values[entry]) : 0.0f);
 #pragma GCC unroll 8
-        for (int v = 0; v < Vectors; ++v)
-          sums[k][v] = _mm512_fmadd_ps(
-              value, load_batch_vector<Vectors>(w, x_transposed, batch, block, tail, i + k, v), sums[k][v]);
+          for (int v = 0; v < Vectors; ++v)
+            sums[k][v] = _mm512_fmadd_ps(
+                value, load_batch_vector<Vectors>(w, x_transposed, batch, block, tail, entry, v), sums[k][v]);
+        }
       }
       const __m512 row_bias = _mm512_set1_ps(bias ? bias[r] : 0.0f);
 #pragma GCC unroll 8
@@ -183,10 +240,7 @@ SPARSECAP_AVX512 void spmm_block_avx512(const CsrArrays<Index, Value>& w, const 
                         _mm512_add_ps(row_bias, _mm512_add_ps(_mm512_add_ps(sums[0][v], sums[2][v]),
                                                               _mm512_add_ps(sums[1][v], sums[3][v]))));
     }
-    for (int64_t b = 0; b < width; ++b) {
-      float* destination = out + (block + b) * w.rows + tile;
-      for (int64_t t = 0; t < tile_rows; ++t) destination[t] = staged[t][b];
-    }
+    write_tile_transposed<Vectors>(staged, out, w.rows, block, width, tile, tile_rows);
   }
 }
 
@@ -204,6 +258,28 @@ SPARSECAP_AVX512 void spmm_rows_avx512(const CsrArrays<Index, Value>& w, const f
       case 3: spmm_block_avx512<3>(w, x_transposed, bias, out, batch, block, tail, begin, end); break;
       default: spmm_block_avx512<4>(w, x_transposed, bias, out, batch, block, tail, begin, end); break;
     }
+  }
+}
+
+// x_transposed [cols, batch] = x [batch, cols]ᵀ for columns [column_begin, column_end) (at most
+// 16), in 16 x 16 blocks transposed in registers: the element-by-element copy reads x with a
+// stride of a whole row and cost more than the products at batch 64 and 99% sparsity.
+SPARSECAP_AVX512 void transpose_columns_avx512(const float* x, float* x_transposed, int64_t batch, int64_t cols,
+                                               int64_t column_begin, int64_t column_end) {
+  const __mmask16 column_mask = static_cast<__mmask16>((1u << (column_end - column_begin)) - 1);
+  for (int64_t b0 = 0; b0 < batch; b0 += 16) {
+    const int64_t batch_rows = std::min<int64_t>(16, batch - b0);
+    __m512 r[16];
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; ++i)
+      r[i] = i < batch_rows ? _mm512_maskz_loadu_ps(column_mask, x + (b0 + i) * cols + column_begin)
+                            : _mm512_setzero_ps();
+    transpose_16x16(r);
+    const __mmask16 batch_mask = static_cast<__mmask16>((1u << batch_rows) - 1);
+#pragma GCC unroll 16
+    for (int j = 0; j < 16; ++j)
+      if (column_begin + j < column_end)
+        _mm512_mask_storeu_ps(x_transposed + (column_begin + j) * batch + b0, batch_mask, r[j]);
   }
 }
 
@@ -269,8 +345,14 @@ void csr_linear_typed(const CsrArrays<Index, Value>& w, const float* x, const fl
 #pragma omp parallel if (parallel)
   {
 #pragma omp for schedule(static)
-    for (int64_t c = 0; c < w.cols; ++c)
-      for (int64_t b = 0; b < batch; ++b) x_transposed[c * batch + b] = x[b * w.cols + c];
+    for (int64_t column_begin = 0; column_begin < w.cols; column_begin += 16) {
+      const int64_t column_end = std::min(w.cols, column_begin + 16);
+      if (avx512)
+        transpose_columns_avx512(x, x_transposed, batch, w.cols, column_begin, column_end);
+      else
+        for (int64_t c = column_begin; c < column_end; ++c)
+          for (int64_t b = 0; b < batch; ++b) x_transposed[c * batch + b] = x[b * w.cols + c];
+    }
     const auto [begin, end] = row_range_by_nonzeros(w.row_ptr, w.rows, omp_get_thread_num(), omp_get_num_threads());
     if (avx512)
       spmm_rows_avx512(w, x_transposed, bias, out, batch, begin, end);
