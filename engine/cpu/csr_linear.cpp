@@ -12,24 +12,20 @@
 //    projection applied at every position): one matrix-vector product per activation row, the
 //    activation rows split between threads.
 // Rows are split between threads by non-zero count, not row count, so uneven rows (embedding
-// tables, output layers) still balance. The AVX-512 code is compiled with a target attribute and
-// chosen at run time, because the build does not assume -march (engine/CMakeLists.txt); the
+// tables, output layers) still balance. The AVX-512 code is chosen at run time (avx512.h); the
 // portable loops run elsewhere.
 #include "engine/cpu/csr_linear.h"
 
-#include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>
 #include <vector>
 
+#include "engine/cpu/avx512.h"
 #include "engine/cpu/cpu_backend.h"
 #include "engine/cpu/sliced_multiply.h"
 #include "engine/error.h"
 
-// GCC 12's AVX-512 headers seed intrinsics with _mm512_undefined_*(), which -Wmaybe-uninitialized
-// reports as uninitialised use inside the headers (a false positive, GCC bug 105593).
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 namespace sparsecap::cpu {
 
@@ -84,8 +80,6 @@ void spmm_rows_portable(const CsrArrays<Index, Value>& w, const float* x_transpo
 
 // ---- AVX-512 -----------------------------------------------------------------
 
-#define SPARSECAP_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,fma,f16c")))
-
 // The accumulator arrays below are indexed only by fully unrolled loops (#pragma GCC unroll), which
 // is what lets GCC keep them in registers.
 
@@ -131,38 +125,6 @@ SPARSECAP_AVX512 void spmv_rows_avx512(const CsrArrays<Index, Value>& w, const f
 // all map to one L1 set and evict each other on every row, and the scalar transposed copy cost
 // about as much as the products at batch 64.
 constexpr int64_t kRowTile = 16;  // = 16 lanes: write_tile_transposed relies on it
-
-// r[i] lane j = M[i][j] becomes r[j] lane i = M[i][j]: unpack pairs of rows, shuffle within
-// 128-bit lanes (r[4g + k] lane L then holds column 4L + k of rows 4g .. 4g + 3), then gather the
-// 128-bit lanes of each column across the four row groups.
-SPARSECAP_AVX512 inline void transpose_16x16(__m512 (&r)[16]) {
-  __m512 t[16];
-#pragma GCC unroll 8
-  for (int i = 0; i < 8; ++i) {
-    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-  }
-#pragma GCC unroll 4
-  for (int g = 0; g < 4; ++g) {
-    r[4 * g] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], _MM_SHUFFLE(1, 0, 1, 0));
-    r[4 * g + 1] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], _MM_SHUFFLE(3, 2, 3, 2));
-    r[4 * g + 2] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], _MM_SHUFFLE(1, 0, 1, 0));
-    r[4 * g + 3] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], _MM_SHUFFLE(3, 2, 3, 2));
-  }
-#pragma GCC unroll 4
-  for (int k = 0; k < 4; ++k) {
-    const __m512 s0 = _mm512_shuffle_f32x4(r[k], r[4 + k], _MM_SHUFFLE(2, 0, 2, 0));
-    const __m512 s1 = _mm512_shuffle_f32x4(r[k], r[4 + k], _MM_SHUFFLE(3, 1, 3, 1));
-    const __m512 s2 = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], _MM_SHUFFLE(2, 0, 2, 0));
-    const __m512 s3 = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], _MM_SHUFFLE(3, 1, 3, 1));
-    t[k] = _mm512_shuffle_f32x4(s0, s2, _MM_SHUFFLE(2, 0, 2, 0));
-    t[8 + k] = _mm512_shuffle_f32x4(s0, s2, _MM_SHUFFLE(3, 1, 3, 1));
-    t[4 + k] = _mm512_shuffle_f32x4(s1, s3, _MM_SHUFFLE(2, 0, 2, 0));
-    t[12 + k] = _mm512_shuffle_f32x4(s1, s3, _MM_SHUFFLE(3, 1, 3, 1));
-  }
-#pragma GCC unroll 16
-  for (int i = 0; i < 16; ++i) r[i] = t[i];
-}
 
 // out [batch, rows] rows tile .. tile + tile_rows - 1, batch columns block .. block + width - 1,
 // from staged [row in tile][batch column in block]. Staged rows past tile_rows are masked out.
@@ -285,13 +247,6 @@ SPARSECAP_AVX512 void transpose_columns_avx512(const float* x, float* x_transpos
 
 // ---- driver ------------------------------------------------------------------
 
-bool cpu_has_avx512() {
-  static const bool supported = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                                __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma") &&
-                                __builtin_cpu_supports("f16c");
-  return supported;
-}
-
 // Thread `thread` of `threads` takes the rows holding its share of the non-zeros.
 std::pair<int64_t, int64_t> row_range_by_nonzeros(const int32_t* row_ptr, int64_t rows, int thread, int threads) {
   const int64_t nnz = row_ptr[rows];
@@ -384,7 +339,7 @@ void csr_linear_f32(const sparse::CsrMatrix& weight, const float* x, const float
   // The sliced kernel gathers x once per activation row and step: from batch 2 on a matrix under
   // 70% sparse (8192x2048 at 50%, batch 3) the transposed SpMM below measured faster.
   const bool sliced_fits = batch == 1 || (batch <= kSlicedMaxBatch && weight.density() < 0.3);
-  if (sliced_fits && sliced_multiply_available()) {
+  if (sliced_fits && cpu_has_avx512()) {
     sliced_multiply(weight, x, bias, out, batch);
     return;
   }

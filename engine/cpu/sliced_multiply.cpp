@@ -1,18 +1,15 @@
 // The sliced (SELL-16) kernel for batches of one to four: see sliced_multiply.h for the layout and why.
 #include "engine/cpu/sliced_multiply.h"
 
-#include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>
 #include <numeric>
 #include <vector>
 
+#include "engine/cpu/avx512.h"
 #include "engine/error.h"
 
-// GCC 12's AVX-512 headers seed intrinsics with _mm512_undefined_*(), which -Wmaybe-uninitialized
-// reports as uninitialised use inside the headers (a false positive, GCC bug 105593).
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 namespace sparsecap::cpu {
 
@@ -72,8 +69,6 @@ std::shared_ptr<const SlicedLayout<Index, Value>> build_layout(const sparse::Csr
     }
   return layout;
 }
-
-#define SPARSECAP_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,fma,f16c")))
 
 SPARSECAP_AVX512 inline __m512i load_columns(const uint16_t* columns) {
   return _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(columns)));
@@ -173,15 +168,8 @@ void dispatch_values(const sparse::CsrMatrix& weight, const float* x, const floa
 
 }  // namespace
 
-bool sliced_multiply_available() {
-  static const bool supported = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                                __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma") &&
-                                __builtin_cpu_supports("f16c");
-  return supported;
-}
-
 void sliced_multiply(const sparse::CsrMatrix& weight, const float* x, const float* bias, float* out, int64_t batch) {
-  SPARSECAP_CHECK(sliced_multiply_available(), "sliced_multiply: this CPU has no AVX-512");
+  SPARSECAP_CHECK(cpu_has_avx512(), "sliced_multiply: this CPU has no AVX-512");
   SPARSECAP_CHECK(batch >= 1 && batch <= kSlicedMaxBatch, "sliced_multiply: batch must be 1 to ", kSlicedMaxBatch,
                   ", got ", batch);
   SPARSECAP_CHECK(weight.values.dtype() == DType::F32 || weight.values.dtype() == DType::F16,

@@ -19,12 +19,9 @@ namespace sparsecap::cpu {
 // sparsity: batch 2 1.9-3.8x faster, batch 4 1.0-1.7x.
 constexpr int64_t kSlicedMaxBatch = 4;
 
-// Whether this CPU runs the sliced kernel (it needs AVX-512: 16-wide gathers).
-bool sliced_multiply_available();
-
 // out [batch, rows] = x [batch, cols] · Wᵀ + bias for a CPU CSR weight W [rows, cols] (U16 or
 // I32 indices, F16 or F32 values) and batch 1 .. kSlicedMaxBatch; `bias` may be null; out must
-// not alias x. Requires sliced_multiply_available().
+// not alias x. Requires cpu_has_avx512() (avx512.h): the kernel is 16-wide gathers.
 void sliced_multiply(const sparse::CsrMatrix& weight, const float* x, const float* bias, float* out, int64_t batch);
 
 }  // namespace sparsecap::cpu
