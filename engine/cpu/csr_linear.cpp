@@ -23,6 +23,7 @@
 
 #include "engine/cpu/avx512.h"
 #include "engine/cpu/cpu_backend.h"
+#include "engine/cpu/csr_types.h"
 #include "engine/cpu/sliced_multiply.h"
 #include "engine/error.h"
 
@@ -316,26 +317,11 @@ void csr_linear_typed(const CsrArrays<Index, Value>& w, const float* x, const fl
   }
 }
 
-template <typename Index>
-void dispatch_values(const sparse::CsrMatrix& weight, const float* x, const float* bias, float* out, int64_t batch) {
-  const int32_t* row_ptr = weight.row_ptr.data<int32_t>();
-  const auto* columns = static_cast<const Index*>(weight.col_idx.raw_data());
-  if (weight.values.dtype() == DType::F16)
-    csr_linear_typed(CsrArrays<Index, uint16_t>{row_ptr, columns, static_cast<const uint16_t*>(weight.values.raw_data()),
-                                                weight.rows, weight.cols},
-                     x, bias, out, batch);
-  else
-    csr_linear_typed(CsrArrays<Index, float>{row_ptr, columns, weight.values.data<float>(), weight.rows, weight.cols}, x,
-                     bias, out, batch);
-}
-
 }  // namespace
 
 bool csr_kernels_use_avx512() { return cpu_has_avx512(); }
 
 void csr_linear_f32(const sparse::CsrMatrix& weight, const float* x, const float* bias, float* out, int64_t batch) {
-  SPARSECAP_CHECK(weight.values.dtype() == DType::F32 || weight.values.dtype() == DType::F16,
-                  "csr_linear: values must be F32 or F16, got ", dtype_name(weight.values.dtype()));
   // The sliced kernel gathers x once per activation row and step: from batch 2 on a matrix under
   // 70% sparse (8192x2048 at 50%, batch 3) the transposed SpMM below measured faster.
   const bool sliced_fits = batch == 1 || (batch <= kSlicedMaxBatch && weight.density() < 0.3);
@@ -343,12 +329,13 @@ void csr_linear_f32(const sparse::CsrMatrix& weight, const float* x, const float
     sliced_multiply(weight, x, bias, out, batch);
     return;
   }
-  if (weight.col_idx.dtype() == DType::U16)
-    dispatch_values<uint16_t>(weight, x, bias, out, batch);
-  else if (weight.col_idx.dtype() == DType::I32)
-    dispatch_values<int32_t>(weight, x, bias, out, batch);
-  else
-    throw Error(detail::concat("csr_linear: col_idx must be U16 or I32, got ", dtype_name(weight.col_idx.dtype())));
+  visit_csr_types(weight, "csr_linear", [&](auto index, auto value) {
+    using Index = decltype(index);
+    using Value = decltype(value);
+    const CsrArrays<Index, Value> arrays{weight.row_ptr.data<int32_t>(), static_cast<const Index*>(weight.col_idx.raw_data()),
+                                         static_cast<const Value*>(weight.values.raw_data()), weight.rows, weight.cols};
+    csr_linear_typed(arrays, x, bias, out, batch);
+  });
 }
 
 }  // namespace sparsecap::cpu

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/cpu/avx512.h"
+#include "engine/cpu/csr_types.h"
 #include "engine/error.h"
 
 
@@ -158,28 +159,15 @@ void sliced_multiply_typed(const sparse::CsrMatrix& weight, const float* x, cons
   }
 }
 
-template <typename Index>
-void dispatch_values(const sparse::CsrMatrix& weight, const float* x, const float* bias, float* out, int64_t batch) {
-  if (weight.values.dtype() == DType::F16)
-    sliced_multiply_typed<Index, uint16_t>(weight, x, bias, out, batch);
-  else
-    sliced_multiply_typed<Index, float>(weight, x, bias, out, batch);
-}
-
 }  // namespace
 
 void sliced_multiply(const sparse::CsrMatrix& weight, const float* x, const float* bias, float* out, int64_t batch) {
   SPARSECAP_CHECK(cpu_has_avx512(), "sliced_multiply: this CPU has no AVX-512");
   SPARSECAP_CHECK(batch >= 1 && batch <= kSlicedMaxBatch, "sliced_multiply: batch must be 1 to ", kSlicedMaxBatch,
                   ", got ", batch);
-  SPARSECAP_CHECK(weight.values.dtype() == DType::F32 || weight.values.dtype() == DType::F16,
-                  "sliced_multiply: values must be F32 or F16, got ", dtype_name(weight.values.dtype()));
-  if (weight.col_idx.dtype() == DType::U16)
-    dispatch_values<uint16_t>(weight, x, bias, out, batch);
-  else if (weight.col_idx.dtype() == DType::I32)
-    dispatch_values<int32_t>(weight, x, bias, out, batch);
-  else
-    throw Error(detail::concat("sliced_multiply: col_idx must be U16 or I32, got ", dtype_name(weight.col_idx.dtype())));
+  visit_csr_types(weight, "sliced_multiply", [&](auto index, auto value) {
+    sliced_multiply_typed<decltype(index), decltype(value)>(weight, x, bias, out, batch);
+  });
 }
 
 }  // namespace sparsecap::cpu
