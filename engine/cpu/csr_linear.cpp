@@ -1,6 +1,6 @@
-// The CPU sparse linear kernel (see csr_linear.h). On AVX-512 CPUs, batch 1 (and batch 2 to 4 on
-// matrices at least 70% sparse) runs on the sliced kernel (sliced_multiply.h: sixteen rows at a
-// time, one gather per step and activation row). Otherwise, three layouts of the work:
+// The CPU sparse linear kernel (see csr_linear.h). On AVX-512 CPUs batch 1, and any batch on a
+// matrix at least 70% sparse with 16 rows or more, runs on the sliced kernels (sliced_multiply.h:
+// sixteen rows at a time, no per-row loop). Otherwise, three layouts of the work:
 //  - batch 1: one sparse matrix-vector product. Each weight row is a scalar dot product with
 //    independent accumulators taking turns (four for rows under kLongRowLength non-zeros, eight
 //    for longer ones, where four still wait on the add latency).
@@ -322,9 +322,9 @@ void csr_linear_typed(const CsrArrays<Index, Value>& w, const float* x, const fl
 bool csr_kernels_use_avx512() { return cpu_has_avx512(); }
 
 void csr_linear_f32(const sparse::CsrMatrix& weight, const float* x, const float* bias, float* out, int64_t batch) {
-  // The sliced kernel gathers x once per activation row and step: from batch 2 on a matrix under
-  // 70% sparse (8192x2048 at 50%, batch 3) the transposed SpMM below measured faster.
-  const bool sliced_fits = batch == 1 || (batch <= kSlicedMaxBatch && weight.density() < 0.3);
+  // On matrices under 70% sparse the transposed SpMM below measured faster from batch 2 on
+  // (8192x2048 at 50%, batch 3); with fewer than 16 rows a slice would be mostly padding.
+  const bool sliced_fits = batch == 1 || (weight.density() < 0.3 && weight.rows >= kSpmmMinRows);
   if (sliced_fits && cpu_has_avx512()) {
     sliced_multiply(weight, x, bias, out, batch);
     return;

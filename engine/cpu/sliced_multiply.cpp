@@ -1,4 +1,4 @@
-// The sliced (SELL-16) kernel for batches of one to four: see sliced_multiply.h for the layout and why.
+// The sliced (SELL-16) kernels: see sliced_multiply.h for the layout and why.
 #include "engine/cpu/sliced_multiply.h"
 
 #include <omp.h>
@@ -29,6 +29,7 @@ struct SlicedLayout final : sparse::DerivedLayout {
   std::vector<int64_t> slice_steps;  // [slices + 1]: slice s holds steps slice_steps[s] .. [s + 1] - 1
   std::vector<Index> columns;        // [steps * 16]: step k's column of each lane (0 when padding)
   std::vector<Value> values;         // [steps * 16]: step k's value of each lane (0 when padding)
+  std::vector<int32_t> window_slot;  // [rows]: row r's place in its window's sorted order (0 .. 255)
 };
 
 template <typename Index, typename Value>
@@ -51,6 +52,8 @@ std::shared_ptr<const SlicedLayout<Index, Value>> build_layout(const sparse::Csr
                      [&](int32_t a, int32_t b) { return length(a) > length(b); });
   layout->lane_rows.assign(static_cast<size_t>(layout->slices * kLanes), 0);
   std::copy(order.begin(), order.end(), layout->lane_rows.begin());
+  layout->window_slot.resize(static_cast<size_t>(csr.rows));
+  for (int64_t i = 0; i < csr.rows; ++i) layout->window_slot[order[static_cast<size_t>(i)]] = static_cast<int32_t>(i % kSortWindow);
 
   // A slice is as long as its first (longest) row.
   layout->slice_steps.assign(static_cast<size_t>(layout->slices + 1), 0);
@@ -133,6 +136,95 @@ void multiply_slices(const SlicedLayout<Index, Value>& layout, const float* x, i
   }
 }
 
+// ---- batch above kSlicedGatherMaxBatch: blocks of sixteen activation rows ------------------
+
+// x_blocked [batch / 16][cols][16]: block j holds activation rows 16 j .. 16 j + 15 transposed
+// (lanes past the batch zero), so one non-zero's 16 batch values are one vector and a
+// block of a 512-column x fits in L1. Tiles of 16 x 16, transposed in registers.
+SPARSECAP_AVX512 void transpose_to_blocks(const float* x, int64_t batch, int64_t cols, float* x_blocked,
+                                          int64_t block, int64_t column_begin) {
+  const int64_t rows_in_block = std::min<int64_t>(kLanes, batch - block * kLanes);
+  const int64_t columns = std::min<int64_t>(kLanes, cols - column_begin);
+  const __mmask16 column_mask = static_cast<__mmask16>((1u << columns) - 1);
+  __m512 r[16];
+#pragma GCC unroll 16
+  for (int i = 0; i < 16; ++i)
+    r[i] = i < rows_in_block ? _mm512_maskz_loadu_ps(column_mask, x + (block * kLanes + i) * cols + column_begin)
+                             : _mm512_setzero_ps();
+  transpose_16x16(r);
+  float* destination = x_blocked + (block * cols + column_begin) * kLanes;
+#pragma GCC unroll 16
+  for (int j = 0; j < 16; ++j)
+    if (j < columns) _mm512_storeu_ps(destination + j * kLanes, r[j]);
+}
+
+// The values of step k widened to float32 (float16 all sixteen at once), for one broadcast each.
+SPARSECAP_AVX512 inline const float* step_values(const float* values, float*) { return values; }
+SPARSECAP_AVX512 inline const float* step_values(const uint16_t* half_bits, float* widened) {
+  _mm512_store_ps(widened, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(half_bits))));
+  return widened;
+}
+
+// One block of 16 activation rows against slice s: sums[lane] is slice row `lane` over the block,
+// one broadcast FMA per entry and no branch per row.
+template <typename Index, typename Value>
+SPARSECAP_AVX512 inline void multiply_slice_block(const SlicedLayout<Index, Value>& layout, const float* xb, int64_t s,
+                                                  __m512 (&sums)[16]) {
+  alignas(64) float widened[kLanes];
+#pragma GCC unroll 16
+  for (int lane = 0; lane < 16; ++lane) sums[lane] = _mm512_setzero_ps();
+  for (int64_t k = layout.slice_steps[s]; k < layout.slice_steps[s + 1]; ++k) {
+    const Index* columns = &layout.columns[k * kLanes];
+    const float* values = step_values(&layout.values[k * kLanes], widened);
+#pragma GCC unroll 16
+    for (int lane = 0; lane < 16; ++lane)
+      sums[lane] = _mm512_fmadd_ps(_mm512_set1_ps(values[lane]),
+                                   _mm512_loadu_ps(xb + static_cast<int64_t>(columns[lane]) * kLanes), sums[lane]);
+  }
+}
+
+// out [batch, rows] for the rows of slices [begin, end) (whole windows). Window by window (its
+// part of the matrix stays in cache while every block of activation rows passes): the slice sums
+// are transposed into a window buffer in sorted order, then gathered back into row order and
+// stored contiguously.
+template <typename Index, typename Value>
+SPARSECAP_AVX512 void multiply_windows(const SlicedLayout<Index, Value>& layout, const float* x_blocked, int64_t cols,
+                                       const float* bias, float* out, int64_t batch, int64_t begin, int64_t end) {
+  alignas(64) float window_sums[kLanes][kSortWindow];  // [activation row in block][place in window]
+  for (int64_t window = begin; window < end; window += kWindowSlices) {
+    const int64_t window_end = std::min(end, window + kWindowSlices);
+    const int64_t first_row = window * kLanes;
+    const int64_t window_rows = std::min(kSortWindow, layout.rows - first_row);
+    for (int64_t block = 0; block * kLanes < batch; ++block) {
+      const int64_t block_rows = std::min<int64_t>(kLanes, batch - block * kLanes);
+      for (int64_t s = window; s < window_end; ++s) {
+        __m512 sums[16];
+        multiply_slice_block(layout, x_blocked + block * cols * kLanes, s, sums);
+        transpose_16x16(sums);
+#pragma GCC unroll 16
+        for (int b = 0; b < 16; ++b) _mm512_store_ps(&window_sums[b][(s - window) * kLanes], sums[b]);
+      }
+      for (int64_t r = 0; r < window_rows; r += kLanes) {
+        const __mmask16 mask = static_cast<__mmask16>((1u << std::min<int64_t>(kLanes, window_rows - r)) - 1);
+        const __m512i places = _mm512_maskz_loadu_epi32(mask, &layout.window_slot[first_row + r]);
+        const __m512 row_bias = bias ? _mm512_maskz_loadu_ps(mask, bias + first_row + r) : _mm512_setzero_ps();
+        for (int64_t b = 0; b < block_rows; ++b) {
+          const __m512 sum = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask, places, window_sums[b], 4);
+          _mm512_mask_storeu_ps(out + (block * kLanes + b) * layout.rows + first_row + r, mask,
+                                _mm512_add_ps(sum, row_bias));
+        }
+      }
+    }
+  }
+}
+
+// Scratch for the blocked activations, kept per calling thread so repeated calls do not allocate.
+float* blocked_activation_buffer(size_t floats) {
+  static thread_local std::vector<float> buffer;
+  if (buffer.size() < floats) buffer.resize(floats);
+  return buffer.data();
+}
+
 // Thread `thread` of `threads` takes the whole windows holding its share of the steps.
 std::pair<int64_t, int64_t> slice_range_by_steps(const std::vector<int64_t>& slice_steps, int thread, int threads) {
   const int64_t slices = static_cast<int64_t>(slice_steps.size()) - 1;
@@ -152,10 +244,23 @@ void sliced_multiply_typed(const sparse::CsrMatrix& weight, const float* x, cons
   const auto layout = weight.derived_layout<SlicedLayout<Index, Value>>(build_layout<Index, Value>);
   if (layout->rows == 0) return;
   const bool parallel = (layout->slice_steps.back() * kLanes + layout->rows) * batch >= kParallelMultiplyAdds;
+  if (batch <= kSlicedGatherMaxBatch) {
+#pragma omp parallel if (parallel)
+    {
+      const auto [begin, end] = slice_range_by_steps(layout->slice_steps, omp_get_thread_num(), omp_get_num_threads());
+      multiply_slices(*layout, x, weight.cols, bias, out, batch, begin, end);
+    }
+    return;
+  }
+  const int64_t cols = weight.cols, blocks = (batch + kLanes - 1) / kLanes, column_tiles = (cols + kLanes - 1) / kLanes;
+  float* x_blocked = blocked_activation_buffer(static_cast<size_t>(blocks * cols * kLanes));
 #pragma omp parallel if (parallel)
   {
+#pragma omp for schedule(static)
+    for (int64_t tile = 0; tile < blocks * column_tiles; ++tile)
+      transpose_to_blocks(x, batch, cols, x_blocked, tile / column_tiles, (tile % column_tiles) * kLanes);
     const auto [begin, end] = slice_range_by_steps(layout->slice_steps, omp_get_thread_num(), omp_get_num_threads());
-    multiply_slices(*layout, x, weight.cols, bias, out, batch, begin, end);
+    multiply_windows(*layout, x_blocked, cols, bias, out, batch, begin, end);
   }
 }
 
@@ -163,8 +268,7 @@ void sliced_multiply_typed(const sparse::CsrMatrix& weight, const float* x, cons
 
 void sliced_multiply(const sparse::CsrMatrix& weight, const float* x, const float* bias, float* out, int64_t batch) {
   SPARSECAP_CHECK(cpu_has_avx512(), "sliced_multiply: this CPU has no AVX-512");
-  SPARSECAP_CHECK(batch >= 1 && batch <= kSlicedMaxBatch, "sliced_multiply: batch must be 1 to ", kSlicedMaxBatch,
-                  ", got ", batch);
+  SPARSECAP_CHECK(batch >= 1, "sliced_multiply: batch must be at least 1, got ", batch);
   visit_csr_types(weight, "sliced_multiply", [&](auto index, auto value) {
     sliced_multiply_typed<decltype(index), decltype(value)>(weight, x, bias, out, batch);
   });

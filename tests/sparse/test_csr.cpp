@@ -1,6 +1,6 @@
 // CSR matrices: dense round trip, index and value dtypes, every invariant violation, and the CPU
 // sparse linear kernel against a dense float64 reference across the kernel's code paths (short
-// and long rows, the sliced kernel at batch 1 to 4, SpMV, SpMM and SpMV-per-activation-row
+// and long rows, the sliced gather and block kernels, SpMV, SpMM and SpMV-per-activation-row
 // batches, one and two threads, F16 and F32 values, U16 and I32 indices).
 #include <gtest/gtest.h>
 
@@ -166,9 +166,13 @@ INSTANTIATE_TEST_SUITE_P(
                       KernelCase{4100, 64, 1, 0.3, DType::F32},
                       KernelCase{40, 16, 1, 0.0, DType::F32},
                       KernelCase{5, 9, 1, 0.5, DType::F16},
-                      // Batch 2 to 4 on the sliced kernel (under 30% density), both threads.
+                      // Batch 2 to 4 on the sliced gather kernel (under 30% density), both threads.
                       KernelCase{700, 200, 4, 0.1, DType::F32},
-                      KernelCase{300, 90, 2, 0.05, DType::F16}));
+                      KernelCase{300, 90, 2, 0.05, DType::F16},
+                      // Larger batches on the sliced block kernel: one partial block, several
+                      // blocks over two windows, F16 values.
+                      KernelCase{40, 50, 5, 0.2, DType::F32},
+                      KernelCase{600, 130, 40, 0.1, DType::F16}));
 
 // Row r holds exactly r non-zeros (0 .. 40), so every remainder of the four- and eight-accumulator
 // loops (rows below and from 16 entries) and of the four-chain SpMM appears, for both index and
@@ -217,6 +221,23 @@ TEST(SparseLinear, DerivedLayoutFollowsTheArrays) {
   const std::vector<float> got = sparse_linear(x, second).to_vector<float>();
   for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], expected[i], 1e-4 * (1.0 + std::abs(expected[i])));
   EXPECT_EQ(sparse_linear(x, first).to_vector<float>(), first_before);
+}
+
+// The sliced kernels with I32 column indices (U16 above), at batch 1, 3 (gathers) and 21 (blocks).
+TEST(SparseLinear, SlicedKernelsWithInt32Indices) {
+  Generator generator(12);
+  const Tensor dense = random_sparse_matrix(270, 80, 0.15, 13);
+  CsrMatrix csr = csr_from_dense(dense, DType::F16);
+  csr.col_idx = csr.col_idx.to(DType::I32);
+  const Tensor reference_weight = csr_to_dense(csr);
+  for (int64_t batch : {1, 3, 21}) {
+    const Tensor x = randn({batch, 80}, generator);
+    const Tensor bias = randn({270}, generator);
+    const std::vector<float> got = sparse_linear(x, csr, bias).to_vector<float>();
+    const std::vector<double> expected = reference_linear(reference_weight, x, bias);
+    for (size_t i = 0; i < got.size(); ++i)
+      ASSERT_NEAR(got[i], expected[i], 1e-4 * (1.0 + std::abs(expected[i]))) << "batch " << batch << ", entry " << i;
+  }
 }
 
 TEST(SparseLinear, WideMatrixWithInt32Indices) {
