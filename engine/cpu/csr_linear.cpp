@@ -19,6 +19,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <vector>
 
 #include "engine/cpu/avx512.h"
@@ -31,6 +32,11 @@
 namespace sparsecap::cpu {
 
 namespace {
+
+// Set by tests (csr_kernels_force_portable) so the portable loops run on AVX-512 machines too.
+std::atomic<bool> portable_forced{false};
+
+bool use_avx512() { return cpu_has_avx512() && !portable_forced.load(std::memory_order_relaxed); }
 
 constexpr int64_t kLongRowLength = 16;  // from here on rows take eight accumulators, not four
 constexpr int64_t kSpmmMinRows = 16;  // fewer weight rows: one SpMV per activation row
@@ -279,7 +285,7 @@ void spmv_rows(bool avx512, const CsrArrays<Index, Value>& w, const float* x, co
 
 template <typename Index, typename Value>
 void csr_linear_typed(const CsrArrays<Index, Value>& w, const float* x, const float* bias, float* out, int64_t batch) {
-  const bool avx512 = cpu_has_avx512();
+  const bool avx512 = use_avx512();
   const bool parallel = static_cast<int64_t>(w.row_ptr[w.rows]) * batch + w.rows * batch >= kParallelMultiplyAdds;
   if (batch == 1) {
 #pragma omp parallel if (parallel)
@@ -319,13 +325,15 @@ void csr_linear_typed(const CsrArrays<Index, Value>& w, const float* x, const fl
 
 }  // namespace
 
-bool csr_kernels_use_avx512() { return cpu_has_avx512(); }
+bool csr_kernels_use_avx512() { return use_avx512(); }
+
+void csr_kernels_force_portable(bool force) { portable_forced.store(force, std::memory_order_relaxed); }
 
 void csr_linear_f32(const sparse::CsrMatrix& weight, const float* x, const float* bias, float* out, int64_t batch) {
   // On matrices under 70% sparse the transposed SpMM below measured faster from batch 2 on
   // (8192x2048 at 50%, batch 3); with fewer than 16 rows a slice would be mostly padding.
   const bool sliced_fits = batch == 1 || (weight.density() < 0.3 && weight.rows >= kSpmmMinRows);
-  if (sliced_fits && cpu_has_avx512()) {
+  if (sliced_fits && use_avx512()) {
     sliced_multiply(weight, x, bias, out, batch);
     return;
   }

@@ -14,4 +14,8 @@ void csr_linear_f32(const sparse::CsrMatrix& weight, const float* x, const float
 // Whether the AVX-512 kernels run on this CPU (else the portable loops do).
 bool csr_kernels_use_avx512();
 
+// For tests: run the portable loops (what CPUs without AVX-512 run) even where AVX-512 is
+// available, until called again with false. Do not call while a product is running.
+void csr_kernels_force_portable(bool force);
+
 }  // namespace sparsecap::cpu

@@ -5,9 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <tuple>
 #include <utility>
 
 #include "engine/autograd.h"
+#include "engine/cpu/csr_linear.h"
 #include "engine/ops.h"
 #include "engine/rng.h"
 #include "engine/sparse/csr_matrix.h"
@@ -123,10 +125,19 @@ struct KernelCase {
   DType values;
 };
 
-class SparseLinearKernel : public ::testing::TestWithParam<KernelCase> {};
+// Runs the portable loops while alive (they are what CPUs without AVX-512 run).
+class PortableKernels {
+ public:
+  explicit PortableKernels(bool force) { cpu::csr_kernels_force_portable(force); }
+  ~PortableKernels() { cpu::csr_kernels_force_portable(false); }
+};
+
+// Each case on the AVX-512 kernels (where the CPU has them) and on the portable loops.
+class SparseLinearKernel : public ::testing::TestWithParam<std::tuple<KernelCase, bool>> {};
 
 TEST_P(SparseLinearKernel, MatchesTheDenseProduct) {
-  const KernelCase c = GetParam();
+  const KernelCase c = std::get<0>(GetParam());
+  const PortableKernels portable(std::get<1>(GetParam()));
   Generator generator(7);
   const Tensor dense_input = random_sparse_matrix(c.rows, c.cols, c.density, 11);
   const CsrMatrix csr = csr_from_dense(dense_input, c.values);
@@ -140,43 +151,48 @@ TEST_P(SparseLinearKernel, MatchesTheDenseProduct) {
     ASSERT_NEAR(got[i], expected[i], 1e-4 * (1.0 + std::abs(expected[i]))) << "entry " << i;
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    ShortAndLongRowsSpmvAndSpmm, SparseLinearKernel,
-    ::testing::Values(KernelCase{64, 40, 1, 0.05, DType::F32},     // short rows: four accumulators
-                      KernelCase{64, 300, 1, 0.3, DType::F32},     // long rows: eight accumulators
-                      KernelCase{64, 300, 3, 0.3, DType::F16},     // SpMM at batch 3, F16 widened
-                      KernelCase{300, 700, 2, 0.2, DType::F32},    // large enough for both threads
-                      KernelCase{50, 33, 4, 0.5, DType::F32},      // SpMM, one masked vector
-                      KernelCase{50, 33, 16, 0.5, DType::F16},     // SpMM, one full vector
-                      KernelCase{70, 90, 37, 0.1, DType::F32},     // SpMM, three vectors, masked tail
-                      KernelCase{40, 120, 64, 0.3, DType::F16},    // SpMM, four vectors
-                      KernelCase{300, 500, 150, 0.05, DType::F32}, // SpMM, several batch blocks, threads
-                      KernelCase{8, 16, 5, 0.0, DType::F32},       // empty rows: bias only
-                      KernelCase{64, 40, 1, 0.05, DType::F16},     // short rows, F16 widened
-                      KernelCase{64, 300, 1, 0.3, DType::F16},     // long rows, F16 widened
-                      KernelCase{2000, 512, 1, 0.05, DType::F16},  // SpMV on both threads
-                      KernelCase{64, 90, 2, 0.2, DType::F32},      // SpMM at batch 2
-                      KernelCase{600, 400, 3, 0.1, DType::F16},    // SpMM at batch 3, both threads
-                      KernelCase{1, 512, 2450, 0.05, DType::F32},  // one row: SpMV per activation row, threads
-                      KernelCase{15, 70, 3, 0.3, DType::F16},      // fewest rows still SpMV per activation row
-                      KernelCase{16, 70, 3, 0.3, DType::F32},      // first row count for SpMM
-                      // Batch 1 on the sliced kernel: partial last slice, partial last window of
-                      // 256 rows split between threads, an all-zero matrix, fewer rows than a slice.
-                      KernelCase{1000, 300, 1, 0.02, DType::F16},
-                      KernelCase{4100, 64, 1, 0.3, DType::F32},
-                      KernelCase{40, 16, 1, 0.0, DType::F32},
-                      KernelCase{5, 9, 1, 0.5, DType::F16},
-                      // Batch 2 to 4 on the sliced gather kernel (under 30% density), both threads.
-                      KernelCase{700, 200, 4, 0.1, DType::F32},
-                      KernelCase{300, 90, 2, 0.05, DType::F16},
-                      // Larger batches on the sliced block kernel: one partial block, several
-                      // blocks over two windows, F16 values.
-                      KernelCase{40, 50, 5, 0.2, DType::F32},
-                      KernelCase{600, 130, 40, 0.1, DType::F16}));
+// Short and long rows, every batch layout, one and two threads, F16 and F32 values.
+const KernelCase kKernelCases[] = {
+    KernelCase{64, 40, 1, 0.05, DType::F32},  // short rows: four accumulators
+    KernelCase{64, 300, 1, 0.3, DType::F32},  // long rows: eight accumulators
+    KernelCase{64, 300, 3, 0.3, DType::F16},  // SpMM at batch 3, F16 widened
+    KernelCase{300, 700, 2, 0.2, DType::F32},  // large enough for both threads
+    KernelCase{50, 33, 4, 0.5, DType::F32},  // SpMM, one masked vector
+    KernelCase{50, 33, 16, 0.5, DType::F16},  // SpMM, one full vector
+    KernelCase{70, 90, 37, 0.1, DType::F32},  // SpMM, three vectors, masked tail
+    KernelCase{40, 120, 64, 0.3, DType::F16},  // SpMM, four vectors
+    KernelCase{300, 500, 150, 0.05, DType::F32},  // SpMM, several batch blocks, threads
+    KernelCase{8, 16, 5, 0.0, DType::F32},  // empty rows: bias only
+    KernelCase{64, 40, 1, 0.05, DType::F16},  // short rows, F16 widened
+    KernelCase{64, 300, 1, 0.3, DType::F16},  // long rows, F16 widened
+    KernelCase{2000, 512, 1, 0.05, DType::F16},  // SpMV on both threads
+    KernelCase{64, 90, 2, 0.2, DType::F32},  // SpMM at batch 2
+    KernelCase{600, 400, 3, 0.1, DType::F16},  // SpMM at batch 3, both threads
+    KernelCase{1, 512, 2450, 0.05, DType::F32},  // one row: SpMV per activation row, threads
+    KernelCase{15, 70, 3, 0.3, DType::F16},  // fewest rows still SpMV per activation row
+    KernelCase{16, 70, 3, 0.3, DType::F32},  // first row count for SpMM
+    // Batch 1 on the sliced kernel: partial last slice, partial last window of
+    // 256 rows split between threads, an all-zero matrix, fewer rows than a slice.
+    KernelCase{1000, 300, 1, 0.02, DType::F16},
+    KernelCase{4100, 64, 1, 0.3, DType::F32},
+    KernelCase{40, 16, 1, 0.0, DType::F32},
+    KernelCase{5, 9, 1, 0.5, DType::F16},
+    // Batch 2 to 4 on the sliced gather kernel (under 30% density), both threads.
+    KernelCase{700, 200, 4, 0.1, DType::F32},
+    KernelCase{300, 90, 2, 0.05, DType::F16},
+    // Larger batches on the sliced block kernel: one partial block, several
+    // blocks over two windows, F16 values.
+    KernelCase{40, 50, 5, 0.2, DType::F32},
+    KernelCase{600, 130, 40, 0.1, DType::F16},
+};
+
+INSTANTIATE_TEST_SUITE_P(ShortAndLongRowsSpmvAndSpmm, SparseLinearKernel,
+                         ::testing::Combine(::testing::ValuesIn(kKernelCases), ::testing::Bool()));
 
 // Row r holds exactly r non-zeros (0 .. 40), so every remainder of the four- and eight-accumulator
 // loops (rows below and from 16 entries) and of the four-chain SpMM appears, for both index and
-// value types and every batch layout (SpMV, SpMM, SpMV per activation row).
+// value types and every batch layout (SpMV, SpMM, SpMV per activation row), on the AVX-512
+// kernels and on the portable loops.
 TEST(SparseLinear, EveryRowLengthIndexTypeValueTypeAndBatchLayout) {
   const int64_t rows = 41, cols = 64;
   Generator generator(21);
@@ -184,25 +200,29 @@ TEST(SparseLinear, EveryRowLengthIndexTypeValueTypeAndBatchLayout) {
   float* w = dense.data<float>();
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = r; c < cols; ++c) w[r * cols + c] = 0.0f;  // row r keeps columns 0 .. r-1
-  for (DType values : {DType::F32, DType::F16})
-    for (DType indices : {DType::U16, DType::I32})
-      // All rows; then fewer than 16 (SpMV per activation row at batch > 1), long and short.
-      for (const auto& [first_row, used_rows] : {std::pair<int64_t, int64_t>{0, rows}, {26, 15}, {0, 3}})
-        for (int64_t batch : {1, 2, 3, 5, 17}) {
-          const Tensor part = narrow(dense, 0, first_row, used_rows);
-          CsrMatrix csr = csr_from_dense(part, values);
-          csr.col_idx = csr.col_idx.to(indices);
-          const Tensor reference_weight = csr_to_dense(csr);
-          const Tensor x = randn({batch, cols}, generator);
-          const Tensor bias = randn({used_rows}, generator);
-          const std::vector<float> got = sparse_linear(x, csr, bias).to_vector<float>();
-          const std::vector<double> expected = reference_linear(reference_weight, x, bias);
-          ASSERT_EQ(got.size(), expected.size());
-          for (size_t i = 0; i < got.size(); ++i)
-            ASSERT_NEAR(got[i], expected[i], 1e-4 * (1.0 + std::abs(expected[i])))
-                << dtype_name(values) << " values, " << dtype_name(indices) << " indices, rows " << first_row
-                << " +" << used_rows << ", batch " << batch << ", entry " << i;
-        }
+  for (bool portable_loops : {false, true}) {
+    const PortableKernels portable(portable_loops);
+    for (DType values : {DType::F32, DType::F16})
+      for (DType indices : {DType::U16, DType::I32})
+        // All rows; then fewer than 16 (SpMV per activation row at batch > 1), long and short.
+        for (const auto& [first_row, used_rows] : {std::pair<int64_t, int64_t>{0, rows}, {26, 15}, {0, 3}})
+          for (int64_t batch : {1, 2, 3, 5, 17}) {
+            const Tensor part = narrow(dense, 0, first_row, used_rows);
+            CsrMatrix csr = csr_from_dense(part, values);
+            csr.col_idx = csr.col_idx.to(indices);
+            const Tensor reference_weight = csr_to_dense(csr);
+            const Tensor x = randn({batch, cols}, generator);
+            const Tensor bias = randn({used_rows}, generator);
+            const std::vector<float> got = sparse_linear(x, csr, bias).to_vector<float>();
+            const std::vector<double> expected = reference_linear(reference_weight, x, bias);
+            ASSERT_EQ(got.size(), expected.size());
+            for (size_t i = 0; i < got.size(); ++i)
+              ASSERT_NEAR(got[i], expected[i], 1e-4 * (1.0 + std::abs(expected[i])))
+                  << (portable_loops ? "portable, " : "") << dtype_name(values) << " values, "
+                  << dtype_name(indices) << " indices, rows " << first_row << " +" << used_rows << ", batch "
+                  << batch << ", entry " << i;
+          }
+  }
 }
 
 // The batch-1 kernel derives its layout from the arrays on first use and keeps it with the
