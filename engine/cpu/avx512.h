@@ -4,6 +4,8 @@
 // -march (engine/CMakeLists.txt): binaries stay baseline x86-64.
 #include <immintrin.h>
 
+#include <cstdint>
+
 // GCC 12's AVX-512 headers seed intrinsics with _mm512_undefined_*(), which -Wmaybe-uninitialized
 // reports as uninitialised use inside the headers (a false positive, GCC bug 105593).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -50,6 +52,22 @@ SPARSECAP_AVX512 inline void transpose_16x16(__m512 (&r)[16]) {
   }
 #pragma GCC unroll 16
   for (int i = 0; i < 16; ++i) r[i] = t[i];
+}
+
+// dst[j][i] = src[i][j] for a tile of `rows` x `cols` (both at most 16; row strides src_stride and
+// dst_stride): one masked load per source row, transpose_16x16, and for each j < cols one store of
+// the lanes in `lane_mask` (lanes i >= rows hold zeros).
+SPARSECAP_AVX512 inline void transpose_tile(const float* src, int64_t src_stride, int64_t rows, int64_t cols,
+                                            float* dst, int64_t dst_stride, __mmask16 lane_mask) {
+  const __mmask16 column_mask = static_cast<__mmask16>((1u << cols) - 1);
+  __m512 r[16];
+#pragma GCC unroll 16
+  for (int i = 0; i < 16; ++i)
+    r[i] = i < rows ? _mm512_maskz_loadu_ps(column_mask, src + i * src_stride) : _mm512_setzero_ps();
+  transpose_16x16(r);
+#pragma GCC unroll 16
+  for (int j = 0; j < 16; ++j)
+    if (j < cols) _mm512_mask_storeu_ps(dst + j * dst_stride, lane_mask, r[j]);
 }
 
 }  // namespace sparsecap::cpu

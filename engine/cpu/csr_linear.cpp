@@ -40,6 +40,7 @@ bool use_avx512() { return cpu_has_avx512() && !portable_forced.load(std::memory
 
 constexpr int64_t kLongRowLength = 16;  // from here on rows take eight accumulators, not four
 constexpr int64_t kSpmmMinRows = 16;  // fewer weight rows: one SpMV per activation row
+constexpr double kSlicedMaxDensity = 0.3;  // batch >= 2 runs on the sliced kernels below this density
 constexpr int64_t kBatchBlock = 64;            // batch columns held in registers at once (4 x 16)
 constexpr int64_t kParallelMultiplyAdds = 1 << 15;  // below this, one thread: fork/join costs more
 
@@ -231,24 +232,14 @@ SPARSECAP_AVX512 void spmm_rows_avx512(const CsrArrays<Index, Value>& w, const f
 }
 
 // x_transposed [cols, batch] = x [batch, cols]ᵀ for columns [column_begin, column_end) (at most
-// 16), in 16 x 16 blocks transposed in registers: the element-by-element copy reads x with a
-// stride of a whole row and cost more than the products at batch 64 and 99% sparsity.
+// 16), in 16 x 16 tiles transposed in registers: the element-by-element copy reads x with a stride
+// of a whole row and cost more than the products at batch 64 and 99% sparsity.
 SPARSECAP_AVX512 void transpose_columns_avx512(const float* x, float* x_transposed, int64_t batch, int64_t cols,
                                                int64_t column_begin, int64_t column_end) {
-  const __mmask16 column_mask = static_cast<__mmask16>((1u << (column_end - column_begin)) - 1);
   for (int64_t b0 = 0; b0 < batch; b0 += 16) {
     const int64_t batch_rows = std::min<int64_t>(16, batch - b0);
-    __m512 r[16];
-#pragma GCC unroll 16
-    for (int i = 0; i < 16; ++i)
-      r[i] = i < batch_rows ? _mm512_maskz_loadu_ps(column_mask, x + (b0 + i) * cols + column_begin)
-                            : _mm512_setzero_ps();
-    transpose_16x16(r);
-    const __mmask16 batch_mask = static_cast<__mmask16>((1u << batch_rows) - 1);
-#pragma GCC unroll 16
-    for (int j = 0; j < 16; ++j)
-      if (column_begin + j < column_end)
-        _mm512_mask_storeu_ps(x_transposed + (column_begin + j) * batch + b0, batch_mask, r[j]);
+    transpose_tile(x + b0 * cols + column_begin, cols, batch_rows, column_end - column_begin,
+                   x_transposed + column_begin * batch + b0, batch, static_cast<__mmask16>((1u << batch_rows) - 1));
   }
 }
 
@@ -332,7 +323,7 @@ void csr_kernels_force_portable(bool force) { portable_forced.store(force, std::
 void csr_linear_f32(const sparse::CsrMatrix& weight, const float* x, const float* bias, float* out, int64_t batch) {
   // On matrices under 70% sparse the transposed SpMM below measured faster from batch 2 on
   // (8192x2048 at 50%, batch 3); with fewer than 16 rows a slice would be mostly padding.
-  const bool sliced_fits = batch == 1 || (weight.density() < 0.3 && weight.rows >= kSpmmMinRows);
+  const bool sliced_fits = batch == 1 || (weight.density() < kSlicedMaxDensity && weight.rows >= kSpmmMinRows);
   if (sliced_fits && use_avx512()) {
     sliced_multiply(weight, x, bias, out, batch);
     return;
@@ -340,7 +331,8 @@ void csr_linear_f32(const sparse::CsrMatrix& weight, const float* x, const float
   visit_csr_types(weight, "csr_linear", [&](auto index, auto value) {
     using Index = decltype(index);
     using Value = decltype(value);
-    const CsrArrays<Index, Value> arrays{weight.row_ptr.data<int32_t>(), static_cast<const Index*>(weight.col_idx.raw_data()),
+    const CsrArrays<Index, Value> arrays{weight.row_ptr.data<int32_t>(),
+                                         static_cast<const Index*>(weight.col_idx.raw_data()),
                                          static_cast<const Value*>(weight.values.raw_data()), weight.rows, weight.cols};
     csr_linear_typed(arrays, x, bias, out, batch);
   });

@@ -53,7 +53,8 @@ std::shared_ptr<const SlicedLayout<Index, Value>> build_layout(const sparse::Csr
   layout->lane_rows.assign(static_cast<size_t>(layout->slices * kLanes), 0);
   std::copy(order.begin(), order.end(), layout->lane_rows.begin());
   layout->window_slot.resize(static_cast<size_t>(csr.rows));
-  for (int64_t i = 0; i < csr.rows; ++i) layout->window_slot[order[static_cast<size_t>(i)]] = static_cast<int32_t>(i % kSortWindow);
+  for (int64_t i = 0; i < csr.rows; ++i)
+    layout->window_slot[order[static_cast<size_t>(i)]] = static_cast<int32_t>(i % kSortWindow);
 
   // A slice is as long as its first (longest) row.
   layout->slice_steps.assign(static_cast<size_t>(layout->slices + 1), 0);
@@ -143,19 +144,9 @@ void multiply_slices(const SlicedLayout<Index, Value>& layout, const float* x, i
 // block of a 512-column x fits in L1. Tiles of 16 x 16, transposed in registers.
 SPARSECAP_AVX512 void transpose_to_blocks(const float* x, int64_t batch, int64_t cols, float* x_blocked,
                                           int64_t block, int64_t column_begin) {
-  const int64_t rows_in_block = std::min<int64_t>(kLanes, batch - block * kLanes);
-  const int64_t columns = std::min<int64_t>(kLanes, cols - column_begin);
-  const __mmask16 column_mask = static_cast<__mmask16>((1u << columns) - 1);
-  __m512 r[16];
-#pragma GCC unroll 16
-  for (int i = 0; i < 16; ++i)
-    r[i] = i < rows_in_block ? _mm512_maskz_loadu_ps(column_mask, x + (block * kLanes + i) * cols + column_begin)
-                             : _mm512_setzero_ps();
-  transpose_16x16(r);
-  float* destination = x_blocked + (block * cols + column_begin) * kLanes;
-#pragma GCC unroll 16
-  for (int j = 0; j < 16; ++j)
-    if (j < columns) _mm512_storeu_ps(destination + j * kLanes, r[j]);
+  transpose_tile(x + block * kLanes * cols + column_begin, cols, std::min<int64_t>(kLanes, batch - block * kLanes),
+                 std::min<int64_t>(kLanes, cols - column_begin), x_blocked + (block * cols + column_begin) * kLanes,
+                 kLanes, __mmask16(0xFFFF));
 }
 
 // The values of step k widened to float32 (float16 all sixteen at once), for one broadcast each.
