@@ -20,7 +20,7 @@
 namespace sparsecap::sparse {
 
 // A layout of the same matrix that a backend kernel derives from the CSR arrays on first use
-// (the CPU's sliced layout for batch 1, engine/cpu/sliced_multiply.h).
+// (the CPU's sliced layout, engine/cpu/sliced_multiply.h).
 struct DerivedLayout {
   virtual ~DerivedLayout() = default;
 };
