@@ -7,8 +7,8 @@
 
 #include "apps/commands.h"
 #include "apps/report_tables.h"
-#include "sparse/model_export.h"
 #include "train/evaluation.h"
+#include "train/exported_model.h"
 #include "train/progress.h"
 #include "train/run_directory.h"
 #include "train/trained_run.h"
@@ -36,12 +36,12 @@ struct DemoModel {
 train::RunConfig demo_config(const DemoArguments& args, double target_sparsity, bool prune) {
   train::RunConfig config;
   config.data.dir = args.data_dir;
-  config.model.encoder.width_multiplier = 0.5;
-  config.model.decoder.hidden_size = 512;
-  config.model.decoder.embedding_size = 256;
-  config.model.decoder.attention_size = 512;
-  config.model.decoder.dropout = prune ? 0.11 : 0.35;  // the reference keeps more units when pruning
-  config.model.decoding.max_words = 20;
+  config.model = {{"type", "soft_attention"},
+                  {"encoder", {{"width_multiplier", 0.5}}},
+                  // The reference keeps more units when pruning: dropout 0.11 instead of 0.35.
+                  {"decoder",
+                   {{"hidden_size", 512}, {"embedding_size", 256}, {"attention_size", 512}, {"dropout", prune ? 0.11 : 0.35}}},
+                  {"decoding", {{"max_words", 20}}}};
   // One caption per image per step, as the Soft-Attention reference feeds (image, caption) pairs:
   // five times cheaper per image than seq_per_img 5 on a CPU.
   config.data.seq_per_img = 1;
@@ -50,14 +50,13 @@ train::RunConfig demo_config(const DemoArguments& args, double target_sparsity, 
   config.schedule.checkpoint_every = config.optim.max_steps / 4;
   config.schedule.validation_images = 200;
   if (prune) {
-    config.pruning.method = "supermask";
-    config.pruning.target_sparsity = target_sparsity;
+    config.pruning = {{"method", "supermask"}, {"target_sparsity", target_sparsity}};
     // λ for a short run. A gate's sparsity gradient is λ·σ'(G)/N (N = all gated weights, ~3M
     // here) and Adam with eps 1e-2 moves it by about lr·g/eps, so the reference's
     // max(5, 0.5/(1 − s)), tuned for ~100k steps on COCO, leaves the gates near their initial
     // value in a thousand steps. The same 1/(1 − s) scaling with a larger base reaches the target
     // (90.00% at 300 steps in our runs).
-    config.pruning.sparsity_weight = 200.0 / (1.0 - target_sparsity);
+    config.pruning["sparsity_weight"] = 200.0 / (1.0 - target_sparsity);
   }
   return config;
 }
@@ -89,10 +88,10 @@ struct DemoResult {
 // How many test images the model loaded from `path` captions exactly as `reference` does.
 size_t identical_captions(const std::filesystem::path& path, const train::TrainedRun& trained,
                           const train::SplitCaptions& reference) {
-  sparse::SparseCaptioner loaded = sparse::load_captioner(path);
+  train::ExportedCaptioner loaded = train::load_exported_captioner(path);
   const train::SplitCaptions captions =
       train::caption_split(*loaded.model, trained.data.dataset, trained.data.vocabulary, trained.config.data,
-                           data::Split::Test, 0, 3, trained.config.model.decoding.max_words);
+                           data::Split::Test, 0, 3, trained.model->decoding_options().max_words);
   size_t same = 0;
   for (const std::string& id : reference.image_ids) same += captions.candidates.at(id) == reference.candidates.at(id);
   return same;
@@ -105,7 +104,7 @@ void export_and_check(const DemoModel& model, const train::TrainedRun& trained, 
   sparse::ExportOptions options;
   options.dense = !trained.pruned;
   const std::string f32_name = trained.pruned ? "/model.csr-f32.safetensors" : "/model.dense-f32.safetensors";
-  const sparse::ExportReport f32 = sparse::export_trained_run(trained, model.run_dir + f32_name, options);
+  const sparse::ExportReport f32 = train::export_trained_run(trained, model.run_dir + f32_name, options);
   result.export_bytes = f32.file_bytes;
   const size_t same = identical_captions(f32.path, trained, result.captions);
   std::printf("%s: exported %s (%.2f MB); reloaded, it gives %s test captions as the finalized model (%zu of %zu)\n",
@@ -114,7 +113,7 @@ void export_and_check(const DemoModel& model, const train::TrainedRun& trained, 
   if (!trained.pruned) return;
   options.value_dtype = DType::F16;
   const sparse::ExportReport f16 =
-      sparse::export_trained_run(trained, model.run_dir + "/model.csr-f16.safetensors", options);
+      train::export_trained_run(trained, model.run_dir + "/model.csr-f16.safetensors", options);
   result.export_fp16_bytes = f16.file_bytes;
   const size_t same_f16 = identical_captions(f16.path, trained, result.captions);
   std::printf("%s: exported %s (%.2f MB, float16 values); %zu of %zu test captions identical\n", model.label.c_str(),
@@ -126,7 +125,7 @@ DemoResult evaluate(const DemoModel& model) {
   DemoResult result{model.label, {}, {}, trained.sparsity};
   result.captions = train::caption_split(*trained.model, trained.data.dataset, trained.data.vocabulary,
                                          trained.config.data, data::Split::Test, 0, 3,
-                                         trained.config.model.decoding.max_words);
+                                         trained.model->decoding_options().max_words);
   result.evaluation = train::evaluate_captions(result.captions, trained.data.dataset, trained.data.vocabulary.size());
   export_and_check(model, trained, result);
   return result;

@@ -4,7 +4,8 @@
 #include <string>
 
 #include "apps/commands.h"
-#include "sparse/model_export.h"
+#include "apps/report_tables.h"
+#include "train/exported_model.h"
 
 namespace sparsecap::apps {
 
@@ -27,7 +28,7 @@ void run_export(const ExportArguments& args) {
   std::printf("exporting %s (%s, %.2f%% sparse) as %s%s\n", run.checkpoint.c_str(), run.pruned ? "pruned" : "dense",
               100.0 * run.sparsity.sparsity(), args.dense ? "dense float32" : (args.fp16 ? "CSR float16" : "CSR float32"),
               options.compression == sparse::Compression::None ? "" : (std::string(", ") + args.compress).c_str());
-  sparse::print_export_report(sparse::export_trained_run(run, args.out, options));
+  print_export_report(train::export_trained_run(run, args.out, options));
 }
 
 }  // namespace

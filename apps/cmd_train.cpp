@@ -43,7 +43,7 @@ void run_train(const TrainArguments& args) {
               static_cast<long long>(summary.steps), train::format_duration(summary.wall_seconds).c_str(),
               summary.final_loss, summary.images_per_second);
   if (summary.best_validation_cider >= 0) std::printf(", best validation CIDEr-D %.3f", summary.best_validation_cider);
-  if (config.pruning.method != "none") std::printf(", sparsity %.2f%%", 100.0 * summary.sparsity);
+  if (config.pruning.value("method", "none") != "none") std::printf(", sparsity %.2f%%", 100.0 * summary.sparsity);
   std::printf("\nrun directory: %s\n", args.out.c_str());
   if (summary.interrupted) {
     std::printf("interrupted: checkpoint saved; continue with: sparsecap train --out %s --resume\n", args.out.c_str());
@@ -66,7 +66,7 @@ void run_eval(const EvalArguments& args) {
       args.run, args.checkpoint.empty() ? std::nullopt : std::optional<std::filesystem::path>(args.checkpoint));
   const train::SplitCaptions captions =
       train::caption_split(*trained.model, trained.data.dataset, trained.data.vocabulary, trained.config.data, *split,
-                           args.max_images, args.beam, trained.config.model.decoding.max_words);
+                           args.max_images, args.beam, trained.model->decoding_options().max_words);
   const train::SplitEvaluation evaluation =
       train::evaluate_captions(captions, trained.data.dataset, trained.data.vocabulary.size());
   const std::filesystem::path out_dir = std::filesystem::path(args.run) / "eval";
@@ -97,7 +97,7 @@ void run_caption(const CaptionArguments& args) {
   std::vector<std::filesystem::path> paths(args.images.begin(), args.images.end());
   const Tensor images = train::load_images_for_captioning(paths, trained.config.data);
   const std::vector<models::DecodedCaption> decoded = models::beam_search(
-      *trained.model, images, models::DecodingOptions{args.beam, trained.config.model.decoding.max_words});
+      *trained.model, images, models::DecodingOptions{args.beam, trained.model->decoding_options().max_words});
   for (size_t i = 0; i < paths.size(); ++i) {
     std::string caption;
     for (const std::string& word : trained.data.vocabulary.decode(decoded[i].tokens))

@@ -21,6 +21,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -33,7 +34,10 @@
 #include "engine/ops.h"
 #include "engine/rng.h"
 #include "engine/sparse/sparse_ops.h"
-#include "sparse/export.h"
+#include "engine/sparse/csr_file.h"
+#include "models/captioner_registry.h"
+#include "train/dataset_setup.h"
+#include "train/exported_model.h"
 
 namespace sparsecap::bench {
 namespace {
@@ -181,43 +185,39 @@ const std::vector<double> kDecoderSparsities = {0.8, 0.9, 0.95, 0.975, 0.99};
 // The demo's decoder (hidden 512, embedding 256, attention 512, LSTM) with the paper's 10 000-word
 // vocabulary, over the demo's width-0.5 MobileNet (seven separable blocks, stride 16) on 224x224
 // images: 14x14 = 196 attention positions of 256 channels.
-models::SoftAttentionConfig decoder_config() {
-  models::SoftAttentionConfig config;
-  config.encoder.width_multiplier = 0.5;
-  config.decoder.vocabulary_size = 10000;
-  config.decoder.hidden_size = 512;
-  config.decoder.embedding_size = 256;
-  config.decoder.attention_size = 512;
-  config.decoder.dropout = 0.0;
-  return config;
+train::RunConfig decoder_run_config() {
+  train::RunConfig run;
+  run.model = {{"type", "soft_attention"},
+               {"encoder", {{"width_multiplier", 0.5}}},
+               {"decoder", {{"hidden_size", 512}, {"embedding_size", 256}, {"attention_size", 512}, {"dropout", 0.0}}}};
+  return train::resolve_run_config(run);
 }
+constexpr int64_t kDecoderVocabulary = 10000;
 
-void prune_randomly(nn::Module& model, double sparsity) {
+void prune_randomly(const std::vector<nn::ParameterPtr>& weights, double sparsity) {
   NoGradGuard no_grad;
   Generator generator(5);
-  for (const auto& [name, parameter] : model.named_parameters()) {
-    if (parameter->kind() != nn::ParameterKind::Weight && parameter->kind() != nn::ParameterKind::Embedding) continue;
+  for (const nn::ParameterPtr& parameter : weights)
     parameter->value().copy_(mul(parameter->value(), bernoulli(parameter->shape(), 1.0 - sparsity, generator)));
-  }
 }
 
 // A pruned captioner and, unless `dense`, the same model exported (values `value_dtype`) and
 // loaded back, so its decoder computes through CSR.
-std::unique_ptr<models::SoftAttentionCaptioner> decoder_model(double sparsity, bool dense, DType value_dtype) {
+std::unique_ptr<models::Captioner> decoder_model(double sparsity, bool dense, DType value_dtype) {
   Generator generator(1);
-  auto model = std::make_unique<models::SoftAttentionCaptioner>(decoder_config(), generator);
-  prune_randomly(*model, sparsity);
+  const train::RunConfig run = decoder_run_config();
+  std::unique_ptr<models::Captioner> model =
+      models::make_captioner(run.model, train::captioner_vocabulary(kDecoderVocabulary), generator);
+  prune_randomly(model->prunable_parameters(), sparsity);
   model->eval();
   if (dense) return model;
-  train::RunConfig run;
-  run.model = decoder_config();
-  nlohmann::json config;
-  train::to_json(config, run);
   const std::filesystem::path path = std::filesystem::temp_directory_path() / "sparsecap-bench-decoder.safetensors";
   sparse::ExportOptions options;
   options.value_dtype = value_dtype;
-  sparse::export_model(*model, config, std::vector<std::string>(10000, "w"), path, options);
-  sparse::SparseCaptioner loaded = sparse::load_captioner(path);
+  const std::vector<std::string> csr = model->csr_weight_names();
+  sparse::export_model(*model, std::set<std::string>(csr.begin(), csr.end()), nlohmann::json(run),
+                       std::vector<std::string>(kDecoderVocabulary, "w"), path, options);
+  train::ExportedCaptioner loaded = train::load_exported_captioner(path);
   std::filesystem::remove(path);
   return std::move(loaded.model);
 }

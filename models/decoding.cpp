@@ -19,8 +19,8 @@ std::vector<double> step_log_probabilities(StepwiseCaptioner& captioner, Decodin
   return log_probabilities.to_vector<double>();
 }
 
-std::unique_ptr<DecodingState> encode_checked(StepwiseCaptioner& captioner, const Tensor& images) {
-  std::unique_ptr<DecodingState> state = captioner.encode(images);
+std::unique_ptr<DecodingState> encode_checked(StepwiseCaptioner& captioner, const CaptionerInputs& inputs) {
+  std::unique_ptr<DecodingState> state = captioner.encode(inputs);
   SPARSECAP_CHECK(state != nullptr, "encode returned no decoding state");
   return state;
 }
@@ -31,12 +31,12 @@ void check_max_words(int64_t max_words) {
 
 }  // namespace
 
-std::vector<DecodedCaption> greedy_decode(StepwiseCaptioner& captioner, const Tensor& images, int64_t max_words) {
+std::vector<DecodedCaption> greedy_decode(StepwiseCaptioner& captioner, const CaptionerInputs& inputs, int64_t max_words) {
   check_max_words(max_words);
   NoGradGuard no_grad;
   const SpecialTokens special = captioner.special_tokens();
   const int64_t vocabulary = captioner.vocabulary_size();
-  std::unique_ptr<DecodingState> state = encode_checked(captioner, images);
+  std::unique_ptr<DecodingState> state = encode_checked(captioner, inputs);
   std::vector<DecodedCaption> captions(static_cast<size_t>(state->rows()));
   // active[r]: the image decoded by state row r; rows of finished images are dropped.
   std::vector<int64_t> active(captions.size());
@@ -160,14 +160,14 @@ class ImageBeam {
 
 }  // namespace
 
-std::vector<DecodedCaption> beam_search(StepwiseCaptioner& captioner, const Tensor& images,
+std::vector<DecodedCaption> beam_search(StepwiseCaptioner& captioner, const CaptionerInputs& inputs,
                                         const DecodingOptions& options) {
   SPARSECAP_CHECK(options.beam_size >= 1, "beam_size must be >= 1, got ", options.beam_size);
   check_max_words(options.max_words);
   NoGradGuard no_grad;
   const SpecialTokens special = captioner.special_tokens();
   const int64_t vocabulary = captioner.vocabulary_size();
-  std::unique_ptr<DecodingState> state = encode_checked(captioner, images);
+  std::unique_ptr<DecodingState> state = encode_checked(captioner, inputs);
   std::vector<ImageBeam> beams(static_cast<size_t>(state->rows()));
 
   // State rows: the live hypotheses of every image not done, image by image (one row each at first).

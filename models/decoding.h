@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine/tensor.h"
+#include "models/captioner_inputs.h"
 
 namespace sparsecap::models {
 
@@ -36,8 +37,8 @@ struct SpecialTokens {
 class StepwiseCaptioner {
  public:
   virtual ~StepwiseCaptioner() = default;
-  // images (whatever the model encodes; [B, 3, H, W] pixels for Soft-Attention) -> a state with B rows.
-  virtual std::unique_ptr<DecodingState> encode(const Tensor& images) = 0;
+  // A batch of B images (pixels or region features, as the model reads them) -> a state with B rows.
+  virtual std::unique_ptr<DecodingState> encode(const CaptionerInputs& inputs) = 0;
   // tokens I64 [rows] on the host (the previous token of every row) -> log-probabilities [rows, V]
   // of the next token, on any device; advances `state`.
   virtual Tensor decode_step(DecodingState& state, const Tensor& tokens) = 0;
@@ -57,14 +58,14 @@ struct DecodingOptions {
 };
 
 // The most likely next token at every step, for each image.
-std::vector<DecodedCaption> greedy_decode(StepwiseCaptioner& captioner, const Tensor& images, int64_t max_words);
+std::vector<DecodedCaption> greedy_decode(StepwiseCaptioner& captioner, const CaptionerInputs& inputs, int64_t max_words);
 
 // Beam search, per image: at every step the beam_size best extensions of the live hypotheses are
 // the candidates; those ending in EOS become finished captions, and the beam_size best of the
 // others stay alive. An image is done when no live hypothesis can beat its best finished caption
 // (scores only fall) or after max_words + 1 steps. Returns the best finished caption, or the best
 // unfinished one when none finished. Beam size 1 is greedy decoding.
-std::vector<DecodedCaption> beam_search(StepwiseCaptioner& captioner, const Tensor& images,
+std::vector<DecodedCaption> beam_search(StepwiseCaptioner& captioner, const CaptionerInputs& inputs,
                                         const DecodingOptions& options = {});
 
 }  // namespace sparsecap::models

@@ -7,7 +7,7 @@
 
 #include "engine/error.h"
 #include "engine/ops.h"
-#include "models/json_fields.h"
+#include "engine/json_fields.h"
 
 namespace sparsecap::models {
 

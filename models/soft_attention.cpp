@@ -7,22 +7,28 @@
 #include "engine/error.h"
 #include "engine/nn/init.h"
 #include "engine/ops.h"
-#include "models/json_fields.h"
+#include "models/captioner_registry.h"
+#include "engine/json_fields.h"
 
 namespace sparsecap::models {
 
 // ---- config ------------------------------------------------------------------
 
-void SoftAttentionConfig::validate() const {
+void SoftAttentionConfig::validate_options() const {
   encoder.validate();
   const SoftAttentionDecoderConfig& d = decoder;
-  SPARSECAP_CHECK(d.vocabulary_size > 0, "decoder.vocabulary_size must be set (> 0), got ", d.vocabulary_size);
   SPARSECAP_CHECK(d.hidden_size > 0, "decoder.hidden_size must be positive, got ", d.hidden_size);
   SPARSECAP_CHECK(d.embedding_size > 0, "decoder.embedding_size must be positive, got ", d.embedding_size);
   SPARSECAP_CHECK(d.attention_size > 0, "decoder.attention_size must be positive, got ", d.attention_size);
   SPARSECAP_CHECK(d.dropout >= 0.0 && d.dropout < 1.0, "decoder.dropout ", d.dropout, " outside [0, 1)");
   SPARSECAP_CHECK(decoding.beam_size >= 1, "decoding.beam_size must be >= 1, got ", decoding.beam_size);
   SPARSECAP_CHECK(decoding.max_words >= 0, "decoding.max_words must be >= 0, got ", decoding.max_words);
+}
+
+void SoftAttentionConfig::validate() const {
+  validate_options();
+  const SoftAttentionDecoderConfig& d = decoder;
+  SPARSECAP_CHECK(d.vocabulary_size > 0, "decoder.vocabulary_size must be set (> 0), got ", d.vocabulary_size);
   const std::pair<const char*, int64_t> special[] = {{"pad", tokens.pad}, {"bos", tokens.bos}, {"eos", tokens.eos}};
   for (const auto& [name, token] : special)
     SPARSECAP_CHECK(token >= 0 && token < d.vocabulary_size, "tokens.", name, " = ", token, " outside [0, ",
@@ -145,12 +151,17 @@ void SoftAttentionDecoder::check_memory(const Tensor& memory) const {
                   memory_channels_, "], got ", shape_str(memory.shape()), " in ", module_name(*this, "decoder"));
 }
 
+std::vector<nn::ParameterPtr> SoftAttentionDecoder::weight_matrices() const {
+  std::vector<nn::ParameterPtr> matrices = {embedding_->weight(), att_key_->weight(), att_query_->weight(),
+                                            att_qk_->weight(),    init_h_->weight(),  logit_->weight(),
+                                            cell_->w_ih(),        cell_->w_hh()};
+  if (init_c_) matrices.push_back(init_c_->weight());
+  return matrices;
+}
+
 void SoftAttentionDecoder::use_sparse_weights(const SparseWeights& weights) {
   std::map<std::string, nn::ParameterPtr> matrices;
-  for (const nn::ParameterPtr& p : {embedding_->weight(), att_key_->weight(), att_query_->weight(), att_qk_->weight(),
-                                    init_h_->weight(), logit_->weight(), cell_->w_ih(), cell_->w_hh()})
-    matrices[p->name()] = p;
-  if (init_c_) matrices[init_c_->weight()->name()] = init_c_->weight();
+  for (const nn::ParameterPtr& p : weight_matrices()) matrices[p->name()] = p;
   for (const auto& [name, matrix] : weights) {
     const auto it = matrices.find(name);
     SPARSECAP_CHECK(it != matrices.end(), "use_sparse_weights: '", name, "' is not a weight matrix of ",
@@ -290,7 +301,7 @@ Tensor SoftAttentionCaptioner::forward_teacher_forced(const Tensor& images, cons
   return decoder_->forward_teacher_forced(encoder_->forward(images), captions, seq_per_img);
 }
 
-Tensor SoftAttentionCaptioner::loss(const Tensor& images, const Tensor& captions, int64_t seq_per_img) {
+Tensor SoftAttentionCaptioner::loss(const CaptionerInputs& inputs, const Tensor& captions, int64_t seq_per_img) {
   SPARSECAP_CHECK(captions.dtype() == DType::I64 && captions.dim() == 2 && captions.size(1) >= 2,
                   "expected captions int64 [B * seq_per_img, L >= 2], got ", dtype_name(captions.dtype()), " ",
                   shape_str(captions.shape()));
@@ -301,12 +312,20 @@ Tensor SoftAttentionCaptioner::loss(const Tensor& images, const Tensor& captions
   for (size_t i = 0; i < tokens.size(); ++i)
     if (tokens[i] != config_.tokens.pad) used = std::max(used, static_cast<int64_t>(i % static_cast<size_t>(length)) + 1);
   const Tensor trimmed = used == length ? captions : narrow(captions, 1, 0, used);
-  const Tensor logits = forward_teacher_forced(images, trimmed, seq_per_img);
+  SPARSECAP_CHECK(inputs.images.defined(), "soft_attention captions images; the batch has no pixels");
+  const Tensor logits = forward_teacher_forced(inputs.images, trimmed, seq_per_img);
   return caption_cross_entropy(logits, narrow(trimmed, 1, 1, used - 1), config_.tokens.pad);
 }
 
-std::unique_ptr<DecodingState> SoftAttentionCaptioner::encode(const Tensor& images) {
-  const Tensor memory = encoder_->forward(images);
+std::vector<std::string> SoftAttentionCaptioner::sparse_compute_weight_names() const {
+  std::vector<std::string> names;
+  for (const nn::ParameterPtr& parameter : decoder_->weight_matrices()) names.push_back(parameter->name());
+  return names;
+}
+
+std::unique_ptr<DecodingState> SoftAttentionCaptioner::encode(const CaptionerInputs& inputs) {
+  SPARSECAP_CHECK(inputs.images.defined(), "soft_attention captions images; the batch has no pixels");
+  const Tensor memory = encoder_->forward(inputs.images);
   return std::make_unique<SoftAttentionDecodingState>(memory, decoder_->attention_keys(memory),
                                                       decoder_->initial_state(memory), decoder_->step_weights());
 }
@@ -320,6 +339,29 @@ Tensor SoftAttentionCaptioner::decode_step(DecodingState& state, const Tensor& t
   const Tensor words = sparse::embedding(s.weights.embedding, tokens.to(s.weights.embedding.device()));
   s.state = decoder_->step(words, s.memory, s.keys, s.state, s.weights);
   return log_softmax(decoder_->logits(s.state.h, s.weights));
+}
+
+CaptionerRegistration soft_attention_registration() {
+  return CaptionerRegistration{
+      .resolve =
+          [](const nlohmann::json& section) {
+            SoftAttentionConfig config;
+            from_json(section, config);
+            config.validate_options();
+            nlohmann::json resolved = config;
+            // Filled from the vocabulary when the model is built.
+            resolved["decoder"].erase("vocabulary_size");
+            resolved.erase("tokens");
+            return resolved;
+          },
+      .make =
+          [](const nlohmann::json& section, const CaptionerVocabulary& vocabulary, Generator& generator) {
+            SoftAttentionConfig config;
+            from_json(section, config);
+            config.decoder.vocabulary_size = vocabulary.size;
+            config.tokens = vocabulary.tokens;
+            return std::unique_ptr<Captioner>(std::make_unique<SoftAttentionCaptioner>(config, generator));
+          }};
 }
 
 Tensor caption_cross_entropy(const Tensor& logits, const Tensor& targets, int64_t pad) {

@@ -25,6 +25,7 @@
 
 #include "engine/nn/layers.h"
 #include "engine/rng.h"
+#include "models/captioner.h"
 #include "models/decoding.h"
 #include "models/mobilenet.h"
 #include "models/rnn_cells.h"
@@ -49,7 +50,8 @@ struct SoftAttentionConfig {
   SoftAttentionDecoderConfig decoder;
   DecodingOptions decoding;  // beam 3, at most 30 words, no length normalisation
   SpecialTokens tokens;      // PAD 0, BOS 2, EOS 3 (data/vocab.h)
-  void validate() const;     // throws naming the offending key and value
+  void validate_options() const;  // all but the vocabulary; throws naming the offending key and value
+  void validate() const;          // validate_options() and the vocabulary size and special tokens
 };
 
 // JSON: {"encoder": {...}, "decoder": {"vocabulary_size", "cell": "lstm"|"gru", "hidden_size",
@@ -70,9 +72,6 @@ struct SoftAttentionStepWeights {
   sparse::WeightHandle logit_weight;
   Tensor logit_bias;
 };
-
-// CSR weights by full parameter name ("decoder.logit.weight").
-using SparseWeights = std::map<std::string, std::shared_ptr<const sparse::CsrMatrix>>;
 
 class SoftAttentionDecoder : public nn::Module {
  public:
@@ -97,6 +96,9 @@ class SoftAttentionDecoder : public nn::Module {
   const SoftAttentionDecoderConfig& config() const { return config_; }
   const RecurrentCell& cell() const { return *cell_; }
 
+  // The weight matrices a step multiplies with (embedding, attention, cell, init and output
+  // layers): the ones that can compute through CSR.
+  std::vector<nn::ParameterPtr> weight_matrices() const;
   // From now on every decoder layer whose weight is in `weights` computes through the sparse
   // path (inference only) instead of its dense parameter. Throws naming a weight that is not a
   // decoder weight matrix or whose shape differs from the parameter's.
@@ -118,7 +120,7 @@ class SoftAttentionDecoder : public nn::Module {
   std::map<const nn::Parameter*, std::shared_ptr<const sparse::CsrMatrix>> sparse_weights_;
 };
 
-class SoftAttentionCaptioner : public nn::Module, public StepwiseCaptioner {
+class SoftAttentionCaptioner : public Captioner {
  public:
   // Initialises from `generator` (weights xavier-uniform but for the convolutions and batch
   // norms, which keep PyTorch's defaults); dropout draws from its own generator, seeded from
@@ -128,12 +130,15 @@ class SoftAttentionCaptioner : public nn::Module, public StepwiseCaptioner {
   // images [B, 3, H, W], captions I64 [B * seq_per_img, L] (BOS w.. EOS PAD..; the captions of
   // image b are rows b * seq_per_img .. + seq_per_img - 1) -> logits [B * seq_per_img, L - 1, V].
   Tensor forward_teacher_forced(const Tensor& images, const Tensor& captions, int64_t seq_per_img);
-  // Mean cross-entropy over the non-PAD targets captions[:, 1:] (EOS included). Trailing columns
-  // that are PAD in every caption are skipped first (same value, less work).
-  Tensor loss(const Tensor& images, const Tensor& captions, int64_t seq_per_img);
+  // Captioner: the images of `inputs`. Trailing columns that are PAD in every caption are skipped
+  // first (same value, less work).
+  std::string type() const override { return "soft_attention"; }
+  CaptionerInputKinds input_kinds() const override { return {.pixels = true}; }
+  Tensor loss(const CaptionerInputs& inputs, const Tensor& captions, int64_t seq_per_img) override;
+  DecodingOptions decoding_options() const override { return config_.decoding; }
 
   // Decoding (StepwiseCaptioner). Call eval() first.
-  std::unique_ptr<DecodingState> encode(const Tensor& images) override;
+  std::unique_ptr<DecodingState> encode(const CaptionerInputs& inputs) override;
   Tensor decode_step(DecodingState& state, const Tensor& tokens) override;
   int64_t vocabulary_size() const override { return config_.decoder.vocabulary_size; }
   SpecialTokens special_tokens() const override { return config_.tokens; }
@@ -141,10 +146,11 @@ class SoftAttentionCaptioner : public nn::Module, public StepwiseCaptioner {
   const SoftAttentionConfig& config() const { return config_; }
   MobileNetV1Encoder& encoder() { return *encoder_; }
   SoftAttentionDecoder& decoder() { return *decoder_; }
-  Generator& dropout_generator() { return *dropout_generator_; }
-  // Decoder weights computed through CSR (see SoftAttentionDecoder::use_sparse_weights); the
-  // encoder stays dense, so encoder names are rejected.
-  void use_sparse_weights(const SparseWeights& weights) { decoder_->use_sparse_weights(weights); }
+  Generator& dropout_generator() override { return *dropout_generator_; }
+  // The decoder's weight matrices compute through CSR (SoftAttentionDecoder::use_sparse_weights);
+  // the encoder stays dense, so encoder names are rejected.
+  std::vector<std::string> sparse_compute_weight_names() const override;
+  void use_sparse_weights(const SparseWeights& weights) override { decoder_->use_sparse_weights(weights); }
 
  private:
   SoftAttentionConfig config_;
@@ -152,6 +158,10 @@ class SoftAttentionCaptioner : public nn::Module, public StepwiseCaptioner {
   std::shared_ptr<MobileNetV1Encoder> encoder_;
   std::shared_ptr<SoftAttentionDecoder> decoder_;
 };
+
+// The registry's entry for "soft_attention" (models/captioner_registry.h).
+struct CaptionerRegistration;
+CaptionerRegistration soft_attention_registration();
 
 // Masked mean cross-entropy of logits [N, T, V] against targets I64 [N, T], ignoring `pad`.
 Tensor caption_cross_entropy(const Tensor& logits, const Tensor& targets, int64_t pad);

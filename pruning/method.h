@@ -1,25 +1,36 @@
 #pragma once
 // A pruning method is a transform on weights plus a few hooks the trainer calls around each step
-// (DESIGN.md, "Pruning as a transform on weights"). Dense training is "no method".
+// (DESIGN.md, "Pruning as a transform on weights"). Dense training is the method "none".
+// pruning/method_registry.h builds methods from the run config's "pruning" section.
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "engine/nn/module.h"
+#include <nlohmann/json.hpp>
+
+#include "engine/nn/parameter.h"
 #include "engine/optim/optimizer.h"
+#include "pruning/report.h"
 
 namespace sparsecap::pruning {
 
 class PruningMethod {
  public:
   virtual ~PruningMethod() = default;
+  // The registry key ("none", "supermask").
   virtual std::string name() const = 0;
 
-  // Attach transforms to the model's prunable parameters and any extra parameter groups to the
-  // optimizer. Called once, before the first step.
-  virtual void begin(nn::Module& model, optim::Optimizer& optimizer) = 0;
+  // Attach the method's transforms to `weights` (the captioner's prunable parameters, in model
+  // order) without training anything: enough to load a checkpoint's state and finalize.
+  virtual void attach(const std::vector<nn::ParameterPtr>& weights) = 0;
+  // attach() and any extra parameter groups of the optimizer. Called once, before the first step.
+  virtual void begin(const std::vector<nn::ParameterPtr>& weights, optim::Optimizer& optimizer) {
+    (void)optimizer;
+    attach(weights);
+  }
   // Before the forward pass of `step` (1-based).
   virtual void before_step(int64_t step) { (void)step; }
   // Added to the task loss (undefined Tensor: nothing to add).
@@ -31,6 +42,19 @@ class PruningMethod {
   // Bake the method into the weights (W ← W ⊙ mask) and detach every transform.
   virtual void finalize() = 0;
 
+  // The sparsity the method aims at (none for dense training), and the sparsity it would give if
+  // finalized now, overall and per weight.
+  virtual std::optional<double> target_sparsity() const { return std::nullopt; }
+  virtual SparsityReport sparsity() const = 0;
+  // Whether a checkpoint taken now counts as pruned to the target (the trainer keeps the best
+  // validation score only among those).
+  virtual bool target_reached() const { return true; }
+
+  // One JSONL record of the method's statistics at `step`, with the caption loss.
+  virtual nlohmann::json statistics_record(int64_t step, double caption_loss) const {
+    return {{"step", step}, {"caption_loss", caption_loss}};
+  }
+
   // State to checkpoint beside the model and optimizer, keyed by name, and its restoration.
   virtual std::vector<std::pair<std::string, Tensor>> state_tensors() const { return {}; }
   virtual std::map<std::string, std::string> state_metadata() const { return {}; }
@@ -40,8 +64,5 @@ class PruningMethod {
     (void)metadata;
   }
 };
-
-// Parameters a method prunes: weights and embedding tables, never biases or normalisation.
-bool is_prunable(const nn::Parameter& parameter);
 
 }  // namespace sparsecap::pruning

@@ -5,7 +5,6 @@
 
 #include "engine/autograd.h"
 #include "engine/ops.h"
-#include "pruning/method.h"
 
 namespace sparsecap::pruning {
 
@@ -15,14 +14,13 @@ void SparsityReport::add(LayerSparsity layer) {
   layers.push_back(std::move(layer));
 }
 
-SparsityReport weight_sparsity(const nn::Module& model) {
+SparsityReport weight_sparsity(const std::vector<nn::ParameterPtr>& weights) {
   NoGradGuard no_grad;
   SparsityReport report;
-  for (const auto& [name, parameter] : model.named_parameters()) {
-    if (!is_prunable(*parameter)) continue;
+  for (const nn::ParameterPtr& parameter : weights) {
     const Tensor& w = parameter->value();
     const int64_t nonzero = std::llround(sum(greater_than(abs(w), 0.0)).item());
-    report.add(LayerSparsity{name, w.shape(), nonzero, w.numel()});
+    report.add(LayerSparsity{parameter->name(), w.shape(), nonzero, w.numel()});
   }
   return report;
 }

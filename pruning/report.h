@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/nn/module.h"
+#include "engine/nn/parameter.h"
 
 namespace sparsecap::pruning {
 
@@ -24,8 +24,9 @@ struct SparsityReport {
   void add(LayerSparsity layer);
 };
 
-// Non-zeros of the stored weights (after finalize(), the pruned model).
-SparsityReport weight_sparsity(const nn::Module& model);
+// Non-zeros of the stored values of `weights` (a captioner's prunable parameters; after
+// finalize(), the pruned model).
+SparsityReport weight_sparsity(const std::vector<nn::ParameterPtr>& weights);
 
 // The per-layer table: name, shape, kept, total, sparsity; then the overall line.
 std::string format_sparsity_table(const SparsityReport& report);

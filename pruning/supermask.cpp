@@ -5,8 +5,10 @@
 #include <sstream>
 
 #include "engine/autograd.h"
+#include "engine/json_fields.h"
 #include "engine/ops.h"
 #include "pruning/gated_weight.h"
+#include "pruning/method_registry.h"
 
 namespace sparsecap::pruning {
 
@@ -53,6 +55,65 @@ class GatedWeightTransform : public nn::WeightTransform {
   Tensor frozen_mask_;
 };
 
+void to_json(nlohmann::json& json, const SupermaskOptions& options) {
+  json = {{"target_sparsity", options.target_sparsity},
+          {"sparsity_weight", options.sparsity_weight ? nlohmann::json(*options.sparsity_weight) : nlohmann::json()},
+          {"gate_init", options.gate_init},
+          {"gate_learning_rate", options.gate_learning_rate},
+          {"gate_eps", options.gate_eps},
+          {"resample_per_call", options.resample_per_call},
+          {"tolerance", options.tolerance}};
+}
+
+void from_json(const nlohmann::json& json, SupermaskOptions& options) {
+  const std::string section = "pruning";
+  check_known_keys(json,
+                   {"target_sparsity", "sparsity_weight", "gate_init", "gate_learning_rate", "gate_eps",
+                    "resample_per_call", "tolerance"},
+                   section);
+  read_field(json, "target_sparsity", options.target_sparsity, section);
+  if (json.contains("sparsity_weight")) {
+    if (json.at("sparsity_weight").is_null()) {
+      options.sparsity_weight.reset();
+    } else {
+      double weight = 0;
+      read_field(json, "sparsity_weight", weight, section);
+      options.sparsity_weight = weight;
+    }
+  }
+  read_field(json, "gate_init", options.gate_init, section);
+  read_field(json, "gate_learning_rate", options.gate_learning_rate, section);
+  read_field(json, "gate_eps", options.gate_eps, section);
+  read_field(json, "resample_per_call", options.resample_per_call, section);
+  read_field(json, "tolerance", options.tolerance, section);
+  SPARSECAP_CHECK(options.target_sparsity >= 0 && options.target_sparsity < 1, "pruning.target_sparsity ",
+                  options.target_sparsity, " outside [0, 1)");
+  SPARSECAP_CHECK(!options.sparsity_weight || *options.sparsity_weight >= 0, "pruning.sparsity_weight ",
+                  options.sparsity_weight.value_or(0), " is negative");
+  SPARSECAP_CHECK(options.gate_learning_rate > 0 && options.gate_eps > 0,
+                  "pruning.gate_learning_rate and pruning.gate_eps must be positive, got ", options.gate_learning_rate,
+                  " and ", options.gate_eps);
+  SPARSECAP_CHECK(options.tolerance >= 0, "pruning.tolerance ", options.tolerance, " is negative");
+}
+
+PruningMethodRegistration supermask_registration() {
+  return PruningMethodRegistration{
+      .resolve =
+          [](const nlohmann::json& section) {
+            SupermaskOptions options;
+            from_json(section, options);
+            return nlohmann::json(options);
+          },
+      .make =
+          [](const nlohmann::json& section, const PruningRunInfo& run) {
+            SupermaskOptions options;
+            from_json(section, options);
+            options.total_steps = run.total_steps;
+            options.seed = run.seed;
+            return std::unique_ptr<PruningMethod>(std::make_unique<SupermaskPruning>(options));
+          }};
+}
+
 SupermaskPruning::SupermaskPruning(SupermaskOptions options) : options_(std::move(options)) {
   SPARSECAP_CHECK(options_.target_sparsity >= 0.0 && options_.target_sparsity < 1.0, "supermask: target sparsity ",
                   options_.target_sparsity, " outside [0, 1)");
@@ -66,8 +127,8 @@ double SupermaskPruning::sparsity_weight() const {
   return options_.sparsity_weight.value_or(default_sparsity_weight(options_.target_sparsity));
 }
 
-void SupermaskPruning::begin(nn::Module& model, optim::Optimizer& optimizer) {
-  attach(model);
+void SupermaskPruning::begin(const std::vector<nn::ParameterPtr>& weights, optim::Optimizer& optimizer) {
+  attach(weights);
   // The reference: Adam, constant learning rate 100, eps 1e-2, no weight decay; betas inherited.
   optimizer.add_parameter_group(optim::ParameterGroup{.name = "gates",
                                                       .parameters = gates_,
@@ -76,10 +137,10 @@ void SupermaskPruning::begin(nn::Module& model, optim::Optimizer& optimizer) {
                                                       .eps = options_.gate_eps});
 }
 
-void SupermaskPruning::attach(nn::Module& model) {
+void SupermaskPruning::attach(const std::vector<nn::ParameterPtr>& weights) {
   SPARSECAP_CHECK(weights_.empty(), "supermask: gates are already attached");
-  for (const auto& [name, parameter] : model.named_parameters()) {
-    if (!is_prunable(*parameter)) continue;
+  for (const nn::ParameterPtr& parameter : weights) {
+    const std::string& name = parameter->name();
     SPARSECAP_CHECK(parameter->value().dtype() == DType::F32, "supermask gates float32 weights; ", name, " is ",
                     dtype_name(parameter->value().dtype()));
     auto gate = std::make_shared<nn::Parameter>(
@@ -94,6 +155,10 @@ void SupermaskPruning::attach(nn::Module& model) {
   }
   SPARSECAP_CHECK(!gates_.empty(), "supermask: the model has no prunable weights");
   gates_changed_since_last_call();  // remember the initial (all kept) masks
+}
+
+bool SupermaskPruning::target_reached() const {
+  return std::abs(gate_sparsity().sparsity() - options_.target_sparsity) <= options_.tolerance;
 }
 
 void SupermaskPruning::before_step(int64_t step) {

@@ -28,7 +28,15 @@ struct SupermaskOptions {
   // false: one mask per training step (the TensorFlow reference; cheaper); true: a new mask at
   // every use of the weight, e.g. every LSTM time step (the PyTorch reference).
   bool resample_per_call = false;
+  // A checkpoint counts as pruned to the target when |sparsity − target| <= tolerance.
+  double tolerance = 0.005;
 };
+
+// JSON: {"target_sparsity", "sparsity_weight" (null: the default), "gate_init",
+// "gate_learning_rate", "gate_eps", "resample_per_call", "tolerance"}; total_steps and seed come
+// from the run. Missing keys keep defaults; unknown keys and out-of-range values throw.
+void to_json(nlohmann::json& json, const SupermaskOptions& options);
+void from_json(const nlohmann::json& json, SupermaskOptions& options);
 
 // The per-weight transform attached to each gated Parameter.
 class GatedWeightTransform;
@@ -40,13 +48,17 @@ class SupermaskPruning : public PruningMethod {
 
   std::string name() const override { return "supermask"; }
   // attach() and the gates' optimizer group.
-  void begin(nn::Module& model, optim::Optimizer& optimizer) override;
-  // Gates on every prunable weight of `model`, without training them: enough to load a
-  // checkpoint's gates and evaluate or finalize.
-  void attach(nn::Module& model);
+  void begin(const std::vector<nn::ParameterPtr>& weights, optim::Optimizer& optimizer) override;
+  // Gates on every weight of `weights`, without training them: enough to load a checkpoint's
+  // gates and evaluate or finalize.
+  void attach(const std::vector<nn::ParameterPtr>& weights) override;
   void before_step(int64_t step) override;
   Tensor extra_loss(int64_t step) override;  // λ·α(t)·L_s
   void finalize() override;
+
+  std::optional<double> target_sparsity() const override { return options_.target_sparsity; }
+  SparsityReport sparsity() const override { return gate_sparsity(); }
+  bool target_reached() const override;
 
   // Fine-tuning after pruning (e.g. self-critical): masks binarised from the gates and fixed;
   // gates stop training.
@@ -70,7 +82,7 @@ class SupermaskPruning : public PruningMethod {
   // Histogram of gate logits over [low, high] in `bins` bins (values outside land in the end bins).
   std::vector<int64_t> gate_histogram(int bins, double low, double high) const;
   // One JSONL record of the reference's logged statistics at `step`.
-  nlohmann::json statistics_record(int64_t step, double caption_loss) const;
+  nlohmann::json statistics_record(int64_t step, double caption_loss) const override;
 
  private:
   SupermaskOptions options_;
@@ -82,5 +94,9 @@ class SupermaskPruning : public PruningMethod {
   int64_t current_step_ = 0;
   double last_sparsity_loss_ = 0.0;  // L_s of the latest extra_loss, for statistics
 };
+
+// The registry's entry for "supermask" (pruning/method_registry.h).
+struct PruningMethodRegistration;
+PruningMethodRegistration supermask_registration();
 
 }  // namespace sparsecap::pruning

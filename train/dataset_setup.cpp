@@ -35,7 +35,18 @@ RunData load_run_data(const DataConfig& config, const std::filesystem::path& voc
   return run;
 }
 
-data::CaptionBatchOptions batch_options(const DataConfig& config, data::Split split, uint64_t seed, bool training) {
+models::CaptionerVocabulary captioner_vocabulary(int64_t size) {
+  return models::CaptionerVocabulary{
+      .size = size,
+      .tokens = {.pad = data::Vocabulary::kPad, .bos = data::Vocabulary::kBegin, .eos = data::Vocabulary::kEnd}};
+}
+
+models::CaptionerVocabulary captioner_vocabulary(const data::Vocabulary& vocabulary) {
+  return captioner_vocabulary(vocabulary.size());
+}
+
+data::CaptionBatchOptions batch_options(const DataConfig& config, const models::CaptionerInputKinds& inputs,
+                                        data::Split split, uint64_t seed, bool training) {
   data::CaptionBatchOptions options;
   options.split = split;
   options.images_per_batch = config.images_per_batch;
@@ -44,7 +55,8 @@ data::CaptionBatchOptions batch_options(const DataConfig& config, data::Split sp
   options.shuffle = training;
   options.seed = seed;
   options.image_root = config.dir;
-  options.load_pixels = true;
+  options.load_pixels = inputs.pixels;
+  if (inputs.region_features) options.region_features = data::RegionFeatureLayout::under_root(config.dir);
   options.image_transform.resize_width = static_cast<int>(config.image_size);
   options.image_transform.resize_height = static_cast<int>(config.image_size);
   options.image_transform.random_crop = training && config.augment;

@@ -8,6 +8,8 @@
 #include "data/caption_batch.h"
 #include "data/karpathy.h"
 #include "data/vocab.h"
+#include "models/captioner_inputs.h"
+#include "models/captioner_registry.h"
 #include "train/run_config.h"
 
 namespace sparsecap::train {
@@ -16,6 +18,11 @@ struct RunData {
   data::KarpathyDataset dataset;
   data::Vocabulary vocabulary;
 };
+
+// The vocabulary as a captioner needs it: size (words and special tokens) and the special ids
+// data::Vocabulary uses.
+models::CaptionerVocabulary captioner_vocabulary(int64_t size);
+models::CaptionerVocabulary captioner_vocabulary(const data::Vocabulary& vocabulary);
 
 // True when `config` names the synthetic set's file.
 bool is_synthetic_set(const DataConfig& config);
@@ -28,8 +35,10 @@ void ensure_dataset(const DataConfig& config, const std::function<void(int64_t, 
 // training split and saved there.
 RunData load_run_data(const DataConfig& config, const std::filesystem::path& vocabulary_path);
 
-// Batches of `split` with pixels at the configured size; augmentation only when training and
-// configured.
-data::CaptionBatchOptions batch_options(const DataConfig& config, data::Split split, uint64_t seed, bool training);
+// Batches of `split` holding what the model reads: pixels at the configured size, and/or the
+// region features under the data directory (cocobu_att, _fc, _box); augmentation only when
+// training and configured.
+data::CaptionBatchOptions batch_options(const DataConfig& config, const models::CaptionerInputKinds& inputs,
+                                        data::Split split, uint64_t seed, bool training);
 
 }  // namespace sparsecap::train

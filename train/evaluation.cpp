@@ -3,6 +3,7 @@
 #include "data/caption_batch.h"
 #include "engine/autograd.h"
 #include "eval/tokenize.h"
+#include "train/batch_tensors.h"
 #include "train/dataset_setup.h"
 
 namespace sparsecap::train {
@@ -17,10 +18,10 @@ std::string join_words(const std::vector<std::string>& words) {
 
 }  // namespace
 
-SplitCaptions caption_split(models::SoftAttentionCaptioner& model, const data::KarpathyDataset& dataset,
+SplitCaptions caption_split(models::Captioner& model, const data::KarpathyDataset& dataset,
                             const data::Vocabulary& vocabulary, const DataConfig& config, data::Split split,
                             int64_t max_images, int64_t beam_size, int64_t max_words) {
-  data::CaptionBatchOptions options = batch_options(config, split, 0, false);
+  data::CaptionBatchOptions options = batch_options(config, model.input_kinds(), split, 0, false);
   options.seq_per_img = 1;  // references come with the batch; one encoded caption is enough
   data::CaptionBatchLoader loader(dataset, vocabulary, options);
   loader.start_epoch(0);
@@ -30,10 +31,10 @@ SplitCaptions caption_split(models::SoftAttentionCaptioner& model, const data::K
   while (max_images <= 0 || static_cast<int64_t>(out.image_ids.size()) < max_images) {
     std::optional<data::CaptionBatch> batch = loader.next_batch();
     if (!batch) break;
-    const Tensor images = from_vector(batch->pixels, {batch->image_count, 3, batch->image_height, batch->image_width});
+    const models::CaptionerInputs inputs = captioner_inputs(*batch);
     const std::vector<models::DecodedCaption> decoded =
-        beam_size <= 1 ? models::greedy_decode(model, images, max_words)
-                       : models::beam_search(model, images, models::DecodingOptions{beam_size, max_words});
+        beam_size <= 1 ? models::greedy_decode(model, inputs, max_words)
+                       : models::beam_search(model, inputs, models::DecodingOptions{beam_size, max_words});
     for (int64_t i = 0; i < batch->image_count; ++i) {
       if (max_images > 0 && static_cast<int64_t>(out.image_ids.size()) >= max_images) break;
       const std::string id = std::to_string(batch->image_ids[static_cast<size_t>(i)]);

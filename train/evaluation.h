@@ -11,7 +11,7 @@
 #include "data/vocab.h"
 #include "eval/caption_stats.h"
 #include "eval/score.h"
-#include "models/soft_attention.h"
+#include "models/captioner.h"
 #include "train/run_config.h"
 
 namespace sparsecap::train {
@@ -25,7 +25,7 @@ struct SplitCaptions {
 
 // Decodes up to `max_images` images of `split` (0: all) in file order, in batches; beam_size 1 is
 // greedy decoding. The model is put in evaluation mode and left there.
-SplitCaptions caption_split(models::SoftAttentionCaptioner& model, const data::KarpathyDataset& dataset,
+SplitCaptions caption_split(models::Captioner& model, const data::KarpathyDataset& dataset,
                             const data::Vocabulary& vocabulary, const DataConfig& config, data::Split split,
                             int64_t max_images, int64_t beam_size, int64_t max_words);
 

@@ -3,12 +3,12 @@
 #include <fstream>
 
 #include "engine/error.h"
-#include "models/json_fields.h"
+#include "engine/json_fields.h"
+#include "models/captioner_registry.h"
+#include "pruning/method_registry.h"
 
 namespace sparsecap::train {
 
-using models::check_known_keys;
-using models::read_field;
 using nlohmann::json;
 
 namespace {
@@ -65,41 +65,6 @@ void optim_from_json(const json& j, OptimConfig& o) {
   SPARSECAP_CHECK(o.epochs > 0 || o.max_steps > 0, "optim: epochs or max_steps must be positive");
 }
 
-json pruning_to_json(const PruningConfig& p) {
-  json j = {{"method", p.method},         {"target_sparsity", p.target_sparsity},
-            {"gate_init", p.gate_init},   {"gate_learning_rate", p.gate_learning_rate},
-            {"gate_eps", p.gate_eps},     {"resample_per_call", p.resample_per_call},
-            {"tolerance", p.tolerance}};
-  j["sparsity_weight"] = p.sparsity_weight ? json(*p.sparsity_weight) : json(nullptr);
-  return j;
-}
-
-void pruning_from_json(const json& j, PruningConfig& p) {
-  check_known_keys(j, {"method", "target_sparsity", "sparsity_weight", "gate_init", "gate_learning_rate", "gate_eps",
-                       "resample_per_call", "tolerance"},
-                   "pruning");
-  read_field(j, "method", p.method, "pruning");
-  read_field(j, "target_sparsity", p.target_sparsity, "pruning");
-  if (j.contains("sparsity_weight")) {
-    if (j.at("sparsity_weight").is_null()) {
-      p.sparsity_weight.reset();
-    } else {
-      double weight = 0;
-      read_field(j, "sparsity_weight", weight, "pruning");
-      p.sparsity_weight = weight;
-    }
-  }
-  read_field(j, "gate_init", p.gate_init, "pruning");
-  read_field(j, "gate_learning_rate", p.gate_learning_rate, "pruning");
-  read_field(j, "gate_eps", p.gate_eps, "pruning");
-  read_field(j, "resample_per_call", p.resample_per_call, "pruning");
-  read_field(j, "tolerance", p.tolerance, "pruning");
-  SPARSECAP_CHECK(p.method == "none" || p.method == "supermask", "pruning.method: expected \"none\" or \"supermask\", got \"",
-                  p.method, "\"");
-  SPARSECAP_CHECK(p.target_sparsity >= 0 && p.target_sparsity < 1, "pruning.target_sparsity ", p.target_sparsity,
-                  " outside [0, 1)");
-}
-
 json schedule_to_json(const ScheduleConfig& s) {
   return {{"log_every", s.log_every}, {"validate_every", s.validate_every},
           {"validation_images", s.validation_images}, {"checkpoint_every", s.checkpoint_every}};
@@ -122,7 +87,7 @@ void to_json(json& j, const RunConfig& c) {
        {"init", {{"encoder_weights", c.init.encoder_weights}}},
        {"data", data_to_json(c.data)},
        {"optim", optim_to_json(c.optim)},
-       {"pruning", pruning_to_json(c.pruning)},
+       {"pruning", c.pruning},
        {"schedule", schedule_to_json(c.schedule)}};
 }
 
@@ -132,17 +97,17 @@ void from_json(const json& j, RunConfig& c) {
     check_known_keys(j.at("init"), {"encoder_weights"}, "init");
     read_field(j.at("init"), "encoder_weights", c.init.encoder_weights, "init");
   }
-  if (j.contains("model")) {
-    // The vocabulary size comes from the data; a config may leave it out.
-    json model = j.at("model");
-    if (model.contains("decoder") && !model["decoder"].contains("vocabulary_size"))
-      model["decoder"]["vocabulary_size"] = c.model.decoder.vocabulary_size;
-    models::from_json(model, c.model);
-  }
+  if (j.contains("model")) c.model = j.at("model");
   if (j.contains("data")) data_from_json(j.at("data"), c.data);
   if (j.contains("optim")) optim_from_json(j.at("optim"), c.optim);
-  if (j.contains("pruning")) pruning_from_json(j.at("pruning"), c.pruning);
+  if (j.contains("pruning")) c.pruning = j.at("pruning");
   if (j.contains("schedule")) schedule_from_json(j.at("schedule"), c.schedule);
+}
+
+RunConfig resolve_run_config(RunConfig config) {
+  config.model = models::resolve_captioner_config(config.model);
+  config.pruning = pruning::resolve_pruning_config(config.pruning);
+  return config;
 }
 
 void apply_override(json& document, const std::string& assignment) {
@@ -172,7 +137,7 @@ RunConfig parse_run_config(json document, const std::vector<std::string>& overri
   for (const std::string& assignment : overrides) apply_override(document, assignment);
   RunConfig config;
   from_json(document, config);
-  return config;
+  return resolve_run_config(std::move(config));
 }
 
 RunConfig load_run_config(const std::filesystem::path& path, const std::vector<std::string>& overrides) {

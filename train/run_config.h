@@ -11,7 +11,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "models/soft_attention.h"
 
 namespace sparsecap::train {
 
@@ -41,17 +40,6 @@ struct OptimConfig {
   uint64_t seed = 1;
 };
 
-struct PruningConfig {
-  std::string method = "none";     // "none" (dense) or "supermask"
-  double target_sparsity = 0.9;
-  std::optional<double> sparsity_weight;  // λ; default max(5, 0.5 / (1 − target))
-  double gate_init = 5.0;
-  double gate_learning_rate = 100.0;
-  double gate_eps = 1e-2;
-  bool resample_per_call = false;
-  double tolerance = 0.005;        // the best checkpoint needs |sparsity − target| <= this
-};
-
 struct ScheduleConfig {
   int64_t log_every = 25;          // JSONL record every N steps
   int64_t validate_every = 250;    // greedy decoding + CIDEr-D on validation images
@@ -66,13 +54,20 @@ struct InitConfig {
 };
 
 struct RunConfig {
-  models::SoftAttentionConfig model;  // vocabulary_size is filled from the data
+  // The model section: "type" (models/captioner_registry.h) and that captioner's options. The
+  // vocabulary size and special tokens come from the data.
+  nlohmann::json model = {{"type", "soft_attention"}};
   InitConfig init;
   DataConfig data;
   OptimConfig optim;
-  PruningConfig pruning;
+  // The pruning section: "method" (pruning/method_registry.h) and that method's options.
+  nlohmann::json pruning = {{"method", "none"}};
   ScheduleConfig schedule;
 };
+
+// The config with the model and pruning sections resolved by their registries (every default
+// filled in, keys and values checked).
+RunConfig resolve_run_config(RunConfig config);
 
 void to_json(nlohmann::json& json, const RunConfig& config);
 void from_json(const nlohmann::json& json, RunConfig& config);
@@ -80,7 +75,8 @@ void from_json(const nlohmann::json& json, RunConfig& config);
 // Applies "a.b.c=value" to a JSON document; throws naming the key when a section does not exist.
 void apply_override(nlohmann::json& document, const std::string& assignment);
 
-// Reads `path` (errors name the file), applies the overrides in order, and parses the result.
+// Reads `path` (errors name the file), applies the overrides in order, and parses and resolves
+// the result.
 // Unknown keys are errors, so a typo never silently keeps a default.
 RunConfig load_run_config(const std::filesystem::path& path, const std::vector<std::string>& overrides = {});
 RunConfig parse_run_config(nlohmann::json document, const std::vector<std::string>& overrides = {});

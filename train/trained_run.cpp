@@ -3,7 +3,8 @@
 #include <fstream>
 
 #include "data/image.h"
-#include "pruning/supermask.h"
+#include "models/captioner_registry.h"
+#include "pruning/method_registry.h"
 #include "train/run_directory.h"
 #include "train/training_checkpoint.h"
 
@@ -20,18 +21,16 @@ TrainedRun load_trained_run(const std::filesystem::path& run_dir, const std::opt
                   run.vocabulary().filename().string());
   trained.data = load_run_data(trained.config.data, run.vocabulary());
   Generator generator(trained.config.optim.seed);
-  trained.model = std::make_unique<models::SoftAttentionCaptioner>(trained.config.model, generator);
-  trained.pruned = checkpoint_has_pruning_state(trained.checkpoint);
-  if (trained.pruned) {
-    pruning::SupermaskPruning method(pruning::SupermaskOptions{.total_steps = 1});
-    method.attach(*trained.model);
-    load_training_checkpoint(trained.checkpoint, TrainingParts{trained.model.get(), nullptr, &method, nullptr});
-    method.finalize();
-  } else {
-    load_training_checkpoint(trained.checkpoint, TrainingParts{trained.model.get(), nullptr, nullptr, nullptr});
-  }
+  trained.model = models::make_captioner(trained.config.model, captioner_vocabulary(trained.data.vocabulary), generator);
+  // The run's method restores its state (gates, masks) from the checkpoint and bakes it in.
+  const std::unique_ptr<pruning::PruningMethod> method =
+      pruning::make_pruning_method(trained.config.pruning, pruning::PruningRunInfo{.seed = trained.config.optim.seed});
+  method->attach(trained.model->prunable_parameters());
+  load_training_checkpoint(trained.checkpoint, TrainingParts{trained.model.get(), nullptr, method.get(), nullptr});
+  method->finalize();
+  trained.pruned = method->name() != "none";
   trained.model->eval();
-  trained.sparsity = pruning::weight_sparsity(*trained.model);
+  trained.sparsity = pruning::weight_sparsity(trained.model->prunable_parameters());
   return trained;
 }
 

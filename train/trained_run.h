@@ -1,12 +1,13 @@
 #pragma once
 // A trained run loaded for evaluation, captioning or export: its resolved config, data and
-// vocabulary, and the model from one of its checkpoints. A Supermask checkpoint is finalized on
-// load (W ← W ⊙ [G > 0], gates dropped), so what is evaluated is the pruned model itself.
+// vocabulary, and the model from one of its checkpoints. A pruned checkpoint is finalized on load
+// by its own method (Supermask: W ← W ⊙ [G > 0], gates dropped), so what is evaluated is the
+// pruned model itself.
 #include <filesystem>
 #include <memory>
 #include <optional>
 
-#include "models/soft_attention.h"
+#include "models/captioner.h"
 #include "pruning/report.h"
 #include "train/dataset_setup.h"
 #include "train/run_config.h"
@@ -16,9 +17,9 @@ namespace sparsecap::train {
 struct TrainedRun {
   RunConfig config;
   RunData data;
-  std::unique_ptr<models::SoftAttentionCaptioner> model;
+  std::unique_ptr<models::Captioner> model;
   std::filesystem::path checkpoint;
-  bool pruned = false;                 // the checkpoint carried Supermask gates (now baked in)
+  bool pruned = false;                 // the checkpoint carried a pruning method's state (now baked in)
   pruning::SparsityReport sparsity;    // of the stored weights, after finalizing
 };
 

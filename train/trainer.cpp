@@ -3,71 +3,28 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <map>
-#include <memory>
 
 #include "data/prefetch.h"
 #include "engine/autograd.h"
 #include "engine/ops.h"
-#include "engine/optim/adam.h"
 #include "engine/optim/clip.h"
 #include "engine/serialize/atomic_file.h"
 #include "engine/serialize/safetensors.h"
-#include "models/soft_attention.h"
-#include "pruning/supermask.h"
-#include "train/dataset_setup.h"
+#include "models/captioner_registry.h"
+#include "pruning/method_registry.h"
+#include "train/batch_tensors.h"
 #include "train/evaluation.h"
 #include "train/interrupt.h"
 #include "train/progress.h"
-#include "train/run_directory.h"
-#include "train/training_checkpoint.h"
 
 namespace sparsecap::train {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
-
-std::unique_ptr<pruning::SupermaskPruning> make_method(const RunConfig& config, int64_t total_steps) {
-  if (config.pruning.method != "supermask") return nullptr;
-  pruning::SupermaskOptions options;
-  options.target_sparsity = config.pruning.target_sparsity;
-  options.sparsity_weight = config.pruning.sparsity_weight;
-  options.total_steps = total_steps;
-  options.gate_init = config.pruning.gate_init;
-  options.gate_learning_rate = config.pruning.gate_learning_rate;
-  options.gate_eps = config.pruning.gate_eps;
-  options.seed = config.optim.seed;
-  options.resample_per_call = config.pruning.resample_per_call;
-  return std::make_unique<pruning::SupermaskPruning>(options);
+double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
-
-// The images and captions of a batch as engine tensors.
-struct BatchTensors {
-  Tensor images, captions;
-};
-
-BatchTensors to_tensors(const data::CaptionBatch& batch) {
-  return {from_vector(batch.pixels, {batch.image_count, 3, batch.image_height, batch.image_width}),
-          from_vector(batch.captions, {batch.image_count * batch.seq_per_img, batch.sequence_length})};
-}
-
-class JsonlLog {
- public:
-  JsonlLog(const std::filesystem::path& path, bool append) : out_(path, append ? std::ios::app : std::ios::trunc) {
-    SPARSECAP_CHECK(out_.good(), "cannot write the training log ", path.string());
-  }
-  void write(const nlohmann::json& record) {
-    out_ << record.dump() << '\n';
-    out_.flush();
-  }
-
- private:
-  std::ofstream out_;
-};
 
 // Skips `count` batches of the loader's current epoch (resume: the order is a function of the
 // seed and the epoch, so the same batches follow).
@@ -77,14 +34,29 @@ void skip_batches(data::CaptionBatchLoader& loader, int64_t count) {
                     " batches");
 }
 
+void report_generation(int64_t done, int64_t total) {
+  if (done == total || done % 1000 == 0)
+    std::fprintf(stderr, "generating the synthetic set: %lld/%lld images\n", static_cast<long long>(done),
+                 static_cast<long long>(total));
+}
+
+std::string progress_label(const pruning::PruningMethod& method) {
+  return "train (" + (method.name() == "none" ? std::string("dense") : method.name()) + ")";
+}
+
 }  // namespace
 
-void load_encoder_weights(models::SoftAttentionCaptioner& model, const std::filesystem::path& path) {
+void load_encoder_weights(models::Captioner& model, const std::filesystem::path& path) {
+  std::shared_ptr<nn::Module> encoder;
+  for (const auto& [name, child] : model.named_children())
+    if (name == "encoder") encoder = child;
+  SPARSECAP_CHECK(encoder != nullptr, path.string(), ": init.encoder_weights is set, but the ", model.type(),
+                  " captioner has no encoder module");
   const SafetensorsContents contents = read_safetensors(path);
   std::map<std::string, Tensor> file;
   for (const auto& [name, tensor] : contents.tensors) file[name] = tensor;
   nn::StateDict weights;
-  for (const auto& [name, current] : model.encoder().state_dict()) {
+  for (const auto& [name, current] : encoder->state_dict()) {
     const std::string bare = name.rfind("encoder.", 0) == 0 ? name.substr(8) : name;
     for (const std::string& key : {name, bare, "encoder." + bare}) {
       const auto found = file.find(key);
@@ -94,7 +66,7 @@ void load_encoder_weights(models::SoftAttentionCaptioner& model, const std::file
     }
   }
   try {
-    model.encoder().load_state_dict(weights);
+    encoder->load_state_dict(weights);
   } catch (const Error& e) {
     throw Error(path.string() + ": " + e.what());
   }
@@ -104,143 +76,150 @@ int64_t total_training_steps(const RunConfig& config, int64_t batches_per_epoch)
   return config.optim.max_steps > 0 ? config.optim.max_steps : config.optim.epochs * batches_per_epoch;
 }
 
-TrainSummary train_captioner(const RunConfig& requested, const TrainOptions& options) {
-  const RunDirectory run{options.run_dir};
-  std::filesystem::create_directories(run.checkpoints());
-  SPARSECAP_CHECK(!options.resume || std::filesystem::exists(run.last_checkpoint()), "cannot resume: ",
-                  run.last_checkpoint().string(), " does not exist");
+Trainer::Trainer(const RunConfig& config, const TrainOptions& options)
+    : config_(resolve_run_config(config)), options_(options), run_{options.run_dir} {
+  std::filesystem::create_directories(run_.checkpoints());
+  SPARSECAP_CHECK(!options_.resume || std::filesystem::exists(run_.last_checkpoint()), "cannot resume: ",
+                  run_.last_checkpoint().string(), " does not exist");
+  ensure_dataset(config_.data, report_generation);
+  run_data_ = load_run_data(config_.data, run_.vocabulary());
+  resolved_ = config_;
+  if (!options_.resume) write_file_atomically(run_.config(), resolved_.dump(2) + "\n");
 
-  RunConfig config = requested;
-  ensure_dataset(config.data, [](int64_t done, int64_t total) {
-    if (done == total || done % 1000 == 0) std::fprintf(stderr, "generating the synthetic set: %lld/%lld images\n",
-                                                        static_cast<long long>(done), static_cast<long long>(total));
-  });
-  const RunData run_data = load_run_data(config.data, run.vocabulary());
-  config.model.decoder.vocabulary_size = run_data.vocabulary.size();
-  config.model.validate();
-  const nlohmann::json resolved = config;
-  if (!options.resume) write_file_atomically(run.config(), resolved.dump(2) + "\n");
+  Generator initialisation(config_.optim.seed);
+  model_ = models::make_captioner(config_.model, captioner_vocabulary(run_data_.vocabulary), initialisation);
+  if (!config_.init.encoder_weights.empty() && !options_.resume)
+    load_encoder_weights(*model_, config_.init.encoder_weights);
+  loader_ = std::make_unique<data::CaptionBatchLoader>(
+      run_data_.dataset, run_data_.vocabulary,
+      batch_options(config_.data, model_->input_kinds(), data::Split::Train, config_.optim.seed, true));
+  total_steps_ = total_training_steps(config_, loader_->batches_per_epoch());
+  optimizer_ = std::make_unique<optim::Adam>(
+      model_->parameters(),
+      optim::cosine_schedule(config_.optim.learning_rate, config_.optim.learning_rate_floor, total_steps_),
+      optim::AdamOptions{.beta1 = config_.optim.beta1,
+                         .beta2 = config_.optim.beta2,
+                         .eps = config_.optim.eps,
+                         .weight_decay = config_.optim.weight_decay});
+  method_ = pruning::make_pruning_method(config_.pruning,
+                                         pruning::PruningRunInfo{.total_steps = total_steps_, .seed = config_.optim.seed});
+  method_->begin(model_->prunable_parameters(), *optimizer_);
+  if (options_.resume)
+    position_ = load_training_checkpoint(
+        run_.last_checkpoint(),
+        TrainingParts{model_.get(), optimizer_.get(), method_.get(), &model_->dropout_generator()});
+  log_.open(run_.log(), options_.resume ? std::ios::app : std::ios::trunc);
+  SPARSECAP_CHECK(log_.good(), "cannot write the training log ", run_.log().string());
+}
 
-  Generator initialisation(config.optim.seed);
-  models::SoftAttentionCaptioner model(config.model, initialisation);
-  if (!config.init.encoder_weights.empty() && !options.resume) load_encoder_weights(model, config.init.encoder_weights);
-  data::CaptionBatchLoader loader(run_data.dataset, run_data.vocabulary,
-                                  batch_options(config.data, data::Split::Train, config.optim.seed, true));
-  const int64_t total_steps = total_training_steps(config, loader.batches_per_epoch());
-  optim::Adam adam(model.parameters(),
-                   optim::cosine_schedule(config.optim.learning_rate, config.optim.learning_rate_floor, total_steps),
-                   optim::AdamOptions{.beta1 = config.optim.beta1,
-                                      .beta2 = config.optim.beta2,
-                                      .eps = config.optim.eps,
-                                      .weight_decay = config.optim.weight_decay});
-  const std::unique_ptr<pruning::SupermaskPruning> method = make_method(config, total_steps);
-  if (method) method->begin(model, adam);
-  const TrainingParts parts{&model, &adam, method.get(), &model.dropout_generator()};
+Trainer::~Trainer() = default;
 
-  RunPosition position;
-  if (options.resume) position = load_training_checkpoint(run.last_checkpoint(), parts);
-  JsonlLog log(run.log(), options.resume);
+void Trainer::log(const nlohmann::json& record) {
+  log_ << record.dump() << '\n';
+  log_.flush();
+}
+
+void Trainer::save_checkpoint(const std::filesystem::path& path) {
+  save_training_checkpoint(path, TrainingParts{model_.get(), optimizer_.get(), method_.get(), &model_->dropout_generator()},
+                           position_, resolved_);
+}
+
+void Trainer::throw_diverged(const StepLosses& losses) const {
+  const bool saved = std::filesystem::exists(run_.last_checkpoint());
+  throw TrainingDiverged(detail::concat(
+      "the loss became ", std::isfinite(losses.caption) ? losses.total : losses.caption, " at step ", position_.step,
+      "; training stopped. ",
+      saved ? "The last good checkpoint is " + run_.last_checkpoint().string() + " (resume with --resume)"
+            : "No checkpoint had been saved yet",
+      ". Try a lower learning rate or gradient clipping."));
+}
+
+StepLosses Trainer::step(const data::CaptionBatch& batch) {
+  ++position_.step;
+  ++position_.batch_in_epoch;
+  model_->train();
+  method_->before_step(position_.step);
+  optimizer_->zero_grad();
+  const Tensor caption_loss = model_->loss(captioner_inputs(batch), caption_tensor(batch), batch.seq_per_img);
+  Tensor total_loss = caption_loss;
+  const Tensor extra = method_->extra_loss(position_.step);
+  if (extra.defined()) total_loss = add(caption_loss, extra);
+  const StepLosses losses{.caption = caption_loss.item(), .total = total_loss.item()};
+  if (!std::isfinite(losses.caption) || !std::isfinite(losses.total)) throw_diverged(losses);
+  total_loss.backward();
+  if (config_.optim.clip_value > 0) optim::clip_grad_value(optimizer_->parameters(), config_.optim.clip_value);
+  if (config_.optim.clip_norm > 0) optim::clip_grad_norm(optimizer_->parameters(), config_.optim.clip_norm);
+  optimizer_->step();
+  method_->after_optimizer_step(position_.step);
+  return losses;
+}
+
+void Trainer::log_step(const StepLosses& losses) {
+  nlohmann::json record = method_->statistics_record(position_.step, losses.caption);
+  record["epoch"] = position_.epoch;
+  record["total_loss"] = losses.total;
+  record["learning_rate"] = optimizer_->learning_rate(0);
+  record["images_per_second"] = window_seconds_ > 0 ? static_cast<double>(window_images_) / window_seconds_ : 0.0;
+  record["elapsed_seconds"] = now_seconds() - session_start_;
+  log(record);
+  window_seconds_ = 0;
+  window_images_ = 0;
+}
+
+void Trainer::validate() {
+  const SplitCaptions captions =
+      caption_split(*model_, run_data_.dataset, run_data_.vocabulary, config_.data, data::Split::Val,
+                    config_.schedule.validation_images, 1, model_->decoding_options().max_words);
+  const double cider = validation_cider(captions);
+  nlohmann::json record = {{"step", position_.step}, {"validation_cider", cider},
+                           {"validation_images", captions.image_ids.size()}};
+  if (method_->target_sparsity()) record["sparsity"] = method_->sparsity().sparsity();
+  if (cider > position_.best_validation_cider && method_->target_reached()) {
+    position_.best_validation_cider = cider;
+    save_checkpoint(run_.best_checkpoint());
+    record["best"] = true;
+  }
+  log(record);
+}
+
+TrainSummary Trainer::run() {
   InterruptGuard interrupt;
-  ProgressBar progress(method ? "train (supermask)" : "train (dense)", total_steps);
-
+  ProgressBar progress(progress_label(*method_), total_steps_);
   TrainSummary summary;
-  summary.best_validation_cider = position.best_validation_cider;
-  double training_seconds = 0, window_seconds = 0;
-  int64_t session_images = 0, window_images = 0;
-  const auto session_start = Clock::now();
-
-  auto save_last = [&] { save_training_checkpoint(run.last_checkpoint(), parts, position, resolved); };
-  auto validate = [&] {
-    const SplitCaptions captions =
-        caption_split(model, run_data.dataset, run_data.vocabulary, config.data, data::Split::Val,
-                      config.schedule.validation_images, 1, config.model.decoding.max_words);
-    const double cider = validation_cider(captions);
-    nlohmann::json record = {{"step", position.step}, {"validation_cider", cider},
-                             {"validation_images", captions.image_ids.size()}};
-    bool sparsity_reached = true;
-    if (method) {
-      const double sparsity = method->gate_sparsity().sparsity();
-      sparsity_reached = std::abs(sparsity - config.pruning.target_sparsity) <= config.pruning.tolerance;
-      record["sparsity"] = sparsity;
-    }
-    if (cider > position.best_validation_cider && sparsity_reached) {
-      position.best_validation_cider = cider;
-      save_training_checkpoint(run.best_checkpoint(), parts, position, resolved);
-      record["best"] = true;
-    }
-    log.write(record);
-  };
-
-  loader.start_epoch(position.epoch);
-  skip_batches(loader, position.batch_in_epoch);
-  auto prefetcher = std::make_unique<data::Prefetcher<data::CaptionBatch>>([&] { return loader.next_batch(); });
-  double last_loss = 0;
-  while (position.step < total_steps) {
+  session_start_ = now_seconds();
+  loader_->start_epoch(position_.epoch);
+  skip_batches(*loader_, position_.batch_in_epoch);
+  auto next_batch = [this] { return loader_->next_batch(); };
+  auto prefetcher = std::make_unique<data::Prefetcher<data::CaptionBatch>>(next_batch);
+  StepLosses losses;
+  while (position_.step < total_steps_) {
     std::optional<data::CaptionBatch> batch = prefetcher->next();
     if (!batch) {  // end of the epoch
       prefetcher.reset();
-      ++position.epoch;
-      position.batch_in_epoch = 0;
-      loader.start_epoch(position.epoch);
-      prefetcher = std::make_unique<data::Prefetcher<data::CaptionBatch>>([&] { return loader.next_batch(); });
+      ++position_.epoch;
+      position_.batch_in_epoch = 0;
+      loader_->start_epoch(position_.epoch);
+      prefetcher = std::make_unique<data::Prefetcher<data::CaptionBatch>>(next_batch);
       continue;
     }
-    const auto step_start = Clock::now();
-    ++position.step;
-    ++position.batch_in_epoch;
-    model.train();
-    if (method) method->before_step(position.step);
-    adam.zero_grad();
-    const BatchTensors tensors = to_tensors(*batch);
-    const Tensor caption_loss = model.loss(tensors.images, tensors.captions, batch->seq_per_img);
-    Tensor total_loss = caption_loss;
-    if (method) {
-      const Tensor extra = method->extra_loss(position.step);
-      if (extra.defined()) total_loss = add(caption_loss, extra);
-    }
-    last_loss = caption_loss.item();
-    const double total_value = total_loss.item();
-    if (!std::isfinite(last_loss) || !std::isfinite(total_value)) {
-      const bool saved = std::filesystem::exists(run.last_checkpoint());
-      throw TrainingDiverged(detail::concat(
-          "the loss became ", std::isfinite(last_loss) ? total_value : last_loss, " at step ", position.step,
-          "; training stopped. ",
-          saved ? "The last good checkpoint is " + run.last_checkpoint().string() + " (resume with --resume)"
-                : "No checkpoint had been saved yet",
-          ". Try a lower learning rate or gradient clipping."));
-    }
-    total_loss.backward();
-    if (config.optim.clip_value > 0) optim::clip_grad_value(adam.parameters(), config.optim.clip_value);
-    if (config.optim.clip_norm > 0) optim::clip_grad_norm(adam.parameters(), config.optim.clip_norm);
-    adam.step();
-    if (method) method->after_optimizer_step(position.step);
-    const double step_seconds = seconds_since(step_start);
-    training_seconds += step_seconds;
-    window_seconds += step_seconds;
-    session_images += batch->image_count;
-    window_images += batch->image_count;
+    const double step_start = now_seconds();
+    losses = step(*batch);
+    const double step_seconds = now_seconds() - step_start;
+    session_seconds_ += step_seconds;
+    window_seconds_ += step_seconds;
+    session_images_ += batch->image_count;
+    window_images_ += batch->image_count;
 
-    if (position.step % config.schedule.log_every == 0 || position.step == total_steps) {
-      nlohmann::json record = method ? method->statistics_record(position.step, last_loss)
-                                     : nlohmann::json{{"step", position.step}, {"caption_loss", last_loss}};
-      record["epoch"] = position.epoch;
-      record["total_loss"] = total_value;
-      record["learning_rate"] = adam.learning_rate(0);
-      record["images_per_second"] = window_seconds > 0 ? static_cast<double>(window_images) / window_seconds : 0.0;
-      record["elapsed_seconds"] = seconds_since(session_start);
-      log.write(record);
-      window_seconds = 0;
-      window_images = 0;
-    }
+    if (position_.step % config_.schedule.log_every == 0 || position_.step == total_steps_) log_step(losses);
     char status[160];
-    std::snprintf(status, sizeof status, "loss %.3f | %.1f img/s", last_loss,
-                  training_seconds > 0 ? static_cast<double>(session_images) / training_seconds : 0.0);
-    progress.update(position.step, status);
-    if (position.step % config.schedule.validate_every == 0 || position.step == total_steps) validate();
-    if (position.step % config.schedule.checkpoint_every == 0) save_last();
-    if (InterruptGuard::requested() || position.step == options.stop_at_step) {
+    std::snprintf(status, sizeof status, "loss %.3f | %.1f img/s", losses.caption,
+                  session_seconds_ > 0 ? static_cast<double>(session_images_) / session_seconds_ : 0.0);
+    progress.update(position_.step, status);
+    if (position_.step % config_.schedule.validate_every == 0 || position_.step == total_steps_) validate();
+    if (position_.step % config_.schedule.checkpoint_every == 0) save_checkpoint(run_.last_checkpoint());
+    if (InterruptGuard::requested() || position_.step == options_.stop_at_step) {
       prefetcher.reset();
-      save_last();
+      save_checkpoint(run_.last_checkpoint());
       summary.interrupted = true;
       break;
     }
@@ -248,16 +227,20 @@ TrainSummary train_captioner(const RunConfig& requested, const TrainOptions& opt
   prefetcher.reset();
   progress.finish();
   if (!summary.interrupted) {
-    save_last();
-    save_training_checkpoint(run.final_checkpoint(), parts, position, resolved);
+    save_checkpoint(run_.last_checkpoint());
+    save_checkpoint(run_.final_checkpoint());
   }
-  summary.steps = position.step;
-  summary.wall_seconds = seconds_since(session_start);
-  summary.images_per_second = training_seconds > 0 ? static_cast<double>(session_images) / training_seconds : 0.0;
-  summary.final_loss = last_loss;
-  summary.best_validation_cider = position.best_validation_cider;
-  if (method) summary.sparsity = method->gate_sparsity().sparsity();
+  summary.steps = position_.step;
+  summary.wall_seconds = now_seconds() - session_start_;
+  summary.images_per_second = session_seconds_ > 0 ? static_cast<double>(session_images_) / session_seconds_ : 0.0;
+  summary.final_loss = losses.caption;
+  summary.best_validation_cider = position_.best_validation_cider;
+  summary.sparsity = method_->sparsity().sparsity();
   return summary;
+}
+
+TrainSummary train_captioner(const RunConfig& config, const TrainOptions& options) {
+  return Trainer(config, options).run();
 }
 
 }  // namespace sparsecap::train

@@ -3,13 +3,24 @@
 // cross-entropy over seq_per_img captions per image, Adam with cosine LR, gradient clipping, the
 // pruning hooks, validation with greedy decoding and CIDEr-D, best/periodic/final checkpoints,
 // exact resume, a JSONL log, a progress bar, a clean stop on Ctrl-C, and a stop on a NaN/Inf loss
-// that keeps the last good checkpoint.
+// that keeps the last good checkpoint. The model and the method come from their registries
+// (models/captioner_registry.h, pruning/method_registry.h).
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
+#include <memory>
 #include <string>
 
-#include "models/soft_attention.h"
+#include <nlohmann/json.hpp>
+
+#include "data/caption_batch.h"
+#include "engine/optim/adam.h"
+#include "models/captioner.h"
+#include "pruning/method.h"
+#include "train/dataset_setup.h"
 #include "train/run_config.h"
+#include "train/run_directory.h"
+#include "train/training_checkpoint.h"
 
 namespace sparsecap::train {
 
@@ -28,7 +39,7 @@ struct TrainSummary {
   double images_per_second = 0;   // training throughput of this session
   double final_loss = 0;          // caption loss of the last step
   double best_validation_cider = -1;
-  double sparsity = 0;            // of the maximum-likelihood masks (pruned runs)
+  double sparsity = 0;            // of the method's masks (pruned runs), of the weights (dense)
 };
 
 // The error thrown when the loss becomes NaN or infinite.
@@ -37,11 +48,68 @@ class TrainingDiverged : public Error {
   using Error::Error;
 };
 
+// The losses of one step.
+struct StepLosses {
+  double caption = 0;
+  double total = 0;  // caption + the method's extra loss
+};
+
+class Trainer {
+ public:
+  // Set-up: the data (the synthetic set is generated when missing), the vocabulary, the model,
+  // the optimizer and the pruning method; on resume, the state of the last checkpoint.
+  Trainer(const RunConfig& config, const TrainOptions& options);
+  ~Trainer();
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
+
+  // Trains to the end of the schedule, stop_at_step or Ctrl-C.
+  TrainSummary run();
+
+  // One optimizer step on `batch` (the position advances). Throws TrainingDiverged on a
+  // non-finite loss, before the weights change.
+  StepLosses step(const data::CaptionBatch& batch);
+  // Greedy captions of the validation images, CIDEr-D, and the best checkpoint when it improved
+  // (among checkpoints at the method's target sparsity). Logs one record.
+  void validate();
+  void save_checkpoint(const std::filesystem::path& path);
+
+  const RunConfig& config() const { return config_; }  // resolved
+  models::Captioner& model() { return *model_; }
+  pruning::PruningMethod& method() { return *method_; }
+  const RunPosition& position() const { return position_; }
+  int64_t total_steps() const { return total_steps_; }
+
+ private:
+  void log(const nlohmann::json& record);
+  void log_step(const StepLosses& losses);
+  [[noreturn]] void throw_diverged(const StepLosses& losses) const;
+
+  RunConfig config_;
+  TrainOptions options_;
+  RunDirectory run_;
+  nlohmann::json resolved_;  // config_ as saved in config.json and every checkpoint
+  RunData run_data_;
+  std::unique_ptr<models::Captioner> model_;
+  std::unique_ptr<data::CaptionBatchLoader> loader_;
+  int64_t total_steps_ = 0;
+  std::unique_ptr<optim::Adam> optimizer_;
+  std::unique_ptr<pruning::PruningMethod> method_;
+  RunPosition position_;
+  std::ofstream log_;
+  // Training time and images since the last log record, and over this session.
+  double window_seconds_ = 0, session_seconds_ = 0;
+  int64_t window_images_ = 0, session_images_ = 0;
+  double session_start_ = 0;  // steady-clock seconds
+};
+
+// Trainer(config, options).run().
 TrainSummary train_captioner(const RunConfig& config, const TrainOptions& options);
 
-// Loads a safetensors file of encoder weights into `model`'s encoder (init.encoder_weights);
-// errors name the file and every missing or mis-shaped key.
-void load_encoder_weights(models::SoftAttentionCaptioner& model, const std::filesystem::path& path);
+// Loads a safetensors file of encoder weights into the captioner's "encoder" module
+// (init.encoder_weights); keys with or without the "encoder." prefix. Errors name the file and
+// every missing or mis-shaped key, or say that the model has no encoder.
+void load_encoder_weights(models::Captioner& model, const std::filesystem::path& path);
 
 // Total optimizer steps of a run (epochs × batches per epoch, or max_steps when set).
 int64_t total_training_steps(const RunConfig& config, int64_t batches_per_epoch);

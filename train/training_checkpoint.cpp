@@ -10,6 +10,12 @@ constexpr const char* kOptim = "optim.";
 constexpr const char* kPruning = "pruning.";
 
 bool starts_with(const std::string& text, const std::string& prefix) { return text.rfind(prefix, 0) == 0; }
+
+// Dense checkpoints written before every run had a method carry no name: "none".
+std::string stored_pruning_method(const Checkpoint& checkpoint) {
+  const auto found = checkpoint.metadata.find("pruning.method");
+  return found == checkpoint.metadata.end() ? "none" : found->second;
+}
 }  // namespace
 
 void save_training_checkpoint(const std::filesystem::path& path, const TrainingParts& parts,
@@ -60,9 +66,9 @@ RunPosition load_training_checkpoint(const std::filesystem::path& path, const Tr
     }
   }
   if (parts.method) {
-    const auto method = checkpoint.metadata.find("pruning.method");
-    SPARSECAP_CHECK(method != checkpoint.metadata.end() && method->second == parts.method->name(), path.string(),
-                    ": checkpoint has no ", parts.method->name(), " state");
+    const std::string stored = stored_pruning_method(checkpoint);
+    SPARSECAP_CHECK(stored == parts.method->name(), path.string(), ": checkpoint holds the state of pruning method \"",
+                    stored, "\", the run config asks for \"", parts.method->name(), "\"");
     parts.method->load_state(method_tensors, checkpoint.metadata);
   }
   if (parts.dropout_generator) *parts.dropout_generator = get_generator_state(checkpoint, "train.dropout");
@@ -82,11 +88,6 @@ nlohmann::json checkpoint_config(const std::filesystem::path& path) {
   const nlohmann::json config = nlohmann::json::parse(found->second, nullptr, false);
   SPARSECAP_CHECK(!config.is_discarded(), path.string(), ": the stored config is not valid JSON");
   return config;
-}
-
-bool checkpoint_has_pruning_state(const std::filesystem::path& path) {
-  const Checkpoint checkpoint = load_checkpoint(path);
-  return checkpoint.metadata.count("pruning.method") != 0;
 }
 
 }  // namespace sparsecap::train

@@ -4,6 +4,7 @@
 // resolved config, in one safetensors file written atomically.
 #include <cstdint>
 #include <filesystem>
+#include <string>
 
 #include <nlohmann/json.hpp>
 
@@ -24,7 +25,7 @@ struct RunPosition {
 struct TrainingParts {
   nn::Module* model = nullptr;
   optim::Optimizer* optimizer = nullptr;       // may be null (evaluation)
-  pruning::PruningMethod* method = nullptr;    // may be null (dense)
+  pruning::PruningMethod* method = nullptr;    // may be null: its state is neither saved nor loaded
   Generator* dropout_generator = nullptr;
 };
 
@@ -36,7 +37,5 @@ RunPosition load_training_checkpoint(const std::filesystem::path& path, const Tr
 
 // The resolved config stored in a checkpoint.
 nlohmann::json checkpoint_config(const std::filesystem::path& path);
-// Whether the checkpoint holds pruning-method state (a supermask run not yet finalized).
-bool checkpoint_has_pruning_state(const std::filesystem::path& path);
 
 }  // namespace sparsecap::train

@@ -46,6 +46,13 @@ std::vector<ParameterPtr> Module::parameters() const {
   return out;
 }
 
+std::vector<ParameterPtr> prunable_parameters(const Module& module) {
+  std::vector<ParameterPtr> out;
+  for (const ParameterPtr& parameter : module.parameters())
+    if (is_prunable(parameter->kind())) out.push_back(parameter);
+  return out;
+}
+
 std::vector<std::pair<std::string, Tensor>> Module::named_buffers() const {
   std::vector<std::pair<std::string, Tensor>> out;
   std::set<const Tensor*> seen;

@@ -82,6 +82,9 @@ class Module {
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
 };
 
+// The parameters of `module` whose kind is prunable (weights and embeddings), in module order.
+std::vector<ParameterPtr> prunable_parameters(const Module& module);
+
 // A module with one tensor in and one out, the kind Sequential chains.
 class UnaryModule : public Module {
  public:

@@ -6,6 +6,8 @@
 
 namespace sparsecap::nn {
 
+bool is_prunable(ParameterKind kind) { return kind == ParameterKind::Weight || kind == ParameterKind::Embedding; }
+
 const char* parameter_kind_name(ParameterKind kind) {
   switch (kind) {
     case ParameterKind::Weight: return "weight";

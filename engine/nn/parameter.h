@@ -19,6 +19,9 @@ enum class ParameterKind { Weight, Bias, Norm, Embedding };
 
 const char* parameter_kind_name(ParameterKind kind);  // "weight", "bias", "norm", "embedding"
 
+// Weights and embeddings: what the papers prune and count in sparsity (never biases or norms).
+bool is_prunable(ParameterKind kind);
+
 // Turns a stored weight into the weight a layer computes with. Implementations (pruning/) must be
 // differentiable with respect to `weight` through engine ops (or a recorded fused op) so that the
 // gradient of W flows. `training` is the owning module's mode: a gate samples while training and

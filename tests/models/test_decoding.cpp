@@ -47,9 +47,9 @@ class ToyCaptioner : public StepwiseCaptioner {
     }
   };
 
-  std::unique_ptr<DecodingState> encode(const Tensor& images) override {
+  std::unique_ptr<DecodingState> encode(const CaptionerInputs& inputs) override {
     auto state = std::make_unique<State>();
-    state->image = images.to_vector<int64_t>();
+    state->image = inputs.images.to_vector<int64_t>();
     state->prefix.resize(state->image.size());
     return state;
   }

@@ -115,7 +115,7 @@ TEST(Supermask, GatesAttachToWeightsAndEmbeddingsOnly) {
   SmallMlp model(1);
   optim::Adam adam(model.parameters(), optim::constant_schedule(1e-3));
   SupermaskPruning smp(SupermaskOptions{.total_steps = 10});
-  smp.begin(model, adam);
+  smp.begin(nn::prunable_parameters(model), adam);
   std::vector<std::string> gated;
   for (const auto& [name, parameter] : model.named_parameters())
     if (parameter->has_transform()) gated.push_back(name);
@@ -162,7 +162,7 @@ RunResult run(bool prune, int64_t steps, int64_t save_at = -1, const std::string
   auto adam = std::make_unique<optim::Adam>(model->parameters(), optim::constant_schedule(1e-2),
                                             optim::AdamOptions{.eps = 1e-8});
   auto smp = std::make_unique<SupermaskPruning>(SupermaskOptions{.target_sparsity = 0.9, .total_steps = steps, .seed = 11});
-  if (prune) smp->begin(*model, *adam);
+  if (prune) smp->begin(nn::prunable_parameters(*model), *adam);
   RunResult result;
   for (int64_t step = 1; step <= steps; ++step) {
     if (prune) smp->before_step(step);
@@ -188,7 +188,7 @@ RunResult run(bool prune, int64_t steps, int64_t save_at = -1, const std::string
       adam = std::make_unique<optim::Adam>(model->parameters(), optim::constant_schedule(1e-2),
                                            optim::AdamOptions{.eps = 1e-8});
       smp = std::make_unique<SupermaskPruning>(SupermaskOptions{.target_sparsity = 0.9, .total_steps = steps, .seed = 11});
-      smp->begin(*model, *adam);
+      smp->begin(nn::prunable_parameters(*model), *adam);
       nn::StateDict weights;
       optim::OptimizerState optimizer_state;
       std::map<std::string, Tensor> gates;
@@ -238,7 +238,7 @@ TEST(Supermask, PerStepDrawsReuseOneMaskAndPerCallDrawsDoNot) {
     SmallMlp model(1);
     optim::Adam adam(model.parameters(), optim::constant_schedule(1e-3));
     SupermaskPruning smp(SupermaskOptions{.total_steps = 10, .gate_init = 0.0, .resample_per_call = per_call});
-    smp.begin(model, adam);
+    smp.begin(nn::prunable_parameters(model), adam);
     const nn::ParameterPtr weight = model.named_parameters()[0].second;
     smp.before_step(1);
     const std::vector<float> a = values(weight->effective()), b = values(weight->effective());
@@ -252,7 +252,7 @@ TEST(Supermask, FinalizeBakesMasksAndFreezeFixesThem) {
   SmallMlp model(1);
   optim::Adam adam(model.parameters(), optim::constant_schedule(1e-3));
   SupermaskPruning smp(SupermaskOptions{.total_steps = 10});
-  smp.begin(model, adam);
+  smp.begin(nn::prunable_parameters(model), adam);
   // Close a known set of gates by hand: every other gate of the first layer.
   Tensor& gate = smp.gates()[0]->value();
   std::vector<float> g = values(gate);
@@ -273,7 +273,7 @@ TEST(Supermask, FinalizeBakesMasksAndFreezeFixesThem) {
 
   smp.finalize();
   EXPECT_FALSE(first->has_transform());
-  const SparsityReport report = weight_sparsity(model);
+  const SparsityReport report = weight_sparsity(nn::prunable_parameters(model));
   EXPECT_EQ(report.layers[0].kept, 256);
   EXPECT_EQ(report.total, 8 * 64 + 64 * 64 + 64 + 12);
   EXPECT_NE(format_sparsity_table(report).find("first.weight"), std::string::npos);
@@ -283,7 +283,7 @@ TEST(Supermask, StatisticsRecordCarriesTheReferenceFields) {
   SmallMlp model(1);
   optim::Adam adam(model.parameters(), optim::constant_schedule(1e-3));
   SupermaskPruning smp(SupermaskOptions{.target_sparsity = 0.8, .total_steps = 100});
-  smp.begin(model, adam);
+  smp.begin(nn::prunable_parameters(model), adam);
   smp.before_step(50);
   const double scaled = smp.extra_loss(50).item();
   const nlohmann::json record = smp.statistics_record(50, 1.25);

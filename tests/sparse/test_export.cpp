@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <set>
 
 #include "../data/temporary_directory.h"
 #include "engine/autograd.h"
@@ -16,7 +17,8 @@
 #include "engine/serialize/safetensors.h"
 #include "models/decoding.h"
 #include "models/soft_attention.h"
-#include "sparse/export.h"
+#include "engine/sparse/csr_file.h"
+#include "train/exported_model.h"
 
 namespace sparsecap::sparse {
 namespace {
@@ -59,9 +61,14 @@ void prune_randomly(nn::Module& model, double sparsity, uint64_t seed) {
 nlohmann::json run_config_json(const models::SoftAttentionConfig& model_config) {
   train::RunConfig run;
   run.model = model_config;
-  nlohmann::json json;
-  train::to_json(json, run);
-  return json;
+  run.model["type"] = "soft_attention";
+  return train::resolve_run_config(run);
+}
+
+// The weights the captioner says an export stores as CSR.
+std::set<std::string> csr_names(const models::Captioner& model) {
+  const std::vector<std::string> names = model.csr_weight_names();
+  return {names.begin(), names.end()};
 }
 
 double max_abs_difference(const Tensor& a, const Tensor& b) {
@@ -95,7 +102,7 @@ PrunedModel pruned_captioner(models::CellType cell, double sparsity = 0.9) {
 TEST(SparseExport, RoundTripsEveryTensor) {
   TemporaryDirectory directory;
   PrunedModel pruned = pruned_captioner(models::CellType::Lstm);
-  const ExportReport report = export_model(*pruned.model, run_config_json(pruned.config), words(40),
+  const ExportReport report = export_model(*pruned.model, csr_names(*pruned.model), run_config_json(pruned.config), words(40),
                                            directory.path() / "model.safetensors", ExportOptions{});
   EXPECT_EQ(report.file_bytes, std::filesystem::file_size(directory.path() / "model.safetensors"));
   const SparseModelFile file = read_model_file(report.path);
@@ -124,11 +131,11 @@ TEST(SparseExport, RoundTripsEveryTensor) {
 TEST(SparseExport, Float16ValuesAreHalfTheBytesAndClose) {
   TemporaryDirectory directory;
   PrunedModel pruned = pruned_captioner(models::CellType::Gru);
-  const ExportReport f32 = export_model(*pruned.model, run_config_json(pruned.config), words(40),
+  const ExportReport f32 = export_model(*pruned.model, csr_names(*pruned.model), run_config_json(pruned.config), words(40),
                                         directory.path() / "f32.safetensors", ExportOptions{});
   ExportOptions half;
   half.value_dtype = DType::F16;
-  const ExportReport f16 = export_model(*pruned.model, run_config_json(pruned.config), words(40),
+  const ExportReport f16 = export_model(*pruned.model, csr_names(*pruned.model), run_config_json(pruned.config), words(40),
                                         directory.path() / "f16.safetensors", half);
   EXPECT_LT(f16.file_bytes, f32.file_bytes);
   const SparseModelFile file = read_model_file(f16.path);
@@ -144,13 +151,13 @@ TEST(SparseExport, Float16ValuesAreHalfTheBytesAndClose) {
 TEST(SparseExport, CompressedFilesRoundTripAndAreDetected) {
   TemporaryDirectory directory;
   PrunedModel pruned = pruned_captioner(models::CellType::Lstm);
-  const SparseModelFile plain = read_model_file(export_model(*pruned.model, run_config_json(pruned.config), words(40),
+  const SparseModelFile plain = read_model_file(export_model(*pruned.model, csr_names(*pruned.model), run_config_json(pruned.config), words(40),
                                                              directory.path() / "m.safetensors", ExportOptions{})
                                                     .path);
   for (const Compression compression : {Compression::Zstd, Compression::Gzip}) {
     ExportOptions options;
     options.compression = compression;
-    const ExportReport report = export_model(*pruned.model, run_config_json(pruned.config), words(40),
+    const ExportReport report = export_model(*pruned.model, csr_names(*pruned.model), run_config_json(pruned.config), words(40),
                                              directory.path() / "m.safetensors", options);
     EXPECT_EQ(report.path, directory.path() / (std::string("m.safetensors") + compression_extension(compression)));
     EXPECT_LT(report.file_bytes, report.uncompressed_bytes);
@@ -183,21 +190,21 @@ TEST(SparseExport, NinetyNinePercentSparseFloat16LayerIsAtMostOnePointFivePercen
   prune_randomly(layer, 0.99, 3);
   ExportOptions dense_options;
   dense_options.dense = true;
-  const ExportReport dense = export_model(layer, nlohmann::json::object(), {}, directory.path() / "dense.safetensors",
+  const ExportReport dense = export_model(layer, {"weight"}, nlohmann::json::object(), {}, directory.path() / "dense.safetensors",
                                           dense_options);
   ExportOptions sparse_options;
   sparse_options.value_dtype = DType::F16;
-  const ExportReport sparse = export_model(layer, nlohmann::json::object(), {}, directory.path() / "sparse.safetensors",
+  const ExportReport sparse = export_model(layer, {"weight"}, nlohmann::json::object(), {}, directory.path() / "sparse.safetensors",
                                            sparse_options);
   EXPECT_GE(dense.file_bytes, 2048u * 3072u * 4u);
   const double ratio = static_cast<double>(sparse.file_bytes) / static_cast<double>(dense.file_bytes);
   EXPECT_LE(ratio, 0.015) << sparse.file_bytes << " / " << dense.file_bytes;
   EXPECT_GE(ratio, 0.008);  // 1% of the weights at 4 bytes each can only shrink so far
   // The float32 and compressed variants, printed for docs/sparse.md.
-  const ExportReport sparse_f32 = export_model(layer, nlohmann::json::object(), {},
+  const ExportReport sparse_f32 = export_model(layer, {"weight"}, nlohmann::json::object(), {},
                                                directory.path() / "sparse32.safetensors", ExportOptions{});
   sparse_options.compression = Compression::Zstd;
-  const ExportReport zstd = export_model(layer, nlohmann::json::object(), {}, directory.path() / "sparse.safetensors",
+  const ExportReport zstd = export_model(layer, {"weight"}, nlohmann::json::object(), {}, directory.path() / "sparse.safetensors",
                                          sparse_options);
   EXPECT_LT(sparse.file_bytes, sparse_f32.file_bytes);
   EXPECT_LT(zstd.file_bytes, sparse.file_bytes);
@@ -267,13 +274,15 @@ class SparseEquivalence : public ::testing::TestWithParam<models::CellType> {};
 TEST_P(SparseEquivalence, ExportedModelDecodesLikeTheDenseModel) {
   TemporaryDirectory directory;
   PrunedModel pruned = pruned_captioner(GetParam());
-  const ExportReport report = export_model(*pruned.model, run_config_json(pruned.config), words(40),
+  const ExportReport report = export_model(*pruned.model, csr_names(*pruned.model), run_config_json(pruned.config), words(40),
                                            directory.path() / "model.safetensors", ExportOptions{});
-  SparseCaptioner loaded = load_captioner(report.path);
+  train::ExportedCaptioner loaded = train::load_exported_captioner(report.path);
   EXPECT_EQ(loaded.csr_weights, GetParam() == models::CellType::Lstm ? 9 : 8);
   EXPECT_EQ(loaded.vocabulary, words(40));
-  EXPECT_EQ(loaded.config.model.decoder.hidden_size, 48);
-  EXPECT_TRUE(loaded.model->decoder().has_sparse_weights());
+  EXPECT_EQ(loaded.config.model["decoder"]["hidden_size"], 48);
+  auto* loaded_model = dynamic_cast<models::SoftAttentionCaptioner*>(loaded.model.get());
+  ASSERT_NE(loaded_model, nullptr);
+  EXPECT_TRUE(loaded_model->decoder().has_sparse_weights());
 
   Generator generator(8);
   const Tensor images = randn({6, 3, 16, 16}, generator);
@@ -293,7 +302,7 @@ TEST_P(SparseEquivalence, ExportedModelDecodesLikeTheDenseModel) {
                                                 2, 8, 3, 0, 0, 0, 2, 11, 12, 3, 0, 0, 2, 39, 38, 37, 36, 3},
                                                {6, 6});
   const Tensor dense_logits = pruned.model->forward_teacher_forced(images, captions, 1);
-  const Tensor sparse_logits = loaded.model->forward_teacher_forced(images, captions, 1);
+  const Tensor sparse_logits = loaded_model->forward_teacher_forced(images, captions, 1);
   EXPECT_LE(max_abs_difference(dense_logits, sparse_logits), 1e-5);
   // Step-by-step decoding too (the path beam search takes), batch 6.
   auto dense_state = pruned.model->encode(images);
@@ -314,7 +323,7 @@ TEST(SparseExport, LoadRejectsAFileThatIsNotAnExport) {
   TemporaryDirectory directory;
   const std::filesystem::path path = write_file(directory.path() / "plain.safetensors", {{"x", zeros({2})}});
   try {
-    load_captioner(path);
+    train::load_exported_captioner(path);
     FAIL() << "accepted a plain safetensors file";
   } catch (const Error& error) {
     EXPECT_NE(std::string(error.what()).find("no 'format'"), std::string::npos) << error.what();

@@ -13,6 +13,7 @@
 #include "train/evaluation.h"
 #include "train/run_directory.h"
 #include "train/trained_run.h"
+#include "models/soft_attention.h"
 #include "train/trainer.h"
 
 namespace sparsecap::train {
@@ -43,12 +44,10 @@ class TrainerTest : public ::testing::Test {
     config.data.images_per_batch = 8;
     config.data.seq_per_img = 2;
     config.data.min_word_count = 1;
-    config.model.encoder.width_multiplier = 0.25;
-    config.model.encoder.blocks = {{32, 2}, {64, 2}};
-    config.model.decoder.hidden_size = 32;
-    config.model.decoder.embedding_size = 16;
-    config.model.decoder.attention_size = 16;
-    config.model.decoding.max_words = 12;
+    config.model = {{"type", "soft_attention"},
+                    {"encoder", {{"width_multiplier", 0.25}, {"blocks", {{32, 2}, {64, 2}}}}},
+                    {"decoder", {{"hidden_size", 32}, {"embedding_size", 16}, {"attention_size", 16}}},
+                    {"decoding", {{"max_words", 12}}}};
     config.optim.max_steps = steps;
     config.optim.learning_rate = 5e-3;
     config.schedule.log_every = 1;
@@ -108,8 +107,8 @@ TEST_F(TrainerTest, TrainsEvaluatesAndWritesEveryFile) {
 
 TEST_F(TrainerTest, ResumedRunIsBitIdenticalToAnUninterruptedOne) {
   RunConfig config = tiny_config(16);
-  config.pruning.method = "supermask";  // the gates, their optimizer state and draws resume too
-  config.pruning.target_sparsity = 0.5;
+  // The gates, their optimizer state and draws resume too.
+  config.pruning = {{"method", "supermask"}, {"target_sparsity", 0.5}};
   const fs::path whole = root_ / "whole", pieces = root_ / "pieces";
   train_captioner(config, TrainOptions{whole});
   TrainOptions first_piece{pieces};
@@ -146,9 +145,11 @@ TEST_F(TrainerTest, EncoderStartsFromASafetensorsFile) {
   // Weights of one encoder saved to a file start another model's encoder; a file that lacks a key
   // is an error naming the file and the key.
   RunConfig config = tiny_config(1);
-  config.model.decoder.vocabulary_size = 40;
   Generator first_generator(1), second_generator(2);
-  models::SoftAttentionCaptioner source(config.model, first_generator), target(config.model, second_generator);
+  models::SoftAttentionConfig model_config;
+  models::from_json(config.model.at("encoder"), model_config.encoder);
+  model_config.decoder.vocabulary_size = 40;
+  models::SoftAttentionCaptioner source(model_config, first_generator), target(model_config, second_generator);
   NamedTensors tensors;
   for (const auto& [name, tensor] : source.encoder().state_dict()) tensors.emplace_back(name, tensor);
   const fs::path file = root_ / "encoder.safetensors";
@@ -170,10 +171,15 @@ TEST_F(TrainerTest, EncoderStartsFromASafetensorsFile) {
 TEST_F(TrainerTest, ConfigOverridesAndErrors) {
   nlohmann::json document = tiny_config(5);
   const RunConfig config = parse_run_config(document, {"model.decoder.cell=gru", "optim.learning_rate=0.5"});
-  EXPECT_EQ(config.model.decoder.cell, models::CellType::Gru);
+  EXPECT_EQ(config.model["decoder"]["cell"], "gru");
+  EXPECT_EQ(config.model["decoder"]["hidden_size"], 32);  // the rest of the section resolved
+  EXPECT_EQ(config.pruning, nlohmann::json({{"method", "none"}}));
   EXPECT_DOUBLE_EQ(config.optim.learning_rate, 0.5);
   EXPECT_THROW(parse_run_config(document, {"optim.learnin_rate=0.5"}), Error);  // a typo is an error
   EXPECT_THROW(parse_run_config(document, {"pruning.method=magic"}), Error);
+  EXPECT_THROW(parse_run_config(document, {"model.type=magic"}), Error);
+  EXPECT_THROW(parse_run_config(document, {"model.decoder.dropout=1.5"}), Error);
+  EXPECT_THROW(parse_run_config(document, {"pruning.method=supermask", "pruning.gate_int=3"}), Error);
   EXPECT_THROW(parse_run_config(document, {"no_equals_sign"}), Error);
 }
 

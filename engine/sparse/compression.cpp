@@ -1,4 +1,4 @@
-#include "sparse/compression.h"
+#include "engine/sparse/compression.h"
 
 #include <zlib.h>
 #include <zstd.h>

@@ -1,4 +1,4 @@
-#include "sparse/export.h"
+#include "engine/sparse/csr_file.h"
 
 #include <unistd.h>
 
@@ -8,7 +8,7 @@
 
 #include "engine/error.h"
 #include "engine/serialize/atomic_file.h"
-#include "sparse/compression.h"
+#include "engine/sparse/compression.h"
 
 namespace sparsecap::sparse {
 
@@ -21,10 +21,6 @@ const char* const kShape = ".shape";
 
 bool ends_with(const std::string& text, const std::string& suffix) {
   return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-bool is_prunable(nn::ParameterKind kind) {
-  return kind == nn::ParameterKind::Weight || kind == nn::ParameterKind::Embedding;
 }
 
 std::string read_file_bytes(const std::filesystem::path& path) {
@@ -157,12 +153,6 @@ CsrMatrix csr_group(const std::map<std::string, Tensor>& tensors, const std::str
   return matrix;
 }
 
-std::string metadata_entry(const SafetensorsMetadata& metadata, const std::string& key, const std::string& file) {
-  const auto it = metadata.find(key);
-  SPARSECAP_CHECK(it != metadata.end(), file, ": metadata has no '", key, "' (not a sparsecap export?)");
-  return it->second;
-}
-
 }  // namespace
 
 Compression parse_compression(const std::string& name) {
@@ -202,20 +192,30 @@ uint64_t ExportReport::stored_bytes() const {
   return total;
 }
 
-ExportReport export_model(const nn::Module& model, const nlohmann::json& run_config,
+std::string metadata_entry(const SafetensorsMetadata& metadata, const std::string& key, const std::string& file) {
+  const auto it = metadata.find(key);
+  SPARSECAP_CHECK(it != metadata.end(), file, ": metadata has no '", key, "' (not a sparsecap export?)");
+  return it->second;
+}
+
+ExportReport export_model(const nn::Module& model, const std::set<std::string>& csr_weights,
+                          const nlohmann::json& run_config,
                           const std::vector<std::string>& vocabulary, const std::filesystem::path& path,
                           const ExportOptions& options) {
   SPARSECAP_CHECK(options.value_dtype == DType::F32 || options.value_dtype == DType::F16,
                   "export: CSR values must be F32 or F16, got ", dtype_name(options.value_dtype));
-  std::map<std::string, nn::ParameterKind> kinds;
-  for (const auto& [name, parameter] : model.named_parameters()) kinds[name] = parameter->kind();
+  const nn::StateDict state = model.state_dict();
+  for (const std::string& name : csr_weights) {
+    const auto found = state.find(name);
+    SPARSECAP_CHECK(found != state.end() && found->second.dim() >= 2, "export: CSR weight '", name,
+                    found == state.end() ? "' is not a tensor of the model" : "' has fewer than two dimensions");
+  }
   ExportReport report;
   report.path = with_extension(path, options.compression);
   NamedTensors tensors;
-  for (const auto& [name, value] : model.state_dict()) {
+  for (const auto& [name, value] : state) {
     const Tensor host = value.to(Device::cpu());
-    const auto kind = kinds.find(name);
-    const bool csr = !options.dense && kind != kinds.end() && is_prunable(kind->second) && host.dim() >= 2;
+    const bool csr = !options.dense && csr_weights.contains(name);
     if (csr)
       append_csr(name, host.dtype() == DType::F32 ? host : host.to(DType::F32), options.value_dtype, tensors, report);
     else
@@ -249,38 +249,6 @@ SparseModelFile read_model_file(const std::filesystem::path& path) {
     if (!part_of_csr) result.dense.emplace(name, tensor);
   }
   return result;
-}
-
-SparseCaptioner load_captioner(const std::filesystem::path& path) {
-  const std::string file = path.string();
-  SparseModelFile contents = read_model_file(path);
-  const std::string format = metadata_entry(contents.metadata, "format", file);
-  SPARSECAP_CHECK(format == kFormatName, file, ": format '", format, "', expected '", kFormatName, "'");
-  SparseCaptioner loaded;
-  try {
-    loaded.config = train::parse_run_config(nlohmann::json::parse(metadata_entry(contents.metadata, "config", file)));
-    loaded.vocabulary =
-        nlohmann::json::parse(metadata_entry(contents.metadata, "vocabulary", file)).get<std::vector<std::string>>();
-  } catch (const nlohmann::json::exception& error) {
-    throw Error(detail::concat(file, ": bad metadata: ", error.what()));
-  }
-  Generator generator(0);  // every value is overwritten by the file
-  loaded.model = std::make_unique<models::SoftAttentionCaptioner>(loaded.config.model, generator);
-  nn::StateDict state(contents.dense.begin(), contents.dense.end());
-  models::SparseWeights decoder_weights;
-  for (const auto& [name, matrix] : contents.csr) {
-    state[name] = csr_to_dense(matrix).reshape(contents.csr_shapes.at(name));
-    if (name.rfind("decoder.", 0) == 0) decoder_weights[name] = std::make_shared<const CsrMatrix>(matrix);
-  }
-  try {
-    loaded.model->load_state_dict(state);
-  } catch (const Error& error) {
-    throw Error(detail::concat(file, ": ", error.what()));
-  }
-  loaded.model->use_sparse_weights(decoder_weights);
-  loaded.model->eval();
-  loaded.csr_weights = static_cast<int64_t>(decoder_weights.size());
-  return loaded;
 }
 
 }  // namespace sparsecap::sparse

@@ -1,9 +1,10 @@
 #pragma once
-// Sparse export: a finalized model as one safetensors file that is small on disk and loads for
-// CSR inference (docs/sparse.md has the format and Python loading).
+// The sparse model file: a finalized model as one safetensors file that is small on disk and loads
+// for CSR inference (docs/sparse.md has the format and Python loading). Which model it holds and
+// how it is built again is train/exported_model.h's business; this is the format.
 //
-// Every prunable weight (kind weight or embedding) is stored as CSR over its matrix view (a
-// convolution kernel [O, C/g, kh, kw] as [O, C/g*kh*kw]):
+// The weights the caller names (a captioner's csr_weight_names()) are stored as CSR over their
+// matrix view (a convolution kernel [O, C/g, kh, kw] as [O, C/g*kh*kw]):
 //   "<name>.row_ptr"  I32 [rows + 1]
 //   "<name>.col_idx"  U16 when cols <= 65 536, else I32, [nnz]
 //   "<name>.values"   F16 or F32 [nnz]
@@ -16,6 +17,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -24,8 +26,6 @@
 #include "engine/nn/module.h"
 #include "engine/serialize/safetensors.h"
 #include "engine/sparse/csr_matrix.h"
-#include "models/soft_attention.h"
-#include "train/run_config.h"
 
 namespace sparsecap::sparse {
 
@@ -62,9 +62,11 @@ struct ExportReport {
   uint64_t stored_bytes() const;
 };
 
-// Writes `model`'s parameters and buffers to `path` (atomically). `vocabulary` lists every word
-// in index order. Throws for a non-float parameter or a CSR value dtype other than F32/F16.
-ExportReport export_model(const nn::Module& model, const nlohmann::json& run_config,
+// Writes `model`'s parameters and buffers to `path` (atomically), those named in `csr_weights` as
+// CSR. `vocabulary` lists every word in index order. Throws for a non-float parameter or a CSR
+// value dtype other than F32/F16.
+ExportReport export_model(const nn::Module& model, const std::set<std::string>& csr_weights,
+                          const nlohmann::json& run_config,
                           const std::vector<std::string>& vocabulary, const std::filesystem::path& path,
                           const ExportOptions& options);
 
@@ -80,17 +82,7 @@ struct SparseModelFile {
 // (validate_csr) and its shape. Errors name the file and the tensor.
 SparseModelFile read_model_file(const std::filesystem::path& path);
 
-struct SparseCaptioner {
-  train::RunConfig config;
-  std::vector<std::string> vocabulary;  // every word in index order
-  std::unique_ptr<models::SoftAttentionCaptioner> model;  // CPU, evaluation mode
-  int64_t csr_weights = 0;  // decoder weights computing through CSR
-};
-
-// Builds the captioner from the file's config and loads every tensor. Decoder CSR weights are
-// used through the sparse path (SoftAttentionCaptioner::use_sparse_weights); the parameters also
-// hold their dense values so the model reports its sparsity and can be re-exported. The encoder's
-// convolutions run dense: their CSR kernels are expanded on load.
-SparseCaptioner load_captioner(const std::filesystem::path& path);
+// The metadata entry `key` of a sparse model file; errors name the file.
+std::string metadata_entry(const SafetensorsMetadata& metadata, const std::string& key, const std::string& file);
 
 }  // namespace sparsecap::sparse

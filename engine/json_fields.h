@@ -9,7 +9,7 @@
 
 #include "engine/error.h"
 
-namespace sparsecap::models {
+namespace sparsecap {
 
 inline void check_known_keys(const nlohmann::json& json, std::initializer_list<const char*> known,
                              const std::string& section) {
@@ -38,4 +38,4 @@ void read_field(const nlohmann::json& json, const char* key, T& value, const std
     SPARSECAP_CHECK(field.is_number_integer(), section, ".", key, ": expected an integer, got ", field.dump());
 }
 
-}  // namespace sparsecap::models
+}  // namespace sparsecap

@@ -1,0 +1,16 @@
+#pragma once
+// A data batch as the engine tensors a captioner reads: the inputs its input_kinds() asked the
+// loader for, and the encoded captions.
+#include "data/caption_batch.h"
+#include "models/captioner_inputs.h"
+
+namespace sparsecap::train {
+
+// Pixels and/or region features (with mask, fc features and relative boxes), whichever the batch
+// holds; host tensors.
+models::CaptionerInputs captioner_inputs(const data::CaptionBatch& batch);
+
+// I64 [image_count * seq_per_img, sequence_length]: BOS w.. EOS PAD.. per row.
+Tensor caption_tensor(const data::CaptionBatch& batch);
+
+}  // namespace sparsecap::train
