@@ -33,8 +33,6 @@ std::string compiled_architectures();
 std::string runtime_summary();
 // Devices visible to the runtime; empty when there is no GPU (or no CUDA in the build).
 std::vector<DeviceInfo> devices();
-// The backend for device `index`; throws when the build has no CUDA or the device is absent.
-Backend& backend(int index);
 
 // Memory statistics of a device's caching allocator (bytes as requested by tensors).
 struct AllocatorStats {

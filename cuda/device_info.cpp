@@ -8,6 +8,7 @@
 
 #include "cuda/cuda_backend.h"
 #include "cuda/cuda_runtime_info.h"
+#include "engine/backend.h"
 #include "engine/error.h"
 
 namespace sparsecap::cuda {
@@ -97,10 +98,15 @@ CudaBackend& cuda_backend(int index) {
   return *slot;
 }
 
-Backend& backend(int index) { return cuda_backend(index); }
-
 AllocatorStats allocator_stats(int index) { return cuda_backend(index).allocator_stats(); }
 
 void empty_cache(int index) { cuda_backend(index).empty_cache(); }
 
 }  // namespace sparsecap::cuda
+
+namespace sparsecap {
+
+// The engine's entry point to this backend (declared in engine/backend.h).
+Backend& cuda_device_backend(int index) { return cuda::cuda_backend(index); }
+
+}  // namespace sparsecap

@@ -2,7 +2,6 @@
 
 #include <cmath>
 
-#include "cuda/cuda_runtime_info.h"
 #include "engine/cpu/cpu_backend.h"
 
 namespace sparsecap {
@@ -54,7 +53,7 @@ void Backend::csr_linear(const sparse::CsrMatrix&, const Tensor&, const Tensor&,
 
 Backend& backend_for(Device device) {
   if (device.is_cpu()) return cpu::cpu_backend();
-  return cuda::backend(device.index);
+  return cuda_device_backend(device.index);
 }
 
 }  // namespace sparsecap

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "engine/kernels/elementwise.h"
-#include "engine/kernels/gated_weight.h"
+#include "engine/kernels/gated_weight_math.h"
 #include "engine/kernels/optimizer.h"
 #include "engine/tensor.h"
 
@@ -149,7 +149,7 @@ class Backend {
   // ---- optimizers ----
   virtual void adam_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamStep& step) = 0;
 
-  // ---- pruning (float32): Supermask's fused gated weight, see engine/kernels/gated_weight.h ----
+  // ---- pruning (float32): Supermask's fused gated weight, see engine/kernels/gated_weight_math.h ----
   // Not pure: a backend without them throws naming the device (the CUDA kernels are added with
   // the CUDA backend's pruning work).
   virtual void gated_weight(const Tensor& weight, const Tensor& gate, Tensor& out, const kernels::GateDraw& draw);
@@ -187,5 +187,10 @@ class Backend {
 
 // The backend for a device. CUDA throws "built without CUDA" in a CPU-only build.
 Backend& backend_for(Device device);
+
+// The backend of CUDA device `index`. The CUDA side of the build defines it (cuda/device_info.cpp;
+// in a CPU-only build cuda/stub/no_cuda.cpp, which throws "built without CUDA"), so the engine
+// reaches the CUDA backend without including anything from cuda/.
+Backend& cuda_device_backend(int index);
 
 }  // namespace sparsecap

@@ -1,6 +1,7 @@
 // CPU-only builds link this in place of the CUDA runtime side: every entry point that needs a GPU
 // throws, so code and tests compile the same with or without CUDA.
 #include "cuda/cuda_runtime_info.h"
+#include "engine/backend.h"
 #include "engine/error.h"
 
 namespace sparsecap::cuda {
@@ -9,9 +10,6 @@ bool built_with_cuda() { return false; }
 std::string compiled_architectures() { return ""; }
 std::string runtime_summary() { return "built without CUDA"; }
 std::vector<DeviceInfo> devices() { return {}; }
-Backend& backend(int index) {
-  throw Error(detail::concat("cuda:", index, " requested but sparsecap was built without CUDA"));
-}
 AllocatorStats allocator_stats(int index) {
   throw Error(detail::concat("cuda:", index, " allocator statistics requested but sparsecap was built without CUDA"));
 }
@@ -29,3 +27,11 @@ CudaOptions options() { return stored_options(); }
 void set_options(const CudaOptions& options) { stored_options() = options; }
 
 }  // namespace sparsecap::cuda
+
+namespace sparsecap {
+
+Backend& cuda_device_backend(int index) {
+  throw Error(detail::concat("cuda:", index, " requested but sparsecap was built without CUDA"));
+}
+
+}  // namespace sparsecap
