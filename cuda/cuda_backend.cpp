@@ -49,7 +49,7 @@ std::vector<int64_t> aligned_strides(const Shape& input, const Shape& out) {
   return strides;
 }
 
-kernels::BroadcastLayout plan_broadcast(const Shape& a, const Shape& b, const Shape& out) {
+launchers::BroadcastLayout plan_broadcast(const Shape& a, const Shape& b, const Shape& out) {
   const std::vector<int64_t> sa = aligned_strides(a, out), sb = aligned_strides(b, out);
   std::vector<int64_t> sizes, a_strides, b_strides;
   for (size_t i = 0; i < out.size(); ++i) {
@@ -69,10 +69,10 @@ kernels::BroadcastLayout plan_broadcast(const Shape& a, const Shape& b, const Sh
     a_strides = {0};
     b_strides = {0};
   }
-  SPARSECAP_CHECK(sizes.size() <= static_cast<size_t>(kernels::kMaxBroadcastRank), "cuda binary op: broadcasting ",
+  SPARSECAP_CHECK(sizes.size() <= static_cast<size_t>(launchers::kMaxBroadcastRank), "cuda binary op: broadcasting ",
                   shape_str(a), " with ", shape_str(b), " to ", shape_str(out), " needs ", sizes.size(),
-                  " dimensions after merging, at most ", kernels::kMaxBroadcastRank, " are supported");
-  kernels::BroadcastLayout layout;
+                  " dimensions after merging, at most ", launchers::kMaxBroadcastRank, " are supported");
+  launchers::BroadcastLayout layout;
   layout.rank = static_cast<int>(sizes.size());
   for (size_t i = 0; i < sizes.size(); ++i) {
     layout.sizes[i] = sizes[i];
@@ -114,8 +114,8 @@ void CudaBackend::check_indices(const Tensor& index, int64_t bound, int64_t igno
   DeviceGuard guard(index_);
   std::shared_ptr<Storage> flag = allocate(sizeof(unsigned long long));
   auto* first_bad = static_cast<unsigned long long*>(flag->data());
-  kernels::fill_pattern(first_bad, 1, 8, std::numeric_limits<uint64_t>::max(), stream());
-  kernels::find_out_of_range(i64(index), n, bound, ignore, first_bad, stream());
+  launchers::fill_pattern(first_bad, 1, 8, std::numeric_limits<uint64_t>::max(), stream());
+  launchers::find_out_of_range(i64(index), n, bound, ignore, first_bad, stream());
   unsigned long long position = 0;
   copy_to_host(&position, first_bad, sizeof(position));
   if (position == std::numeric_limits<unsigned long long>::max()) return;
@@ -159,14 +159,14 @@ void CudaBackend::synchronize() { stream_.synchronize(); }
 void CudaBackend::fill(Tensor& out, double value) {
   require_here({&out}, "fill");
   DeviceGuard guard(index_);
-  kernels::fill_pattern(out.raw_data(), out.numel(), dtype_size(out.dtype()), fill_bits(out.dtype(), value),
+  launchers::fill_pattern(out.raw_data(), out.numel(), dtype_size(out.dtype()), fill_bits(out.dtype(), value),
                         stream());
 }
 
 void CudaBackend::cast(const Tensor& in, Tensor& out) {
   require_here({&in, &out}, "cast");
   DeviceGuard guard(index_);
-  kernels::cast(in.raw_data(), kernels::element_type(in.dtype()), out.raw_data(), kernels::element_type(out.dtype()), in.numel(),
+  launchers::cast(in.raw_data(), launchers::element_type(in.dtype()), out.raw_data(), launchers::element_type(out.dtype()), in.numel(),
                 stream());
 }
 
@@ -175,12 +175,12 @@ void CudaBackend::random_fill(Tensor& out, RandomKind kind, uint64_t seed, uint6
   require_here({&out}, "random_fill");
   SPARSECAP_CHECK(out.dtype() == DType::F32 || out.dtype() == DType::F64, "random_fill: unsupported dtype ",
                   dtype_name(out.dtype()), " (float32 or float64)");
-  const kernels::RandomDistribution distribution = kind == RandomKind::Uniform ? kernels::RandomDistribution::Uniform
+  const launchers::RandomDistribution distribution = kind == RandomKind::Uniform ? launchers::RandomDistribution::Uniform
                                                    : kind == RandomKind::Normal
-                                                       ? kernels::RandomDistribution::Normal
-                                                       : kernels::RandomDistribution::Bernoulli;
+                                                       ? launchers::RandomDistribution::Normal
+                                                       : launchers::RandomDistribution::Bernoulli;
   DeviceGuard guard(index_);
-  kernels::random_fill(out.raw_data(), out.dtype() == DType::F64, out.numel(), distribution, seed, stream_id, offset,
+  launchers::random_fill(out.raw_data(), out.dtype() == DType::F64, out.numel(), distribution, seed, stream_id, offset,
                        static_cast<float>(p), stream());
 }
 
@@ -190,7 +190,7 @@ void CudaBackend::unary(kernels::UnaryOp op, const Tensor& x, Tensor& out, kerne
   require_here({&x, &out}, "unary op");
   require_float32(x, "unary op");
   DeviceGuard guard(index_);
-  kernels::unary(op, f32(x), f32(out), x.numel(), params, stream());
+  launchers::unary(op, f32(x), f32(out), x.numel(), params, stream());
 }
 
 void CudaBackend::binary(kernels::BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out,
@@ -199,9 +199,9 @@ void CudaBackend::binary(kernels::BinaryOp op, const Tensor& a, const Tensor& b,
   require_float32(out, "binary op");
   const int64_t total = out.numel();
   if (total == 0) return;
-  const kernels::BroadcastLayout layout = plan_broadcast(a.shape(), b.shape(), out.shape());
+  const launchers::BroadcastLayout layout = plan_broadcast(a.shape(), b.shape(), out.shape());
   DeviceGuard guard(index_);
-  kernels::binary(op, f32(a), f32(b), f32(out), total, layout, params, stream());
+  launchers::binary(op, f32(a), f32(b), f32(out), total, layout, params, stream());
 }
 
 // ---- reductions ----
@@ -213,7 +213,7 @@ void CudaBackend::reduce(ReduceOp op, const Tensor& in, Tensor& out, Tensor& arg
   DeviceGuard guard(index_);
   if (op == ReduceOp::Max) {
     int64_t* argmax_data = argmax.defined() ? static_cast<int64_t*>(argmax.raw_data()) : nullptr;
-    kernels::max_along(f32(in), f32(out), argmax_data, outer, n, inner, stream());
+    launchers::max_along(f32(in), f32(out), argmax_data, outer, n, inner, stream());
     return;
   }
   if (outer == 1 && inner == 1) {  // one long sum (a loss, a norm): CUB, accumulated in double
@@ -221,10 +221,10 @@ void CudaBackend::reduce(ReduceOp op, const Tensor& in, Tensor& out, Tensor& arg
     std::shared_ptr<Storage> temp = allocate(temp_bytes);
     std::shared_ptr<Storage> total = allocate(sizeof(double));
     device_wide::sum_to_double(f32(in), static_cast<double*>(total->data()), n, temp->data(), temp_bytes, stream());
-    kernels::double_to_float(static_cast<const double*>(total->data()), f32(out), stream());
+    launchers::double_to_float(static_cast<const double*>(total->data()), f32(out), stream());
     return;
   }
-  kernels::sum_along(f32(in), f32(out), outer, n, inner, stream());
+  launchers::sum_along(f32(in), f32(out), outer, n, inner, stream());
 }
 
 // ---- GEMM ----
@@ -278,7 +278,7 @@ void CudaBackend::transpose(const Tensor& in, Tensor& out, int64_t outer, int64_
                             int64_t inner) {
   require_here({&in, &out}, "transpose");
   DeviceGuard guard(index_);
-  kernels::transpose(in.raw_data(), out.raw_data(), dtype_size(in.dtype()), outer, d0, middle, d1, inner, stream());
+  launchers::transpose(in.raw_data(), out.raw_data(), dtype_size(in.dtype()), outer, d0, middle, d1, inner, stream());
 }
 
 void CudaBackend::copy_blocks(const Tensor& in, Tensor& out, int64_t outer, int64_t length, int64_t in_stride,
@@ -309,7 +309,7 @@ void CudaBackend::index_select_rows(const Tensor& table, const Tensor& index, Te
   const int64_t rows = table.numel() / std::max<int64_t>(width, 1);
   check_indices(index, rows, std::numeric_limits<int64_t>::min(), "index_select");
   DeviceGuard guard(index_);
-  kernels::index_select_rows(table.raw_data(), i64(index), out.raw_data(), dtype_size(table.dtype()), index.numel(),
+  launchers::index_select_rows(table.raw_data(), i64(index), out.raw_data(), dtype_size(table.dtype()), index.numel(),
                              width, stream());
 }
 
@@ -321,7 +321,7 @@ void CudaBackend::index_add_rows(const Tensor& src, const Tensor& index, Tensor&
   check_indices(index, rows, std::numeric_limits<int64_t>::min(), "index_add");
   DeviceGuard guard(index_);
   if (!options().deterministic) {
-    kernels::index_add_rows_atomic(f32(src), i64(index), f32(table), n, width, stream());
+    launchers::index_add_rows_atomic(f32(src), i64(index), f32(table), n, width, stream());
     return;
   }
   // Deterministic: sort (index, position) pairs stably by index, then sum each run of equal
@@ -329,13 +329,13 @@ void CudaBackend::index_add_rows(const Tensor& src, const Tensor& index, Tensor&
   std::shared_ptr<Storage> positions = allocate(static_cast<size_t>(n) * sizeof(int64_t));
   std::shared_ptr<Storage> sorted_index = allocate(static_cast<size_t>(n) * sizeof(int64_t));
   std::shared_ptr<Storage> sorted_position = allocate(static_cast<size_t>(n) * sizeof(int64_t));
-  kernels::arange(static_cast<int64_t*>(positions->data()), n, stream());
+  launchers::arange(static_cast<int64_t*>(positions->data()), n, stream());
   const size_t temp_bytes = device_wide::sort_pairs_temp_bytes(n);
   std::shared_ptr<Storage> temp = allocate(temp_bytes);
   device_wide::sort_pairs(i64(index), static_cast<int64_t*>(sorted_index->data()),
                           static_cast<const int64_t*>(positions->data()),
                           static_cast<int64_t*>(sorted_position->data()), n, temp->data(), temp_bytes, stream());
-  kernels::index_add_rows_sorted(f32(src), static_cast<const int64_t*>(sorted_index->data()),
+  launchers::index_add_rows_sorted(f32(src), static_cast<const int64_t*>(sorted_index->data()),
                                  static_cast<const int64_t*>(sorted_position->data()), f32(table), n, width,
                                  stream());
 }
@@ -346,7 +346,7 @@ void CudaBackend::gather_columns(const Tensor& in, const Tensor& index, Tensor& 
   require_float32(in, "gather");
   check_indices(index, n, std::numeric_limits<int64_t>::min(), "gather");
   DeviceGuard guard(index_);
-  kernels::gather_columns(f32(in), i64(index), f32(out), rows, n, k, stream());
+  launchers::gather_columns(f32(in), i64(index), f32(out), rows, n, k, stream());
 }
 
 void CudaBackend::scatter_add_columns(const Tensor& grad_out, const Tensor& index, Tensor& grad_in, int64_t rows,
@@ -354,7 +354,7 @@ void CudaBackend::scatter_add_columns(const Tensor& grad_out, const Tensor& inde
   require_here({&grad_out, &index, &grad_in}, "scatter_add");
   require_float32(grad_out, "scatter_add");
   DeviceGuard guard(index_);
-  kernels::scatter_add_columns(f32(grad_out), i64(index), f32(grad_in), rows, n, k, stream());
+  launchers::scatter_add_columns(f32(grad_out), i64(index), f32(grad_in), rows, n, k, stream());
 }
 
 // ---- row-wise nn ----
@@ -366,7 +366,7 @@ void CudaBackend::softmax(const Tensor& x, const Tensor& mask, Tensor& out, int6
   const int64_t mask_rows = mask.defined() ? mask.numel() / std::max<int64_t>(cols, 1) : 0;
   const int64_t group = mask_rows ? rows / mask_rows : 1;
   DeviceGuard guard(index_);
-  kernels::softmax(f32(x), f32(mask), group, f32(out), rows, cols, log, stream());
+  launchers::softmax(f32(x), f32(mask), group, f32(out), rows, cols, log, stream());
 }
 
 void CudaBackend::softmax_backward(const Tensor& y, const Tensor& dy, Tensor& dx, int64_t rows, int64_t cols,
@@ -374,7 +374,7 @@ void CudaBackend::softmax_backward(const Tensor& y, const Tensor& dy, Tensor& dx
   require_here({&y, &dy, &dx}, "softmax_backward");
   require_float32(y, "softmax_backward");
   DeviceGuard guard(index_);
-  kernels::softmax_backward(f32(y), f32(dy), f32(dx), rows, cols, log, stream());
+  launchers::softmax_backward(f32(y), f32(dy), f32(dx), rows, cols, log, stream());
 }
 
 void CudaBackend::cross_entropy(const Tensor& logits, const Tensor& targets, Tensor& losses, Tensor& lse,
@@ -383,7 +383,7 @@ void CudaBackend::cross_entropy(const Tensor& logits, const Tensor& targets, Ten
   require_float32(logits, "cross_entropy");
   check_indices(targets, cols, ignore_index, "cross_entropy target");
   DeviceGuard guard(index_);
-  kernels::cross_entropy(f32(logits), i64(targets), f32(losses), f32(lse), rows, cols, ignore_index, stream());
+  launchers::cross_entropy(f32(logits), i64(targets), f32(losses), f32(lse), rows, cols, ignore_index, stream());
 }
 
 void CudaBackend::cross_entropy_backward(const Tensor& logits, const Tensor& targets, const Tensor& lse,
@@ -392,7 +392,7 @@ void CudaBackend::cross_entropy_backward(const Tensor& logits, const Tensor& tar
   require_here({&logits, &targets, &lse, &dlogits}, "cross_entropy_backward");
   require_float32(logits, "cross_entropy_backward");
   DeviceGuard guard(index_);
-  kernels::cross_entropy_backward(f32(logits), i64(targets), f32(lse), f32(dlogits), rows, cols, ignore_index,
+  launchers::cross_entropy_backward(f32(logits), i64(targets), f32(lse), f32(dlogits), rows, cols, ignore_index,
                                   static_cast<float>(scale), stream());
 }
 
@@ -401,7 +401,7 @@ void CudaBackend::layer_norm(const Tensor& x, const Tensor& gamma, const Tensor&
   require_here({&x, &gamma, &beta, &out, &mean, &rstd}, "layer_norm");
   require_float32(x, "layer_norm");
   DeviceGuard guard(index_);
-  kernels::layer_norm(f32(x), f32(gamma), f32(beta), f32(out), f32(mean), f32(rstd), rows, cols, eps, stream());
+  launchers::layer_norm(f32(x), f32(gamma), f32(beta), f32(out), f32(mean), f32(rstd), rows, cols, eps, stream());
 }
 
 void CudaBackend::layer_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean, const Tensor& rstd,
@@ -410,7 +410,7 @@ void CudaBackend::layer_norm_backward(const Tensor& x, const Tensor& gamma, cons
   require_here({&x, &gamma, &mean, &rstd, &dy, &dx, &dgamma, &dbeta}, "layer_norm_backward");
   require_float32(x, "layer_norm_backward");
   DeviceGuard guard(index_);
-  kernels::layer_norm_backward(f32(x), f32(gamma), f32(mean), f32(rstd), f32(dy), f32(dx), f32(dgamma), f32(dbeta),
+  launchers::layer_norm_backward(f32(x), f32(gamma), f32(mean), f32(rstd), f32(dy), f32(dx), f32(dgamma), f32(dbeta),
                                rows, cols, stream());
 }
 
@@ -422,7 +422,7 @@ void CudaBackend::adam_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor
   // The same coefficients as the CPU backend (engine/backend.h computes them once).
   const kernels::AdamCoefficients c = adam_coefficients(step);
   DeviceGuard guard(index_);
-  kernels::adam_step(f32(param), f32(grad), f32(m), f32(v), param.numel(), c, stream());
+  launchers::adam_step(f32(param), f32(grad), f32(m), f32(v), param.numel(), c, stream());
 }
 
 // ---- fused pruning and recurrent-cell kernels (cuda/kernels/fused.cu) ----
@@ -432,7 +432,7 @@ void CudaBackend::gated_weight(const Tensor& weight, const Tensor& gate, Tensor&
   require_here({&weight, &gate, &out}, "gated_weight");
   require_float32(weight, "gated_weight");
   DeviceGuard guard(index_);
-  kernels::gated_weight(f32(weight), f32(gate), f32(out), weight.numel(), draw, stream());
+  launchers::gated_weight(f32(weight), f32(gate), f32(out), weight.numel(), draw, stream());
 }
 
 void CudaBackend::gated_weight_backward(const Tensor& grad_out, const Tensor& weight, const Tensor& gate,
@@ -441,7 +441,7 @@ void CudaBackend::gated_weight_backward(const Tensor& grad_out, const Tensor& we
   require_here({&grad_out, &weight, &gate, &grad_weight, &grad_gate}, "gated_weight_backward");
   require_float32(weight, "gated_weight_backward");
   DeviceGuard guard(index_);
-  kernels::gated_weight_backward(f32(grad_out), f32(weight), f32(gate), f32(grad_weight), f32(grad_gate),
+  launchers::gated_weight_backward(f32(grad_out), f32(weight), f32(gate), f32(grad_weight), f32(grad_gate),
                                  weight.numel(), draw, stream());
 }
 
@@ -450,7 +450,7 @@ void CudaBackend::lstm_cell(const Tensor& input_gates, const Tensor& hidden_gate
   require_here({&input_gates, &hidden_gates, &c_prev, &state, &activated_gates}, "lstm_cell");
   require_float32(input_gates, "lstm_cell");
   DeviceGuard guard(index_);
-  kernels::lstm_cell(f32(input_gates), f32(hidden_gates), f32(c_prev), f32(state), f32(activated_gates), batch,
+  launchers::lstm_cell(f32(input_gates), f32(hidden_gates), f32(c_prev), f32(state), f32(activated_gates), batch,
                      hidden, stream());
 }
 
@@ -460,7 +460,7 @@ void CudaBackend::lstm_cell_backward(const Tensor& activated_gates, const Tensor
   require_here({&activated_gates, &c_prev, &state, &grad_state, &grad_gates, &grad_c_prev}, "lstm_cell_backward");
   require_float32(activated_gates, "lstm_cell_backward");
   DeviceGuard guard(index_);
-  kernels::lstm_cell_backward(f32(activated_gates), f32(c_prev), f32(state), f32(grad_state), f32(grad_gates),
+  launchers::lstm_cell_backward(f32(activated_gates), f32(c_prev), f32(state), f32(grad_state), f32(grad_gates),
                               f32(grad_c_prev), batch, hidden, stream());
 }
 
@@ -469,7 +469,7 @@ void CudaBackend::gru_cell(const Tensor& input_gates, const Tensor& hidden_gates
   require_here({&input_gates, &hidden_gates, &h_prev, &h, &workspace}, "gru_cell");
   require_float32(input_gates, "gru_cell");
   DeviceGuard guard(index_);
-  kernels::gru_cell(f32(input_gates), f32(hidden_gates), f32(h_prev), f32(h), f32(workspace), batch, hidden,
+  launchers::gru_cell(f32(input_gates), f32(hidden_gates), f32(h_prev), f32(h), f32(workspace), batch, hidden,
                     stream());
 }
 
@@ -480,7 +480,7 @@ void CudaBackend::gru_cell_backward(const Tensor& workspace, const Tensor& h_pre
                "gru_cell_backward");
   require_float32(workspace, "gru_cell_backward");
   DeviceGuard guard(index_);
-  kernels::gru_cell_backward(f32(workspace), f32(h_prev), f32(grad_h), f32(grad_input_gates), f32(grad_hidden_gates),
+  launchers::gru_cell_backward(f32(workspace), f32(h_prev), f32(grad_h), f32(grad_input_gates), f32(grad_hidden_gates),
                              f32(grad_h_prev), batch, hidden, stream());
 }
 

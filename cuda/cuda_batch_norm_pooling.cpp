@@ -17,7 +17,7 @@ namespace sparsecap::cuda {
 
 namespace {
 
-kernels::PoolGeometry pool_geometry(const Pool2dShape& s) {
+launchers::PoolGeometry pool_geometry(const Pool2dShape& s) {
   return {s.batch * s.channels, s.in_h, s.in_w, s.out_h, s.out_w, s.kernel, s.stride, s.padding};
 }
 
@@ -47,7 +47,7 @@ void CudaBackend::batch_norm(const Tensor& x, const Tensor& gamma, const Tensor&
                             training, momentum, eps);
 #endif
   DeviceGuard guard(index_);
-  kernels::batch_norm(f32(x), f32(gamma), f32(beta), f32(running_mean), f32(running_var), f32(out), f32(mean),
+  launchers::batch_norm(f32(x), f32(gamma), f32(beta), f32(running_mean), f32(running_var), f32(out), f32(mean),
                       f32(invstd), batch, channels, spatial, training, momentum, eps, stream());
 }
 
@@ -63,7 +63,7 @@ void CudaBackend::batch_norm_backward(const Tensor& x, const Tensor& gamma, cons
     return batch_norm_cudnn_backward(x, gamma, mean, invstd, dy, dx, dgamma, dbeta, batch, channels, spatial);
 #endif
   DeviceGuard guard(index_);
-  kernels::batch_norm_backward(f32(x), f32(gamma), f32(mean), f32(invstd), f32(dy), f32(dx), f32(dgamma),
+  launchers::batch_norm_backward(f32(x), f32(gamma), f32(mean), f32(invstd), f32(dy), f32(dx), f32(dgamma),
                                f32(dbeta), batch, channels, spatial, stream());
 }
 
@@ -83,9 +83,9 @@ void CudaBackend::pool2d(PoolKind kind, const Tensor& x, Tensor& out, Tensor& ar
 #endif
   DeviceGuard guard(index_);
   if (kind == PoolKind::Max)
-    kernels::max_pool2d(f32(x), f32(out), i64(argmax), pool_geometry(shape), stream());
+    launchers::max_pool2d(f32(x), f32(out), i64(argmax), pool_geometry(shape), stream());
   else
-    kernels::avg_pool2d(f32(x), f32(out), pool_geometry(shape), stream());
+    launchers::avg_pool2d(f32(x), f32(out), pool_geometry(shape), stream());
 }
 
 void CudaBackend::pool2d_backward(PoolKind kind, const Tensor& x, const Tensor& y, const Tensor& dy,
@@ -102,9 +102,9 @@ void CudaBackend::pool2d_backward(PoolKind kind, const Tensor& x, const Tensor& 
   if (kind == PoolKind::Max) {
     SPARSECAP_CHECK(argmax.defined(), "max pool2d_backward needs the argmax of the forward, or its x and y when "
                                       "cuDNN pooled");
-    kernels::max_pool2d_backward(f32(dy), i64(argmax), f32(dx), pool_geometry(shape), stream());
+    launchers::max_pool2d_backward(f32(dy), i64(argmax), f32(dx), pool_geometry(shape), stream());
   } else {
-    kernels::avg_pool2d_backward(f32(dy), f32(dx), pool_geometry(shape), stream());
+    launchers::avg_pool2d_backward(f32(dy), f32(dx), pool_geometry(shape), stream());
   }
 }
 
@@ -181,8 +181,8 @@ void CudaBackend::batch_norm_cudnn(const Tensor& x, const Tensor& gamma, const T
   // The inference call saves no statistics, but the backward (dgamma, and dx through the op)
   // needs what the CPU stores: the running mean and invstd = (running_var + eps)^-1/2.
   copy_within(mean.raw_data(), running_mean.raw_data(), static_cast<size_t>(channels) * sizeof(float));
-  kernels::unary(kernels::UnaryOp::Affine, f32(running_var), f32(invstd), channels, {1.0, eps}, stream());
-  kernels::unary(kernels::UnaryOp::Pow, f32(invstd), f32(invstd), channels, {-0.5, 0.0}, stream());
+  launchers::unary(kernels::UnaryOp::Affine, f32(running_var), f32(invstd), channels, {1.0, eps}, stream());
+  launchers::unary(kernels::UnaryOp::Pow, f32(invstd), f32(invstd), channels, {-0.5, 0.0}, stream());
 }
 
 void CudaBackend::batch_norm_cudnn_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean,

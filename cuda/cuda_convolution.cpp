@@ -48,7 +48,7 @@ void CudaBackend::conv2d_backward_weight(const Tensor& dy, const Tensor& x, Tens
 
 namespace {
 
-kernels::ConvGeometry conv_geometry(const Conv2dShape& s) {
+launchers::ConvGeometry conv_geometry(const Conv2dShape& s) {
   return {s.in_channels, s.in_h, s.in_w, s.out_h, s.out_w, s.kernel_h, s.kernel_w, s.stride, s.padding};
 }
 
@@ -89,7 +89,7 @@ void CudaBackend::convolution_im2col_forward(const Tensor& x, const Tensor& weig
     const float* image = xp + n * s.in_channels * s.in_h * s.in_w;
     const float* patches = image;
     if (!pointwise) {
-      kernels::im2col(image, static_cast<float*>(columns->data()), conv_geometry(s), stream());
+      launchers::im2col(image, static_cast<float*>(columns->data()), conv_geometry(s), stream());
       patches = static_cast<const float*>(columns->data());
     }
     // y_g [cout, out_plane] = W_g [cout, patch] x columns_g [patch, out_plane]
@@ -114,7 +114,7 @@ void CudaBackend::convolution_im2col_backward_input(const Tensor& dy, const Tens
     // columns_g [patch, out_plane] = W_g^T [patch, cout] x dy_g [cout, out_plane]
     gemm_raw(group_gemm(s, true, false, patch, out_plane, cout, cout * patch, cout * out_plane, patch * out_plane, 0.0),
              weight.raw_data(), dyp + n * s.out_channels * out_plane, target, DType::F32);
-    if (!pointwise) kernels::col2im(target, image_grad, conv_geometry(s), stream());
+    if (!pointwise) launchers::col2im(target, image_grad, conv_geometry(s), stream());
   }
 }
 
@@ -133,7 +133,7 @@ void CudaBackend::convolution_im2col_backward_weight(const Tensor& dy, const Ten
     const float* image = xp + n * s.in_channels * s.in_h * s.in_w;
     const float* patches = image;
     if (!pointwise) {
-      kernels::im2col(image, static_cast<float*>(columns->data()), conv_geometry(s), stream());
+      launchers::im2col(image, static_cast<float*>(columns->data()), conv_geometry(s), stream());
       patches = static_cast<const float*>(columns->data());
     }
     // dW_g [cout, patch] += dy_g [cout, out_plane] x columns_g^T [out_plane, patch]

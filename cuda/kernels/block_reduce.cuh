@@ -5,7 +5,7 @@
 // calls the block-level functions (they contain __syncthreads()).
 #include <cstdint>
 
-namespace sparsecap::cuda::kernels {
+namespace sparsecap::cuda::launchers {
 
 constexpr unsigned kFullWarp = 0xffffffffu;
 
@@ -82,4 +82,4 @@ __device__ __forceinline__ ValueIndex block_argmax(ValueIndex candidate, ValueIn
   return warp_argmax(lane < warps ? scratch[lane] : empty);
 }
 
-}  // namespace sparsecap::cuda::kernels
+}  // namespace sparsecap::cuda::launchers

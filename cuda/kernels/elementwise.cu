@@ -7,7 +7,7 @@
 #include "cuda/kernels/launch.cuh"
 #include "engine/kernels/philox.h"
 
-namespace sparsecap::cuda::kernels {
+namespace sparsecap::cuda::launchers {
 
 namespace {
 
@@ -322,4 +322,4 @@ void scatter_add_columns(const float* grad_out, const int64_t* index, float* gra
          k);
 }
 
-}  // namespace sparsecap::cuda::kernels
+}  // namespace sparsecap::cuda::launchers

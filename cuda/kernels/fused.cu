@@ -5,7 +5,7 @@
 #include "cuda/kernels/launch.cuh"
 #include "engine/kernels/rnn_cells.h"
 
-namespace sparsecap::cuda::kernels {
+namespace sparsecap::cuda::launchers {
 
 namespace {
 
@@ -124,4 +124,4 @@ void gru_cell_backward(const float* workspace, const float* h_prev, const float*
          grad_input_gates, grad_hidden_gates, grad_h_prev, batch, hidden);
 }
 
-}  // namespace sparsecap::cuda::kernels
+}  // namespace sparsecap::cuda::launchers

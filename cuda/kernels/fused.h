@@ -1,14 +1,14 @@
 #pragma once
 // Host entry points of the fused kernels of pruning and recurrent cells (cuda/kernels/fused.cu):
 // Supermask's gated weight and the LSTM/GRU pointwise cells, one thread per element over the
-// same functors the CPU backend loops over (engine/kernels/gated_weight.h, rnn_cells.h).
+// same functors the CPU backend loops over (engine/kernels/gated_weight_math.h, rnn_cells.h).
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
 
-#include "engine/kernels/gated_weight.h"
+#include "engine/kernels/gated_weight_math.h"
 
-namespace sparsecap::cuda::kernels {
+namespace sparsecap::cuda::launchers {
 
 void gated_weight(const float* weight, const float* gate, float* out, int64_t n,
                   const sparsecap::kernels::GateDraw& draw, cudaStream_t stream);
@@ -27,4 +27,4 @@ void gru_cell_backward(const float* workspace, const float* h_prev, const float*
                        float* grad_hidden_gates, float* grad_h_prev, int64_t batch, int64_t hidden,
                        cudaStream_t stream);
 
-}  // namespace sparsecap::cuda::kernels
+}  // namespace sparsecap::cuda::launchers

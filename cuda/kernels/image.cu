@@ -7,7 +7,7 @@
 #include "cuda/kernels/launch.cuh"
 #include "engine/kernels/pooling.h"
 
-namespace sparsecap::cuda::kernels {
+namespace sparsecap::cuda::launchers {
 
 namespace {
 
@@ -156,4 +156,4 @@ void avg_pool2d_backward(const float* dy, float* dx, const PoolGeometry& g, cuda
   launch(avg_pool_backward_kernel, grid_for(total), kBlockThreads, 0, stream, dy, dx, g);
 }
 
-}  // namespace sparsecap::cuda::kernels
+}  // namespace sparsecap::cuda::launchers

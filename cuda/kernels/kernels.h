@@ -12,7 +12,7 @@
 #include "engine/kernels/elementwise.h"
 #include "engine/kernels/optimizer.h"
 
-namespace sparsecap::cuda::kernels {
+namespace sparsecap::cuda::launchers {
 
 using sparsecap::kernels::AdamCoefficients;
 using sparsecap::kernels::BinaryOp;
@@ -126,4 +126,4 @@ void max_pool2d_backward(const float* dy, const int64_t* argmax, float* dx, cons
                          cudaStream_t stream);
 void avg_pool2d_backward(const float* dy, float* dx, const PoolGeometry& g, cudaStream_t stream);
 
-}  // namespace sparsecap::cuda::kernels
+}  // namespace sparsecap::cuda::launchers

@@ -9,7 +9,7 @@
 #include "cuda/kernels/launch.cuh"
 #include "engine/kernels/rowwise.h"
 
-namespace sparsecap::cuda::kernels {
+namespace sparsecap::cuda::launchers {
 
 namespace {
 
@@ -389,4 +389,4 @@ void batch_norm_backward(const float* x, const float* gamma, const float* mean, 
          mean, invstd, dy, dx, dgamma, dbeta, batch, channels, spatial);
 }
 
-}  // namespace sparsecap::cuda::kernels
+}  // namespace sparsecap::cuda::launchers

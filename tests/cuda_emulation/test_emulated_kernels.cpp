@@ -37,7 +37,7 @@
 namespace sparsecap::testing {
 namespace {
 
-namespace kernels = sparsecap::cuda::kernels;
+namespace launchers = sparsecap::cuda::launchers;
 namespace emulation = sparsecap::cuda::emulation;
 constexpr cudaStream_t kStream = nullptr;  // the emulated default stream
 
@@ -202,7 +202,7 @@ TEST(EmulatedKernels, FillPatternWritesEveryWidthAsTheCpu) {
     uint64_t bits = 0;
     std::memcpy(&bits, expected.raw_data(), width);
     std::vector<unsigned char> actual(static_cast<size_t>(n) * width, 0xAB);
-    kernels::fill_pattern(actual.data(), n, width, bits, kStream);
+    launchers::fill_pattern(actual.data(), n, width, bits, kStream);
     ASSERT_EQ(cudaGetLastError(), cudaSuccess);
     EXPECT_EQ(0, std::memcmp(actual.data(), expected.raw_data(), actual.size())) << dtype_name(c.dtype);
   }
@@ -223,7 +223,7 @@ TEST(EmulatedKernels, CastMatchesTheCpuForEveryPairOfDtypes) {
       Tensor expected = Tensor::empty(source.shape(), to);
       cpu().cast(source, expected);
       std::vector<unsigned char> actual(expected.nbytes());
-      kernels::cast(source.raw_data(), kernels::element_type(from), actual.data(), kernels::element_type(to), source.numel(), kStream);
+      launchers::cast(source.raw_data(), launchers::element_type(from), actual.data(), launchers::element_type(to), source.numel(), kStream);
       EXPECT_EQ(0, std::memcmp(actual.data(), expected.raw_data(), actual.size()))
           << dtype_name(from) << " -> " << dtype_name(to);
     }
@@ -237,7 +237,7 @@ TEST(EmulatedKernels, CastMatchesTheCpuForEveryPairOfDtypes) {
   Tensor expected = Tensor::empty({static_cast<int64_t>(edges.size())}, DType::F16);
   cpu().cast(tensor_of(edges, {static_cast<int64_t>(edges.size())}), expected);
   std::vector<uint16_t> actual(edges.size());
-  kernels::cast(edges.data(), kernels::ElementType::F32, actual.data(), kernels::ElementType::F16,
+  launchers::cast(edges.data(), launchers::ElementType::F32, actual.data(), launchers::ElementType::F16,
                 static_cast<int64_t>(edges.size()), kStream);
   const std::vector<uint16_t> cpu_bits = values_of<uint16_t>(expected);
   for (size_t i = 0; i < edges.size(); ++i) {
@@ -253,17 +253,17 @@ TEST(EmulatedKernels, PhiloxFillsAreBitIdenticalToTheCpu) {
   const int64_t n = 3000;
   struct Case {
     RandomKind kind;
-    kernels::RandomDistribution distribution;
+    launchers::RandomDistribution distribution;
     double p;
   };
-  for (const Case c : {Case{RandomKind::Uniform, kernels::RandomDistribution::Uniform, 0.0},
-                       Case{RandomKind::Normal, kernels::RandomDistribution::Normal, 0.0},
-                       Case{RandomKind::Bernoulli, kernels::RandomDistribution::Bernoulli, 0.3}}) {
+  for (const Case c : {Case{RandomKind::Uniform, launchers::RandomDistribution::Uniform, 0.0},
+                       Case{RandomKind::Normal, launchers::RandomDistribution::Normal, 0.0},
+                       Case{RandomKind::Bernoulli, launchers::RandomDistribution::Bernoulli, 0.3}}) {
     for (const DType dtype : {DType::F32, DType::F64}) {
       Tensor expected = Tensor::empty({n}, dtype);
       cpu().random_fill(expected, c.kind, 987654321, 17, 4096 + 3, c.p);
       std::vector<unsigned char> actual(expected.nbytes());
-      kernels::random_fill(actual.data(), dtype == DType::F64, n, c.distribution, 987654321, 17, 4096 + 3,
+      launchers::random_fill(actual.data(), dtype == DType::F64, n, c.distribution, 987654321, 17, 4096 + 3,
                            static_cast<float>(c.p), kStream);
       EXPECT_EQ(0, std::memcmp(actual.data(), expected.raw_data(), actual.size()))
           << "distribution " << static_cast<int>(c.distribution) << " " << dtype_name(dtype);
@@ -275,7 +275,7 @@ TEST(EmulatedKernels, PhiloxFillsAreBitIdenticalToTheCpu) {
 TEST(EmulatedKernels, ArangeCountsFromZero) {
   const int64_t n = 777;
   std::vector<int64_t> actual(n, -1);
-  kernels::arange(actual.data(), n, kStream);
+  launchers::arange(actual.data(), n, kStream);
   expect_bitwise_equal(values_of<int64_t>(arange(0, n)), actual, "arange");
   cover("arange");
 }
@@ -296,7 +296,7 @@ TEST(EmulatedKernels, EveryUnaryFunctorMatchesTheCpu) {
     Tensor expected = Tensor::empty({n});
     cpu().unary(op, x_cpu, expected, params);
     std::vector<float> actual(n);
-    kernels::unary(op, x.data(), actual.data(), n, params, kStream);
+    launchers::unary(op, x.data(), actual.data(), n, params, kStream);
     expect_matches_cpu(expected, actual, kExact, "unary op " + std::to_string(static_cast<int>(op)));
   }
   cover("unary");
@@ -305,7 +305,7 @@ TEST(EmulatedKernels, EveryUnaryFunctorMatchesTheCpu) {
 TEST(EmulatedKernels, EveryBinaryFunctorMatchesTheCpuWithBroadcasting) {
   // a [4, 1, 37] and b [1, 5, 37] broadcast to [4, 5, 37], the layout the CUDA backend plans.
   const std::vector<float> a = uniform(4 * 37, 0.2f, 3.0f, 2), b = uniform(5 * 37, -2.0f, 2.0f, 3);
-  kernels::BroadcastLayout layout;
+  launchers::BroadcastLayout layout;
   layout.rank = 3;
   const int64_t sizes[] = {4, 5, 37}, a_strides[] = {37, 0, 1}, b_strides[] = {0, 37, 1};
   std::copy(sizes, sizes + 3, layout.sizes);
@@ -322,7 +322,7 @@ TEST(EmulatedKernels, EveryBinaryFunctorMatchesTheCpuWithBroadcasting) {
     Tensor expected = Tensor::empty({4, 5, 37});
     cpu().binary(op, tensor_of(a, {4, 1, 37}), tensor_of(b, {1, 5, 37}), expected, params);
     std::vector<float> actual(n);
-    kernels::binary(op, a.data(), b.data(), actual.data(), n, layout, params, kStream);
+    launchers::binary(op, a.data(), b.data(), actual.data(), n, layout, params, kStream);
     expect_matches_cpu(expected, actual, kExact, "binary op " + std::to_string(static_cast<int>(op)));
   }
   cover("binary");
@@ -340,7 +340,7 @@ TEST(EmulatedKernels, AdamStepMatchesTheCpu) {
     const std::vector<float> grad = uniform(n, -1, 1, 5);
     Tensor param_cpu = tensor_of(param, {n}), m_cpu = tensor_of(m, {n}), v_cpu = tensor_of(v, {n});
     cpu().adam_step(param_cpu, tensor_of(grad, {n}), m_cpu, v_cpu, step);
-    kernels::adam_step(param.data(), grad.data(), m.data(), v.data(), n, adam_coefficients(step), kStream);
+    launchers::adam_step(param.data(), grad.data(), m.data(), v.data(), n, adam_coefficients(step), kStream);
     expect_matches_cpu(param_cpu, param, kExact, "adam param");
     expect_matches_cpu(m_cpu, m, kExact, "adam m");
     expect_matches_cpu(v_cpu, v, kExact, "adam v");
@@ -358,7 +358,7 @@ TEST(EmulatedKernels, TransposeMovesEveryWidthAsTheCpu) {
     Tensor expected = Tensor::empty({n}, dtype);
     cpu().transpose(in, expected, outer, d0, middle, d1, inner);
     std::vector<unsigned char> actual(expected.nbytes());
-    kernels::transpose(in.raw_data(), actual.data(), dtype_size(dtype), outer, d0, middle, d1, inner, kStream);
+    launchers::transpose(in.raw_data(), actual.data(), dtype_size(dtype), outer, d0, middle, d1, inner, kStream);
     EXPECT_EQ(0, std::memcmp(actual.data(), expected.raw_data(), actual.size())) << dtype_name(dtype);
   }
   cover("transpose");
@@ -373,7 +373,7 @@ TEST(EmulatedKernels, IndexSelectRowsMatchesTheCpu) {
     Tensor expected = Tensor::empty({count, width}, dtype);
     cpu().index_select_rows(table, tensor_of(index, {count}), expected, width);
     std::vector<unsigned char> actual(expected.nbytes());
-    kernels::index_select_rows(table.raw_data(), index.data(), actual.data(), dtype_size(dtype), count, width,
+    launchers::index_select_rows(table.raw_data(), index.data(), actual.data(), dtype_size(dtype), count, width,
                                kStream);
     EXPECT_EQ(0, std::memcmp(actual.data(), expected.raw_data(), actual.size())) << dtype_name(dtype);
   }
@@ -389,11 +389,11 @@ TEST(EmulatedKernels, FindOutOfRangeReportsTheFirstBadPosition) {
   index[700] = -1;
   index[701] = 1000;
   unsigned long long first_bad = std::numeric_limits<unsigned long long>::max();
-  kernels::find_out_of_range(index.data(), n, bound, ignore, &first_bad, kStream);
+  launchers::find_out_of_range(index.data(), n, bound, ignore, &first_bad, kStream);
   EXPECT_EQ(first_bad, 700u);
   index[700] = index[701] = index[930] = 0;
   first_bad = std::numeric_limits<unsigned long long>::max();
-  kernels::find_out_of_range(index.data(), n, bound, ignore, &first_bad, kStream);
+  launchers::find_out_of_range(index.data(), n, bound, ignore, &first_bad, kStream);
   EXPECT_EQ(first_bad, std::numeric_limits<unsigned long long>::max());
   Tensor table = zeros({bound, 1});
   EXPECT_THROW(cpu().index_add_rows(ones({1, 1}), tensor_of(std::vector<int64_t>{bound}, {1}), table, 1), Error);
@@ -414,7 +414,7 @@ struct IndexAddCase {
 TEST(EmulatedKernels, AtomicIndexAddMatchesTheCpuUpToSummationOrder) {
   IndexAddCase c;
   std::vector<float> actual = c.table;
-  kernels::index_add_rows_atomic(c.src.data(), c.index.data(), actual.data(), c.count, c.width, kStream);
+  launchers::index_add_rows_atomic(c.src.data(), c.index.data(), actual.data(), c.count, c.width, kStream);
   expect_matches_cpu(c.cpu_result(), actual, kReductionTolerance, "index_add atomic");
   cover("index_add_rows_atomic");
 }
@@ -428,7 +428,7 @@ TEST(EmulatedKernels, DeterministicIndexAddIsBitIdenticalToTheCpu) {
   std::vector<int64_t> sorted_index(c.count);
   for (int64_t i = 0; i < c.count; ++i) sorted_index[i] = c.index[position[i]];
   std::vector<float> actual = c.table;
-  kernels::index_add_rows_sorted(c.src.data(), sorted_index.data(), position.data(), actual.data(), c.count, c.width,
+  launchers::index_add_rows_sorted(c.src.data(), sorted_index.data(), position.data(), actual.data(), c.count, c.width,
                                  kStream);
   expect_matches_cpu(c.cpu_result(), actual, kExact, "index_add sorted");
   cover("index_add_rows_sorted");
@@ -441,7 +441,7 @@ TEST(EmulatedKernels, GatherAndScatterAddColumnsMatchTheCpu) {
   Tensor gathered = Tensor::empty({rows, k});
   cpu().gather_columns(tensor_of(in, {rows, n}), tensor_of(index, {rows, k}), gathered, rows, n, k);
   std::vector<float> actual(rows * k);
-  kernels::gather_columns(in.data(), index.data(), actual.data(), rows, n, k, kStream);
+  launchers::gather_columns(in.data(), index.data(), actual.data(), rows, n, k, kStream);
   expect_matches_cpu(gathered, actual, kExact, "gather_columns");
   cover("gather_columns");
 
@@ -449,7 +449,7 @@ TEST(EmulatedKernels, GatherAndScatterAddColumnsMatchTheCpu) {
   Tensor scattered = tensor_of(grad_in, {rows, n});
   cpu().scatter_add_columns(tensor_of(grad_out, {rows, k}), tensor_of(index, {rows, k}), scattered, rows, n, k);
   std::vector<float> scattered_actual = grad_in;
-  kernels::scatter_add_columns(grad_out.data(), index.data(), scattered_actual.data(), rows, n, k, kStream);
+  launchers::scatter_add_columns(grad_out.data(), index.data(), scattered_actual.data(), rows, n, k, kStream);
   expect_matches_cpu(scattered, scattered_actual, kExact, "scatter_add_columns");
   cover("scatter_add_columns");
 }
@@ -466,7 +466,7 @@ TEST(EmulatedKernels, SumAlongMatchesTheCpuOnRowsAndStrides) {
     Tensor expected = Tensor::empty({outer}), unused;
     cpu().reduce(ReduceOp::Sum, tensor_of(in, {outer, n}), expected, unused, outer, n, 1);
     std::vector<float> actual(outer);
-    kernels::sum_along(in.data(), actual.data(), outer, n, 1, kStream);
+    launchers::sum_along(in.data(), actual.data(), outer, n, 1, kStream);
     expect_matches_cpu(expected, actual, kDoubleAccumulationTolerance, "sum rows of " + std::to_string(n));
   }
   const int64_t outer = 3, n = 17, inner = 45;
@@ -474,7 +474,7 @@ TEST(EmulatedKernels, SumAlongMatchesTheCpuOnRowsAndStrides) {
   Tensor expected = Tensor::empty({outer, inner}), unused;
   cpu().reduce(ReduceOp::Sum, tensor_of(in, {outer, n, inner}), expected, unused, outer, n, inner);
   std::vector<float> actual(outer * inner);
-  kernels::sum_along(in.data(), actual.data(), outer, n, inner, kStream);
+  launchers::sum_along(in.data(), actual.data(), outer, n, inner, kStream);
   expect_matches_cpu(expected, actual, kDoubleAccumulationTolerance, "sum strided");
   cover("sum_along");
 }
@@ -491,7 +491,7 @@ TEST(EmulatedKernels, MaxAlongMatchesTheCpuIncludingTiesAndNaN) {
     cpu().reduce(ReduceOp::Max, tensor_of(in, {outer, n}), expected, expected_argmax, outer, n, 1);
     std::vector<float> actual(outer);
     std::vector<int64_t> argmax(outer);
-    kernels::max_along(in.data(), actual.data(), argmax.data(), outer, n, 1, kStream);
+    launchers::max_along(in.data(), actual.data(), argmax.data(), outer, n, 1, kStream);
     expect_matches_cpu(expected, actual, kExact, "max rows of " + std::to_string(n));
     expect_bitwise_equal(values_of<int64_t>(expected_argmax), argmax, "argmax rows of " + std::to_string(n));
   }
@@ -503,7 +503,7 @@ TEST(EmulatedKernels, MaxAlongMatchesTheCpuIncludingTiesAndNaN) {
   cpu().reduce(ReduceOp::Max, tensor_of(in, {outer, n, inner}), expected, expected_argmax, outer, n, inner);
   std::vector<float> actual(outer * inner);
   std::vector<int64_t> argmax(outer * inner);
-  kernels::max_along(in.data(), actual.data(), argmax.data(), outer, n, inner, kStream);
+  launchers::max_along(in.data(), actual.data(), argmax.data(), outer, n, inner, kStream);
   expect_matches_cpu(expected, actual, kExact, "max strided");
   expect_bitwise_equal(values_of<int64_t>(expected_argmax), argmax, "argmax strided");
   cover("max_along");
@@ -512,7 +512,7 @@ TEST(EmulatedKernels, MaxAlongMatchesTheCpuIncludingTiesAndNaN) {
 TEST(EmulatedKernels, DoubleToFloatRoundsAsTheCpu) {
   for (const double total : {1.0 / 3.0, -1e40, 123456789.123456789, 0.0}) {
     float actual = 0;
-    kernels::double_to_float(&total, &actual, kStream);
+    launchers::double_to_float(&total, &actual, kStream);
     const float rounded = static_cast<float>(total);
     EXPECT_EQ(std::memcmp(&actual, &rounded, sizeof actual), 0) << total;
     Tensor expected = Tensor::empty({1});
@@ -537,7 +537,7 @@ TEST(EmulatedKernels, SoftmaxAndLogSoftmaxMatchTheCpuWithAndWithoutMask) {
         cpu().softmax(tensor_of(x, {rows, cols}), masked ? tensor_of(mask, {mask_rows, cols}) : Tensor(), expected,
                       rows, cols, log_output);
         std::vector<float> actual(rows * cols);
-        kernels::softmax(x.data(), masked ? mask.data() : nullptr, rows / mask_rows, actual.data(), rows, cols,
+        launchers::softmax(x.data(), masked ? mask.data() : nullptr, rows / mask_rows, actual.data(), rows, cols,
                          log_output, kStream);
         expect_matches_cpu(expected, actual, kTranscendentalTolerance,
                            std::string(log_output ? "log-softmax" : "softmax") + (masked ? " masked" : "") +
@@ -558,7 +558,7 @@ TEST(EmulatedKernels, SoftmaxBackwardMatchesTheCpu) {
       cpu().softmax_backward(y, tensor_of(dy, {rows, cols}), expected, rows, cols, log_output);
       const std::vector<float> y_values = values_of<float>(y);
       std::vector<float> actual(rows * cols);
-      kernels::softmax_backward(y_values.data(), dy.data(), actual.data(), rows, cols, log_output, kStream);
+      launchers::softmax_backward(y_values.data(), dy.data(), actual.data(), rows, cols, log_output, kStream);
       expect_matches_cpu(expected, actual, kReductionTolerance,
                          std::string(log_output ? "log-softmax" : "softmax") + " backward cols " + std::to_string(cols));
     }
@@ -577,7 +577,7 @@ TEST(EmulatedKernels, CrossEntropyForwardAndBackwardMatchTheCpu) {
     cpu().cross_entropy(tensor_of(logits, {rows, cols}), tensor_of(targets, {rows}), losses, lse, rows, cols,
                         ignore_index);
     std::vector<float> actual_losses(rows), actual_lse(rows);
-    kernels::cross_entropy(logits.data(), targets.data(), actual_losses.data(), actual_lse.data(), rows, cols,
+    launchers::cross_entropy(logits.data(), targets.data(), actual_losses.data(), actual_lse.data(), rows, cols,
                            ignore_index, kStream);
     const std::string size = " cols " + std::to_string(cols);
     expect_matches_cpu(losses, actual_losses, kTranscendentalTolerance, "cross-entropy losses" + size);
@@ -590,7 +590,7 @@ TEST(EmulatedKernels, CrossEntropyForwardAndBackwardMatchTheCpu) {
                                  ignore_index, scale);
     const std::vector<float> lse_values = values_of<float>(lse);
     std::vector<float> actual_dlogits(rows * cols);
-    kernels::cross_entropy_backward(logits.data(), targets.data(), lse_values.data(), actual_dlogits.data(), rows,
+    launchers::cross_entropy_backward(logits.data(), targets.data(), lse_values.data(), actual_dlogits.data(), rows,
                                     cols, ignore_index, static_cast<float>(scale), kStream);
     expect_matches_cpu(dlogits, actual_dlogits, kTranscendentalTolerance, "cross-entropy backward" + size);
   }
@@ -610,7 +610,7 @@ TEST(EmulatedKernels, LayerNormForwardAndBackwardMatchTheCpu) {
     cpu().layer_norm(tensor_of(x, {rows, cols}), tensor_of(gamma, {cols}), tensor_of(beta, {cols}), out, mean, rstd,
                      rows, cols, eps);
     std::vector<float> actual_out(rows * cols), actual_mean(rows), actual_rstd(rows);
-    kernels::layer_norm(x.data(), gamma.data(), beta.data(), actual_out.data(), actual_mean.data(), actual_rstd.data(),
+    launchers::layer_norm(x.data(), gamma.data(), beta.data(), actual_out.data(), actual_mean.data(), actual_rstd.data(),
                         rows, cols, eps, kStream);
     const std::string size = " cols " + std::to_string(cols);
     expect_matches_cpu(out, actual_out, kDoubleAccumulationTolerance, "layer norm" + size);
@@ -622,7 +622,7 @@ TEST(EmulatedKernels, LayerNormForwardAndBackwardMatchTheCpu) {
                               tensor_of(dy, {rows, cols}), dx, dgamma, dbeta, rows, cols);
     const std::vector<float> mean_values = values_of<float>(mean), rstd_values = values_of<float>(rstd);
     std::vector<float> actual_dx(rows * cols), actual_dgamma(cols), actual_dbeta(cols);
-    kernels::layer_norm_backward(x.data(), gamma.data(), mean_values.data(), rstd_values.data(), dy.data(),
+    launchers::layer_norm_backward(x.data(), gamma.data(), mean_values.data(), rstd_values.data(), dy.data(),
                                  actual_dx.data(), actual_dgamma.data(), actual_dbeta.data(), rows, cols, kStream);
     expect_matches_cpu(dx, actual_dx, kReductionTolerance, "layer norm dx" + size);
     expect_matches_cpu(dgamma, actual_dgamma, kDoubleAccumulationTolerance, "layer norm dgamma" + size);
@@ -652,7 +652,7 @@ TEST(EmulatedKernels, BatchNormForwardAndBackwardMatchTheCpu) {
                        momentum, eps);
       std::vector<float> actual_rm = running_mean, actual_rv = running_var, actual_out(n), actual_mean(channels),
                          actual_invstd(channels);
-      kernels::batch_norm(x.data(), gamma.data(), beta.data(), actual_rm.data(), actual_rv.data(), actual_out.data(),
+      launchers::batch_norm(x.data(), gamma.data(), beta.data(), actual_rm.data(), actual_rv.data(), actual_out.data(),
                           actual_mean.data(), actual_invstd.data(), batch, channels, spatial, training, momentum, eps,
                           kStream);
       const std::string mode = (training ? " training" : " evaluation") + size;
@@ -669,7 +669,7 @@ TEST(EmulatedKernels, BatchNormForwardAndBackwardMatchTheCpu) {
                                 tensor_of(dy, {batch, channels, spatial}), dx, dgamma, dbeta, batch, channels,
                                 spatial);
       std::vector<float> actual_dx(n), actual_dgamma(channels), actual_dbeta(channels);
-      kernels::batch_norm_backward(x.data(), gamma.data(), actual_mean.data(), actual_invstd.data(), dy.data(),
+      launchers::batch_norm_backward(x.data(), gamma.data(), actual_mean.data(), actual_invstd.data(), dy.data(),
                                    actual_dx.data(), actual_dgamma.data(), actual_dbeta.data(), batch, channels,
                                    spatial, kStream);
       expect_matches_cpu(dx, actual_dx, kReductionTolerance, "batch norm dx" + size);
@@ -698,7 +698,7 @@ TEST(EmulatedKernels, Im2colAndCol2imReproduceTheCpuConvolution) {
   shape.padding = 1;
   shape.out_h = (shape.in_h + 2 * shape.padding - shape.kernel_h) / shape.stride + 1;
   shape.out_w = (shape.in_w + 2 * shape.padding - shape.kernel_w) / shape.stride + 1;
-  const kernels::ConvGeometry g{shape.in_channels, shape.in_h, shape.in_w, shape.out_h, shape.out_w,
+  const launchers::ConvGeometry g{shape.in_channels, shape.in_h, shape.in_w, shape.out_h, shape.out_w,
                                 shape.kernel_h, shape.kernel_w, shape.stride, shape.padding};
   const int64_t patch = shape.in_channels * shape.kernel_h * shape.kernel_w, pixels = shape.out_h * shape.out_w;
   const std::vector<float> image = uniform(shape.in_channels * shape.in_h * shape.in_w, -1, 1, 39),
@@ -707,7 +707,7 @@ TEST(EmulatedKernels, Im2colAndCol2imReproduceTheCpuConvolution) {
   const Tensor weight_cpu = tensor_of(weight, {shape.out_channels, shape.in_channels, shape.kernel_h, shape.kernel_w});
 
   std::vector<float> columns(patch * pixels);
-  kernels::im2col(image.data(), columns.data(), g, kStream);
+  launchers::im2col(image.data(), columns.data(), g, kStream);
   Tensor conv = Tensor::empty({1, shape.out_channels, shape.out_h, shape.out_w});
   cpu().conv2d(tensor_of(image, {1, shape.in_channels, shape.in_h, shape.in_w}), weight_cpu, conv, shape);
   std::vector<float> via_columns(shape.out_channels * pixels);
@@ -728,7 +728,7 @@ TEST(EmulatedKernels, Im2colAndCol2imReproduceTheCpuConvolution) {
       weighted_dy[r * pixels + p] = static_cast<float>(total);
     }
   std::vector<float> dx(image.size(), std::numeric_limits<float>::quiet_NaN());  // col2im overwrites
-  kernels::col2im(weighted_dy.data(), dx.data(), g, kStream);
+  launchers::col2im(weighted_dy.data(), dx.data(), g, kStream);
   Tensor expected_dx = Tensor::empty({1, shape.in_channels, shape.in_h, shape.in_w});
   cpu().conv2d_backward_input(tensor_of(dy, {1, shape.out_channels, shape.out_h, shape.out_w}), weight_cpu,
                               expected_dx, shape);
@@ -747,7 +747,7 @@ TEST(EmulatedKernels, PoolingForwardAndBackwardMatchTheCpu) {
   shape.padding = 1;
   shape.out_h = (shape.in_h + 2 * shape.padding - shape.kernel) / shape.stride + 1;
   shape.out_w = (shape.in_w + 2 * shape.padding - shape.kernel) / shape.stride + 1;
-  const kernels::PoolGeometry g{shape.batch * shape.channels, shape.in_h, shape.in_w, shape.out_h, shape.out_w,
+  const launchers::PoolGeometry g{shape.batch * shape.channels, shape.in_h, shape.in_w, shape.out_h, shape.out_w,
                                 shape.kernel, shape.stride, shape.padding};
   const Shape in_shape{shape.batch, shape.channels, shape.in_h, shape.in_w},
       out_shape{shape.batch, shape.channels, shape.out_h, shape.out_w};
@@ -760,7 +760,7 @@ TEST(EmulatedKernels, PoolingForwardAndBackwardMatchTheCpu) {
   cpu().pool2d(PoolKind::Max, tensor_of(x, in_shape), out, argmax, shape);
   std::vector<float> actual_out(out_count);
   std::vector<int64_t> actual_argmax(out_count);
-  kernels::max_pool2d(x.data(), actual_out.data(), actual_argmax.data(), g, kStream);
+  launchers::max_pool2d(x.data(), actual_out.data(), actual_argmax.data(), g, kStream);
   expect_matches_cpu(out, actual_out, kExact, "max pool");
   expect_bitwise_equal(values_of<int64_t>(argmax), actual_argmax, "max pool argmax");
   cover("max_pool2d");
@@ -768,14 +768,14 @@ TEST(EmulatedKernels, PoolingForwardAndBackwardMatchTheCpu) {
   Tensor dx = Tensor::empty(in_shape);
   cpu().pool2d_backward(PoolKind::Max, Tensor(), Tensor(), tensor_of(dy, out_shape), argmax, dx, shape);
   std::vector<float> actual_dx(in_count);
-  kernels::max_pool2d_backward(dy.data(), actual_argmax.data(), actual_dx.data(), g, kStream);
+  launchers::max_pool2d_backward(dy.data(), actual_argmax.data(), actual_dx.data(), g, kStream);
   expect_matches_cpu(dx, actual_dx, kReductionTolerance, "max pool backward");
   cover("max_pool2d_backward");
 
   Tensor average = Tensor::empty(out_shape), no_argmax;
   cpu().pool2d(PoolKind::Average, tensor_of(x, in_shape), average, no_argmax, shape);
   std::vector<float> actual_average(out_count);
-  kernels::avg_pool2d(x.data(), actual_average.data(), g, kStream);
+  launchers::avg_pool2d(x.data(), actual_average.data(), g, kStream);
   expect_matches_cpu(average, actual_average, kReductionTolerance, "average pool");
   cover("avg_pool2d");
 
@@ -783,7 +783,7 @@ TEST(EmulatedKernels, PoolingForwardAndBackwardMatchTheCpu) {
   cpu().pool2d_backward(PoolKind::Average, Tensor(), Tensor(), tensor_of(dy, out_shape), no_argmax, average_dx,
                         shape);
   std::vector<float> actual_average_dx(in_count);
-  kernels::avg_pool2d_backward(dy.data(), actual_average_dx.data(), g, kStream);
+  launchers::avg_pool2d_backward(dy.data(), actual_average_dx.data(), g, kStream);
   expect_matches_cpu(average_dx, actual_average_dx, kReductionTolerance, "average pool backward");
   cover("avg_pool2d_backward");
 }
@@ -803,7 +803,7 @@ TEST(EmulatedKernels, GatedWeightMasksAndGradientsAreBitIdenticalToTheCpu) {
     Tensor out = Tensor::empty({n});
     cpu().gated_weight(tensor_of(weight, {n}), tensor_of(gate, {n}), out, draw);
     std::vector<float> actual(n);
-    kernels::gated_weight(weight.data(), gate.data(), actual.data(), n, draw, kStream);
+    launchers::gated_weight(weight.data(), gate.data(), actual.data(), n, draw, kStream);
     const std::string mode = sample ? " (Bernoulli draw)" : " (deterministic mask)";
     expect_matches_cpu(out, actual, kExact, "gated weight" + mode);
 
@@ -811,7 +811,7 @@ TEST(EmulatedKernels, GatedWeightMasksAndGradientsAreBitIdenticalToTheCpu) {
     cpu().gated_weight_backward(tensor_of(grad_out, {n}), tensor_of(weight, {n}), tensor_of(gate, {n}), grad_weight,
                                 grad_gate, draw);
     std::vector<float> actual_grad_weight(n), actual_grad_gate(n);
-    kernels::gated_weight_backward(grad_out.data(), weight.data(), gate.data(), actual_grad_weight.data(),
+    launchers::gated_weight_backward(grad_out.data(), weight.data(), gate.data(), actual_grad_weight.data(),
                                    actual_grad_gate.data(), n, draw, kStream);
     expect_matches_cpu(grad_weight, actual_grad_weight, kExact, "gated weight dW" + mode);
     expect_matches_cpu(grad_gate, actual_grad_gate, kExact, "gated weight dG" + mode);
@@ -829,7 +829,7 @@ TEST(EmulatedKernels, LstmCellForwardAndBackwardMatchTheCpu) {
   cpu().lstm_cell(tensor_of(input_gates, {batch, 4 * hidden}), tensor_of(hidden_gates, {batch, 4 * hidden}),
                   tensor_of(c_prev, {batch, hidden}), state, activated, batch, hidden);
   std::vector<float> actual_state(2 * batch * hidden), actual_activated(batch * 4 * hidden);
-  kernels::lstm_cell(input_gates.data(), hidden_gates.data(), c_prev.data(), actual_state.data(),
+  launchers::lstm_cell(input_gates.data(), hidden_gates.data(), c_prev.data(), actual_state.data(),
                      actual_activated.data(), batch, hidden, kStream);
   expect_matches_cpu(state, actual_state, kExact, "lstm state");
   expect_matches_cpu(activated, actual_activated, kExact, "lstm activated gates");
@@ -839,7 +839,7 @@ TEST(EmulatedKernels, LstmCellForwardAndBackwardMatchTheCpu) {
   cpu().lstm_cell_backward(activated, tensor_of(c_prev, {batch, hidden}), state,
                            tensor_of(grad_state, {2, batch, hidden}), grad_gates, grad_c_prev, batch, hidden);
   std::vector<float> actual_grad_gates(batch * 4 * hidden), actual_grad_c_prev(batch * hidden);
-  kernels::lstm_cell_backward(actual_activated.data(), c_prev.data(), actual_state.data(), grad_state.data(),
+  launchers::lstm_cell_backward(actual_activated.data(), c_prev.data(), actual_state.data(), grad_state.data(),
                               actual_grad_gates.data(), actual_grad_c_prev.data(), batch, hidden, kStream);
   expect_matches_cpu(grad_gates, actual_grad_gates, kExact, "lstm grad gates");
   expect_matches_cpu(grad_c_prev, actual_grad_c_prev, kExact, "lstm grad c_prev");
@@ -855,7 +855,7 @@ TEST(EmulatedKernels, GruCellForwardAndBackwardMatchTheCpu) {
   cpu().gru_cell(tensor_of(input_gates, {batch, 3 * hidden}), tensor_of(hidden_gates, {batch, 3 * hidden}),
                  tensor_of(h_prev, {batch, hidden}), h, workspace, batch, hidden);
   std::vector<float> actual_h(batch * hidden), actual_workspace(batch * 4 * hidden);
-  kernels::gru_cell(input_gates.data(), hidden_gates.data(), h_prev.data(), actual_h.data(), actual_workspace.data(),
+  launchers::gru_cell(input_gates.data(), hidden_gates.data(), h_prev.data(), actual_h.data(), actual_workspace.data(),
                     batch, hidden, kStream);
   expect_matches_cpu(h, actual_h, kExact, "gru h");
   expect_matches_cpu(workspace, actual_workspace, kExact, "gru workspace");
@@ -867,7 +867,7 @@ TEST(EmulatedKernels, GruCellForwardAndBackwardMatchTheCpu) {
                           grad_input, grad_hidden, grad_h_prev, batch, hidden);
   std::vector<float> actual_grad_input(batch * 3 * hidden), actual_grad_hidden(batch * 3 * hidden),
       actual_grad_h_prev(batch * hidden);
-  kernels::gru_cell_backward(actual_workspace.data(), h_prev.data(), grad_h.data(), actual_grad_input.data(),
+  launchers::gru_cell_backward(actual_workspace.data(), h_prev.data(), grad_h.data(), actual_grad_input.data(),
                              actual_grad_hidden.data(), actual_grad_h_prev.data(), batch, hidden, kStream);
   expect_matches_cpu(grad_input, actual_grad_input, kExact, "gru grad input gates");
   expect_matches_cpu(grad_hidden, actual_grad_hidden, kExact, "gru grad hidden gates");
