@@ -20,7 +20,7 @@
 #include "engine/cpu/cpu_info.h"
 #include "engine/ops.h"
 #include "engine/rng.h"
-#include "pruning/gated_weight.h"
+#include "pruning/gated_weight_op.h"
 
 namespace sparsecap::bench {
 namespace {

@@ -7,7 +7,7 @@
 #include "engine/autograd.h"
 #include "engine/json_fields.h"
 #include "engine/ops.h"
-#include "pruning/gated_weight.h"
+#include "pruning/gated_weight_op.h"
 #include "pruning/method_registry.h"
 
 namespace sparsecap::pruning {

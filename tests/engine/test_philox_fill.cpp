@@ -8,7 +8,7 @@
 
 #include "engine/backend.h"
 #include "engine/cpu/philox_fill.h"
-#include "engine/kernels/gated_weight.h"
+#include "engine/kernels/gated_weight_math.h"
 #include "engine/ops.h"
 #include "engine/rng.h"
 
@@ -116,7 +116,7 @@ TEST(PhiloxFill, GatedWeightEqualsThePerElementFunctors) {
 }
 
 // Outputs of 32 MiB and more are staged and written with streaming stores
-// (engine/cpu/gated_weight.cpp): the same bits, tail chunk included.
+// (engine/cpu/gated_weight_loops.cpp): the same bits, tail chunk included.
 TEST(PhiloxFill, StreamedGatedWeightEqualsThePerElementFunctors) {
   const GateInputs x = gate_inputs((int64_t{32} << 20) / 4 + 1029);
   expect_gated_weight_matches_functors(x.w, x.g, x.dy, kernels::GateDraw{11, 0x100000002ull, 6, true});

@@ -14,7 +14,7 @@
 #include "engine/optim/clip.h"
 #include "engine/rng.h"
 #include "engine/serialize/checkpoint.h"
-#include "pruning/gated_weight.h"
+#include "pruning/gated_weight_op.h"
 #include "pruning/report.h"
 #include "pruning/supermask.h"
 

@@ -1,8 +1,8 @@
 #pragma once
 // The fused gated-weight op of Supermask Pruning: W' = W ⊙ Bern(σ(G)) (training) or W ⊙ [G > 0]
 // (evaluation) in one pass, straight-through backward in one pass. Arithmetic:
-// engine/kernels/gated_weight.h; loops: Backend::gated_weight.
-#include "engine/kernels/gated_weight.h"
+// engine/kernels/gated_weight_math.h; loops: Backend::gated_weight.
+#include "engine/kernels/gated_weight_math.h"
 #include "engine/tensor.h"
 
 namespace sparsecap::pruning {

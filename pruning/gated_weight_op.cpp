@@ -1,4 +1,4 @@
-#include "pruning/gated_weight.h"
+#include "pruning/gated_weight_op.h"
 
 #include "engine/autograd.h"
 #include "engine/backend.h"
