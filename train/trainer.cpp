@@ -108,16 +108,10 @@ Trainer::Trainer(const RunConfig& config, const TrainOptions& options)
     position_ = load_training_checkpoint(
         run_.last_checkpoint(),
         TrainingParts{model_.get(), optimizer_.get(), method_.get(), &model_->dropout_generator()});
-  log_.open(run_.log(), options_.resume ? std::ios::app : std::ios::trunc);
-  SPARSECAP_CHECK(log_.good(), "cannot write the training log ", run_.log().string());
+  log_ = std::make_unique<TrainingLog>(run_.log(), options_.resume ? std::optional(position_.step) : std::nullopt);
 }
 
 Trainer::~Trainer() = default;
-
-void Trainer::log(const nlohmann::json& record) {
-  log_ << record.dump() << '\n';
-  log_.flush();
-}
 
 void Trainer::save_checkpoint(const std::filesystem::path& path) {
   save_training_checkpoint(path, TrainingParts{model_.get(), optimizer_.get(), method_.get(), &model_->dropout_generator()},
@@ -161,7 +155,7 @@ void Trainer::log_step(const StepLosses& losses) {
   record["learning_rate"] = optimizer_->learning_rate(0);
   record["images_per_second"] = window_seconds_ > 0 ? static_cast<double>(window_images_) / window_seconds_ : 0.0;
   record["elapsed_seconds"] = now_seconds() - session_start_;
-  log(record);
+  log_->write(record);
   window_seconds_ = 0;
   window_images_ = 0;
 }
@@ -179,7 +173,7 @@ void Trainer::validate() {
     save_checkpoint(run_.best_checkpoint());
     record["best"] = true;
   }
-  log(record);
+  log_->write(record);
 }
 
 TrainSummary Trainer::run() {

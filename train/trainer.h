@@ -7,7 +7,6 @@
 // (models/captioner_registry.h, pruning/method_registry.h).
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <string>
 
@@ -21,6 +20,7 @@
 #include "train/run_config.h"
 #include "train/run_directory.h"
 #include "train/training_checkpoint.h"
+#include "train/training_log.h"
 
 namespace sparsecap::train {
 
@@ -81,7 +81,6 @@ class Trainer {
   int64_t total_steps() const { return total_steps_; }
 
  private:
-  void log(const nlohmann::json& record);
   void log_step(const StepLosses& losses);
   [[noreturn]] void throw_diverged(const StepLosses& losses) const;
 
@@ -96,7 +95,7 @@ class Trainer {
   std::unique_ptr<optim::Adam> optimizer_;
   std::unique_ptr<pruning::PruningMethod> method_;
   RunPosition position_;
-  std::ofstream log_;
+  std::unique_ptr<TrainingLog> log_;
   // Training time and images since the last log record, and over this session.
   double window_seconds_ = 0, session_seconds_ = 0;
   int64_t window_images_ = 0, session_images_ = 0;

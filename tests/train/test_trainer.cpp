@@ -121,6 +121,29 @@ TEST_F(TrainerTest, ResumedRunIsBitIdenticalToAnUninterruptedOne) {
   EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(double)));
 }
 
+TEST_F(TrainerTest, ResumeDropsLogRecordsWrittenAfterTheCheckpoint) {
+  // A session killed after its last checkpoint leaves records of later steps (and maybe a torn
+  // line) in log.jsonl; the resumed run writes those steps again, so they must go first.
+  const RunConfig config = tiny_config(10);
+  const fs::path whole = root_ / "log_whole", pieces = root_ / "log_pieces";
+  train_captioner(config, TrainOptions{whole});
+  TrainOptions first_piece{pieces};
+  first_piece.stop_at_step = 6;  // checkpoint at step 6
+  EXPECT_TRUE(train_captioner(config, first_piece).interrupted);
+  {
+    std::ofstream log(RunDirectory{pieces}.log(), std::ios::app);
+    log << R"({"step": 7, "caption_loss": 99.0})" << '\n' << R"({"step": 8, "caption_lo)";  // then the kill
+  }
+  EXPECT_FALSE(train_captioner(config, TrainOptions{pieces, true}).interrupted);
+  std::vector<int64_t> steps;
+  for (const auto& record : read_log(RunDirectory{pieces}.log()))
+    if (record.contains("caption_loss")) steps.push_back(record["caption_loss"].get<double>() == 99.0 ? -1 : record["step"].get<int64_t>());
+  EXPECT_EQ(steps, (std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}));
+  const std::vector<double> a = step_losses(RunDirectory{whole}.log()), b = step_losses(RunDirectory{pieces}.log());
+  ASSERT_EQ(a.size(), b.size());
+  EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(double)));
+}
+
 TEST_F(TrainerTest, DivergenceStopsWithAClearErrorAndKeepsTheLastGoodCheckpoint) {
   RunConfig config = tiny_config(40);
   config.optim.learning_rate = 1e30;  // the first update destroys the weights
