@@ -278,6 +278,12 @@ std::vector<int64_t> SupermaskPruning::gate_histogram(int bins, double low, doub
   return counts;
 }
 
+std::vector<std::pair<std::string, Tensor>> SupermaskPruning::histogram_tensors() const {
+  std::vector<std::pair<std::string, Tensor>> out;
+  for (size_t i = 0; i < gates_.size(); ++i) out.emplace_back("gate_logits/" + weights_[i]->name(), gates_[i]->value());
+  return out;
+}
+
 nlohmann::json SupermaskPruning::statistics_record(int64_t step, double caption_loss) const {
   const SparsityReport report = gate_sparsity();
   const double alpha = annealing_rate(step, options_.total_steps);

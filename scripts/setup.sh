@@ -14,6 +14,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev libstb-dev zlib1g-dev libzstd-dev
   googletest libgtest-dev libbenchmark-dev
   wordnet-base           # WordNet database for METEOR's synonym matching
+  protobuf-compiler libprotobuf-dev  # TensorBoard event files
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -2,7 +2,7 @@
 // The training loop of a captioner, with or without a pruning method: teacher-forced
 // cross-entropy over seq_per_img captions per image, Adam with cosine LR, gradient clipping, the
 // pruning hooks, validation with greedy decoding and CIDEr-D, best/periodic/final checkpoints,
-// exact resume, a JSONL log, a progress bar, a clean stop on Ctrl-C, and a stop on a NaN/Inf loss
+// exact resume, a JSONL log and TensorBoard events, a progress bar, a clean stop on Ctrl-C, and a stop on a NaN/Inf loss
 // that keeps the last good checkpoint. The model and the method come from their registries
 // (models/captioner_registry.h, pruning/method_registry.h).
 #include <cstdint>
@@ -20,6 +20,7 @@
 #include "train/run_config.h"
 #include "train/run_directory.h"
 #include "train/training_checkpoint.h"
+#include "train/tensorboard_writer.h"
 #include "train/training_log.h"
 
 namespace sparsecap::train {
@@ -82,6 +83,9 @@ class Trainer {
 
  private:
   void log_step(const StepLosses& losses);
+  // One record to log.jsonl and the TensorBoard events.
+  void write_record(const nlohmann::json& record);
+  void write_histograms();
   [[noreturn]] void throw_diverged(const StepLosses& losses) const;
 
   RunConfig config_;
@@ -96,6 +100,7 @@ class Trainer {
   std::unique_ptr<pruning::PruningMethod> method_;
   RunPosition position_;
   std::unique_ptr<TrainingLog> log_;
+  std::unique_ptr<TensorBoardWriter> tensorboard_;
   // Training time and images since the last log record, and over this session.
   double window_seconds_ = 0, session_seconds_ = 0;
   int64_t window_images_ = 0, session_images_ = 0;

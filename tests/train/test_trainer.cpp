@@ -3,7 +3,12 @@
 // for bit; a diverging run stops with a clear error and keeps its last good checkpoint.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+
+#include <cstdlib>
 #include <cstring>
+#include <map>
+#include <optional>
 #include <filesystem>
 #include <fstream>
 
@@ -14,6 +19,7 @@
 #include "train/run_directory.h"
 #include "train/trained_run.h"
 #include "models/soft_attention.h"
+#include "train/tensorboard_writer.h"
 #include "train/trainer.h"
 
 namespace sparsecap::train {
@@ -142,6 +148,81 @@ TEST_F(TrainerTest, ResumeDropsLogRecordsWrittenAfterTheCheckpoint) {
   const std::vector<double> a = step_losses(RunDirectory{whole}.log()), b = step_losses(RunDirectory{pieces}.log());
   ASSERT_EQ(a.size(), b.size());
   EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(double)));
+}
+
+TEST(TensorBoardWriter, Crc32cOfTheStandardCheckString) {
+  const std::string check = "123456789";
+  EXPECT_EQ(crc32c(check.data(), check.size()), 0xE3069283u);  // the CRC-32C catalogue's check value
+  const uint32_t crc = 0xE3069283u;
+  EXPECT_EQ(masked_crc32c(check.data(), check.size()), ((crc >> 15) | (crc << 17)) + 0xa282ead8u);
+}
+
+// The scalars and histogram steps TensorBoard's own reader finds in `run_dir`, or nullopt when
+// the tensorboard package cannot be had (the script installs it from PyPI when it can).
+std::optional<nlohmann::json> read_with_tensorboard(const fs::path& run_dir) {
+  const fs::path output = run_dir / "tensorboard_read.json";
+  const std::string command = std::string("python3 ") + SPARSECAP_SOURCE_DIR + "/tests/train/read_tensorboard_events.py " +
+                              run_dir.string() + " " + SPARSECAP_BINARY_DIR + "/python-packages > " + output.string();
+  const int status = std::system(command.c_str());
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 77) return std::nullopt;
+  EXPECT_EQ(status, 0) << command;
+  std::ifstream in(output);
+  return nlohmann::json::parse(in);
+}
+
+TEST_F(TrainerTest, TensorBoardEventsMatchTheLogAcrossAKilledAndResumedRun) {
+  RunConfig config = tiny_config(10);
+  config.pruning = {{"method", "supermask"}, {"target_sparsity", 0.5}};
+  config.schedule.histogram_every = 5;
+  const fs::path run_dir = root_ / "tensorboard";
+  const RunDirectory run{run_dir};
+  TrainOptions options{run_dir};
+  options.stop_at_step = 6;
+  train_captioner(config, options);
+  const fs::path step6 = root_ / "tensorboard_step6.safetensors";
+  fs::copy_file(run.last_checkpoint(), step6);
+  // A session that gets to step 9 and is killed before its next checkpoint, mid-write: the last
+  // checkpoint is step 6's, events and records of steps 7-9 are on disk, and a torn record follows.
+  options.resume = true;
+  options.stop_at_step = 9;
+  train_captioner(config, options);
+  fs::copy_file(step6, run.last_checkpoint(), fs::copy_options::overwrite_existing);
+  const std::vector<fs::path> event_files = tensorboard_event_files(run_dir);
+  ASSERT_EQ(event_files.size(), 1u);
+  {
+    std::ofstream torn(event_files[0], std::ios::binary | std::ios::app);
+    torn << std::string("\x30\x00\x00\x00\x00\x00\x00\x00\x11\x22", 10);
+  }
+  options.stop_at_step = 0;
+  EXPECT_FALSE(train_captioner(config, options).interrupted);
+
+  const std::optional<nlohmann::json> read = read_with_tensorboard(run_dir);
+  if (!read) GTEST_SKIP() << "the tensorboard Python package is not installed and could not be installed";
+  // Every numeric field of every JSONL record, at its step, once.
+  std::map<std::string, std::vector<std::pair<int64_t, float>>> expected;
+  for (const auto& record : read_log(run.log()))
+    for (const auto& [key, value] : record.items()) {
+      if (key == "step") continue;
+      if (value.is_number())
+        expected[key].emplace_back(record["step"].get<int64_t>(), value.get<float>());
+      else if (value.is_object())
+        for (const auto& [name, number] : value.items())
+          expected[key + "/" + name].emplace_back(record["step"].get<int64_t>(), number.get<float>());
+    }
+  ASSERT_TRUE(expected.contains("caption_loss"));
+  EXPECT_EQ(expected["caption_loss"].size(), 10u);
+  ASSERT_EQ((*read)["scalars"].size(), expected.size());
+  for (const auto& [tag, points] : expected) {
+    const nlohmann::json& found = (*read)["scalars"][tag];
+    ASSERT_EQ(found.size(), points.size()) << tag;
+    for (size_t i = 0; i < points.size(); ++i) {
+      EXPECT_EQ(found[i][0].get<int64_t>(), points[i].first) << tag;
+      EXPECT_EQ(found[i][1].get<float>(), points[i].second) << tag << " at step " << points[i].first;
+    }
+  }
+  // Histograms of every weight and gate at steps 5 and 10.
+  EXPECT_EQ((*read)["histograms"]["weights/decoder.logit.weight"], nlohmann::json({5, 10}));
+  EXPECT_EQ((*read)["histograms"]["gate_logits/decoder.logit.weight"], nlohmann::json({5, 10}));
 }
 
 TEST_F(TrainerTest, DivergenceStopsWithAClearErrorAndKeepsTheLastGoodCheckpoint) {
