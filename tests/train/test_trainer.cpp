@@ -223,6 +223,15 @@ TEST_F(TrainerTest, TensorBoardEventsMatchTheLogAcrossAKilledAndResumedRun) {
   // Histograms of every weight and gate at steps 5 and 10.
   EXPECT_EQ((*read)["histograms"]["weights/decoder.logit.weight"], nlohmann::json({5, 10}));
   EXPECT_EQ((*read)["histograms"]["gate_logits/decoder.logit.weight"], nlohmann::json({5, 10}));
+  // A corrupted final record (a writer killed mid-record, no resume after it) is skipped by
+  // TensorBoard's reader, not fatal.
+  {
+    std::ofstream torn(event_files[0], std::ios::binary | std::ios::app);
+    torn << std::string("\x30\x00\x00\x00\x00\x00\x00\x00\x11\x22\x33\x44\x55", 13);
+  }
+  const std::optional<nlohmann::json> reread = read_with_tensorboard(run_dir);
+  ASSERT_TRUE(reread.has_value());
+  EXPECT_EQ((*reread)["scalars"], (*read)["scalars"]);
 }
 
 TEST_F(TrainerTest, DivergenceStopsWithAClearErrorAndKeepsTheLastGoodCheckpoint) {
