@@ -19,6 +19,7 @@
 #include "train/run_directory.h"
 #include "train/trained_run.h"
 #include "models/soft_attention.h"
+#include "train/gate_report.h"
 #include "train/tensorboard_writer.h"
 #include "train/trainer.h"
 
@@ -232,6 +233,38 @@ TEST_F(TrainerTest, TensorBoardEventsMatchTheLogAcrossAKilledAndResumedRun) {
   const std::optional<nlohmann::json> reread = read_with_tensorboard(run_dir);
   ASSERT_TRUE(reread.has_value());
   EXPECT_EQ((*reread)["scalars"], (*read)["scalars"]);
+}
+
+TEST_F(TrainerTest, GateReportAddsUpToTheFinalizedModel) {
+  RunConfig config = tiny_config(6);
+  config.pruning = {{"method", "supermask"}, {"target_sparsity", 0.5}, {"sparsity_weight", 2000.0}};
+  const fs::path run_dir = root_ / "gate_report";
+  train_captioner(config, TrainOptions{run_dir});
+  const TrainedRun trained = load_trained_run(run_dir);
+  const nlohmann::json report = gate_report_data(run_dir);
+  EXPECT_EQ(report["method"], "supermask");
+  EXPECT_EQ(report["log"].size(), 6u);  // log_every 1: one record per step with per-layer sparsity
+  EXPECT_TRUE(report["log"][0].contains("per_mask_gating_average"));
+  int64_t kept = 0, total = 0;
+  bool saw_lstm = false;
+  for (const auto& layer : report["layers"]) {
+    kept += layer["kept"].get<int64_t>();
+    total += layer["total"].get<int64_t>();
+    if (!layer.contains("gate_blocks")) continue;
+    // Four equal blocks (i, f, g, o): their mean sparsity is the layer's.
+    saw_lstm = true;
+    const std::vector<double> blocks = layer["gate_blocks"]["sparsity"];
+    ASSERT_EQ(blocks.size(), 4u);
+    EXPECT_NEAR((blocks[0] + blocks[1] + blocks[2] + blocks[3]) / 4, layer["sparsity"].get<double>(), 1e-12);
+  }
+  EXPECT_TRUE(saw_lstm);
+  EXPECT_EQ(kept, trained.sparsity.kept);
+  EXPECT_EQ(total, trained.sparsity.total);
+  double kept_counted = 0, pruned_counted = 0;
+  for (double c : report["magnitude"]["kept"].get<std::vector<double>>()) kept_counted += c;
+  for (double c : report["magnitude"]["pruned"].get<std::vector<double>>()) pruned_counted += c;
+  EXPECT_EQ(kept_counted, static_cast<double>(kept));
+  EXPECT_EQ(pruned_counted, static_cast<double>(total - kept));
 }
 
 TEST_F(TrainerTest, DivergenceStopsWithAClearErrorAndKeepsTheLastGoodCheckpoint) {
