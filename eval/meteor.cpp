@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "eval/meteor_function_words.h"
+#include "eval/meteor_normalize.h"
 #include "eval/snowball_english_stemmer.h"
 
 namespace sparsecap::eval {
@@ -265,48 +266,7 @@ MeteorStatistics align_and_count(const Tokens& test, const Tokens& reference, co
   return statistics_of_alignment(test, reference, best, resources);
 }
 
-bool is_meteor_split_symbol(char c) {
-  // The mteval-v13a class [\{-\~\[-\` -\&\(-\+\:-\@\/]: note that ' and - are not in it.
-  return (c >= '{' && c <= '~') || (c >= '[' && c <= '`') || (c >= ' ' && c <= '&') || (c >= '(' && c <= '+') ||
-         (c >= ':' && c <= '@') || c == '/';
-}
-
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
 }  // namespace
-
-Tokens meteor_normalize(const Tokens& tokens) {
-  std::string line(1, ' ');
-  line += join_tokens(tokens);
-  line.push_back(' ');
-  std::string spaced;
-  spaced.reserve(line.size() * 2);
-  for (std::size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
-    const char previous = i > 0 ? line[i - 1] : ' ';
-    const char next = i + 1 < line.size() ? line[i + 1] : ' ';
-    const bool split_symbol = c != ' ' && is_meteor_split_symbol(c);
-    const bool split_period_or_comma = (c == '.' || c == ',') && (!is_digit(previous) || !is_digit(next));
-    const bool split_dash = c == '-' && is_digit(previous);
-    if (split_symbol || split_period_or_comma || split_dash) {
-      spaced += ' ';
-      spaced += c;
-      spaced += ' ';
-    } else {
-      spaced += c;
-    }
-  }
-  Tokens normalized;
-  std::size_t pos = 0;
-  while (pos < spaced.size()) {
-    while (pos < spaced.size() && spaced[pos] == ' ') ++pos;
-    std::size_t end = pos;
-    while (end < spaced.size() && spaced[end] != ' ') ++end;
-    if (end > pos) normalized.emplace_back(spaced.substr(pos, end - pos));
-    pos = end;
-  }
-  return normalized;
-}
 
 std::shared_ptr<const MeteorResources> MeteorResources::load(const std::filesystem::path& wordnet_dir) {
   auto resources = std::make_shared<MeteorResources>();
@@ -345,6 +305,10 @@ MeteorStatistics& MeteorStatistics::operator+=(const MeteorStatistics& other) {
   return *this;
 }
 
+bool MeteorStatistics::is_one_full_chunk() const {
+  return test_matches == test_length && reference_matches == reference_length && chunks == 1;
+}
+
 double meteor_score(const MeteorStatistics& stats, const MeteorParameters& p) {
   const double test_weighted_length =
       p.delta * (stats.test_length - stats.test_function_words) + (1.0 - p.delta) * stats.test_function_words;
@@ -368,10 +332,8 @@ double meteor_score(const MeteorStatistics& stats, const MeteorParameters& p) {
   const double recall = reference_weighted_matches / reference_weighted_length;
   const double f_mean = 1.0 / (((1.0 - p.alpha) / precision) + (p.alpha / recall));
   // An identical candidate and reference: one chunk covering everything costs nothing.
-  const bool identical = stats.test_matches == stats.test_length &&
-                         stats.reference_matches == stats.reference_length && stats.chunks == 1;
   const double fragmentation =
-      identical ? 0.0 : stats.chunks / (static_cast<double>(stats.test_matches + stats.reference_matches) / 2.0);
+      stats.is_one_full_chunk() ? 0.0 : stats.chunks / (static_cast<double>(stats.test_matches + stats.reference_matches) / 2.0);
   const double penalty = p.gamma * std::pow(fragmentation, p.beta);
   const double score = f_mean * (1.0 - penalty);
   // 0/0 (empty candidate, no matches) reads as 0, as in the Java tool.
@@ -407,6 +369,9 @@ MeteorScores compute_meteor(const TokenizedCaptionSet& set, const MeteorResource
       }
     }
     scores.per_image.push_back(best_score);
+    // The Java tool zeroes the chunk count of a fully matched one-chunk segment when it scores
+    // it, before adding it to the corpus totals; the fixtures' corpus values only fit that way.
+    if (best_stats.is_one_full_chunk()) best_stats.chunks = 0;
     totals += best_stats;
   }
   scores.corpus = meteor_score(totals, parameters);

@@ -11,6 +11,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "eval/meteor_normalize.h"
 #include "eval/tokenize.h"
 #include "eval/vocabulary.h"
 #include "eval/wordnet_synonyms.h"
@@ -64,14 +65,11 @@ struct MeteorStatistics {
   int reference_matches = 0;  // words of the reference covered by a match
 
   MeteorStatistics& operator+=(const MeteorStatistics& other);
+  // Every word of both sentences matched, in a single chunk: no fragmentation penalty.
+  bool is_one_full_chunk() const;
 };
 
 double meteor_score(const MeteorStatistics& stats, const MeteorParameters& parameters = {});
-
-// METEOR's "-norm" re-tokenisation (the mteval-v13a rules its Normalizer applies): symbols such
-// as ! ? ; : ( ) & / are split into single-character tokens ("!!" -> "!" "!"), periods and
-// commas are split off unless next to a digit, a dash after a digit is split off.
-Tokens meteor_normalize(const Tokens& tokens);
 
 // Aligns and scores one candidate with one reference.
 MeteorStatistics meteor_statistics(const Tokens& candidate, const Tokens& reference, const MeteorResources& resources,
