@@ -104,21 +104,31 @@ struct MatchStage {
   }
 };
 
-// A pair listed in both directions gives two identical matches, as in METEOR: its words are then
-// covered twice, so the match is not fixed up front and the beam search decides (a one-word
-// paraphrase then loses to skipping, see kAlignmentWeights).
+// Every (candidate phrase, reference phrase) pair the table lists. A pair listed in both
+// directions gives two identical matches, as in METEOR: its words are then covered twice, so the
+// match is not fixed up front and the beam search decides (a one-word paraphrase then loses to
+// skipping, see kAlignmentWeights).
 void add_paraphrase_matches(const Tokens& test, const Tokens& reference, const MeteorParaphraseTable& table,
                             MatchStage& stage) {
   const std::vector<PhraseSpan> test_spans = phrase_spans(test, table);
   const std::vector<PhraseSpan> reference_spans = phrase_spans(reference, table);
   const auto paraphrase = static_cast<int>(MeteorModule::paraphrase);
+  std::vector<Match> found;
   for (const PhraseSpan& t : test_spans) {
     for (const PhraseSpan& r : reference_spans) {
       const Match m{r.start, r.length, t.start, t.length, paraphrase};
-      if (table.lists(t.phrase, r.phrase)) stage.add(m);
-      if (table.lists(r.phrase, t.phrase)) stage.add(m);
+      if (table.lists(t.phrase, r.phrase)) found.push_back(m);
+      if (table.lists(r.phrase, t.phrase)) found.push_back(m);
     }
   }
+  // The Java tool tries, at each reference position, longer reference phrases first; the order
+  // matters because ties between partial alignments go to the one found first.
+  std::stable_sort(found.begin(), found.end(), [](const Match& a, const Match& b) {
+    if (a.reference_length != b.reference_length) return a.reference_length > b.reference_length;
+    if (a.test_start != b.test_start) return a.test_start < b.test_start;
+    return a.test_length < b.test_length;
+  });
+  for (const Match& m : found) stage.add(m);
 }
 
 MatchStage find_matches(const Tokens& test, const Tokens& reference, const MeteorResources& resources,
