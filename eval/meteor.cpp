@@ -342,16 +342,10 @@ MeteorStatistics align_and_count(const Tokens& test, const Tokens& reference, co
 
 std::filesystem::path default_meteor_paraphrase_table() {
   if (const char* path = std::getenv("SPARSECAP_METEOR_PARAPHRASE")) return path;
-  // Where scripts/install_meteor_paraphrase.sh puts it.
-  std::filesystem::path cache;
-  if (const char* xdg_cache = std::getenv("XDG_CACHE_HOME"); xdg_cache != nullptr && *xdg_cache != '\0') {
-    cache = xdg_cache;
-  } else if (const char* home = std::getenv("HOME")) {
-    cache = std::filesystem::path(home) / ".cache";
-  } else {
-    return {};
-  }
-  const std::filesystem::path installed = cache / "sparsecap" / "meteor" / "paraphrase-en.gz";
+  // Where scripts/install_meteor_paraphrase.sh puts it (the folder of the table's cached index).
+  const std::optional<std::filesystem::path> folder = MeteorParaphraseTable::default_index_directory();
+  if (!folder) return {};
+  const std::filesystem::path installed = *folder / "paraphrase-en.gz";
   std::error_code error;
   return std::filesystem::is_regular_file(installed, error) ? installed : std::filesystem::path();
 }

@@ -182,7 +182,7 @@ std::shared_ptr<const MeteorResources> with_small_table() {
            "0.02\ncircle\nring\n0.05\nring\ncircle\n";
     return file;
   }();
-  return MeteorResources::load("/nonexistent/wordnet", path);
+  return MeteorResources::load("/nonexistent/wordnet", path);  // indexed in the user's cache: tiny
 }
 
 TEST(MeteorParaphrase, MultiWordMatchHandComputed) {

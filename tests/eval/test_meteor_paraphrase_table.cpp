@@ -67,14 +67,14 @@ TEST(MeteorParaphraseTable, ReadsGzipAndPlainFiles) {
     gzputs(out, kTriples);
     gzclose(out);
   }
-  EXPECT_EQ(MeteorParaphraseTable::load(gz).pair_count(), 4u);
+  EXPECT_EQ(MeteorParaphraseTable::load(gz, std::nullopt).pair_count(), 4u);
   const std::filesystem::path plain = temp_file("sparsecap_paraphrase_test.txt");
   std::ofstream(plain) << kTriples;
-  EXPECT_EQ(MeteorParaphraseTable::load(plain).pair_count(), 4u);
+  EXPECT_EQ(MeteorParaphraseTable::load(plain, std::nullopt).pair_count(), 4u);
 }
 
 TEST(MeteorParaphraseTable, ErrorsNameTheFileAndLine) {
-  EXPECT_NE(message_of([] { MeteorParaphraseTable::load("/nonexistent/paraphrase-en.gz"); })
+  EXPECT_NE(message_of([] { MeteorParaphraseTable::load("/nonexistent/paraphrase-en.gz", std::nullopt); })
                 .find("/nonexistent/paraphrase-en.gz"),
             std::string::npos);
   EXPECT_NE(message_of([] { MeteorParaphraseTable::from_text("0.5\na\nb\nnot a number\nc\nd\n", "t.txt"); })
@@ -99,8 +99,41 @@ TEST(MeteorParaphraseTable, ErrorsNameTheFileAndLine) {
   const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const std::filesystem::path cut = temp_file("sparsecap_paraphrase_cut.gz");
   std::ofstream(cut, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
-  const std::string message = message_of([&] { MeteorParaphraseTable::load(cut); });
+  const std::string message = message_of([&] { MeteorParaphraseTable::load(cut, std::nullopt); });
   EXPECT_NE(message.find(cut.string()), std::string::npos) << message;
+}
+
+TEST(MeteorParaphraseTable, CachedIndexIsMappedAndRebuiltWhenTheTableChanges) {
+  const std::filesystem::path directory = temp_file("sparsecap_paraphrase_index_test");
+  std::filesystem::remove_all(directory);
+  const std::filesystem::path source = temp_file("sparsecap_paraphrase_indexed.txt");
+  std::ofstream(source) << kTriples;
+
+  const MeteorParaphraseTable parsed = MeteorParaphraseTable::load(source, directory);
+  EXPECT_FALSE(parsed.loaded_from_index());
+  const MeteorParaphraseTable mapped = MeteorParaphraseTable::load(source, directory);
+  ASSERT_TRUE(mapped.loaded_from_index());
+  EXPECT_EQ(mapped.phrase_count(), parsed.phrase_count());
+  EXPECT_EQ(mapped.pair_count(), parsed.pair_count());
+  EXPECT_EQ(mapped.longest_phrase_words(), 3);
+  EXPECT_TRUE(mapped.lists(mapped.find("000 deaths"), mapped.find("000 fatalities")));
+  EXPECT_EQ(mapped.phrase_text(mapped.find("side by side")), "side by side");
+  EXPECT_EQ(mapped.find("no such phrase"), MeteorParaphraseTable::kNotAPhrase);
+
+  // A changed table (other size) makes the index stale: it is parsed and indexed again.
+  std::ofstream(source, std::ios::app) << "0.2\ncat\nkitten\n";
+  const MeteorParaphraseTable reparsed = MeteorParaphraseTable::load(source, directory);
+  EXPECT_FALSE(reparsed.loaded_from_index());
+  EXPECT_EQ(reparsed.pair_count(), 5u);
+  EXPECT_TRUE(MeteorParaphraseTable::load(source, directory).loaded_from_index());
+
+  // A damaged index is not trusted either.
+  for (const auto& entry : std::filesystem::directory_iterator(directory)) {
+    std::filesystem::resize_file(entry.path(), std::filesystem::file_size(entry.path()) / 2);
+  }
+  const MeteorParaphraseTable after_damage = MeteorParaphraseTable::load(source, directory);
+  EXPECT_FALSE(after_damage.loaded_from_index());
+  EXPECT_EQ(after_damage.pair_count(), 5u);
 }
 
 }  // namespace
