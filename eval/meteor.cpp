@@ -108,10 +108,8 @@ struct MatchStage {
 // directions gives two identical matches, as in METEOR: its words are then covered twice, so the
 // match is not fixed up front and the beam search decides (a one-word paraphrase then loses to
 // skipping, see kAlignmentWeights).
-void add_paraphrase_matches(const Tokens& test, const Tokens& reference, const MeteorParaphraseTable& table,
-                            MatchStage& stage) {
-  const std::vector<PhraseSpan> test_spans = phrase_spans(test, table);
-  const std::vector<PhraseSpan> reference_spans = phrase_spans(reference, table);
+void add_paraphrase_matches(const std::vector<PhraseSpan>& test_spans, const std::vector<PhraseSpan>& reference_spans,
+                            const MeteorParaphraseTable& table, MatchStage& stage) {
   const auto paraphrase = static_cast<int>(MeteorModule::paraphrase);
   std::vector<Match> found;
   for (const PhraseSpan& t : test_spans) {
@@ -131,8 +129,23 @@ void add_paraphrase_matches(const Tokens& test, const Tokens& reference, const M
   for (const Match& m : found) stage.add(m);
 }
 
-MatchStage find_matches(const Tokens& test, const Tokens& reference, const MeteorResources& resources,
-                        WordFeatureCache& features) {
+// A -norm sentence and the paraphrase-table phrases in it, prepared once per sentence (a
+// candidate is aligned with each of its references).
+struct PreparedSentence {
+  Tokens words;
+  std::vector<PhraseSpan> phrases;
+};
+
+PreparedSentence prepare_sentence(const Tokens& tokens, const MeteorResources& resources) {
+  PreparedSentence sentence{meteor_normalize(tokens), {}};
+  if (const MeteorParaphraseTable* table = resources.paraphrases()) sentence.phrases = phrase_spans(sentence.words, *table);
+  return sentence;
+}
+
+MatchStage find_matches(const PreparedSentence& test_sentence, const PreparedSentence& reference_sentence,
+                        const MeteorResources& resources, WordFeatureCache& features) {
+  const Tokens& test = test_sentence.words;
+  const Tokens& reference = reference_sentence.words;
   MatchStage stage;
   stage.by_reference_start.resize(reference.size());
   stage.test_coverage.assign(test.size(), 0);
@@ -166,7 +179,9 @@ MatchStage find_matches(const Tokens& test, const Tokens& reference, const Meteo
       }
     }
   }
-  if (const MeteorParaphraseTable* table = resources.paraphrases()) add_paraphrase_matches(test, reference, *table, stage);
+  if (const MeteorParaphraseTable* table = resources.paraphrases()) {
+    add_paraphrase_matches(test_sentence.phrases, reference_sentence.phrases, *table, stage);
+  }
   return stage;
 }
 
@@ -331,11 +346,12 @@ MeteorStatistics statistics_of_alignment(const Tokens& test, const Tokens& refer
   return stats;
 }
 
-MeteorStatistics align_and_count(const Tokens& test, const Tokens& reference, const MeteorResources& resources,
-                                 const MeteorParameters& parameters, WordFeatureCache& features) {
+MeteorStatistics align_and_count(const PreparedSentence& test, const PreparedSentence& reference,
+                                 const MeteorResources& resources, const MeteorParameters& parameters,
+                                 WordFeatureCache& features) {
   const MatchStage stage = find_matches(test, reference, resources, features);
-  const PartialAlignment best = resolve(stage, initial_alignment(stage, test.size()), parameters.beam_size);
-  return statistics_of_alignment(test, reference, best, resources);
+  const PartialAlignment best = resolve(stage, initial_alignment(stage, test.words.size()), parameters.beam_size);
+  return statistics_of_alignment(test.words, reference.words, best, resources);
 }
 
 }  // namespace
@@ -434,7 +450,8 @@ double meteor_score(const MeteorStatistics& stats, const MeteorParameters& p) {
 MeteorStatistics meteor_statistics(const Tokens& candidate, const Tokens& reference, const MeteorResources& resources,
                                    const MeteorParameters& parameters) {
   WordFeatureCache features(resources);
-  return align_and_count(meteor_normalize(candidate), meteor_normalize(reference), resources, parameters, features);
+  return align_and_count(prepare_sentence(candidate, resources), prepare_sentence(reference, resources), resources,
+                         parameters, features);
 }
 
 MeteorScores compute_meteor(const TokenizedCaptionSet& set, const MeteorResources& resources,
@@ -450,9 +467,9 @@ MeteorScores compute_meteor(const TokenizedCaptionSet& set, const MeteorResource
     // The best-scoring reference wins; the first one on ties (strictly greater replaces).
     MeteorStatistics best_stats;
     double best_score = -1.0;
-    const Tokens candidate = meteor_normalize(set.candidates[image]);
+    const PreparedSentence candidate = prepare_sentence(set.candidates[image], resources);
     for (const Tokens& raw_reference : set.references[image]) {
-      const Tokens reference = meteor_normalize(raw_reference);
+      const PreparedSentence reference = prepare_sentence(raw_reference, resources);
       const MeteorStatistics stats = align_and_count(candidate, reference, resources, parameters, features);
       const double score = meteor_score(stats, parameters);
       if (score > best_score) {
