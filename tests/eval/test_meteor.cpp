@@ -48,10 +48,11 @@ OfficialMeteor read_official(const std::string& fixture, const std::string& key)
 
 // Prints the agreement and asserts it: we reproduce the Java tool exactly, so the tolerances are
 // floating-point ones (the bar is 0.001 corpus, 0.01 per image).
-void expect_equal_to_official(const std::string& fixture, const MeteorResources& resources, const std::string& key) {
+void expect_equal_to_official(const std::string& fixture, const std::shared_ptr<const MeteorResources>& resources,
+                              const std::string& key) {
   const testing::MetricsFixture data = testing::load_metrics_fixture(fixture);
   const OfficialMeteor official = read_official(fixture, key);
-  const MeteorScores scores = compute_meteor(data.tokenized, resources);
+  const MeteorScores scores = compute_meteor(data.tokenized, *resources);
   ASSERT_EQ(scores.per_image.size(), official.per_image.size());
   double max_difference = 0.0;
   std::size_t within_001 = 0;
@@ -66,6 +67,18 @@ void expect_equal_to_official(const std::string& fixture, const MeteorResources&
             << " difference " << scores.corpus - official.corpus << "; per image within 0.01: " << within_001 << "/"
             << scores.per_image.size() << ", max |difference| " << max_difference << "\n";
   EXPECT_NEAR(scores.corpus, official.corpus, 1e-9) << fixture;
+
+  // End to end from the raw captions: our tokenizer, then METEOR, through score_captions.
+  ScoreOptions options;
+  options.bleu = options.rouge_l = options.cider_d = false;
+  options.meteor_resources = resources;
+  const CaptionScores end_to_end = score_captions(data.raw_references, data.raw_candidates, options);
+  EXPECT_EQ(end_to_end.meteor_name, scores.name);
+  EXPECT_NEAR(end_to_end.meteor().corpus, official.corpus, 1e-9) << fixture << " from raw captions";
+  for (std::size_t i = 0; i < end_to_end.image_ids.size(); ++i) {
+    EXPECT_NEAR(end_to_end.meteor().per_image[i], official.per_image.at(end_to_end.image_ids[i]), 1e-9)
+        << fixture << " image " << end_to_end.image_ids[i] << " from raw captions";
+  }
 }
 
 class MeteorEqualsOfficial : public ::testing::TestWithParam<std::string> {};
@@ -73,7 +86,7 @@ class MeteorEqualsOfficial : public ::testing::TestWithParam<std::string> {};
 TEST_P(MeteorEqualsOfficial, WithoutParaphrases) {
   if (!without_paraphrases()->has_synonyms()) GTEST_SKIP() << "WordNet not found in " << SPARSECAP_DEFAULT_WORDNET_DIR;
   EXPECT_EQ(without_paraphrases()->metric_name(), "METEOR_no_paraphrase");
-  expect_equal_to_official(GetParam(), *without_paraphrases(), "METEOR_official_exact_stem_synonym");
+  expect_equal_to_official(GetParam(), without_paraphrases(), "METEOR_official_exact_stem_synonym");
 }
 
 TEST_P(MeteorEqualsOfficial, WithParaphrases) {
@@ -82,7 +95,7 @@ TEST_P(MeteorEqualsOfficial, WithParaphrases) {
   if (!resources->has_synonyms()) GTEST_SKIP() << "WordNet not found in " << SPARSECAP_DEFAULT_WORDNET_DIR;
   EXPECT_EQ(resources->metric_name(), "METEOR");
   EXPECT_EQ(resources->modules_description(), "exact+stem+synonym+paraphrase");
-  expect_equal_to_official(GetParam(), *resources, "METEOR_official");
+  expect_equal_to_official(GetParam(), resources, "METEOR_official");
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, MeteorEqualsOfficial, ::testing::Values("tiny", "synthetic", "coco_debug10"));
