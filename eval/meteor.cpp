@@ -111,21 +111,23 @@ struct MatchStage {
 void add_paraphrase_matches(const std::vector<PhraseSpan>& test_spans, const std::vector<PhraseSpan>& reference_spans,
                             const MeteorParaphraseTable& table, MatchStage& stage) {
   const auto paraphrase = static_cast<int>(MeteorModule::paraphrase);
-  std::vector<Match> found;
+  // Matches listed under the reference phrase come first, shorter reference phrases first; then
+  // those listed under the candidate phrase, in candidate order. This is the order in which the
+  // Java tool tries them, and it matters: ties between partial alignments go to the one found first.
+  std::vector<Match> reference_keyed;
+  std::vector<Match> test_keyed;
   for (const PhraseSpan& t : test_spans) {
     for (const PhraseSpan& r : reference_spans) {
       const Match m{r.start, r.length, t.start, t.length, paraphrase};
-      if (table.lists(t.phrase, r.phrase)) found.push_back(m);
-      if (table.lists(r.phrase, t.phrase)) found.push_back(m);
+      if (table.lists(r.phrase, t.phrase)) reference_keyed.push_back(m);
+      if (table.lists(t.phrase, r.phrase)) test_keyed.push_back(m);
     }
   }
-  // The Java tool tries, at each reference position, longer reference phrases first; the order
-  // matters because ties between partial alignments go to the one found first.
-  std::stable_sort(found.begin(), found.end(), [](const Match& a, const Match& b) {
-    if (a.reference_length != b.reference_length) return a.reference_length > b.reference_length;
-    if (a.test_start != b.test_start) return a.test_start < b.test_start;
-    return a.test_length < b.test_length;
+  std::stable_sort(reference_keyed.begin(), reference_keyed.end(), [](const Match& a, const Match& b) {
+    return a.reference_length < b.reference_length;
   });
+  std::vector<Match> found = std::move(reference_keyed);
+  found.insert(found.end(), test_keyed.begin(), test_keyed.end());
   for (const Match& m : found) stage.add(m);
 }
 
