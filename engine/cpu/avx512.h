@@ -7,8 +7,10 @@
 #include <cstdint>
 
 // GCC 12's AVX-512 headers seed intrinsics with _mm512_undefined_*(), which -Wmaybe-uninitialized
-// reports as uninitialised use inside the headers (a false positive, GCC bug 105593).
+// (and, in the sanitizer build, -Wuninitialized) reports as uninitialised use inside the headers
+// (a false positive, GCC bug 105593).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 
 #define SPARSECAP_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,fma,f16c")))
 

@@ -14,8 +14,10 @@
 #include <immintrin.h>
 #define SPARSECAP_PHILOX_X86 1
 // GCC 12's AVX-512 headers seed intrinsics with _mm512_undefined_*(), which -Wmaybe-uninitialized
-// reports as uninitialised use inside the headers (a false positive, GCC bug 105593).
+// (and, in the sanitizer build, -Wuninitialized) reports as uninitialised use inside the headers
+// (a false positive, GCC bug 105593).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
 namespace sparsecap::cpu {
