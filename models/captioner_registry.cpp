@@ -1,6 +1,7 @@
 #include "models/captioner_registry.h"
 
 #include "engine/registry.h"
+#include "models/show_tell.h"
 #include "models/soft_attention.h"
 
 namespace sparsecap::models {
@@ -11,6 +12,7 @@ Registry<CaptionerRegistration>& registry() {
   // The built-in captioners: one line each.
   static Registry<CaptionerRegistration> instance("model.type", {
                                                                     {"soft_attention", soft_attention_registration()},
+                                                                    {"show_tell", show_tell_registration()},
                                                                 });
   return instance;
 }
