@@ -3,6 +3,7 @@
 #include "engine/registry.h"
 #include "models/show_tell.h"
 #include "models/soft_attention.h"
+#include "models/up_down.h"
 
 namespace sparsecap::models {
 
@@ -13,6 +14,7 @@ Registry<CaptionerRegistration>& registry() {
   static Registry<CaptionerRegistration> instance("model.type", {
                                                                     {"soft_attention", soft_attention_registration()},
                                                                     {"show_tell", show_tell_registration()},
+                                                                    {"up_down", up_down_registration()},
                                                                 });
   return instance;
 }
