@@ -1,6 +1,7 @@
 #include "models/captioner_registry.h"
 
 #include "engine/registry.h"
+#include "models/relation_transformer.h"
 #include "models/show_tell.h"
 #include "models/soft_attention.h"
 #include "models/up_down.h"
@@ -15,6 +16,7 @@ Registry<CaptionerRegistration>& registry() {
                                                                     {"soft_attention", soft_attention_registration()},
                                                                     {"show_tell", show_tell_registration()},
                                                                     {"up_down", up_down_registration()},
+                                                                    {"relation_transformer", relation_transformer_registration()},
                                                                 });
   return instance;
 }
