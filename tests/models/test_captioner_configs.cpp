@@ -1,4 +1,4 @@
-// The shipped Show-and-Tell and Up-Down configs: each loads and resolves, builds its model for
+// The shipped Show-and-Tell, Up-Down and Object Relation Transformer configs: each loads and resolves, builds its model for
 // the synthetic set, and each Supermask variant differs from its dense twin in the pruning
 // section and the lower dropout only.
 #include <gtest/gtest.h>
@@ -57,6 +57,14 @@ TEST(CaptionerConfigs, UpDownDenseAndSupermaskReadTheSyntheticFeatures) {
                                            "model.embedding_size=1000", "model.attention_size=512"});
   EXPECT_EQ(paper.model.at("hidden_size"), 1000);
   EXPECT_EQ(paper.model.at("feature_size"), 2048);
+}
+
+TEST(CaptionerConfigs, RelationTransformerDenseAndSupermask) {
+  // The reference's internal dropout is 0.1 dense and 0.1 / 3 pruned.
+  expect_dense_and_supermask_pair("ort", "relation_transformer", 0.1, 0.0333, "/dropout"_json_pointer);
+  const RunConfig dense = load_run_config(kConfigs / "ort_dense.json");
+  EXPECT_EQ(dense.model.at("feature_size"), data::SyntheticShapesOptions{}.feature_dim);
+  EXPECT_EQ(dense.model.at("box_relation"), true);
 }
 
 }  // namespace
