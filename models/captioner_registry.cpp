@@ -1,7 +1,10 @@
 #include "models/captioner_registry.h"
 
 #include "engine/registry.h"
+#include "models/relation_transformer.h"
+#include "models/show_tell.h"
 #include "models/soft_attention.h"
+#include "models/up_down.h"
 
 namespace sparsecap::models {
 
@@ -11,6 +14,9 @@ Registry<CaptionerRegistration>& registry() {
   // The built-in captioners: one line each.
   static Registry<CaptionerRegistration> instance("model.type", {
                                                                     {"soft_attention", soft_attention_registration()},
+                                                                    {"show_tell", show_tell_registration()},
+                                                                    {"up_down", up_down_registration()},
+                                                                    {"relation_transformer", relation_transformer_registration()},
                                                                 });
   return instance;
 }

@@ -1,0 +1,234 @@
+#include "models/show_tell.h"
+
+#include <string>
+#include <vector>
+
+#include "engine/autograd.h"
+#include "engine/error.h"
+#include "engine/json_fields.h"
+#include "engine/ops.h"
+#include "models/captioner_registry.h"
+#include "models/soft_attention.h"  // caption_cross_entropy
+
+namespace sparsecap::models {
+
+// ---- config ------------------------------------------------------------------
+
+void ShowTellConfig::validate_options() const {
+  encoder.validate();
+  const ShowTellDecoderConfig& d = decoder;
+  SPARSECAP_CHECK(d.hidden_size > 0, "decoder.hidden_size must be positive, got ", d.hidden_size);
+  SPARSECAP_CHECK(d.embedding_size > 0, "decoder.embedding_size must be positive, got ", d.embedding_size);
+  SPARSECAP_CHECK(d.dropout >= 0.0 && d.dropout < 1.0, "decoder.dropout ", d.dropout, " outside [0, 1)");
+  validate_decoding_options(decoding);
+}
+
+void ShowTellConfig::validate() const {
+  validate_options();
+  validate_vocabulary(decoder.vocabulary_size, tokens, "decoder.vocabulary_size");
+}
+
+void to_json(nlohmann::json& json, const ShowTellConfig& config) {
+  const ShowTellDecoderConfig& d = config.decoder;
+  json = {{"encoder", config.encoder},
+          {"decoder",
+           {{"vocabulary_size", d.vocabulary_size},
+            {"cell", cell_type_name(d.cell)},
+            {"hidden_size", d.hidden_size},
+            {"embedding_size", d.embedding_size},
+            {"dropout", d.dropout},
+            {"forget_bias", d.forget_bias}}},
+          {"decoding", decoding_options_json(config.decoding)},
+          {"tokens", special_tokens_json(config.tokens)}};
+}
+
+void from_json(const nlohmann::json& json, ShowTellConfig& config) {
+  check_known_keys(json, {"encoder", "decoder", "decoding", "tokens"}, "model");
+  if (json.contains("encoder")) from_json(json.at("encoder"), config.encoder);
+  if (json.contains("decoder")) {
+    const nlohmann::json& d = json.at("decoder");
+    check_known_keys(d, {"vocabulary_size", "cell", "hidden_size", "embedding_size", "dropout", "forget_bias"},
+                     "decoder");
+    read_field(d, "vocabulary_size", config.decoder.vocabulary_size, "decoder");
+    if (d.contains("cell")) {
+      std::string cell;
+      read_field(d, "cell", cell, "decoder");
+      config.decoder.cell = parse_cell_type(cell);
+    }
+    read_field(d, "hidden_size", config.decoder.hidden_size, "decoder");
+    read_field(d, "embedding_size", config.decoder.embedding_size, "decoder");
+    read_field(d, "dropout", config.decoder.dropout, "decoder");
+    read_field(d, "forget_bias", config.decoder.forget_bias, "decoder");
+  }
+  if (json.contains("decoding")) read_decoding_options(json.at("decoding"), config.decoding);
+  if (json.contains("tokens")) read_special_tokens(json.at("tokens"), config.tokens);
+}
+
+// ---- decoder -----------------------------------------------------------------
+
+ShowTellDecoder::ShowTellDecoder(const ShowTellDecoderConfig& config, int64_t image_channels, Generator& generator,
+                                 std::shared_ptr<Generator> dropout_generator)
+    : config_(config), image_channels_(image_channels), dropout_generator_(std::move(dropout_generator)) {
+  SPARSECAP_CHECK(dropout_generator_ != nullptr, "ShowTellDecoder needs a dropout generator");
+  image_embed_ = register_module("image_embed", xavier_linear(image_channels, config.embedding_size, generator));
+  embedding_ = register_module("embedding", xavier_embedding(config.vocabulary_size, config.embedding_size, generator));
+  CellOptions cell_options;
+  cell_options.forget_bias = config.forget_bias;
+  cell_ = register_module(cell_type_name(config.cell), make_recurrent_cell(config.cell, config.embedding_size,
+                                                                           config.hidden_size, generator, cell_options));
+  logit_ = register_module("logit", xavier_linear(config.hidden_size, config.vocabulary_size, generator));
+}
+
+std::vector<nn::ParameterPtr> ShowTellDecoder::weight_matrices() const {
+  return {image_embed_->weight(), embedding_->weight(), cell_->w_ih(), cell_->w_hh(), logit_->weight()};
+}
+
+void ShowTellDecoder::use_sparse_weights(const SparseWeights& weights) {
+  sparse_weights_.install(weights, weight_matrices(), module_display_name(*this, "decoder"));
+}
+
+ShowTellStepWeights ShowTellDecoder::step_weights() const {
+  // Each effective() once: a pruning gate draws one mask per fetch.
+  const CellWeights cell{sparse_weights_.handle(cell_->w_ih()), sparse_weights_.handle(cell_->w_hh()),
+                         cell_->b_ih()->effective(), cell_->b_hh()->effective()};
+  return ShowTellStepWeights{sparse_weights_.handle(image_embed_->weight()),
+                             image_embed_->bias()->effective(),
+                             sparse_weights_.handle(embedding_->weight()),
+                             cell,
+                             sparse_weights_.handle(logit_->weight()),
+                             logit_->bias()->effective()};
+}
+
+RecurrentState ShowTellDecoder::image_step(const Tensor& pooled, const ShowTellStepWeights& weights) const {
+  SPARSECAP_CHECK(pooled.dim() == 2 && pooled.size(1) == image_channels_, "expected pooled image features [B, ",
+                  image_channels_, "], got ", shape_str(pooled.shape()), " in ", module_display_name(*this, "decoder"));
+  const Tensor image = sparse::linear(pooled, weights.image_embed_weight, weights.image_embed_bias);  // [B, E]
+  const Tensor zero = zeros({pooled.size(0), config_.hidden_size}, image.dtype(), image.device());
+  const RecurrentState initial{zero, config_.cell == CellType::Lstm ? zero : Tensor()};
+  return step(image, initial, weights);
+}
+
+RecurrentState ShowTellDecoder::step(const Tensor& words, const RecurrentState& state,
+                                     const ShowTellStepWeights& weights) const {
+  return cell_->step(words, state, weights.cell);
+}
+
+Tensor ShowTellDecoder::logits(const Tensor& h, const ShowTellStepWeights& weights) {
+  const Tensor output = dropout(h, config_.dropout, is_training(), *dropout_generator_);
+  return sparse::linear(output, weights.logit_weight, weights.logit_bias);
+}
+
+Tensor ShowTellDecoder::forward_teacher_forced(const Tensor& pooled, const Tensor& captions, int64_t seq_per_img) {
+  check_caption_rows(captions, pooled.size(0), seq_per_img);
+  const ShowTellStepWeights weights = step_weights();
+  // The image step once per image, then its state once per caption.
+  const RecurrentState after_image = image_step(pooled, weights);
+  RecurrentState state{repeat_rows(after_image.h, seq_per_img),
+                       after_image.c.defined() ? repeat_rows(after_image.c, seq_per_img) : Tensor()};
+  const Tensor words = sparse::embedding(weights.embedding, time_major_inputs(captions));  // [L - 1, N, E]
+  std::vector<Tensor> outputs;
+  outputs.reserve(static_cast<size_t>(words.size(0)));
+  for (int64_t t = 0; t < words.size(0); ++t) {
+    state = step(words.row(t), state, weights);
+    outputs.push_back(state.h);
+  }
+  return logits(stack(outputs, 1), weights);  // [N, L - 1, V]
+}
+
+// ---- captioner -----------------------------------------------------------------
+
+namespace {
+
+// Per hypothesis: the recurrent state; shared: the step weights.
+class ShowTellDecodingState : public DecodingState {
+ public:
+  ShowTellDecodingState(RecurrentState state, ShowTellStepWeights weights)
+      : state(std::move(state)), weights(std::move(weights)) {}
+
+  int64_t rows() const override { return state.h.size(0); }
+
+  void select_rows(const Tensor& host_index) override {
+    const Tensor index = host_index.to(state.h.device());
+    state.h = index_select(state.h, index);
+    if (state.c.defined()) state.c = index_select(state.c, index);
+  }
+
+  RecurrentState state;
+  ShowTellStepWeights weights;
+};
+
+}  // namespace
+
+ShowTellCaptioner::ShowTellCaptioner(const ShowTellConfig& config, Generator& generator)
+    : config_(config), dropout_generator_(std::make_shared<Generator>(generator.seed(), generator.stream() + 1)) {
+  config_.validate();
+  encoder_ = register_module("encoder", std::make_shared<MobileNetV1Encoder>(config_.encoder, generator));
+  decoder_ = register_module("decoder", std::make_shared<ShowTellDecoder>(config_.decoder, encoder_->output_channels(),
+                                                                          generator, dropout_generator_));
+}
+
+Tensor ShowTellCaptioner::pooled_features(const Tensor& images) { return mean(encoder_->forward(images), 1); }
+
+Tensor ShowTellCaptioner::forward_teacher_forced(const Tensor& images, const Tensor& captions, int64_t seq_per_img) {
+  return decoder_->forward_teacher_forced(pooled_features(images), captions, seq_per_img);
+}
+
+const Tensor& ShowTellCaptioner::checked_images(const CaptionerInputs& inputs) const {
+  SPARSECAP_CHECK(inputs.images.defined(), "show_tell captions images; the batch has no pixels");
+  return inputs.images;
+}
+
+Tensor ShowTellCaptioner::loss(const CaptionerInputs& inputs, const Tensor& captions, int64_t seq_per_img) {
+  check_caption_rows(captions, checked_images(inputs).size(0), seq_per_img);
+  const Tensor trimmed = trim_padding_columns(captions, config_.tokens.pad);
+  const Tensor logits = forward_teacher_forced(inputs.images, trimmed, seq_per_img);
+  return caption_cross_entropy(logits, narrow(trimmed, 1, 1, trimmed.size(1) - 1), config_.tokens.pad);
+}
+
+std::vector<std::string> ShowTellCaptioner::sparse_compute_weight_names() const {
+  std::vector<std::string> names;
+  for (const nn::ParameterPtr& parameter : decoder_->weight_matrices()) names.push_back(parameter->name());
+  return names;
+}
+
+std::unique_ptr<DecodingState> ShowTellCaptioner::encode(const CaptionerInputs& inputs) {
+  ShowTellStepWeights weights = decoder_->step_weights();
+  RecurrentState state = decoder_->image_step(pooled_features(checked_images(inputs)), weights);
+  return std::make_unique<ShowTellDecodingState>(std::move(state), std::move(weights));
+}
+
+Tensor ShowTellCaptioner::decode_step(DecodingState& state, const Tensor& tokens) {
+  auto* show_tell_state = dynamic_cast<ShowTellDecodingState*>(&state);
+  SPARSECAP_CHECK(show_tell_state != nullptr, "decode_step: the state was not made by this captioner's encode()");
+  ShowTellDecodingState& s = *show_tell_state;
+  SPARSECAP_CHECK(tokens.dtype() == DType::I64, "decode_step: tokens must be int64, got ", dtype_name(tokens.dtype()));
+  check_shape(tokens, {s.rows()}, "decode_step tokens");
+  const Tensor words = sparse::embedding(s.weights.embedding, tokens.to(s.weights.embedding.device()));
+  s.state = decoder_->step(words, s.state, s.weights);
+  return log_softmax(decoder_->logits(s.state.h, s.weights));
+}
+
+CaptionerRegistration show_tell_registration() {
+  return CaptionerRegistration{
+      .resolve =
+          [](const nlohmann::json& section) {
+            ShowTellConfig config;
+            from_json(section, config);
+            config.validate_options();
+            nlohmann::json resolved = config;
+            // Filled from the vocabulary when the model is built.
+            resolved["decoder"].erase("vocabulary_size");
+            resolved.erase("tokens");
+            return resolved;
+          },
+      .make =
+          [](const nlohmann::json& section, const CaptionerVocabulary& vocabulary, Generator& generator) {
+            ShowTellConfig config;
+            from_json(section, config);
+            config.decoder.vocabulary_size = vocabulary.size;
+            config.tokens = vocabulary.tokens;
+            return std::unique_ptr<Captioner>(std::make_unique<ShowTellCaptioner>(config, generator));
+          }};
+}
+
+}  // namespace sparsecap::models

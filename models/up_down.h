@@ -1,0 +1,138 @@
+#pragma once
+// The Up-Down captioner (Anderson et al. 2018, "Bottom-Up and Top-Down Attention", as the
+// Supermask Pruning reference builds it) on detector region features.
+//
+// Once per image, with region features V [R, D], mask m [R] (1 on real regions) and fc [D]:
+//   v_fc = dropout(relu(fc_embed(fc)))            [H]
+//   A    = dropout(relu(att_embed(V)))            [R, H]
+//   K    = ctx2att(A)                             [R, A_h]
+// Per time step t (x_t = dropout(relu(embedding(w_{t-1}))), states start at zero):
+//   (h1, c1) = attention_lstm([h2_{t-1}, v_fc, x_t], (h1, c1))
+//   e_t      = alpha_net(tanh(K + h2att(h1)))     [R]; alpha = softmax over the real regions only
+//   a_t      = sum_r alpha_r A_r                  [H]
+//   (h2, c2) = language_lstm([a_t, h1], (h2, c2))
+//   logits   = logit(dropout(h2))
+// Reference sizes (the defaults): H = 1000 (rnn and input encoding), A_h = 512, D = 2048; the
+// language dropout is 0.5 (0.1 in pruned runs, which the Supermask config sets).
+//
+// Parameter names: embedding.weight, fc_embed.weight, att_embed.weight, ctx2att.weight,
+// h2att.weight, alpha_net.weight, attention_lstm.w_ih, language_lstm.w_ih, logit.weight (and
+// their biases). Every layer computes with Parameter::effective(), fetched once per forward or
+// per encode, so a pruning gate draws one mask per training step.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/nn/layers.h"
+#include "engine/rng.h"
+#include "models/captioner.h"
+#include "models/decoding.h"
+#include "models/recurrent_captioner_parts.h"
+#include "models/rnn_cells.h"
+
+namespace sparsecap::models {
+
+struct UpDownConfig {
+  int64_t vocabulary_size = 0;  // required: words + PAD, UNK, BOS, EOS
+  int64_t feature_size = 2048;  // D: region and fc feature width
+  int64_t embedding_size = 1000;  // word embedding (input_encoding_size)
+  int64_t hidden_size = 1000;     // both LSTMs and the fc/att embeddings (rnn_size)
+  int64_t attention_size = 512;   // att_hid_size
+  double dropout = 0.5;           // embeddings and language output (drop_prob_lm)
+  double forget_bias = 0.0;       // initial LSTM forget-gate bias (the PyTorch reference adds none)
+  DecodingOptions decoding;       // beam 3, at most 30 words
+  SpecialTokens tokens;
+  void validate_options() const;  // all but the vocabulary; throws naming the offending key and value
+  void validate() const;          // validate_options() and the vocabulary size and special tokens
+};
+
+// JSON: {"vocabulary_size", "feature_size", "embedding_size", "hidden_size", "attention_size",
+// "dropout", "forget_bias", "decoding": {"beam_size", "max_words"}, "tokens": {"pad", "bos",
+// "eos"}}. Missing keys keep defaults; unknown keys throw.
+void to_json(nlohmann::json& json, const UpDownConfig& config);
+void from_json(const nlohmann::json& json, UpDownConfig& config);
+
+// The effective weights of the layers a time step uses, fetched once per sequence.
+struct UpDownStepWeights {
+  sparse::WeightHandle embedding;
+  CellWeights attention_lstm;
+  sparse::WeightHandle h2att_weight;
+  Tensor h2att_bias;
+  sparse::WeightHandle alpha_weight;
+  Tensor alpha_bias;
+  CellWeights language_lstm;
+  sparse::WeightHandle logit_weight;
+  Tensor logit_bias;
+};
+
+// What one image contributes to every step, embedded once: [B, H] fc, [B, R, H] regions, their
+// keys [B, R, A_h] and mask [B, R] (in the features' dtype).
+struct UpDownMemory {
+  Tensor fc, regions, keys, mask;
+  UpDownMemory repeated(int64_t times) const;  // each row `times` times (captions per image)
+  void select_rows(const Tensor& index);
+};
+
+struct UpDownState {
+  RecurrentState attention, language;
+};
+
+class UpDownCaptioner : public Captioner {
+ public:
+  // Weights xavier-uniform, biases zero; dropout draws from its own generator (the seed of
+  // `generator`, the next stream).
+  UpDownCaptioner(const UpDownConfig& config, Generator& generator);
+
+  // Region features [B, R, D], mask [B, R], fc [B, D] -> the embedded memory.
+  UpDownMemory embed_memory(const CaptionerInputs& inputs);
+  UpDownStepWeights step_weights() const;
+  UpDownState initial_state(int64_t rows, const Tensor& like) const;  // zeros in like's dtype and device
+  // words: the embedded previous tokens [N, E] -> the next state.
+  UpDownState step(const Tensor& words, const UpDownMemory& memory, const UpDownState& state,
+                   const UpDownStepWeights& weights) const;
+  // The attention weights [N, R] for attention-LSTM output h1 [N, H].
+  Tensor attention_weights(const UpDownMemory& memory, const Tensor& h1, const UpDownStepWeights& weights) const;
+  Tensor word_inputs(const Tensor& tokens, const UpDownStepWeights& weights);  // embed, ReLU, dropout
+  Tensor logits(const Tensor& h2, const UpDownStepWeights& weights);           // dropout, logit
+
+  // The inputs' regions, captions I64 [B * seq_per_img, L] -> logits [B * seq_per_img, L - 1, V].
+  Tensor forward_teacher_forced(const CaptionerInputs& inputs, const Tensor& captions, int64_t seq_per_img);
+
+  std::string type() const override { return "up_down"; }
+  CaptionerInputKinds input_kinds() const override { return {.region_features = true}; }
+  Tensor loss(const CaptionerInputs& inputs, const Tensor& captions, int64_t seq_per_img) override;
+  DecodingOptions decoding_options() const override { return config_.decoding; }
+
+  std::unique_ptr<DecodingState> encode(const CaptionerInputs& inputs) override;
+  Tensor decode_step(DecodingState& state, const Tensor& tokens) override;
+  int64_t vocabulary_size() const override { return config_.vocabulary_size; }
+  SpecialTokens special_tokens() const override { return config_.tokens; }
+
+  const UpDownConfig& config() const { return config_; }
+  Generator& dropout_generator() override { return *dropout_generator_; }
+  // Every weight matrix computes through CSR.
+  std::vector<nn::ParameterPtr> weight_matrices() const;
+  std::vector<std::string> sparse_compute_weight_names() const override;
+  void use_sparse_weights(const SparseWeights& weights) override;
+  bool has_sparse_weights() const { return !sparse_weights_.empty(); }
+
+ private:
+  void check_inputs(const CaptionerInputs& inputs) const;
+  Tensor embedded(const nn::Linear& layer, const Tensor& x);  // dropout(relu(layer(x)))
+
+  UpDownConfig config_;
+  std::shared_ptr<Generator> dropout_generator_;
+  std::shared_ptr<nn::Embedding> embedding_;
+  std::shared_ptr<nn::Linear> fc_embed_, att_embed_, ctx2att_, h2att_, alpha_net_, logit_;
+  std::shared_ptr<RecurrentCell> attention_lstm_, language_lstm_;
+  SparseWeightTable sparse_weights_;
+};
+
+// The registry's entry for "up_down" (models/captioner_registry.h).
+struct CaptionerRegistration;
+CaptionerRegistration up_down_registration();
+
+}  // namespace sparsecap::models

@@ -1,0 +1,46 @@
+#pragma once
+// Checks every captioner's tests run the same way: decoding against teacher forcing, beam 1 against
+// greedy, the sparse export round trip, which parameters Supermask gates, and small helpers.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/tensor.h"
+#include "models/captioner.h"
+
+namespace sparsecap::models::captioner_checks {
+
+double max_abs_difference(const Tensor& a, const Tensor& b);
+
+// Every parameter's gradient by name (zeros for one that has none).
+std::map<std::string, std::vector<double>> parameter_gradients(const nn::Module& model);
+
+// Zeroes about `sparsity` of every weight and embedding, as a finalized pruned model.
+void prune_randomly(nn::Module& model, double sparsity, uint64_t seed);
+
+// Step-by-step decoding of `captions` (rows = images * seq_per_img) gives log_softmax of the
+// teacher-forced `logits` at every step, within `tolerance`.
+void expect_decoding_matches_teacher_forcing(Captioner& model, const CaptionerInputs& inputs, const Tensor& captions,
+                                             int64_t seq_per_img, const Tensor& logits, double tolerance);
+
+// Beam search with beam 1 returns greedy decoding's captions and scores.
+void expect_beam_one_is_greedy(Captioner& model, const CaptionerInputs& inputs, int64_t max_words);
+
+// The parameters SupermaskPruning::begin gates when given model.prunable_parameters(), and the
+// names of the model's weights and embeddings (what it should gate).
+struct GatedParameters {
+  std::vector<std::string> gated, weights_and_embeddings;
+};
+GatedParameters supermask_gated_parameters(Captioner& model);
+
+// Exports `model` (evaluation mode, already pruned) with the run config whose model section is
+// `model_section` ("type" included), loads it through train::load_exported_captioner, and checks
+// the loaded model computes `expected_csr_weights` weights through CSR and beam-searches and
+// steps like `model` on `inputs`.
+void expect_export_round_trip(Captioner& model, const nlohmann::json& model_section, const CaptionerInputs& inputs,
+                              int64_t expected_csr_weights);
+
+}  // namespace sparsecap::models::captioner_checks
