@@ -61,12 +61,6 @@ SparsityReport MaskedWeights::report() const {
   return report;
 }
 
-nlohmann::json MaskedWeights::per_mask_sparsity() const {
-  nlohmann::json out = nlohmann::json::object();
-  for (const LayerSparsity& layer : report().layers) out[layer.name] = layer.sparsity();
-  return out;
-}
-
 std::vector<std::pair<std::string, Tensor>> MaskedWeights::state_tensors() const {
   std::vector<std::pair<std::string, Tensor>> out;
   for (size_t i = 0; i < weights_.size(); ++i) out.emplace_back(weights_[i]->name() + ".mask", transforms_[i]->mask());
@@ -75,11 +69,16 @@ std::vector<std::pair<std::string, Tensor>> MaskedWeights::state_tensors() const
 
 void MaskedWeights::load_state(const std::map<std::string, Tensor>& tensors) {
   std::vector<Tensor> masks;
+  std::string missing;
   for (const nn::ParameterPtr& weight : weights_) {
     const auto found = tensors.find(weight->name() + ".mask");
-    if (found == tensors.end()) return;
-    masks.push_back(found->second.to(weight->value().device()));
+    if (found == tensors.end())
+      missing += (missing.empty() ? "" : ", ") + weight->name() + ".mask";
+    else
+      masks.push_back(found->second.to(weight->value().device()));
   }
+  if (masks.empty()) return;  // saved before any mask existed
+  SPARSECAP_CHECK(missing.empty(), "checkpoint has masks for some weights but not ", missing);
   set_masks(masks);
 }
 

@@ -10,8 +10,6 @@
 #include <utility>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "engine/nn/parameter.h"
 #include "pruning/report.h"
 
@@ -46,11 +44,8 @@ class MaskedWeights {
 
   // Kept and total per weight, from the masks.
   SparsityReport report() const;
-  // {"<weight name>": sparsity} for the log's per_mask_sparsity.
-  nlohmann::json per_mask_sparsity() const;
-
-  // The masks keyed "<weight name>.mask", and their restoration (a checkpoint without them keeps
-  // the current masks).
+  // The masks keyed "<weight name>.mask", and their restoration (a checkpoint without any keeps
+  // the current masks; one with only some is an error).
   std::vector<std::pair<std::string, Tensor>> state_tensors() const;
   void load_state(const std::map<std::string, Tensor>& tensors);
 

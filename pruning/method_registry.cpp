@@ -1,6 +1,8 @@
 #include "pruning/method_registry.h"
 
 #include "engine/registry.h"
+#include "pruning/gradual.h"
+#include "pruning/hard.h"
 #include "pruning/no_pruning.h"
 #include "pruning/supermask.h"
 
@@ -25,6 +27,8 @@ Registry<PruningMethodRegistration>& registry() {
   static Registry<PruningMethodRegistration> instance("pruning.method", {
                                                                             {"none", no_pruning_registration()},
                                                                             {"supermask", supermask_registration()},
+                                                                            {"hard", hard_registration()},
+                                                                            {"gradual", gradual_registration()},
                                                                         });
   return instance;
 }

@@ -81,6 +81,8 @@ class Trainer {
   int64_t total_steps() const { return total_steps_; }
 
  private:
+  // The method's initial_gradient_batches() forward/backward passes (before step 1).
+  void observe_initial_gradients();
   void log(const nlohmann::json& record);
   void log_step(const StepLosses& losses);
   [[noreturn]] void throw_diverged(const StepLosses& losses) const;

@@ -1,0 +1,199 @@
+// The mask methods through their hooks, as the trainer calls them: masked weights get zero
+// gradient and stay zero after Adam steps, finalize bakes the masks in, hard prunes once at
+// ⌊prune_fraction·T⌋ + 1 and asks for a restart there, gradual follows its schedule, and every
+// option is validated with errors naming the key.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+
+#include "engine/autograd.h"
+#include "engine/ops.h"
+#include "engine/rng.h"
+#include "engine/optim/adam.h"
+#include "pruning/gradual.h"
+#include "pruning/hard.h"
+#include "pruning/method_registry.h"
+
+namespace sparsecap::pruning {
+namespace {
+
+std::vector<float> values(const Tensor& t) { return t.to_vector<float>(); }
+
+// The message of the Error `make` throws ("" when none is thrown).
+template <typename F>
+std::string error_of(F make) {
+  try {
+    make();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// Two weights and a loss sum((W' ⊙ X)²) whose gradient is non-zero everywhere.
+struct TinyModel {
+  std::vector<nn::ParameterPtr> weights;
+  std::vector<Tensor> inputs;
+  explicit TinyModel(uint64_t seed) {
+    Generator generator(seed);
+    weights = {std::make_shared<nn::Parameter>("w1", nn::ParameterKind::Weight, randn({6, 5}, generator)),
+               std::make_shared<nn::Parameter>("w2", nn::ParameterKind::Weight, randn({40}, generator))};
+    for (const auto& weight : weights) inputs.push_back(add_scalar(rand(weight->shape(), generator), 0.5));
+  }
+  Tensor loss() const {
+    Tensor total = scalar_tensor(0.0);
+    for (size_t i = 0; i < weights.size(); ++i) {
+      const Tensor product = mul(weights[i]->effective(), inputs[i]);
+      total = add(total, sum(mul(product, product)));
+    }
+    return total;
+  }
+  // One training step as the trainer runs it.
+  void step(PruningMethod& method, optim::Optimizer& optimizer, int64_t step) {
+    method.before_step(step);
+    if (step == method.restart_step()) optimizer.reset_state();
+    optimizer.zero_grad();
+    loss().backward();
+    optimizer.step();
+    method.after_optimizer_step(step);
+  }
+};
+
+TEST(HardPruning, MaskedWeightsGetZeroGradientAndStayZeroThroughAdam) {
+  TinyModel model(1);
+  HardPruningOptions options{.target_sparsity = 0.6, .scope = MaskScope::Uniform, .prune_fraction = 0.5};
+  HardPruning method(options, 4);  // prunes before step ⌊0.5·4⌋ + 1 = 3
+  optim::Adam optimizer(model.weights, optim::constant_schedule(0.1));
+  method.begin(model.weights, optimizer);
+  EXPECT_EQ(method.prune_step(), 3);
+  EXPECT_EQ(method.restart_step(), 3);
+  for (int64_t step = 1; step <= 2; ++step) model.step(method, optimizer, step);
+  EXPECT_EQ(method.sparsity().sparsity(), 0.0);  // dense so far
+  EXPECT_FALSE(method.target_reached());
+
+  // Step 3 by hand: the mask appears before the forward pass.
+  method.before_step(3);
+  const std::vector<Tensor> masks = method.masked_weights().masks();
+  optimizer.zero_grad();
+  model.loss().backward();
+  for (size_t i = 0; i < masks.size(); ++i) {
+    EXPECT_EQ(sum(masks[i]).item(), std::round(0.4 * static_cast<double>(masks[i].numel())));
+    const std::vector<float> mask = values(masks[i]), grad = values(model.weights[i]->grad()),
+                             weight = values(model.weights[i]->value());
+    for (size_t j = 0; j < mask.size(); ++j) {
+      if (mask[j] == 0) {
+        EXPECT_EQ(grad[j], 0.0f);
+        EXPECT_EQ(weight[j], 0.0f);
+      } else {
+        EXPECT_NE(grad[j], 0.0f);
+      }
+    }
+  }
+  optimizer.step();  // Adam's moments from steps 1-2 alone would move the pruned weights
+  method.after_optimizer_step(3);
+  model.step(method, optimizer, 4);
+  for (size_t i = 0; i < masks.size(); ++i) {
+    const std::vector<float> mask = values(masks[i]), weight = values(model.weights[i]->value());
+    for (size_t j = 0; j < mask.size(); ++j) {
+      if (mask[j] == 0) {
+        EXPECT_EQ(weight[j], 0.0f);
+      }
+    }
+  }
+  EXPECT_NEAR(method.sparsity().sparsity(), 0.6, 1e-9);
+  EXPECT_TRUE(method.target_reached());
+
+  const nlohmann::json record = method.statistics_record(4, 1.5);
+  EXPECT_EQ(record["scheduled_sparsity"], 0.6);
+  EXPECT_EQ(record["nnz"], 28);  // 12 of 30 and 16 of 40 kept
+  EXPECT_NEAR(record["per_mask_sparsity"]["w1"].get<double>(), 0.6, 1e-12);
+
+  method.finalize();
+  for (size_t i = 0; i < masks.size(); ++i) {
+    EXPECT_FALSE(model.weights[i]->has_transform());
+    EXPECT_EQ(sum(greater_than(abs(model.weights[i]->value()), 0.0)).item(), sum(masks[i]).item());
+  }
+}
+
+TEST(HardPruning, MasksRoundTripThroughTheState) {
+  TinyModel model(2), copy(2);
+  HardPruning method(HardPruningOptions{.target_sparsity = 0.5}, 1), loaded(HardPruningOptions{.target_sparsity = 0.5}, 1);
+  method.attach(model.weights);
+  method.before_step(1);
+  loaded.attach(copy.weights);
+  std::map<std::string, Tensor> tensors;
+  for (const auto& [name, tensor] : method.state_tensors()) tensors[name] = tensor;
+  EXPECT_EQ(tensors.count("w1.mask"), 1u);
+  loaded.load_state(tensors, {});
+  for (size_t i = 0; i < 2; ++i)
+    EXPECT_EQ(values(loaded.masked_weights().masks()[i]), values(method.masked_weights().masks()[i]));
+  EXPECT_EQ(values(copy.weights[0]->value()), values(model.weights[0]->value()));  // pruned weights zeroed too
+}
+
+TEST(GradualPruning, FollowsItsScheduleAtEveryUpdate) {
+  TinyModel model(3);
+  // 70 weights, t0 = 2, Δ = 2, T = 12: n = ⌊(6 − 2) / 2⌋ = 2, tn = 6; updates at 2, 4, 6.
+  GradualPruningOptions options{.target_sparsity = 0.8, .start_step = 2, .update_every = 2};
+  const PolynomialSparsitySchedule schedule = gradual_schedule(options, PruningRunInfo{.total_steps = 12});
+  GradualPruning method(options, schedule);
+  optim::Adam optimizer(model.weights, optim::constant_schedule(0.05));
+  method.begin(model.weights, optimizer);
+  EXPECT_EQ(method.restart_step(), 0);
+  std::vector<Tensor> previous = method.masked_weights().masks();
+  for (int64_t step = 1; step <= 12; ++step) {
+    model.step(method, optimizer, step);
+    // The masks hold the schedule's value at the latest update (2, 4 or 6); uniform: each layer
+    // rounds its own kept count.
+    const int64_t latest_update = std::min<int64_t>(6, step - step % 2);
+    const double scheduled = step < 2 ? 0.0 : schedule.value(latest_update);
+    EXPECT_EQ(method.sparsity().kept, kept_count(30, scheduled) + kept_count(40, scheduled)) << "step " << step;
+    // A weight once pruned stays pruned.
+    const std::vector<Tensor> masks = method.masked_weights().masks();
+    for (size_t i = 0; i < masks.size(); ++i) EXPECT_EQ(sum(mul(masks[i], sub(ones(masks[i].shape()), previous[i]))).item(), 0.0);
+    previous = masks;
+  }
+  EXPECT_NEAR(schedule.value(4), 0.8 * (1 - 0.125), 1e-12);
+  EXPECT_NEAR(method.sparsity().sparsity(), 0.8, 1e-9);
+  EXPECT_TRUE(method.target_reached());
+}
+
+TEST(GradualPruning, StartsAtTheSecondEpochByDefault) {
+  const PolynomialSparsitySchedule schedule =
+      gradual_schedule(GradualPruningOptions{}, PruningRunInfo{.total_steps = 100000, .steps_per_epoch = 3000});
+  EXPECT_EQ(schedule.start_step, 3000);
+  EXPECT_EQ(schedule.end_step, 3000 + 1000 * 47);
+  EXPECT_EQ(schedule.exponent, 3.0);
+}
+
+TEST(MaskMethodConfig, ResolvesDefaultsAndNamesTheOffendingKey) {
+  const nlohmann::json hard = resolve_pruning_config({{"method", "hard"}, {"scope", "distribution"}});
+  EXPECT_EQ(hard["scope"], "distribution");
+  EXPECT_EQ(hard["prune_fraction"], 0.75);
+  EXPECT_EQ(hard["tolerance"], 0.001);
+  const nlohmann::json gradual = resolve_pruning_config({{"method", "gradual"}});
+  EXPECT_EQ(gradual["scope"], "uniform");
+  EXPECT_EQ(gradual["exponent"], 3.0);
+  EXPECT_TRUE(gradual["start_step"].is_null());
+
+  const std::vector<std::pair<nlohmann::json, std::string>> bad = {
+      {{{"method", "hard"}, {"scop", "blind"}}, "pruning.scop"},
+      {{{"method", "hard"}, {"scope", "global"}}, "pruning.scope"},
+      {{{"method", "hard"}, {"target_sparsity", 1.0}}, "pruning.target_sparsity"},
+      {{{"method", "hard"}, {"prune_fraction", 1.0}}, "pruning.prune_fraction"},
+      {{{"method", "hard"}, {"tolerance", -0.1}}, "pruning.tolerance"},
+      {{{"method", "gradual"}, {"exponent", 0.0}}, "pruning.exponent"},
+      {{{"method", "gradual"}, {"update_every", 0}}, "pruning.update_every"},
+      {{{"method", "gradual"}, {"start_step", 0}}, "pruning.start_step"},
+      {{{"method", "gradual"}, {"end_fraction", 1.5}}, "pruning.end_fraction"},
+      {{{"method", "gradual"}, {"initial_sparsity", 0.95}}, "pruning.initial_sparsity"},
+      {{{"method", "gradual"}, {"update_every", 2.5}}, "pruning.update_every"},
+  };
+  for (const auto& [section, key] : bad) {
+    const std::string message = error_of([&] { resolve_pruning_config(section); });
+    EXPECT_NE(message.find(key), std::string::npos) << section.dump() << " -> \"" << message << "\"";
+  }
+}
+
+}  // namespace
+}  // namespace sparsecap::pruning
