@@ -4,6 +4,7 @@
 #include "pruning/gradual.h"
 #include "pruning/hard.h"
 #include "pruning/no_pruning.h"
+#include "pruning/snip.h"
 #include "pruning/supermask.h"
 
 namespace sparsecap::pruning {
@@ -29,6 +30,7 @@ Registry<PruningMethodRegistration>& registry() {
                                                                             {"supermask", supermask_registration()},
                                                                             {"hard", hard_registration()},
                                                                             {"gradual", gradual_registration()},
+                                                                            {"snip", snip_registration()},
                                                                         });
   return instance;
 }

@@ -1,4 +1,4 @@
-// The mask methods (hard, gradual) through the real Trainer on a tiny synthetic set: they reach
+// The mask methods (hard, gradual, snip) through the real Trainer on a tiny synthetic set: they reach
 // their target sparsity to ±0.1 pp at the end, log the schedule and per-layer sparsity in every
 // record, hard restarts the learning-rate schedule at its pruning step, and the trained run loads
 // back with the masks baked in.
@@ -10,6 +10,7 @@
 #include <numbers>
 
 #include "data/synthetic_shapes.h"
+#include "pruning/snip.h"
 #include "train/run_directory.h"
 #include "train/trained_run.h"
 #include "train/trainer.h"
@@ -114,6 +115,20 @@ TEST_F(MaskMethodTraining, GradualFollowsTheCubicScheduleToItsTarget) {
   EXPECT_NEAR(records.at(3)["scheduled_sparsity"].get<double>(), 0.9 * (1 - 0.75 * 0.75 * 0.75), 1e-12);  // p = 1/4
   const TrainedRun trained = load_trained_run(run_dir);
   EXPECT_NEAR(trained.sparsity.sparsity(), 0.9, 1e-3);
+}
+
+TEST_F(MaskMethodTraining, SnipPrunesBeforeTheFirstStepFromTheInitialGradients) {
+  const RunConfig run = config({{"method", "snip"}, {"target_sparsity", 0.9}, {"batches", 2}});
+  const fs::path run_dir = root_ / "snip";
+  Trainer trainer(run, TrainOptions{run_dir});
+  const TrainSummary summary = trainer.run();
+  EXPECT_NEAR(summary.sparsity, 0.9, 1e-3);
+  const auto& snip = dynamic_cast<const pruning::SnipPruning&>(trainer.method());
+  EXPECT_EQ(snip.observed_batches(), 2);
+  const auto records = step_records(run_dir);
+  ASSERT_EQ(records.size(), 8u);
+  for (const auto& [step, record] : records) EXPECT_NEAR(record["sparsity"].get<double>(), 0.9, 1e-3) << step;
+  EXPECT_NEAR(load_trained_run(run_dir).sparsity.sparsity(), 0.9, 1e-3);
 }
 
 }  // namespace
