@@ -3,6 +3,7 @@
 #include "engine/registry.h"
 #include "pruning/gradual.h"
 #include "pruning/hard.h"
+#include "pruning/lottery.h"
 #include "pruning/no_pruning.h"
 #include "pruning/snip.h"
 #include "pruning/supermask.h"
@@ -31,6 +32,7 @@ Registry<PruningMethodRegistration>& registry() {
                                                                             {"hard", hard_registration()},
                                                                             {"gradual", gradual_registration()},
                                                                             {"snip", snip_registration()},
+                                                                            {"lottery", lottery_registration()},
                                                                         });
   return instance;
 }

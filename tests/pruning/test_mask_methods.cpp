@@ -1,6 +1,7 @@
 // The mask methods through their hooks, as the trainer calls them: masked weights get zero
 // gradient and stay zero after Adam steps, finalize bakes the masks in, hard prunes once at
-// ⌊prune_fraction·T⌋ + 1 and asks for a restart there, gradual follows its schedule, and every
+// ⌊prune_fraction·T⌋ + 1 and asks for a restart there, gradual follows its schedule, the lottery
+// ticket resets every parameter to step 0 bit for bit under masks from the trained weights, and every
 // option is validated with errors naming the key.
 #include <gtest/gtest.h>
 
@@ -13,6 +14,7 @@
 #include "engine/optim/adam.h"
 #include "pruning/gradual.h"
 #include "pruning/hard.h"
+#include "pruning/lottery.h"
 #include "pruning/method_registry.h"
 
 namespace sparsecap::pruning {
@@ -166,6 +168,48 @@ TEST(GradualPruning, StartsAtTheSecondEpochByDefault) {
   EXPECT_EQ(schedule.exponent, 3.0);
 }
 
+TEST(LotteryPruning, ResetRestoresTheStepZeroWeightsBitForBitUnderTrainedMagnitudeMasks) {
+  TinyModel model(5);
+  auto bias = std::make_shared<nn::Parameter>("b", nn::ParameterKind::Bias, full({3}, 0.25));
+  std::vector<nn::ParameterPtr> trained = model.weights;
+  trained.push_back(bias);
+  optim::Adam optimizer(trained, optim::constant_schedule(0.05));
+  LotteryPruning method(LotteryOptions{.target_sparsity = 0.75}, 4);  // reset before ⌊0.5·4⌋ + 1 = 3
+  method.begin(model.weights, optimizer);
+  EXPECT_EQ(method.reset_step(), 3);
+  EXPECT_EQ(method.restart_step(), 3);
+  std::vector<std::vector<float>> initial;
+  for (const auto& parameter : trained) initial.push_back(values(parameter->value()));
+
+  for (int64_t step = 1; step <= 2; ++step) {
+    method.before_step(step);
+    optimizer.zero_grad();
+    add(model.loss(), sum(mul(bias->effective(), bias->effective()))).backward();
+    optimizer.step();
+    method.after_optimizer_step(step);
+  }
+  EXPECT_NE(values(model.weights[0]->value()), initial[0]);  // training moved the weights
+  EXPECT_NE(values(bias->value()), initial[2]);
+  const std::vector<Tensor> expected_masks = magnitude_masks(model.weights, 0.75, MaskScope::Blind);
+
+  method.before_step(3);
+  for (size_t i = 0; i < model.weights.size(); ++i) {
+    const std::vector<float> mask = values(method.masked_weights().masks()[i]);
+    EXPECT_EQ(mask, values(expected_masks[i]));
+    const std::vector<float> weight = values(model.weights[i]->value());
+    for (size_t j = 0; j < mask.size(); ++j) EXPECT_EQ(weight[j], mask[j] ? initial[i][j] : 0.0f) << i << "," << j;
+  }
+  EXPECT_EQ(values(bias->value()), initial[2]);  // the whole network goes back, not only the weights
+  EXPECT_EQ(method.sparsity().kept, 18);           // round(0.25 · 70)
+
+  // The saved initialisation travels in the state, so a resumed run resets to the same values.
+  std::map<std::string, Tensor> tensors;
+  for (const auto& [name, tensor] : method.state_tensors()) tensors[name] = tensor;
+  ASSERT_EQ(tensors.count("b.initial"), 1u);
+  EXPECT_EQ(values(tensors.at("w1.initial")), initial[0]);
+  EXPECT_EQ(values(tensors.at("b.initial")), initial[2]);
+}
+
 TEST(MaskMethodConfig, ResolvesDefaultsAndNamesTheOffendingKey) {
   const nlohmann::json hard = resolve_pruning_config({{"method", "hard"}, {"scope", "distribution"}});
   EXPECT_EQ(hard["scope"], "distribution");
@@ -188,6 +232,9 @@ TEST(MaskMethodConfig, ResolvesDefaultsAndNamesTheOffendingKey) {
       {{{"method", "gradual"}, {"end_fraction", 1.5}}, "pruning.end_fraction"},
       {{{"method", "gradual"}, {"initial_sparsity", 0.95}}, "pruning.initial_sparsity"},
       {{{"method", "gradual"}, {"update_every", 2.5}}, "pruning.update_every"},
+      {{{"method", "lottery"}, {"reset_fraction", 0.0}}, "pruning.reset_fraction"},
+      {{{"method", "lottery"}, {"reset", 0.5}}, "pruning.reset"},
+      {{{"method", "lottery"}, {"scope", "x"}}, "pruning.scope"},
   };
   for (const auto& [section, key] : bad) {
     const std::string message = error_of([&] { resolve_pruning_config(section); });

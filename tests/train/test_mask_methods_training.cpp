@@ -1,4 +1,4 @@
-// The mask methods (hard, gradual, snip) through the real Trainer on a tiny synthetic set: they reach
+// The mask methods (hard, gradual, snip, lottery) through the real Trainer on a tiny synthetic set: they reach
 // their target sparsity to ±0.1 pp at the end, log the schedule and per-layer sparsity in every
 // record, hard restarts the learning-rate schedule at its pruning step, and the trained run loads
 // back with the masks baked in.
@@ -129,6 +129,23 @@ TEST_F(MaskMethodTraining, SnipPrunesBeforeTheFirstStepFromTheInitialGradients) 
   ASSERT_EQ(records.size(), 8u);
   for (const auto& [step, record] : records) EXPECT_NEAR(record["sparsity"].get<double>(), 0.9, 1e-3) << step;
   EXPECT_NEAR(load_trained_run(run_dir).sparsity.sparsity(), 0.9, 1e-3);
+}
+
+TEST_F(MaskMethodTraining, LotteryRetrainsTheTicketFromTheInitialisation) {
+  // T = 8, reset_fraction 0.5: dense steps 1-4, masks and reset before step 5, retrained 5-8.
+  const RunConfig run = config({{"method", "lottery"}, {"target_sparsity", 0.8}, {"reset_fraction", 0.5}});
+  const fs::path run_dir = root_ / "lottery";
+  const TrainSummary summary = train_captioner(run, TrainOptions{run_dir});
+  EXPECT_NEAR(summary.sparsity, 0.8, 1e-3);
+  const auto records = step_records(run_dir);
+  ASSERT_EQ(records.size(), 8u);
+  for (const auto& [step, record] : records) {
+    EXPECT_NEAR(record["sparsity"].get<double>(), step < 5 ? 0.0 : 0.8, 1e-3) << step;
+    if (step == 1 || step == 5) {
+      EXPECT_NEAR(record["learning_rate"].get<double>(), run.optim.learning_rate, 1e-12);
+    }
+  }
+  EXPECT_NEAR(load_trained_run(run_dir).sparsity.sparsity(), 0.8, 1e-3);
 }
 
 }  // namespace
