@@ -2,9 +2,7 @@
 
 #include <algorithm>
 
-#include "engine/autograd.h"
 #include "engine/json_fields.h"
-#include "engine/ops.h"
 #include "pruning/method_registry.h"
 
 namespace sparsecap::pruning {
@@ -58,7 +56,9 @@ void from_json(const nlohmann::json& json, GradualPruningOptions& options) {
 }
 
 PolynomialSparsitySchedule gradual_schedule(const GradualPruningOptions& options, const PruningRunInfo& run) {
-  const int64_t start = options.start_step.value_or(std::max<int64_t>(run.steps_per_epoch, 1));
+  // The reference's t0 = steps per epoch counts finished steps (TensorFlow's global step); here
+  // steps are 1-based, so the first step of epoch 2 is steps_per_epoch + 1.
+  const int64_t start = options.start_step.value_or(run.steps_per_epoch + 1);
   return zhu_gupta_schedule(options.initial_sparsity, options.target_sparsity, start, options.update_every,
                             options.end_fraction, options.exponent, run.total_steps);
 }
@@ -67,13 +67,7 @@ GradualPruning::GradualPruning(GradualPruningOptions options, PolynomialSparsity
     : ScheduledMaskPruning(options.target_sparsity, options.tolerance), options_(options), schedule_(schedule) {}
 
 std::vector<Tensor> GradualPruning::compute_masks(double sparsity, int64_t) {
-  NoGradGuard no_grad;
-  // Pruned weights score 0 whatever the scope, so a weight once pruned stays pruned (Zhu & Gupta's
-  // masks only shrink; under "distribution" a zeroed weight could otherwise score high again).
-  std::vector<Tensor> scores = magnitude_scores(masked_weights().weights(), options_.scope);
-  const std::vector<Tensor> masks = masked_weights().masks();
-  for (size_t i = 0; i < scores.size(); ++i) scores[i] = mul(scores[i], masks[i]);
-  return masks_from_scores(scores, sparsity, options_.scope != MaskScope::Uniform);
+  return shrinking_magnitude_masks(sparsity, options_.scope);  // Zhu & Gupta's masks only shrink
 }
 
 PruningMethodRegistration gradual_registration() {

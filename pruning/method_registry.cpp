@@ -4,6 +4,7 @@
 #include "pruning/gradual.h"
 #include "pruning/hard.h"
 #include "pruning/lottery.h"
+#include "pruning/lstm_policy.h"
 #include "pruning/no_pruning.h"
 #include "pruning/snip.h"
 #include "pruning/supermask.h"
@@ -33,6 +34,7 @@ Registry<PruningMethodRegistration>& registry() {
                                                                             {"gradual", gradual_registration()},
                                                                             {"snip", snip_registration()},
                                                                             {"lottery", lottery_registration()},
+                                                                            {"lstm_policy", lstm_policy_registration()},
                                                                         });
   return instance;
 }

@@ -2,7 +2,9 @@
 
 #include <cmath>
 
+#include "engine/autograd.h"
 #include "engine/error.h"
+#include "engine/ops.h"
 
 namespace sparsecap::pruning {
 
@@ -31,6 +33,14 @@ nlohmann::json ScheduledMaskPruning::statistics_record(int64_t step, double capt
           {"sparsity", report.sparsity()},
           {"nnz", report.kept},
           {"per_mask_sparsity", per_mask}};
+}
+
+std::vector<Tensor> ScheduledMaskPruning::shrinking_magnitude_masks(double sparsity, MaskScope scope) const {
+  NoGradGuard no_grad;
+  std::vector<Tensor> scores = magnitude_scores(masked_.weights(), scope);
+  const std::vector<Tensor> masks = masked_.masks();
+  for (size_t i = 0; i < scores.size(); ++i) scores[i] = mul(scores[i], masks[i]);
+  return masks_from_scores(scores, sparsity, scope != MaskScope::Uniform);
 }
 
 void ScheduledMaskPruning::load_state(const std::map<std::string, Tensor>& tensors,

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "pruning/mask_thresholds.h"
 #include "pruning/masked_weights.h"
 #include "pruning/method.h"
 
@@ -46,6 +47,9 @@ class ScheduledMaskPruning : public PruningMethod {
   // The masks for `sparsity` at `step` (the current weights, scores and scope are the subclass's).
   virtual std::vector<Tensor> compute_masks(double sparsity, int64_t step) = 0;
   MaskedWeights& masked() { return masked_; }
+  // Masks by the scope's magnitude score in which every pruned weight scores 0, so a weight once
+  // pruned stays pruned (under "distribution" a zeroed weight could otherwise score high again).
+  std::vector<Tensor> shrinking_magnitude_masks(double sparsity, MaskScope scope) const;
 
  private:
   double target_;

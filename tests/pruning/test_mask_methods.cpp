@@ -15,6 +15,7 @@
 #include "pruning/gradual.h"
 #include "pruning/hard.h"
 #include "pruning/lottery.h"
+#include "pruning/lstm_policy.h"
 #include "pruning/method_registry.h"
 
 namespace sparsecap::pruning {
@@ -163,8 +164,8 @@ TEST(GradualPruning, FollowsItsScheduleAtEveryUpdate) {
 TEST(GradualPruning, StartsAtTheSecondEpochByDefault) {
   const PolynomialSparsitySchedule schedule =
       gradual_schedule(GradualPruningOptions{}, PruningRunInfo{.total_steps = 100000, .steps_per_epoch = 3000});
-  EXPECT_EQ(schedule.start_step, 3000);
-  EXPECT_EQ(schedule.end_step, 3000 + 1000 * 47);
+  EXPECT_EQ(schedule.start_step, 3001);  // 1-based: the first step after 3000 finished ones
+  EXPECT_EQ(schedule.end_step, 3001 + 1000 * 46);  // n = ⌊(50000 − 3001) / 1000⌋
   EXPECT_EQ(schedule.exponent, 3.0);
 }
 
@@ -210,6 +211,55 @@ TEST(LotteryPruning, ResetRestoresTheStepZeroWeightsBitForBitUnderTrainedMagnitu
   EXPECT_EQ(values(tensors.at("b.initial")), initial[2]);
 }
 
+TEST(LstmPolicy, TypesOneAndTwoSwitchOnAtTheSecondIterationAndTheSecondEpoch) {
+  LstmPolicyPruning type_one(LstmPolicyOptions{.type = LstmPolicyType::I, .target_sparsity = 0.8}, 5);
+  EXPECT_EQ(type_one.start_step(), 2);
+  EXPECT_EQ(type_one.scheduled_sparsity(1), 0.0);
+  EXPECT_FALSE(type_one.updates_masks_at(1));
+  for (int64_t step : {2, 3, 50}) {
+    EXPECT_EQ(type_one.scheduled_sparsity(step), 0.8);
+    EXPECT_TRUE(type_one.updates_masks_at(step));  // every iteration
+  }
+  LstmPolicyPruning type_two(LstmPolicyOptions{.type = LstmPolicyType::II, .target_sparsity = 0.8}, 5);
+  EXPECT_EQ(type_two.start_step(), 6);  // 5 steps per epoch: epoch 2 starts at step 6
+  EXPECT_EQ(type_two.scheduled_sparsity(5), 0.0);
+  EXPECT_FALSE(type_two.updates_masks_at(5));
+  EXPECT_EQ(type_two.scheduled_sparsity(6), 0.8);
+  EXPECT_TRUE(type_two.updates_masks_at(6));
+}
+
+TEST(LstmPolicy, TypeThreeRisesInEqualStepsUntilTheStopEpoch) {
+  // 10 steps per epoch, f = 4, ee = 3: from step 11 to step 21, n = ⌊10 / 4⌋ + 1 = 3 increases
+  // (steps 11, 15, 19) of k/3 each.
+  LstmPolicyPruning policy(
+      LstmPolicyOptions{.type = LstmPolicyType::III, .target_sparsity = 0.9, .increase_every = 4, .stop_epoch = 3, .update_every = 100},
+      10);
+  EXPECT_EQ(policy.increases(), 3);
+  EXPECT_EQ(policy.scheduled_sparsity(10), 0.0);
+  EXPECT_NEAR(policy.scheduled_sparsity(11), 0.3, 1e-12);
+  EXPECT_NEAR(policy.scheduled_sparsity(14), 0.3, 1e-12);
+  EXPECT_NEAR(policy.scheduled_sparsity(15), 0.6, 1e-12);
+  EXPECT_NEAR(policy.scheduled_sparsity(19), 0.9, 1e-12);
+  EXPECT_NEAR(policy.scheduled_sparsity(1000), 0.9, 1e-12);
+  // Masks follow every increase even when the periodic update is sparse.
+  for (int64_t step : {11, 15, 19, 111}) EXPECT_TRUE(policy.updates_masks_at(step)) << step;
+  for (int64_t step : {10, 12, 23, 110}) EXPECT_FALSE(policy.updates_masks_at(step)) << step;
+}
+
+TEST(LstmPolicy, TypeOnePrunesFromStepTwoThroughTheHooks) {
+  TinyModel model(7);
+  LstmPolicyPruning method(LstmPolicyOptions{.type = LstmPolicyType::I, .target_sparsity = 0.7}, 3);
+  optim::Adam optimizer(model.weights, optim::constant_schedule(0.05));
+  method.begin(model.weights, optimizer);
+  model.step(method, optimizer, 1);
+  EXPECT_EQ(method.sparsity().kept, 70);
+  for (int64_t step = 2; step <= 4; ++step) {
+    model.step(method, optimizer, step);
+    EXPECT_EQ(method.sparsity().kept, kept_count(30, 0.7) + kept_count(40, 0.7)) << step;  // uniform: 9 + 12
+  }
+  EXPECT_TRUE(method.target_reached());  // 21 of 70 kept: exactly 0.7
+}
+
 TEST(MaskMethodConfig, ResolvesDefaultsAndNamesTheOffendingKey) {
   const nlohmann::json hard = resolve_pruning_config({{"method", "hard"}, {"scope", "distribution"}});
   EXPECT_EQ(hard["scope"], "distribution");
@@ -235,6 +285,10 @@ TEST(MaskMethodConfig, ResolvesDefaultsAndNamesTheOffendingKey) {
       {{{"method", "lottery"}, {"reset_fraction", 0.0}}, "pruning.reset_fraction"},
       {{{"method", "lottery"}, {"reset", 0.5}}, "pruning.reset"},
       {{{"method", "lottery"}, {"scope", "x"}}, "pruning.scope"},
+      {{{"method", "lstm_policy"}, {"type", "V"}}, "pruning.type"},
+      {{{"method", "lstm_policy"}, {"stop_epoch", 1}}, "pruning.stop_epoch"},
+      {{{"method", "lstm_policy"}, {"increase_every", 0}}, "pruning.increase_every"},
+      {{{"method", "lstm_policy"}, {"update_every", -1}}, "pruning.update_every"},
   };
   for (const auto& [section, key] : bad) {
     const std::string message = error_of([&] { resolve_pruning_config(section); });

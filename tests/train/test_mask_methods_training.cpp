@@ -1,4 +1,4 @@
-// The mask methods (hard, gradual, snip, lottery) through the real Trainer on a tiny synthetic set: they reach
+// The mask methods (hard, gradual, snip, lottery, lstm_policy) through the real Trainer on a tiny synthetic set: they reach
 // their target sparsity to ±0.1 pp at the end, log the schedule and per-layer sparsity in every
 // record, hard restarts the learning-rate schedule at its pruning step, and the trained run loads
 // back with the masks baked in.
@@ -146,6 +146,23 @@ TEST_F(MaskMethodTraining, LotteryRetrainsTheTicketFromTheInitialisation) {
     }
   }
   EXPECT_NEAR(load_trained_run(run_dir).sparsity.sparsity(), 0.8, 1e-3);
+}
+
+TEST_F(MaskMethodTraining, LstmPolicyTypeTwoSwitchesOnWithTheSecondEpoch) {
+  const RunConfig run = config({{"method", "lstm_policy"}, {"type", "II"}, {"target_sparsity", 0.8}});
+  const fs::path run_dir = root_ / "lstm_policy";
+  const TrainSummary summary = train_captioner(run, TrainOptions{run_dir});
+  EXPECT_NEAR(summary.sparsity, 0.8, 1e-3);
+  const auto records = step_records(run_dir);
+  ASSERT_EQ(records.size(), 8u);
+  bool saw_first_epoch = false, saw_second_epoch = false;
+  for (const auto& [step, record] : records) {
+    const bool first_epoch = record["epoch"].get<int64_t>() == 0;
+    saw_first_epoch |= first_epoch;
+    saw_second_epoch |= !first_epoch;
+    EXPECT_NEAR(record["sparsity"].get<double>(), first_epoch ? 0.0 : 0.8, 1e-3) << step;
+  }
+  EXPECT_TRUE(saw_first_epoch && saw_second_epoch);  // the run spans the switch
 }
 
 }  // namespace
