@@ -3,6 +3,7 @@
 #include "engine/registry.h"
 #include "pruning/gradual.h"
 #include "pruning/hard.h"
+#include "pruning/iterative.h"
 #include "pruning/lottery.h"
 #include "pruning/lstm_policy.h"
 #include "pruning/no_pruning.h"
@@ -35,6 +36,7 @@ Registry<PruningMethodRegistration>& registry() {
                                                                             {"snip", snip_registration()},
                                                                             {"lottery", lottery_registration()},
                                                                             {"lstm_policy", lstm_policy_registration()},
+                                                                            {"iterative", iterative_registration()},
                                                                         });
   return instance;
 }

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 
 #include "engine/autograd.h"
@@ -14,6 +15,7 @@
 #include "engine/optim/adam.h"
 #include "pruning/gradual.h"
 #include "pruning/hard.h"
+#include "pruning/iterative.h"
 #include "pruning/lottery.h"
 #include "pruning/lstm_policy.h"
 #include "pruning/method_registry.h"
@@ -260,6 +262,40 @@ TEST(LstmPolicy, TypeOnePrunesFromStepTwoThroughTheHooks) {
   EXPECT_TRUE(method.target_reached());  // 21 of 70 kept: exactly 0.7
 }
 
+TEST(IterativePruning, RoundsFallEvenlyAfterTheDensePhaseWithGeometricSparsity) {
+  // T = 100, dense 0.25, 3 rounds: before steps 26, 51, 76; sparsity 1 − 0.1^(r/3).
+  IterativePruning method(IterativePruningOptions{.target_sparsity = 0.9, .rounds = 3}, 100);
+  EXPECT_EQ(method.round_step(1), 26);
+  EXPECT_EQ(method.round_step(2), 51);
+  EXPECT_EQ(method.round_step(3), 76);
+  EXPECT_EQ(method.scheduled_sparsity(25), 0.0);
+  EXPECT_NEAR(method.scheduled_sparsity(26), 1 - std::pow(0.1, 1.0 / 3), 1e-12);
+  EXPECT_NEAR(method.scheduled_sparsity(75), 1 - std::pow(0.1, 2.0 / 3), 1e-12);
+  EXPECT_NEAR(method.scheduled_sparsity(76), 0.9, 1e-12);
+  EXPECT_NEAR(method.scheduled_sparsity(100), 0.9, 1e-12);
+  for (int64_t step : {26, 51, 76}) EXPECT_TRUE(method.updates_masks_at(step));
+  for (int64_t step : {1, 25, 27, 100}) EXPECT_FALSE(method.updates_masks_at(step));
+}
+
+TEST(IterativePruning, EachRoundPrunesFurtherAndPrunedWeightsStayPruned) {
+  TinyModel model(9);
+  // T = 8, dense 0.25, 2 rounds: before steps 3 and 6; sparsity 1 − √0.2 ≈ 0.553, then 0.8.
+  IterativePruning method(IterativePruningOptions{.target_sparsity = 0.8, .rounds = 2, .scope = MaskScope::Blind}, 8);
+  optim::Adam optimizer(model.weights, optim::constant_schedule(0.05));
+  method.begin(model.weights, optimizer);
+  std::vector<Tensor> after_first;
+  for (int64_t step = 1; step <= 8; ++step) {
+    model.step(method, optimizer, step);
+    const int64_t expected_kept = step < 3 ? 70 : step < 6 ? kept_count(70, 1 - std::sqrt(0.2)) : kept_count(70, 0.8);
+    EXPECT_EQ(method.sparsity().kept, expected_kept) << step;
+    if (step == 3) after_first = method.masked_weights().masks();
+  }
+  const std::vector<Tensor> final_masks = method.masked_weights().masks();
+  for (size_t i = 0; i < final_masks.size(); ++i)  // kept at the end ⊆ kept after round 1
+    EXPECT_EQ(sum(mul(final_masks[i], sub(ones(final_masks[i].shape()), after_first[i]))).item(), 0.0);
+  EXPECT_TRUE(method.target_reached());
+}
+
 TEST(MaskMethodConfig, ResolvesDefaultsAndNamesTheOffendingKey) {
   const nlohmann::json hard = resolve_pruning_config({{"method", "hard"}, {"scope", "distribution"}});
   EXPECT_EQ(hard["scope"], "distribution");
@@ -286,6 +322,9 @@ TEST(MaskMethodConfig, ResolvesDefaultsAndNamesTheOffendingKey) {
       {{{"method", "lottery"}, {"reset", 0.5}}, "pruning.reset"},
       {{{"method", "lottery"}, {"scope", "x"}}, "pruning.scope"},
       {{{"method", "lstm_policy"}, {"type", "V"}}, "pruning.type"},
+      {{{"method", "iterative"}, {"rounds", 0}}, "pruning.rounds"},
+      {{{"method", "iterative"}, {"dense_fraction", 1.0}}, "pruning.dense_fraction"},
+      {{{"method", "iterative"}, {"round", 2}}, "pruning.round"},
       {{{"method", "lstm_policy"}, {"stop_epoch", 1}}, "pruning.stop_epoch"},
       {{{"method", "lstm_policy"}, {"increase_every", 0}}, "pruning.increase_every"},
       {{{"method", "lstm_policy"}, {"update_every", -1}}, "pruning.update_every"},

@@ -1,4 +1,4 @@
-// The mask methods (hard, gradual, snip, lottery, lstm_policy) through the real Trainer on a tiny synthetic set: they reach
+// The mask methods (hard, gradual, snip, lottery, lstm_policy, iterative) through the real Trainer on a tiny synthetic set: they reach
 // their target sparsity to ±0.1 pp at the end, log the schedule and per-layer sparsity in every
 // record, hard restarts the learning-rate schedule at its pruning step, and the trained run loads
 // back with the masks baked in.
@@ -163,6 +163,18 @@ TEST_F(MaskMethodTraining, LstmPolicyTypeTwoSwitchesOnWithTheSecondEpoch) {
     EXPECT_NEAR(record["sparsity"].get<double>(), first_epoch ? 0.0 : 0.8, 1e-3) << step;
   }
   EXPECT_TRUE(saw_first_epoch && saw_second_epoch);  // the run spans the switch
+}
+
+TEST_F(MaskMethodTraining, IterativeReachesItsTargetInRounds) {
+  // T = 8, dense 0.25, 2 rounds: before steps 3 and 6.
+  const RunConfig run = config({{"method", "iterative"}, {"target_sparsity", 0.9}, {"rounds", 2}});
+  const fs::path run_dir = root_ / "iterative";
+  const TrainSummary summary = train_captioner(run, TrainOptions{run_dir});
+  EXPECT_NEAR(summary.sparsity, 0.9, 1e-3);
+  const auto records = step_records(run_dir);
+  ASSERT_EQ(records.size(), 8u);
+  for (const auto& [step, record] : records)
+    EXPECT_NEAR(record["sparsity"].get<double>(), step < 3 ? 0.0 : step < 6 ? 1 - std::sqrt(0.1) : 0.9, 1e-3) << step;
 }
 
 }  // namespace
