@@ -18,7 +18,7 @@ namespace sparsecap::pruning {
 struct GradualPruningOptions {
   double target_sparsity = 0.9;               // s_f
   double initial_sparsity = 0.0;              // s_i
-  std::optional<int64_t> start_step;          // t0; default: the first step of epoch 2
+  std::optional<int64_t> start_step = std::nullopt;  // t0; default: the first step of epoch 2
   int64_t update_every = 1000;                // Δ
   double end_fraction = 0.5;                  // tn ≈ end_fraction · T
   double exponent = 3.0;                      // e

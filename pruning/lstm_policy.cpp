@@ -4,16 +4,32 @@
 
 #include "engine/json_fields.h"
 #include "pruning/method_registry.h"
+#include "pruning/threshold_policy.h"
 
 namespace sparsecap::pruning {
 
 namespace {
+
+// A key that may be null (the default: unset).
+template <typename T>
+void read_optional_field(const nlohmann::json& json, const char* key, std::optional<T>& value,
+                         const std::string& section) {
+  if (!json.contains(key)) return;
+  if (json.at(key).is_null()) {
+    value.reset();
+    return;
+  }
+  T read{};
+  read_field(json, key, read, section);
+  value = read;
+}
 
 std::string type_name(LstmPolicyType type) {
   switch (type) {
     case LstmPolicyType::I: return "I";
     case LstmPolicyType::II: return "II";
     case LstmPolicyType::III: return "III";
+    case LstmPolicyType::IV: return "IV";
   }
   return "?";
 }
@@ -22,8 +38,8 @@ LstmPolicyType parse_type(const std::string& name) {
   if (name == "I") return LstmPolicyType::I;
   if (name == "II") return LstmPolicyType::II;
   if (name == "III") return LstmPolicyType::III;
-  throw Error("pruning.type: unknown policy \"" + name +
-              "\" (known: I, II, III; Type IV, the threshold policy, has no target sparsity and is not built)");
+  if (name == "IV") return LstmPolicyType::IV;
+  throw Error("pruning.type: unknown policy \"" + name + "\" (known: I, II, III, IV)");
 }
 
 }  // namespace
@@ -34,6 +50,9 @@ void to_json(nlohmann::json& json, const LstmPolicyOptions& options) {
           {"increase_every", options.increase_every},
           {"stop_epoch", options.stop_epoch},
           {"update_every", options.update_every},
+          {"start_iteration", options.start_iteration},
+          {"end_iteration", options.end_iteration ? nlohmann::json(*options.end_iteration) : nlohmann::json()},
+          {"slope", options.slope ? nlohmann::json(*options.slope) : nlohmann::json()},
           {"scope", mask_scope_name(options.scope)},
           {"tolerance", options.tolerance}};
 }
@@ -41,7 +60,10 @@ void to_json(nlohmann::json& json, const LstmPolicyOptions& options) {
 void from_json(const nlohmann::json& json, LstmPolicyOptions& options) {
   const std::string section = "pruning";
   check_known_keys(
-      json, {"type", "target_sparsity", "increase_every", "stop_epoch", "update_every", "scope", "tolerance"}, section);
+      json,
+      {"type", "target_sparsity", "increase_every", "stop_epoch", "update_every", "start_iteration", "end_iteration",
+       "slope", "scope", "tolerance"},
+      section);
   std::string type = type_name(options.type);
   read_field(json, "type", type, section);
   options.type = parse_type(type);
@@ -49,6 +71,9 @@ void from_json(const nlohmann::json& json, LstmPolicyOptions& options) {
   read_field(json, "increase_every", options.increase_every, section);
   read_field(json, "stop_epoch", options.stop_epoch, section);
   read_field(json, "update_every", options.update_every, section);
+  read_field(json, "start_iteration", options.start_iteration, section);
+  read_optional_field(json, "end_iteration", options.end_iteration, section);
+  read_optional_field(json, "slope", options.slope, section);
   std::string scope = mask_scope_name(options.scope);
   read_field(json, "scope", scope, section);
   options.scope = parse_mask_scope(scope, "pruning.scope");
@@ -60,12 +85,29 @@ void from_json(const nlohmann::json& json, LstmPolicyOptions& options) {
                   " must be >= 2 (Type III starts in epoch 2)");
   SPARSECAP_CHECK(options.update_every >= 1, "pruning.update_every ", options.update_every, " must be >= 1");
   SPARSECAP_CHECK(options.tolerance >= 0, "pruning.tolerance ", options.tolerance, " is negative");
+  SPARSECAP_CHECK(options.start_iteration >= 1, "pruning.start_iteration ", options.start_iteration, " must be >= 1");
+  SPARSECAP_CHECK(!options.end_iteration || *options.end_iteration >= options.start_iteration,
+                  "pruning.end_iteration ", options.end_iteration.value_or(0), " is before start_iteration ",
+                  options.start_iteration);
+  SPARSECAP_CHECK(!options.slope || *options.slope > 0, "pruning.slope ", options.slope.value_or(0),
+                  " must be positive");
+  SPARSECAP_CHECK(options.type != LstmPolicyType::IV || options.slope, "pruning.slope is required for type IV");
+}
+
+ThresholdPolicySchedule threshold_policy_schedule(const LstmPolicyOptions& options, int64_t total_steps) {
+  return ThresholdPolicySchedule{
+      .start_step = options.start_iteration,
+      .end_step = options.end_iteration.value_or(std::max(options.start_iteration, total_steps / 2)),
+      .update_every = options.update_every,
+      .slope = options.slope.value_or(0.0)};
 }
 
 LstmPolicyPruning::LstmPolicyPruning(LstmPolicyOptions options, int64_t steps_per_epoch)
     : ScheduledMaskPruning(options.target_sparsity, options.tolerance),
       options_(options),
       start_step_(options.type == LstmPolicyType::I ? 2 : steps_per_epoch + 1) {
+  SPARSECAP_CHECK(options_.type != LstmPolicyType::IV,
+                  "lstm_policy: type IV is the threshold policy (ThresholdPolicyPruning), not a sort-based one");
   if (options_.type == LstmPolicyType::III) {
     const int64_t stop_step = (options_.stop_epoch - 1) * steps_per_epoch + 1;
     increases_ = std::max<int64_t>(stop_step - start_step_, 0) / options_.increase_every + 1;
@@ -102,6 +144,9 @@ PruningMethodRegistration lstm_policy_registration() {
                                    .make = [](const nlohmann::json& section, const PruningRunInfo& run) {
                                      LstmPolicyOptions options;
                                      from_json(section, options);
+                                     if (options.type == LstmPolicyType::IV)
+                                       return std::unique_ptr<PruningMethod>(std::make_unique<ThresholdPolicyPruning>(
+                                           threshold_policy_schedule(options, run.total_steps)));
                                      return std::unique_ptr<PruningMethod>(
                                          std::make_unique<LstmPolicyPruning>(options, run.steps_per_epoch));
                                    }};

@@ -19,6 +19,7 @@
 #include "pruning/lottery.h"
 #include "pruning/lstm_policy.h"
 #include "pruning/method_registry.h"
+#include "pruning/threshold_policy.h"
 
 namespace sparsecap::pruning {
 namespace {
@@ -296,6 +297,53 @@ TEST(IterativePruning, EachRoundPrunesFurtherAndPrunedWeightsStayPruned) {
   EXPECT_TRUE(method.target_reached());
 }
 
+TEST(LstmPolicy, TypeFourRaisesItsThresholdLinearlyAtItsUpdates) {
+  // si = 3, ei = 11, f = 4, s = 0.1: updates at 3, 7, 11 with ε = 0.1 · (t − 2) / 4.
+  const ThresholdPolicySchedule schedule{.start_step = 3, .end_step = 11, .update_every = 4, .slope = 0.1};
+  EXPECT_EQ(schedule.threshold(2), 0.0);
+  EXPECT_NEAR(schedule.threshold(3), 0.025, 1e-15);
+  EXPECT_NEAR(schedule.threshold(7), 0.125, 1e-15);
+  EXPECT_NEAR(schedule.threshold(10), 0.125, 1e-15);  // in effect since step 7
+  EXPECT_NEAR(schedule.threshold(11), 0.225, 1e-15);
+  EXPECT_NEAR(schedule.threshold(40), 0.225, 1e-15);  // no update after ei
+  for (int64_t step : {3, 7, 11}) EXPECT_TRUE(schedule.is_update_step(step)) << step;
+  for (int64_t step : {1, 2, 4, 10, 15}) EXPECT_FALSE(schedule.is_update_step(step)) << step;
+
+  auto weight = std::make_shared<nn::Parameter>(
+      "w", nn::ParameterKind::Weight, from_vector<float>({0.01f, -0.02f, 0.1f, -0.2f, 0.3f, 0.05f}, {6}));
+  ThresholdPolicyPruning method(schedule);
+  method.attach({weight});
+  const std::map<int64_t, std::vector<float>> expected = {{2, {1, 1, 1, 1, 1, 1}},
+                                                          {3, {0, 0, 1, 1, 1, 1}},   // |w| > 0.025
+                                                          {6, {0, 0, 1, 1, 1, 1}},
+                                                          {7, {0, 0, 0, 1, 1, 0}},   // |w| > 0.125
+                                                          {11, {0, 0, 0, 0, 1, 0}},  // |w| > 0.225
+                                                          {20, {0, 0, 0, 0, 1, 0}}};
+  for (int64_t step = 1; step <= 20; ++step) {
+    method.before_step(step);
+    if (expected.count(step)) {
+      EXPECT_EQ(values(method.masked_weights().masks()[0]), expected.at(step)) << step;
+    }
+  }
+  EXPECT_EQ(values(weight->value()), (std::vector<float>{0, 0, 0, 0, 0.3f, 0}));
+  EXPECT_FALSE(method.target_sparsity().has_value());
+  EXPECT_TRUE(method.target_reached());
+  EXPECT_NEAR(method.statistics_record(20, 1.0)["threshold"].get<double>(), 0.225, 1e-15);
+}
+
+TEST(LstmPolicy, TypeFourComesFromTheRegistryWithItsFourHyperParameters) {
+  const nlohmann::json section = {{"method", "lstm_policy"}, {"type", "IV"}, {"slope", 0.01},
+                                  {"start_iteration", 5}, {"update_every", 10}};
+  const nlohmann::json resolved = resolve_pruning_config(section);
+  EXPECT_EQ(resolved["slope"], 0.01);
+  EXPECT_TRUE(resolved["end_iteration"].is_null());
+  const auto method = make_pruning_method(section, PruningRunInfo{.total_steps = 100});
+  const auto& policy = dynamic_cast<const ThresholdPolicyPruning&>(*method);
+  EXPECT_EQ(policy.schedule().start_step, 5);
+  EXPECT_EQ(policy.schedule().end_step, 50);  // half of the run by default
+  EXPECT_EQ(policy.schedule().update_every, 10);
+}
+
 TEST(MaskMethodConfig, ResolvesDefaultsAndNamesTheOffendingKey) {
   const nlohmann::json hard = resolve_pruning_config({{"method", "hard"}, {"scope", "distribution"}});
   EXPECT_EQ(hard["scope"], "distribution");
@@ -322,6 +370,10 @@ TEST(MaskMethodConfig, ResolvesDefaultsAndNamesTheOffendingKey) {
       {{{"method", "lottery"}, {"reset", 0.5}}, "pruning.reset"},
       {{{"method", "lottery"}, {"scope", "x"}}, "pruning.scope"},
       {{{"method", "lstm_policy"}, {"type", "V"}}, "pruning.type"},
+      {{{"method", "lstm_policy"}, {"type", "IV"}}, "pruning.slope"},
+      {{{"method", "lstm_policy"}, {"type", "IV"}, {"slope", -1.0}}, "pruning.slope"},
+      {{{"method", "lstm_policy"}, {"type", "IV"}, {"slope", 1.0}, {"start_iteration", 9}, {"end_iteration", 3}},
+       "pruning.end_iteration"},
       {{{"method", "iterative"}, {"rounds", 0}}, "pruning.rounds"},
       {{{"method", "iterative"}, {"dense_fraction", 1.0}}, "pruning.dense_fraction"},
       {{{"method", "iterative"}, {"round", 2}}, "pruning.round"},

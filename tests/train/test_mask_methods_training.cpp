@@ -1,4 +1,4 @@
-// The mask methods (hard, gradual, snip, lottery, lstm_policy, iterative) through the real Trainer on a tiny synthetic set: they reach
+// The mask methods (hard, gradual, snip, lottery, lstm_policy I-IV, iterative) through the real Trainer on a tiny synthetic set: they reach
 // their target sparsity to ±0.1 pp at the end, log the schedule and per-layer sparsity in every
 // record, hard restarts the learning-rate schedule at its pruning step, and the trained run loads
 // back with the masks baked in.
@@ -175,6 +175,27 @@ TEST_F(MaskMethodTraining, IterativeReachesItsTargetInRounds) {
   ASSERT_EQ(records.size(), 8u);
   for (const auto& [step, record] : records)
     EXPECT_NEAR(record["sparsity"].get<double>(), step < 3 ? 0.0 : step < 6 ? 1 - std::sqrt(0.1) : 0.9, 1e-3) << step;
+}
+
+TEST_F(MaskMethodTraining, LstmPolicyTypeFourPrunesBelowItsRisingThreshold) {
+  // si = 2, ei = 6, f = 2, s = 0.02: ε = 0.01 · (t − 1) at steps 2, 4, 6 (0.01, 0.03, 0.05).
+  const RunConfig run = config({{"method", "lstm_policy"}, {"type", "IV"}, {"slope", 0.02}, {"start_iteration", 2},
+                                {"end_iteration", 6}, {"update_every", 2}});
+  const fs::path run_dir = root_ / "type_four";
+  Trainer trainer(run, TrainOptions{run_dir});
+  const TrainSummary summary = trainer.run();
+  const auto records = step_records(run_dir);
+  ASSERT_EQ(records.size(), 8u);
+  const std::map<int64_t, double> thresholds = {{1, 0.0}, {2, 0.01}, {3, 0.01}, {4, 0.03}, {6, 0.05}, {8, 0.05}};
+  for (const auto& [step, threshold] : thresholds)
+    EXPECT_NEAR(records.at(step)["threshold"].get<double>(), threshold, 1e-12) << step;
+  EXPECT_EQ(records.at(1)["sparsity"].get<double>(), 0.0);
+  for (int64_t step = 2; step < 8; ++step)  // masks only shrink
+    EXPECT_LE(records.at(step)["sparsity"].get<double>(), records.at(step + 1)["sparsity"].get<double>()) << step;
+  EXPECT_GT(summary.sparsity, 0.0);
+  // Every weight left after the last update was above its threshold then; no pruned weight moved.
+  const pruning::SparsityReport trained = load_trained_run(run_dir).sparsity;
+  EXPECT_EQ(trained.kept, records.at(8)["nnz"].get<int64_t>());
 }
 
 // Each method's masks, saved initialisation and restarted optimizer state resume exactly: a run
