@@ -9,8 +9,22 @@
 
 namespace sparsecap::pruning {
 
+namespace {
+
+std::string source_name(LotteryMaskSource source) { return source == LotteryMaskSource::Hard ? "hard" : "gradual"; }
+
+LotteryMaskSource parse_source(const std::string& name) {
+  if (name == "hard") return LotteryMaskSource::Hard;
+  if (name == "gradual") return LotteryMaskSource::Gradual;
+  throw Error("pruning.masks_from: unknown source \"" + name + "\" (known: hard, gradual)");
+}
+
+}  // namespace
+
 void to_json(nlohmann::json& json, const LotteryOptions& options) {
   json = {{"target_sparsity", options.target_sparsity},
+          {"masks_from", source_name(options.masks_from)},
+          {"update_every", options.update_every},
           {"scope", mask_scope_name(options.scope)},
           {"reset_fraction", options.reset_fraction},
           {"tolerance", options.tolerance}};
@@ -18,8 +32,13 @@ void to_json(nlohmann::json& json, const LotteryOptions& options) {
 
 void from_json(const nlohmann::json& json, LotteryOptions& options) {
   const std::string section = "pruning";
-  check_known_keys(json, {"target_sparsity", "scope", "reset_fraction", "tolerance"}, section);
+  check_known_keys(json, {"target_sparsity", "masks_from", "update_every", "scope", "reset_fraction", "tolerance"},
+                   section);
   read_field(json, "target_sparsity", options.target_sparsity, section);
+  std::string source = source_name(options.masks_from);
+  read_field(json, "masks_from", source, section);
+  options.masks_from = parse_source(source);
+  read_field(json, "update_every", options.update_every, section);
   std::string scope = mask_scope_name(options.scope);
   read_field(json, "scope", scope, section);
   options.scope = parse_mask_scope(scope, "pruning.scope");
@@ -29,13 +48,21 @@ void from_json(const nlohmann::json& json, LotteryOptions& options) {
                   options.target_sparsity, " outside [0, 1)");
   SPARSECAP_CHECK(options.reset_fraction > 0 && options.reset_fraction < 1, "pruning.reset_fraction ",
                   options.reset_fraction, " outside (0, 1)");
+  SPARSECAP_CHECK(options.update_every >= 1, "pruning.update_every ", options.update_every, " must be >= 1");
   SPARSECAP_CHECK(options.tolerance >= 0, "pruning.tolerance ", options.tolerance, " is negative");
 }
 
-LotteryPruning::LotteryPruning(LotteryOptions options, int64_t total_steps)
+LotteryPruning::LotteryPruning(LotteryOptions options, int64_t total_steps, int64_t steps_per_epoch)
     : ScheduledMaskPruning(options.target_sparsity, options.tolerance),
       options_(options),
-      reset_step_(static_cast<int64_t>(std::floor(options.reset_fraction * static_cast<double>(total_steps))) + 1) {}
+      reset_step_(static_cast<int64_t>(std::floor(options.reset_fraction * static_cast<double>(total_steps))) + 1),
+      first_phase_(zhu_gupta_schedule(0.0, options.target_sparsity, steps_per_epoch + 1, options.update_every, 0.5,
+                                      3.0, reset_step_ - 1)) {}
+
+bool LotteryPruning::updates_masks_at(int64_t step) const {
+  if (step == reset_step_) return true;
+  return options_.masks_from == LotteryMaskSource::Gradual && step < reset_step_ && first_phase_.is_update_step(step);
+}
 
 void LotteryPruning::begin(const std::vector<nn::ParameterPtr>& weights, optim::Optimizer& optimizer) {
   attach(weights);
@@ -45,18 +72,26 @@ void LotteryPruning::begin(const std::vector<nn::ParameterPtr>& weights, optim::
 }
 
 void LotteryPruning::before_step(int64_t step) {
-  if (step != reset_step_) return;
+  if (step != reset_step_) {
+    ScheduledMaskPruning::before_step(step);  // the gradual variant's first phase
+    return;
+  }
   const std::vector<Tensor> masks = compute_masks(options_.target_sparsity, step);
   reset_to_initialisation();
   masked().set_masks(masks);
 }
 
 double LotteryPruning::scheduled_sparsity(int64_t step) const {
-  return step >= reset_step_ ? options_.target_sparsity : 0.0;
+  if (step >= reset_step_) return options_.target_sparsity;
+  return options_.masks_from == LotteryMaskSource::Gradual ? first_phase_.value(step) : 0.0;
 }
 
 std::vector<Tensor> LotteryPruning::compute_masks(double sparsity, int64_t) {
-  return magnitude_masks(masked_weights().weights(), sparsity, options_.scope);
+  if (options_.masks_from == LotteryMaskSource::Hard)
+    return magnitude_masks(masked_weights().weights(), sparsity, options_.scope);
+  // The gradual run's masks; at the reset they are already at the target unless the first phase
+  // was too short to reach it, and then this is its final update.
+  return shrinking_magnitude_masks(sparsity, options_.scope);
 }
 
 void LotteryPruning::reset_to_initialisation() {
@@ -94,7 +129,7 @@ PruningMethodRegistration lottery_registration() {
                                      LotteryOptions options;
                                      from_json(section, options);
                                      return std::unique_ptr<PruningMethod>(
-                                         std::make_unique<LotteryPruning>(options, run.total_steps));
+                                         std::make_unique<LotteryPruning>(options, run.total_steps, run.steps_per_epoch));
                                    }};
 }
 

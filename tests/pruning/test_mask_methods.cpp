@@ -178,7 +178,7 @@ TEST(LotteryPruning, ResetRestoresTheStepZeroWeightsBitForBitUnderTrainedMagnitu
   std::vector<nn::ParameterPtr> trained = model.weights;
   trained.push_back(bias);
   optim::Adam optimizer(trained, optim::constant_schedule(0.05));
-  LotteryPruning method(LotteryOptions{.target_sparsity = 0.75}, 4);  // reset before ⌊0.5·4⌋ + 1 = 3
+  LotteryPruning method(LotteryOptions{.target_sparsity = 0.75}, 4, 2);  // reset before ⌊0.5·4⌋ + 1 = 3
   method.begin(model.weights, optimizer);
   EXPECT_EQ(method.reset_step(), 3);
   EXPECT_EQ(method.restart_step(), 3);
@@ -344,6 +344,31 @@ TEST(LstmPolicy, TypeFourComesFromTheRegistryWithItsFourHyperParameters) {
   EXPECT_EQ(policy.schedule().update_every, 10);
 }
 
+TEST(LotteryPruning, TheGradualVariantKeepsTheMasksOfItsGradualFirstPhase) {
+  TinyModel model(6);
+  // T = 16, reset before step 9; first phase 8 steps, 2 per epoch: t0 = 3, Δ = 1, tn = 3 + ⌊(4 − 3) / 1⌋ = 4.
+  LotteryPruning method(LotteryOptions{.target_sparsity = 0.8, .masks_from = LotteryMaskSource::Gradual, .update_every = 1},
+                        16, 2);
+  optim::Adam optimizer(model.weights, optim::constant_schedule(0.05));
+  method.begin(model.weights, optimizer);
+  std::vector<std::vector<float>> initial;
+  for (const auto& weight : model.weights) initial.push_back(values(weight->value()));
+  EXPECT_EQ(method.reset_step(), 9);
+  for (int64_t step = 1; step <= 8; ++step) {
+    model.step(method, optimizer, step);
+    const int64_t expected_kept = step < 4 ? 70 : kept_count(70, 0.8);  // blind: one count over both weights
+    EXPECT_EQ(method.sparsity().kept, expected_kept) << step;
+  }
+  EXPECT_NEAR(method.scheduled_sparsity(3), 0.0, 1e-12);
+  const std::vector<Tensor> gradual_masks = method.masked_weights().masks();
+  method.before_step(9);
+  for (size_t i = 0; i < gradual_masks.size(); ++i) {
+    const std::vector<float> mask = values(gradual_masks[i]), weight = values(model.weights[i]->value());
+    EXPECT_EQ(values(method.masked_weights().masks()[i]), mask);
+    for (size_t j = 0; j < mask.size(); ++j) EXPECT_EQ(weight[j], mask[j] ? initial[i][j] : 0.0f);
+  }
+}
+
 TEST(MaskMethodConfig, ResolvesDefaultsAndNamesTheOffendingKey) {
   const nlohmann::json hard = resolve_pruning_config({{"method", "hard"}, {"scope", "distribution"}});
   EXPECT_EQ(hard["scope"], "distribution");
@@ -369,6 +394,8 @@ TEST(MaskMethodConfig, ResolvesDefaultsAndNamesTheOffendingKey) {
       {{{"method", "lottery"}, {"reset_fraction", 0.0}}, "pruning.reset_fraction"},
       {{{"method", "lottery"}, {"reset", 0.5}}, "pruning.reset"},
       {{{"method", "lottery"}, {"scope", "x"}}, "pruning.scope"},
+      {{{"method", "lottery"}, {"masks_from", "snip"}}, "pruning.masks_from"},
+      {{{"method", "lottery"}, {"update_every", 0}}, "pruning.update_every"},
       {{{"method", "lstm_policy"}, {"type", "V"}}, "pruning.type"},
       {{{"method", "lstm_policy"}, {"type", "IV"}}, "pruning.slope"},
       {{{"method", "lstm_policy"}, {"type", "IV"}, {"slope", -1.0}}, "pruning.slope"},
