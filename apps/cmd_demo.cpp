@@ -143,7 +143,7 @@ void print_table(const std::vector<DemoResult>& results) {
     std::printf("%-16s %8.2f%% %11lld %11.2f %11s %8.4f %8.4f %8.4f %8.4f %8.1f%% %8.2f\n", r.label.c_str(),
                 100.0 * r.sparsity.sparsity(), static_cast<long long>(r.sparsity.kept),
                 static_cast<double>(r.export_bytes) / 1e6, fp16,
-                s.metric("BLEU_4").corpus, s.metric("METEOR").corpus, s.metric("ROUGE_L").corpus,
+                s.metric("BLEU_4").corpus, s.meteor().corpus, s.metric("ROUGE_L").corpus,
                 s.metric("CIDEr_D").corpus, r.evaluation.statistics.percent_unique,
                 r.evaluation.statistics.average_length);
   }

@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <fstream>
+#include <future>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -29,6 +30,7 @@ struct ScoreCommandOptions {
   std::string save_cider_df_path;
   std::string training_captions_path;
   std::string wordnet_dir = SPARSECAP_DEFAULT_WORDNET_DIR;
+  std::string meteor_paraphrase_table = eval::default_meteor_paraphrase_table().string();
   std::size_t vocabulary_size = 0;
   bool no_meteor = false;
 };
@@ -41,12 +43,17 @@ std::string format_number(double value) {
 
 void print_table(const eval::CaptionScores& scores, const eval::CaptionStatistics& stats, bool have_training) {
   std::cout << "images: " << scores.image_ids.size() << "\n\n";
-  std::cout << "metric    corpus\n";
-  for (const char* name : {"BLEU_1", "BLEU_2", "BLEU_3", "BLEU_4", "METEOR", "ROUGE_L", "CIDEr_D"}) {
+  constexpr std::size_t kNameWidth = 22;  // fits METEOR_no_paraphrase
+  std::cout << "metric" << std::string(kNameWidth - 6, ' ') << "corpus\n";
+  for (const std::string name :
+       {"BLEU_1", "BLEU_2", "BLEU_3", "BLEU_4", "METEOR", "METEOR_no_paraphrase", "ROUGE_L", "CIDEr_D"}) {
     auto found = scores.metrics.find(name);
     if (found == scores.metrics.end()) continue;
-    std::cout << name << std::string(10 - std::string(name).size(), ' ') << format_number(found->second.corpus);
-    if (std::string(name) == "METEOR") std::cout << "  (" << scores.meteor_modules << ", no paraphrase)";
+    std::cout << name << std::string(kNameWidth - name.size(), ' ') << format_number(found->second.corpus);
+    if (name == "METEOR") std::cout << "  (" << scores.meteor_modules << ": METEOR 1.5 as in the COCO toolkit)";
+    if (name == "METEOR_no_paraphrase") {
+      std::cout << "  (" << scores.meteor_modules << "; no paraphrase table: below published METEOR)";
+    }
     std::cout << "\n";
   }
   std::cout << "\ncaptions: " << stats.caption_count << ", unique " << format_number(stats.percent_unique) << "%";
@@ -82,6 +89,14 @@ std::vector<eval::Tokens> tokenized_training_captions(const std::string& path) {
 }
 
 void run_score(const ScoreCommandOptions& options) {
+  // METEOR's WordNet and paraphrase table load while the files are read and tokenised; scoring
+  // picks them up from MeteorResources::shared's cache.
+  std::future<std::shared_ptr<const eval::MeteorResources>> meteor_preload;
+  if (!options.no_meteor) {
+    meteor_preload = std::async(std::launch::async, [&options] {
+      return eval::MeteorResources::shared(options.wordnet_dir, options.meteor_paraphrase_table);
+    });
+  }
   const eval::ReferenceCaptions references = eval::read_reference_captions(options.references_path, options.split);
   const eval::CandidateCaptions candidates = eval::read_candidate_captions(options.candidates_path);
   const eval::TokenizedCaptionSet set = eval::tokenize_caption_set(references, candidates);
@@ -93,6 +108,7 @@ void run_score(const ScoreCommandOptions& options) {
   eval::ScoreOptions score_options;
   score_options.meteor = !options.no_meteor;
   score_options.wordnet_dir = options.wordnet_dir;
+  score_options.meteor_paraphrase_table = options.meteor_paraphrase_table;
   if (!options.cider_df_path.empty()) {
     document_frequency = eval::load_document_frequency(options.cider_df_path);
     score_options.cider_document_frequency = &*document_frequency;
@@ -139,6 +155,10 @@ void add_score_command(CLI::App& app) {
   command->add_option("--vocab-size", options->vocabulary_size, "vocabulary size for 'vocabulary used'");
   command->add_option("--wordnet", options->wordnet_dir, "WordNet database directory for METEOR synonyms")
       ->capture_default_str();
+  command->add_option("--meteor-paraphrase", options->meteor_paraphrase_table,
+                      "METEOR 1.5's paraphrase-en.gz: METEOR as published (default $SPARSECAP_METEOR_PARAPHRASE); "
+                      "without it METEOR is reported as METEOR_no_paraphrase")
+      ->check(CLI::ExistingFile);
   command->add_flag("--no-meteor", options->no_meteor, "skip METEOR");
   command->callback([options] { run_score(*options); });
 }

@@ -1,8 +1,10 @@
 #pragma once
-// METEOR 1.5 (Denkowski & Lavie 2014), English "rank" task, without the paraphrase module:
-// exact, Snowball-stem and WordNet-synonym matches, the METEOR beam-search aligner, content and
-// function word weighting, the fragmentation penalty, the best reference per image, and the
-// corpus value from statistics summed over images (what the Java tool reports for a whole file).
+// METEOR 1.5 (Denkowski & Lavie 2014), English, "-norm", as the MS-COCO toolkit runs it: exact,
+// Snowball-stem, WordNet-synonym and (with METEOR's paraphrase table) paraphrase matches, the
+// METEOR beam-search aligner, content and function word weighting, the fragmentation penalty, the
+// best reference per image, and the corpus value from statistics summed over images (what the
+// Java tool reports for a whole file). Without the paraphrase table the score is METEOR 1.5 run
+// with "-m 'exact stem synonym'", reported as METEOR_no_paraphrase.
 #include <array>
 #include <filesystem>
 #include <memory>
@@ -11,14 +13,16 @@
 #include <unordered_set>
 #include <vector>
 
+#include "eval/meteor_normalize.h"
+#include "eval/meteor_paraphrase_table.h"
 #include "eval/tokenize.h"
 #include "eval/vocabulary.h"
 #include "eval/wordnet_synonyms.h"
 
 namespace sparsecap::eval {
 
-enum class MeteorModule { exact = 0, stem = 1, synonym = 2 };
-inline constexpr int kMeteorModuleCount = 3;
+enum class MeteorModule { exact = 0, stem = 1, synonym = 2, paraphrase = 3 };
+inline constexpr int kMeteorModuleCount = 4;
 
 struct MeteorParameters {
   // METEOR 1.5 English, task "rank".
@@ -26,26 +30,41 @@ struct MeteorParameters {
   double beta = 0.20;
   double gamma = 0.60;
   double delta = 0.75;
-  std::array<double, kMeteorModuleCount> module_weights{1.0, 0.6, 0.8};  // exact, stem, synonym
+  std::array<double, kMeteorModuleCount> module_weights{1.0, 0.6, 0.8, 0.6};  // exact, stem, synonym, paraphrase
   int beam_size = 40;
 };
 
-// What the matcher needs besides the words: function words and, when found, WordNet.
+// The paraphrase table named by the environment variable SPARSECAP_METEOR_PARAPHRASE, else the one
+// scripts/install_meteor_paraphrase.sh installs (${XDG_CACHE_HOME:-~/.cache}/sparsecap/meteor/
+// paraphrase-en.gz) when it is there, else empty (METEOR without paraphrases).
+std::filesystem::path default_meteor_paraphrase_table();
+
+// What the matcher needs besides the words: function words, WordNet when found, and the
+// paraphrase table when a path is given.
 class MeteorResources {
  public:
-  // Loads WordNet from wordnet_dir when its files are there; otherwise exact + stem only.
-  static std::shared_ptr<const MeteorResources> load(const std::filesystem::path& wordnet_dir);
-  // Cached per directory, so repeated validation passes do not re-read WordNet.
-  static std::shared_ptr<const MeteorResources> shared(const std::filesystem::path& wordnet_dir);
+  // Loads WordNet from wordnet_dir when its files are there (otherwise no synonym module) and the
+  // paraphrase table from paraphrase_table unless it is empty (otherwise no paraphrase module).
+  // A paraphrase table that is named but missing or corrupt throws, naming the file.
+  static std::shared_ptr<const MeteorResources> load(const std::filesystem::path& wordnet_dir,
+                                                     const std::filesystem::path& paraphrase_table = {});
+  // Cached per (directory, table), so repeated validation passes load nothing again.
+  static std::shared_ptr<const MeteorResources> shared(const std::filesystem::path& wordnet_dir,
+                                                       const std::filesystem::path& paraphrase_table = {});
 
   bool has_synonyms() const { return wordnet_.has_value(); }
+  bool has_paraphrases() const { return paraphrases_.has_value(); }
   const WordNetSynonyms* wordnet() const { return wordnet_ ? &*wordnet_ : nullptr; }
+  const MeteorParaphraseTable* paraphrases() const { return paraphrases_ ? &*paraphrases_ : nullptr; }
   const std::unordered_set<std::string>& function_words() const { return *function_words_; }
-  // "exact+stem+synonym" or "exact+stem".
+  // "exact+stem+synonym+paraphrase", "exact+stem+synonym", "exact+stem", ...
   std::string modules_description() const;
+  // "METEOR" when the paraphrase module runs (the official score), else "METEOR_no_paraphrase".
+  std::string metric_name() const;
 
  private:
   std::optional<WordNetSynonyms> wordnet_;
+  std::optional<MeteorParaphraseTable> paraphrases_;
   const std::unordered_set<std::string>* function_words_ = nullptr;
 };
 
@@ -64,14 +83,11 @@ struct MeteorStatistics {
   int reference_matches = 0;  // words of the reference covered by a match
 
   MeteorStatistics& operator+=(const MeteorStatistics& other);
+  // Every word of both sentences matched, in a single chunk: no fragmentation penalty.
+  bool is_one_full_chunk() const;
 };
 
 double meteor_score(const MeteorStatistics& stats, const MeteorParameters& parameters = {});
-
-// METEOR's "-norm" re-tokenisation (the mteval-v13a rules its Normalizer applies): symbols such
-// as ! ? ; : ( ) & / are split into single-character tokens ("!!" -> "!" "!"), periods and
-// commas are split off unless next to a digit, a dash after a digit is split off.
-Tokens meteor_normalize(const Tokens& tokens);
 
 // Aligns and scores one candidate with one reference.
 MeteorStatistics meteor_statistics(const Tokens& candidate, const Tokens& reference, const MeteorResources& resources,
@@ -81,6 +97,7 @@ struct MeteorScores {
   double corpus = 0.0;
   std::vector<double> per_image;
   std::string modules;  // which matchers ran
+  std::string name;     // "METEOR" (with paraphrases) or "METEOR_no_paraphrase"
 };
 
 MeteorScores compute_meteor(const TokenizedCaptionSet& set, const MeteorResources& resources,

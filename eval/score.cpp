@@ -1,5 +1,6 @@
 #include "eval/score.h"
 
+#include <future>
 #include <stdexcept>
 
 #include "eval/rouge.h"
@@ -50,8 +51,19 @@ Tokens tokenize_named(const std::string& caption, const std::string& id, const c
 
 const MetricScores& CaptionScores::metric(const std::string& name) const {
   auto found = metrics.find(name);
-  if (found == metrics.end()) throw std::out_of_range("metric " + name + " was not computed");
+  if (found == metrics.end()) {
+    std::string message = "metric " + name + " was not computed";
+    if (name == "METEOR" && meteor_name == "METEOR_no_paraphrase") {
+      message += " (METEOR ran without a paraphrase table, as METEOR_no_paraphrase)";
+    }
+    throw std::out_of_range(message);
+  }
   return found->second;
+}
+
+const MetricScores& CaptionScores::meteor() const {
+  if (meteor_name.empty()) throw std::out_of_range("metric METEOR was not computed");
+  return metric(meteor_name);
 }
 
 TokenizedCaptionSet tokenize_caption_set(const ReferenceCaptions& references, const CandidateCaptions& candidates) {
@@ -81,6 +93,20 @@ CaptionScores score_captions(const ReferenceCaptions& references, const Candidat
 CaptionScores score_tokenized_captions(const TokenizedCaptionSet& set, const ScoreOptions& options) {
   CaptionScores scores;
   scores.image_ids = set.image_ids;
+  // METEOR's resources (WordNet, the paraphrase table) load on a second thread while the other
+  // metrics run; METEOR itself runs last. Loaded once per process (MeteorResources::shared).
+  std::future<std::shared_ptr<const MeteorResources>> meteor_resources;
+  if (options.meteor) {
+    if (options.meteor_resources) {
+      std::promise<std::shared_ptr<const MeteorResources>> ready;
+      ready.set_value(options.meteor_resources);
+      meteor_resources = ready.get_future();
+    } else {
+      meteor_resources = std::async(std::launch::async, [&options] {
+        return MeteorResources::shared(options.wordnet_dir, options.meteor_paraphrase_table);
+      });
+    }
+  }
   Vocabulary vocabulary;
   const EncodedCaptionSet encoded = encode_caption_set(set, vocabulary);
   if (options.bleu) {
@@ -89,13 +115,6 @@ CaptionScores score_tokenized_captions(const TokenizedCaptionSet& set, const Sco
       scores.metrics["BLEU_" + std::to_string(k + 1)] = {bleu.corpus[k], std::move(bleu.per_image[k])};
     }
     scores.bleu_statistics = bleu.totals;
-  }
-  if (options.meteor) {
-    std::shared_ptr<const MeteorResources> resources =
-        options.meteor_resources ? options.meteor_resources : MeteorResources::shared(options.wordnet_dir);
-    MeteorScores meteor = compute_meteor(set, *resources);
-    scores.metrics["METEOR"] = {meteor.corpus, std::move(meteor.per_image)};
-    scores.meteor_modules = meteor.modules;
   }
   if (options.rouge_l) {
     RougeScores rouge = compute_rouge_l(encoded);
@@ -106,6 +125,12 @@ CaptionScores score_tokenized_captions(const TokenizedCaptionSet& set, const Sco
                             ? compute_cider_d(encoded, *options.cider_document_frequency, vocabulary)
                             : compute_cider_d(encoded);
     scores.metrics["CIDEr_D"] = {cider.corpus, std::move(cider.per_image)};
+  }
+  if (options.meteor) {
+    MeteorScores meteor = compute_meteor(set, *meteor_resources.get());
+    scores.metrics[meteor.name] = {meteor.corpus, std::move(meteor.per_image)};
+    scores.meteor_name = meteor.name;
+    scores.meteor_modules = meteor.modules;
   }
   return scores;
 }
@@ -126,7 +151,10 @@ nlohmann::json caption_scores_to_json(const CaptionScores& scores) {
                           {"guess", stats.guess},
                           {"correct", stats.correct}};
   }
-  if (!scores.meteor_modules.empty()) json["meteor_modules"] = scores.meteor_modules;
+  if (!scores.meteor_name.empty()) {
+    json["meteor_name"] = scores.meteor_name;
+    json["meteor_modules"] = scores.meteor_modules;
+  }
   return json;
 }
 

@@ -32,7 +32,11 @@ struct ScoreOptions {
   // CIDEr-D document frequencies; null means "from the references being scored" (the toolkit).
   const DocumentFrequency* cider_document_frequency = nullptr;
   std::filesystem::path wordnet_dir = SPARSECAP_DEFAULT_WORDNET_DIR;
-  // Pre-loaded METEOR resources; null means MeteorResources::shared(wordnet_dir).
+  // METEOR's paraphrase table (paraphrase-en.gz); empty runs METEOR without paraphrases
+  // (reported as METEOR_no_paraphrase). Defaults to $SPARSECAP_METEOR_PARAPHRASE.
+  std::filesystem::path meteor_paraphrase_table = default_meteor_paraphrase_table();
+  // Pre-loaded METEOR resources; null means MeteorResources::shared(wordnet_dir,
+  // meteor_paraphrase_table), loaded on a second thread while the other metrics run.
   std::shared_ptr<const MeteorResources> meteor_resources;
 };
 
@@ -44,12 +48,17 @@ struct MetricScores {
 struct CaptionScores {
   std::vector<std::string> image_ids;
   // Keys use the toolkit's names: BLEU_1..BLEU_4, METEOR, ROUGE_L, CIDEr_D (computed ones only).
+  // METEOR is the official score (paraphrase table loaded); without the table the key is
+  // METEOR_no_paraphrase, so the two are never mistaken for each other.
   std::map<std::string, MetricScores> metrics;
   BleuStatistics bleu_statistics;
-  std::string meteor_modules;  // "exact+stem+synonym" or "exact+stem"; empty when not run
+  std::string meteor_name;     // "METEOR" or "METEOR_no_paraphrase"; empty when not run
+  std::string meteor_modules;  // e.g. "exact+stem+synonym+paraphrase"; empty when not run
 
   // Throws std::out_of_range naming the metric when it was not computed.
   const MetricScores& metric(const std::string& name) const;
+  // METEOR in whichever mode ran (see meteor_name); throws std::out_of_range when it did not.
+  const MetricScores& meteor() const;
 };
 
 // Pairs references and candidates by id and tokenises both. Throws std::runtime_error naming the
@@ -63,7 +72,7 @@ CaptionScores score_captions(const ReferenceCaptions& references, const Candidat
 CaptionScores score_tokenized_captions(const TokenizedCaptionSet& set, const ScoreOptions& options = {});
 
 // {"image_ids": [...], "corpus": {"BLEU_1": ..}, "per_image": {"BLEU_1": [..]}, "bleu_stats": {..},
-//  "meteor_modules": ".."}
+//  "meteor_modules": "..", "meteor_name": ".."}
 nlohmann::json caption_scores_to_json(const CaptionScores& scores);
 
 }  // namespace sparsecap::eval

@@ -112,4 +112,23 @@ std::string to_lower_utf8(std::string_view text) {
   return out;
 }
 
+std::u32string decode_utf8(std::string_view text) {
+  std::u32string code_points;
+  code_points.reserve(text.size());
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    const DecodedCodePoint decoded = decode_at(text, pos);
+    code_points.push_back(decoded.length == 0 ? U'\uFFFD' : decoded.value);
+    pos += decoded.length == 0 ? 1 : decoded.length;
+  }
+  return code_points;
+}
+
+std::string encode_utf8(std::u32string_view code_points) {
+  std::string out;
+  out.reserve(code_points.size());
+  for (char32_t cp : code_points) append_utf8(out, cp);
+  return out;
+}
+
 }  // namespace sparsecap::eval

@@ -15,4 +15,8 @@ void require_valid_utf8(std::string_view text, std::string_view where);
 // point is copied unchanged. Input must be valid UTF-8.
 std::string to_lower_utf8(std::string_view text);
 
+// Code points of valid UTF-8 text (an invalid byte becomes U+FFFD), and back.
+std::u32string decode_utf8(std::string_view text);
+std::string encode_utf8(std::u32string_view code_points);
+
 }  // namespace sparsecap::eval

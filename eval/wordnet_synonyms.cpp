@@ -50,7 +50,7 @@ WordNetSynonyms WordNetSynonyms::load(const std::filesystem::path& wordnet_dir) 
         if (!(fields >> offset)) {
           throw std::runtime_error("malformed line in " + (wordnet_dir / ("index." + pos)).string() + ": " + line);
         }
-        synsets.push_back(static_cast<SynsetId>(pos_code) * 1000000000ULL + offset);
+        synsets.push_back(offset);
       }
     }
     std::ifstream exceptions = open_database_file(wordnet_dir / (pos + ".exc"));

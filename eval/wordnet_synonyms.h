@@ -12,7 +12,10 @@
 
 namespace sparsecap::eval {
 
-using SynsetId = std::uint64_t;  // part-of-speech code * 10^9 + byte offset in data.<pos>
+// The synset's byte offset in data.<pos>, without the part of speech: METEOR's synonym data keys
+// synsets by offset alone, so a noun and a verb synset at the same offset count as shared
+// ("low" ~ "catch" through 01215421). Reproduced because the official scores include such matches.
+using SynsetId = std::uint64_t;
 
 class WordNetSynonyms {
  public:

@@ -66,6 +66,9 @@ class PruningMethod {
     return {{"step", step}, {"caption_loss", caption_loss}};
   }
 
+  // Tensors of the method worth a histogram, by tag ("gate_logits/decoder.logit.weight").
+  virtual std::vector<std::pair<std::string, Tensor>> histogram_tensors() const { return {}; }
+
   // State to checkpoint beside the model and optimizer, keyed by name, and its restoration.
   virtual std::vector<std::pair<std::string, Tensor>> state_tensors() const { return {}; }
   virtual std::map<std::string, std::string> state_metadata() const { return {}; }

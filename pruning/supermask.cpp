@@ -278,11 +278,22 @@ std::vector<int64_t> SupermaskPruning::gate_histogram(int bins, double low, doub
   return counts;
 }
 
+std::vector<std::pair<std::string, Tensor>> SupermaskPruning::histogram_tensors() const {
+  std::vector<std::pair<std::string, Tensor>> out;
+  for (size_t i = 0; i < gates_.size(); ++i) out.emplace_back("gate_logits/" + weights_[i]->name(), gates_[i]->value());
+  return out;
+}
+
 nlohmann::json SupermaskPruning::statistics_record(int64_t step, double caption_loss) const {
   const SparsityReport report = gate_sparsity();
   const double alpha = annealing_rate(step, options_.total_steps);
-  nlohmann::json per_mask = nlohmann::json::object();
+  nlohmann::json per_mask = nlohmann::json::object(), per_mask_gating = nlohmann::json::object();
   for (const LayerSparsity& layer : report.layers) per_mask[layer.name] = layer.sparsity();
+  {
+    NoGradGuard no_grad;
+    for (size_t i = 0; i < gates_.size(); ++i)
+      per_mask_gating[weights_[i]->name()] = mean(gates_[i]->value()).item();
+  }
   return {{"step", step},
           {"caption_loss", caption_loss},
           {"sparsity_loss", last_sparsity_loss_},
@@ -292,7 +303,8 @@ nlohmann::json SupermaskPruning::statistics_record(int64_t step, double caption_
           {"sparsity", report.sparsity()},
           {"nnz", report.kept},
           {"gating_average", mean_gate_logit()},
-          {"per_mask_sparsity", per_mask}};
+          {"per_mask_sparsity", per_mask},
+          {"per_mask_gating_average", per_mask_gating}};
 }
 
 }  // namespace sparsecap::pruning

@@ -83,6 +83,8 @@ class SupermaskPruning : public PruningMethod {
   std::vector<int64_t> gate_histogram(int bins, double low, double high) const;
   // One JSONL record of the reference's logged statistics at `step`.
   nlohmann::json statistics_record(int64_t step, double caption_loss) const override;
+  // The gate logits of every gated weight ("gate_logits/<weight name>").
+  std::vector<std::pair<std::string, Tensor>> histogram_tensors() const override;
 
  private:
   SupermaskOptions options_;

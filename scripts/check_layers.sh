@@ -31,7 +31,8 @@ for folder in engine/kernels engine cuda models pruning data eval train apps ben
   [ "$folder" = engine ] && exclude=(--exclude-dir=kernels)
   while IFS= read -r line; do
     file="${line%%:*}"
-    target=$(sed -E 's/.*#include "([^"]+)".*/\1/' <<<"$line")
+    [[ "$line" =~ \#[[:space:]]*include[[:space:]]+\"([^\"]+)\" ]] || continue
+    target="${BASH_REMATCH[1]}"
     ok=0
     for prefix in ${allowed[$folder]}; do
       if [[ "$target" == "$prefix"/* ]]; then ok=1; break; fi

@@ -11,9 +11,10 @@ packages=(
   ocl-icd-opencl-dev     # OpenCL headers: oneDNN's CMake package config requires them
   libopenblas-dev        # OpenBLAS: only the benchmark baseline
   libeigen3-dev          # Eigen: only the sparse benchmark's peer
-  nlohmann-json3-dev libcli11-dev libstb-dev zlib1g-dev libzstd-dev
+  nlohmann-json3-dev libcli11-dev libstb-dev zlib1g-dev libzstd-dev libstemmer-dev
   googletest libgtest-dev libbenchmark-dev
   wordnet-base           # WordNet database for METEOR's synonym matching
+  protobuf-compiler libprotobuf-dev  # TensorBoard event files
 )
 missing=()
 for p in "${packages[@]}"; do

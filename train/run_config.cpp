@@ -66,16 +66,23 @@ void optim_from_json(const json& j, OptimConfig& o) {
 }
 
 json schedule_to_json(const ScheduleConfig& s) {
-  return {{"log_every", s.log_every}, {"validate_every", s.validate_every},
-          {"validation_images", s.validation_images}, {"checkpoint_every", s.checkpoint_every}};
+  return {{"log_every", s.log_every},
+          {"validate_every", s.validate_every},
+          {"validation_images", s.validation_images},
+          {"checkpoint_every", s.checkpoint_every},
+          {"histogram_every", s.histogram_every}};
 }
 
 void schedule_from_json(const json& j, ScheduleConfig& s) {
-  check_known_keys(j, {"log_every", "validate_every", "validation_images", "checkpoint_every"}, "schedule");
+  check_known_keys(j, {"log_every", "validate_every", "validation_images", "checkpoint_every", "histogram_every"},
+                   "schedule");
   read_field(j, "log_every", s.log_every, "schedule");
   read_field(j, "validate_every", s.validate_every, "schedule");
   read_field(j, "validation_images", s.validation_images, "schedule");
   read_field(j, "checkpoint_every", s.checkpoint_every, "schedule");
+  read_field(j, "histogram_every", s.histogram_every, "schedule");
+  SPARSECAP_CHECK(s.histogram_every >= 0, "schedule.histogram_every must be >= 0 (0: no histograms), got ",
+                  s.histogram_every);
   SPARSECAP_CHECK(s.log_every > 0 && s.validate_every > 0 && s.checkpoint_every > 0,
                   "schedule: log_every, validate_every and checkpoint_every must be positive");
 }

@@ -45,6 +45,9 @@ struct ScheduleConfig {
   int64_t validate_every = 250;    // greedy decoding + CIDEr-D on validation images
   int64_t validation_images = 250; // 0: the whole validation split
   int64_t checkpoint_every = 500;
+  // Histograms of every prunable weight and of the method's own tensors (gate logits) in the
+  // TensorBoard events every N steps; 0: none.
+  int64_t histogram_every = 250;
 };
 
 struct InitConfig {

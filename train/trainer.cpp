@@ -120,16 +120,27 @@ Trainer::Trainer(const RunConfig& config, const TrainOptions& options)
     position_ = load_training_checkpoint(
         run_.last_checkpoint(),
         TrainingParts{model_.get(), optimizer_.get(), method_.get(), &model_->dropout_generator()});
-  log_.open(run_.log(), options_.resume ? std::ios::app : std::ios::trunc);
-  SPARSECAP_CHECK(log_.good(), "cannot write the training log ", run_.log().string());
+  const std::optional<int64_t> resume_step = options_.resume ? std::optional(position_.step) : std::nullopt;
+  log_ = std::make_unique<TrainingLog>(run_.log(), resume_step);
+  if (!options_.resume)  // a run started afresh in this directory: no events of an earlier attempt
+    for (const auto& old : tensorboard_event_files(run_.root)) std::filesystem::remove(old);
+  tensorboard_ = std::make_unique<TensorBoardWriter>(run_.root, resume_step);
+}
+
+void Trainer::write_record(const nlohmann::json& record) {
+  log_->write(record);
+  tensorboard_->write_record(record);
+}
+
+void Trainer::write_histograms() {
+  NoGradGuard no_grad;
+  for (const nn::ParameterPtr& weight : model_->prunable_parameters())
+    tensorboard_->write_histogram("weights/" + weight->name(), weight->value().to_vector<float>(), position_.step);
+  for (const auto& [tag, tensor] : method_->histogram_tensors())
+    tensorboard_->write_histogram(tag, tensor.to_vector<float>(), position_.step);
 }
 
 Trainer::~Trainer() = default;
-
-void Trainer::log(const nlohmann::json& record) {
-  log_ << record.dump() << '\n';
-  log_.flush();
-}
 
 void Trainer::save_checkpoint(const std::filesystem::path& path) {
   save_training_checkpoint(path, TrainingParts{model_.get(), optimizer_.get(), method_.get(), &model_->dropout_generator()},
@@ -174,7 +185,7 @@ void Trainer::log_step(const StepLosses& losses) {
   record["learning_rate"] = optimizer_->learning_rate(0);
   record["images_per_second"] = window_seconds_ > 0 ? static_cast<double>(window_images_) / window_seconds_ : 0.0;
   record["elapsed_seconds"] = now_seconds() - session_start_;
-  log(record);
+  write_record(record);
   window_seconds_ = 0;
   window_images_ = 0;
 }
@@ -192,7 +203,7 @@ void Trainer::validate() {
     save_checkpoint(run_.best_checkpoint());
     record["best"] = true;
   }
-  log(record);
+  write_record(record);
 }
 
 void Trainer::observe_initial_gradients() {
@@ -249,6 +260,8 @@ TrainSummary Trainer::run() {
     std::snprintf(status, sizeof status, "loss %.3f | %.1f img/s", losses.caption,
                   session_seconds_ > 0 ? static_cast<double>(session_images_) / session_seconds_ : 0.0);
     progress.update(position_.step, status);
+    if (config_.schedule.histogram_every > 0 && position_.step % config_.schedule.histogram_every == 0)
+      write_histograms();
     if (position_.step % config_.schedule.validate_every == 0 || position_.step == total_steps_) validate();
     if (position_.step % config_.schedule.checkpoint_every == 0) save_checkpoint(run_.last_checkpoint());
     if (InterruptGuard::requested() || position_.step == options_.stop_at_step) {

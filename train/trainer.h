@@ -2,12 +2,11 @@
 // The training loop of a captioner, with or without a pruning method: teacher-forced
 // cross-entropy over seq_per_img captions per image, Adam with cosine LR, gradient clipping, the
 // pruning hooks, validation with greedy decoding and CIDEr-D, best/periodic/final checkpoints,
-// exact resume, a JSONL log, a progress bar, a clean stop on Ctrl-C, and a stop on a NaN/Inf loss
+// exact resume, a JSONL log and TensorBoard events, a progress bar, a clean stop on Ctrl-C, and a stop on a NaN/Inf loss
 // that keeps the last good checkpoint. The model and the method come from their registries
 // (models/captioner_registry.h, pruning/method_registry.h).
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <string>
 
@@ -21,6 +20,8 @@
 #include "train/run_config.h"
 #include "train/run_directory.h"
 #include "train/training_checkpoint.h"
+#include "train/tensorboard_writer.h"
+#include "train/training_log.h"
 
 namespace sparsecap::train {
 
@@ -83,8 +84,10 @@ class Trainer {
  private:
   // The method's initial_gradient_batches() forward/backward passes (before step 1).
   void observe_initial_gradients();
-  void log(const nlohmann::json& record);
   void log_step(const StepLosses& losses);
+  // One record to log.jsonl and the TensorBoard events.
+  void write_record(const nlohmann::json& record);
+  void write_histograms();
   [[noreturn]] void throw_diverged(const StepLosses& losses) const;
 
   RunConfig config_;
@@ -98,7 +101,8 @@ class Trainer {
   std::unique_ptr<optim::Adam> optimizer_;
   std::unique_ptr<pruning::PruningMethod> method_;
   RunPosition position_;
-  std::ofstream log_;
+  std::unique_ptr<TrainingLog> log_;
+  std::unique_ptr<TensorBoardWriter> tensorboard_;
   // Training time and images since the last log record, and over this session.
   double window_seconds_ = 0, session_seconds_ = 0;
   int64_t window_images_ = 0, session_images_ = 0;

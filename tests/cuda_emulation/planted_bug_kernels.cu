@@ -9,7 +9,7 @@ namespace sparsecap::cuda::planted {
 
 namespace {
 
-using kernels::warp_sum;
+using launchers::warp_sum;
 
 template <ReductionBug Bug>
 __device__ float planted_block_sum(float value, float* scratch) {

@@ -78,7 +78,7 @@ TEST(Metrics, EmptyCandidateScoresZeroEverywhere) {
   const CandidateCaptions candidates{{"1", ""}, {"2", "a cat sleeps"}};
   const CaptionScores scores = score_captions(references, candidates);
   for (const auto& [name, metric] : scores.metrics) EXPECT_EQ(metric.per_image[0], 0.0) << name;
-  EXPECT_DOUBLE_EQ(scores.metric("METEOR").per_image[1], 1.0);
+  EXPECT_DOUBLE_EQ(scores.meteor().per_image[1], 1.0);
   EXPECT_DOUBLE_EQ(scores.metric("ROUGE_L").per_image[1], 1.0);
 }
 

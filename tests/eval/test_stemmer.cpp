@@ -1,12 +1,12 @@
 #include <gtest/gtest.h>
 
-#include "eval/snowball_english_stemmer.h"
+#include "eval/english_stemmer.h"
 
 namespace sparsecap::eval {
 namespace {
 
 // Pairs from the Snowball English stemmer's published vocabulary/output lists.
-TEST(SnowballEnglishStemmer, PublishedExamples) {
+TEST(EnglishStemmer, PublishedExamples) {
   const std::vector<std::pair<std::string, std::string>> examples{
       {"consign", "consign"},     {"consigned", "consign"},   {"consigning", "consign"},
       {"consignment", "consign"}, {"consist", "consist"},     {"consisted", "consist"},
@@ -19,11 +19,12 @@ TEST(SnowballEnglishStemmer, PublishedExamples) {
       {"skies", "sky"},           {"dying", "die"},           {"news", "news"},
       {"cries", "cri"},           {"ties", "tie"},            {"happily", "happili"},
       {"sitting", "sit"},         {"riding", "ride"},         {"horses", "hors"},
+      {"große", "große"},  // ß is one letter, as for the Java stemmer METEOR runs (a byte-wise stemmer gives "groß")
       {"playing", "play"},        {"plays", "play"},          {"by", "by"},
       {"cry", "cri"},             {"succeeding", "succeed"},  {"agreed", "agre"},
       {"feed", "feed"},           {"communication", "communic"},
   };
-  for (const auto& [word, stem] : examples) EXPECT_EQ(snowball_english_stem(word), stem) << word;
+  for (const auto& [word, stem] : examples) EXPECT_EQ(english_stem(word), stem) << word;
 }
 
 }  // namespace

@@ -3,7 +3,12 @@
 // for bit; a diverging run stops with a clear error and keeps its last good checkpoint.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+
+#include <cstdlib>
 #include <cstring>
+#include <map>
+#include <optional>
 #include <filesystem>
 #include <fstream>
 
@@ -14,6 +19,8 @@
 #include "train/run_directory.h"
 #include "train/trained_run.h"
 #include "models/soft_attention.h"
+#include "train/gate_report.h"
+#include "train/tensorboard_writer.h"
 #include "train/trainer.h"
 
 namespace sparsecap::train {
@@ -119,6 +126,145 @@ TEST_F(TrainerTest, ResumedRunIsBitIdenticalToAnUninterruptedOne) {
   ASSERT_EQ(a.size(), 16u);
   ASSERT_EQ(b.size(), 16u);
   EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(double)));
+}
+
+TEST_F(TrainerTest, ResumeDropsLogRecordsWrittenAfterTheCheckpoint) {
+  // A session killed after its last checkpoint leaves records of later steps (and maybe a torn
+  // line) in log.jsonl; the resumed run writes those steps again, so they must go first.
+  const RunConfig config = tiny_config(10);
+  const fs::path whole = root_ / "log_whole", pieces = root_ / "log_pieces";
+  train_captioner(config, TrainOptions{whole});
+  TrainOptions first_piece{pieces};
+  first_piece.stop_at_step = 6;  // checkpoint at step 6
+  EXPECT_TRUE(train_captioner(config, first_piece).interrupted);
+  {
+    std::ofstream log(RunDirectory{pieces}.log(), std::ios::app);
+    log << R"({"step": 7, "caption_loss": 99.0})" << '\n' << R"({"step": 8, "caption_lo)";  // then the kill
+  }
+  EXPECT_FALSE(train_captioner(config, TrainOptions{pieces, true}).interrupted);
+  std::vector<int64_t> steps;
+  for (const auto& record : read_log(RunDirectory{pieces}.log()))
+    if (record.contains("caption_loss")) steps.push_back(record["caption_loss"].get<double>() == 99.0 ? -1 : record["step"].get<int64_t>());
+  EXPECT_EQ(steps, (std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}));
+  const std::vector<double> a = step_losses(RunDirectory{whole}.log()), b = step_losses(RunDirectory{pieces}.log());
+  ASSERT_EQ(a.size(), b.size());
+  EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(double)));
+}
+
+TEST(TensorBoardWriter, Crc32cOfTheStandardCheckString) {
+  const std::string check = "123456789";
+  EXPECT_EQ(crc32c(check.data(), check.size()), 0xE3069283u);  // the CRC-32C catalogue's check value
+  const uint32_t crc = 0xE3069283u;
+  EXPECT_EQ(masked_crc32c(check.data(), check.size()), ((crc >> 15) | (crc << 17)) + 0xa282ead8u);
+}
+
+// The scalars and histogram steps TensorBoard's own reader finds in `run_dir`, or nullopt when
+// the tensorboard package cannot be had (the script installs it from PyPI when it can).
+std::optional<nlohmann::json> read_with_tensorboard(const fs::path& run_dir) {
+  const fs::path output = run_dir / "tensorboard_read.json";
+  const std::string command = std::string("python3 ") + SPARSECAP_SOURCE_DIR + "/tests/train/read_tensorboard_events.py " +
+                              run_dir.string() + " " + SPARSECAP_BINARY_DIR + "/python-packages > " + output.string();
+  const int status = std::system(command.c_str());
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 77) return std::nullopt;
+  EXPECT_EQ(status, 0) << command;
+  std::ifstream in(output);
+  return nlohmann::json::parse(in);
+}
+
+TEST_F(TrainerTest, TensorBoardEventsMatchTheLogAcrossAKilledAndResumedRun) {
+  RunConfig config = tiny_config(10);
+  config.pruning = {{"method", "supermask"}, {"target_sparsity", 0.5}};
+  config.schedule.histogram_every = 5;
+  const fs::path run_dir = root_ / "tensorboard";
+  const RunDirectory run{run_dir};
+  TrainOptions options{run_dir};
+  options.stop_at_step = 6;
+  train_captioner(config, options);
+  const fs::path step6 = root_ / "tensorboard_step6.safetensors";
+  fs::copy_file(run.last_checkpoint(), step6);
+  // A session that gets to step 9 and is killed before its next checkpoint, mid-write: the last
+  // checkpoint is step 6's, events and records of steps 7-9 are on disk, and a torn record follows.
+  options.resume = true;
+  options.stop_at_step = 9;
+  train_captioner(config, options);
+  fs::copy_file(step6, run.last_checkpoint(), fs::copy_options::overwrite_existing);
+  const std::vector<fs::path> event_files = tensorboard_event_files(run_dir);
+  ASSERT_EQ(event_files.size(), 1u);
+  {
+    std::ofstream torn(event_files[0], std::ios::binary | std::ios::app);
+    torn << std::string("\x30\x00\x00\x00\x00\x00\x00\x00\x11\x22", 10);
+  }
+  options.stop_at_step = 0;
+  EXPECT_FALSE(train_captioner(config, options).interrupted);
+
+  const std::optional<nlohmann::json> read = read_with_tensorboard(run_dir);
+  if (!read) GTEST_SKIP() << "the tensorboard Python package is not installed and could not be installed";
+  // Every numeric field of every JSONL record, at its step, once.
+  std::map<std::string, std::vector<std::pair<int64_t, float>>> expected;
+  for (const auto& record : read_log(run.log()))
+    for (const auto& [key, value] : record.items()) {
+      if (key == "step") continue;
+      if (value.is_number())
+        expected[key].emplace_back(record["step"].get<int64_t>(), value.get<float>());
+      else if (value.is_object())
+        for (const auto& [name, number] : value.items())
+          expected[key + "/" + name].emplace_back(record["step"].get<int64_t>(), number.get<float>());
+    }
+  ASSERT_TRUE(expected.contains("caption_loss"));
+  EXPECT_EQ(expected["caption_loss"].size(), 10u);
+  ASSERT_EQ((*read)["scalars"].size(), expected.size());
+  for (const auto& [tag, points] : expected) {
+    const nlohmann::json& found = (*read)["scalars"][tag];
+    ASSERT_EQ(found.size(), points.size()) << tag;
+    for (size_t i = 0; i < points.size(); ++i) {
+      EXPECT_EQ(found[i][0].get<int64_t>(), points[i].first) << tag;
+      EXPECT_EQ(found[i][1].get<float>(), points[i].second) << tag << " at step " << points[i].first;
+    }
+  }
+  // Histograms of every weight and gate at steps 5 and 10.
+  EXPECT_EQ((*read)["histograms"]["weights/decoder.logit.weight"], nlohmann::json({5, 10}));
+  EXPECT_EQ((*read)["histograms"]["gate_logits/decoder.logit.weight"], nlohmann::json({5, 10}));
+  // A corrupted final record (a writer killed mid-record, no resume after it) is skipped by
+  // TensorBoard's reader, not fatal.
+  {
+    std::ofstream torn(event_files[0], std::ios::binary | std::ios::app);
+    torn << std::string("\x30\x00\x00\x00\x00\x00\x00\x00\x11\x22\x33\x44\x55", 13);
+  }
+  const std::optional<nlohmann::json> reread = read_with_tensorboard(run_dir);
+  ASSERT_TRUE(reread.has_value());
+  EXPECT_EQ((*reread)["scalars"], (*read)["scalars"]);
+}
+
+TEST_F(TrainerTest, GateReportAddsUpToTheFinalizedModel) {
+  RunConfig config = tiny_config(6);
+  config.pruning = {{"method", "supermask"}, {"target_sparsity", 0.5}, {"sparsity_weight", 2000.0}};
+  const fs::path run_dir = root_ / "gate_report";
+  train_captioner(config, TrainOptions{run_dir});
+  const TrainedRun trained = load_trained_run(run_dir);
+  const nlohmann::json report = gate_report_data(run_dir);
+  EXPECT_EQ(report["method"], "supermask");
+  EXPECT_EQ(report["log"].size(), 6u);  // log_every 1: one record per step with per-layer sparsity
+  EXPECT_TRUE(report["log"][0].contains("per_mask_gating_average"));
+  int64_t kept = 0, total = 0;
+  bool saw_lstm = false;
+  for (const auto& layer : report["layers"]) {
+    kept += layer["kept"].get<int64_t>();
+    total += layer["total"].get<int64_t>();
+    if (!layer.contains("gate_blocks")) continue;
+    // Four equal blocks (i, f, g, o): their mean sparsity is the layer's.
+    saw_lstm = true;
+    const std::vector<double> blocks = layer["gate_blocks"]["sparsity"];
+    ASSERT_EQ(blocks.size(), 4u);
+    EXPECT_NEAR((blocks[0] + blocks[1] + blocks[2] + blocks[3]) / 4, layer["sparsity"].get<double>(), 1e-12);
+  }
+  EXPECT_TRUE(saw_lstm);
+  EXPECT_EQ(kept, trained.sparsity.kept);
+  EXPECT_EQ(total, trained.sparsity.total);
+  double kept_counted = 0, pruned_counted = 0;
+  for (double c : report["magnitude"]["kept"].get<std::vector<double>>()) kept_counted += c;
+  for (double c : report["magnitude"]["pruned"].get<std::vector<double>>()) pruned_counted += c;
+  EXPECT_EQ(kept_counted, static_cast<double>(kept));
+  EXPECT_EQ(pruned_counted, static_cast<double>(total - kept));
 }
 
 TEST_F(TrainerTest, DivergenceStopsWithAClearErrorAndKeepsTheLastGoodCheckpoint) {
