@@ -31,6 +31,12 @@ class PruningMethod {
     (void)optimizer;
     attach(weights);
   }
+  // Batches whose loss gradients the method needs before step 1 (SNIP's saliency at the
+  // initialisation), 0 for none. The trainer runs a forward and backward pass on each of the first
+  // that many training batches and calls observe_initial_gradients() after each; no weight moves.
+  virtual int64_t initial_gradient_batches() const { return 0; }
+  // The prunable weights' gradients hold dL/dW' of one such batch alone.
+  virtual void observe_initial_gradients() {}
   // Before the forward pass of `step` (1-based).
   virtual void before_step(int64_t step) { (void)step; }
   // Added to the task loss (undefined Tensor: nothing to add).
@@ -39,6 +45,11 @@ class PruningMethod {
     return Tensor();
   }
   virtual void after_optimizer_step(int64_t step) { (void)step; }
+  // The step (1-based) at which training starts over, 0 for never: before it the trainer clears
+  // the optimizer's per-parameter state (moments) and from it runs the learning-rate schedule
+  // afresh over the remaining steps (hard pruning's fine-tuning, the lottery ticket's retraining).
+  // A function of the config and the run's length: the trainer asks once, before step 1.
+  virtual int64_t restart_step() const { return 0; }
   // Bake the method into the weights (W ← W ⊙ mask) and detach every transform.
   virtual void finalize() = 0;
 

@@ -1,7 +1,13 @@
 #include "pruning/method_registry.h"
 
 #include "engine/registry.h"
+#include "pruning/gradual.h"
+#include "pruning/hard.h"
+#include "pruning/iterative.h"
+#include "pruning/lottery.h"
+#include "pruning/lstm_policy.h"
 #include "pruning/no_pruning.h"
+#include "pruning/snip.h"
 #include "pruning/supermask.h"
 
 namespace sparsecap::pruning {
@@ -25,6 +31,12 @@ Registry<PruningMethodRegistration>& registry() {
   static Registry<PruningMethodRegistration> instance("pruning.method", {
                                                                             {"none", no_pruning_registration()},
                                                                             {"supermask", supermask_registration()},
+                                                                            {"hard", hard_registration()},
+                                                                            {"gradual", gradual_registration()},
+                                                                            {"snip", snip_registration()},
+                                                                            {"lottery", lottery_registration()},
+                                                                            {"lstm_policy", lstm_policy_registration()},
+                                                                            {"iterative", iterative_registration()},
                                                                         });
   return instance;
 }

@@ -22,6 +22,7 @@ namespace sparsecap::pruning {
 struct PruningRunInfo {
   int64_t total_steps = 1;  // optimizer steps of the whole run (schedules, annealing)
   uint64_t seed = 0;        // the run's seed (Philox mask draws)
+  int64_t steps_per_epoch = 0;  // optimizer steps of one epoch (0: unknown, e.g. loading a trained run)
 };
 
 struct PruningMethodRegistration {

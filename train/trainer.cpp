@@ -40,6 +40,17 @@ void report_generation(int64_t done, int64_t total) {
                  static_cast<long long>(total));
 }
 
+// The cosine schedule over the run; with a restart at step r > 1 (pruning/method.h), one cosine
+// over steps 1..r−1 and a fresh one over r..T.
+optim::SchedulePtr main_schedule(const OptimConfig& optim, int64_t total_steps, int64_t restart_step) {
+  if (restart_step <= 1 || restart_step > total_steps)
+    return optim::cosine_schedule(optim.learning_rate, optim.learning_rate_floor, total_steps);
+  return optim::restarted_schedule(
+      optim::cosine_schedule(optim.learning_rate, optim.learning_rate_floor, restart_step - 1),
+      optim::cosine_schedule(optim.learning_rate, optim.learning_rate_floor, total_steps - restart_step + 1),
+      restart_step);
+}
+
 std::string progress_label(const pruning::PruningMethod& method) {
   return "train (" + (method.name() == "none" ? std::string("dense") : method.name()) + ")";
 }
@@ -94,15 +105,16 @@ Trainer::Trainer(const RunConfig& config, const TrainOptions& options)
       run_data_.dataset, run_data_.vocabulary,
       batch_options(config_.data, model_->input_kinds(), data::Split::Train, config_.optim.seed, true));
   total_steps_ = total_training_steps(config_, loader_->batches_per_epoch());
+  method_ = pruning::make_pruning_method(config_.pruning,
+                                         pruning::PruningRunInfo{.total_steps = total_steps_,
+                                                                 .seed = config_.optim.seed,
+                                                                 .steps_per_epoch = loader_->batches_per_epoch()});
   optimizer_ = std::make_unique<optim::Adam>(
-      model_->parameters(),
-      optim::cosine_schedule(config_.optim.learning_rate, config_.optim.learning_rate_floor, total_steps_),
+      model_->parameters(), main_schedule(config_.optim, total_steps_, method_->restart_step()),
       optim::AdamOptions{.beta1 = config_.optim.beta1,
                          .beta2 = config_.optim.beta2,
                          .eps = config_.optim.eps,
                          .weight_decay = config_.optim.weight_decay});
-  method_ = pruning::make_pruning_method(config_.pruning,
-                                         pruning::PruningRunInfo{.total_steps = total_steps_, .seed = config_.optim.seed});
   method_->begin(model_->prunable_parameters(), *optimizer_);
   if (options_.resume)
     position_ = load_training_checkpoint(
@@ -150,6 +162,7 @@ StepLosses Trainer::step(const data::CaptionBatch& batch) {
   ++position_.batch_in_epoch;
   model_->train();
   method_->before_step(position_.step);
+  if (position_.step == method_->restart_step()) optimizer_->reset_state();
   optimizer_->zero_grad();
   const Tensor caption_loss = model_->loss(captioner_inputs(batch), caption_tensor(batch), batch.seq_per_img);
   Tensor total_loss = caption_loss;
@@ -193,8 +206,29 @@ void Trainer::validate() {
   write_record(record);
 }
 
+void Trainer::observe_initial_gradients() {
+  const int64_t count = method_->initial_gradient_batches();
+  // The first `count` batches of epoch 0 from a loader of their own, so the training order and a
+  // resume's batch skipping are unchanged.
+  data::CaptionBatchLoader loader(
+      run_data_.dataset, run_data_.vocabulary,
+      batch_options(config_.data, model_->input_kinds(), data::Split::Train, config_.optim.seed, true));
+  loader.start_epoch(0);
+  model_->train();
+  for (int64_t i = 0; i < count; ++i) {
+    const std::optional<data::CaptionBatch> batch = loader.next_batch();
+    SPARSECAP_CHECK(batch.has_value(), "pruning method ", method_->name(), " asks for ", count,
+                    " batches before training; an epoch has ", loader.batches_per_epoch());
+    optimizer_->zero_grad();
+    model_->loss(captioner_inputs(*batch), caption_tensor(*batch), batch->seq_per_img).backward();
+    method_->observe_initial_gradients();
+  }
+  optimizer_->zero_grad();
+}
+
 TrainSummary Trainer::run() {
   InterruptGuard interrupt;
+  if (position_.step == 0 && method_->initial_gradient_batches() > 0) observe_initial_gradients();
   ProgressBar progress(progress_label(*method_), total_steps_);
   TrainSummary summary;
   session_start_ = now_seconds();

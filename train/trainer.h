@@ -82,6 +82,8 @@ class Trainer {
   int64_t total_steps() const { return total_steps_; }
 
  private:
+  // The method's initial_gradient_batches() forward/backward passes (before step 1).
+  void observe_initial_gradients();
   void log_step(const StepLosses& losses);
   // One record to log.jsonl and the TensorBoard events.
   void write_record(const nlohmann::json& record);

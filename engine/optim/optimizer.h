@@ -46,6 +46,9 @@ class Optimizer {
   // their state does not advance). Runs without recording autograd history.
   void step();
   void zero_grad();
+  // Forgets every parameter's state (moments, update counts), as a fresh optimizer would have;
+  // the step count, and so the learning-rate schedules, go on.
+  void reset_state() { state_.clear(); }
 
   // Adds a group after construction (a pruning method's gates). Its parameters must not already
   // belong to a group, and must have distinct names.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numbers>
+#include <utility>
 
 #include "engine/error.h"
 
@@ -66,6 +67,19 @@ std::string NoamSchedule::description() const {
   return detail::concat("noam(d_model ", d_model_, ", warmup ", warmup_steps_, ", factor ", factor_, ")");
 }
 
+RestartedSchedule::RestartedSchedule(SchedulePtr before, SchedulePtr after, int64_t restart_step)
+    : before_(std::move(before)), after_(std::move(after)), restart_step_(restart_step) {
+  SPARSECAP_CHECK(before_ && after_, "restarted schedule needs both schedules");
+  SPARSECAP_CHECK(restart_step >= 1, "restarted schedule: restart step ", restart_step, " must be >= 1");
+}
+double RestartedSchedule::lr_at(int64_t step) const {
+  check_step(step, "restarted");
+  return step < restart_step_ ? before_->lr_at(step) : after_->lr_at(step - restart_step_ + 1);
+}
+std::string RestartedSchedule::description() const {
+  return detail::concat(before_->description(), ", restarted at step ", restart_step_, " as ", after_->description());
+}
+
 SchedulePtr constant_schedule(double lr) { return std::make_shared<ConstantSchedule>(lr); }
 SchedulePtr cosine_schedule(double initial, double floor, int64_t total_steps) {
   return std::make_shared<CosineSchedule>(initial, floor, total_steps);
@@ -75,6 +89,9 @@ SchedulePtr step_schedule(double initial, int64_t step_size, double gamma) {
 }
 SchedulePtr noam_schedule(int64_t d_model, int64_t warmup_steps, double factor) {
   return std::make_shared<NoamSchedule>(d_model, warmup_steps, factor);
+}
+SchedulePtr restarted_schedule(SchedulePtr before, SchedulePtr after, int64_t restart_step) {
+  return std::make_shared<RestartedSchedule>(std::move(before), std::move(after), restart_step);
 }
 
 }  // namespace sparsecap::optim

@@ -67,9 +67,23 @@ class NoamSchedule : public LearningRateSchedule {
   double factor_;
 };
 
+// `before` up to step restart − 1, then `after` started afresh: lr_at(t) = after(t − restart + 1)
+// from t = restart on (fine-tuning after one-shot pruning, retraining a lottery ticket).
+class RestartedSchedule : public LearningRateSchedule {
+ public:
+  RestartedSchedule(SchedulePtr before, SchedulePtr after, int64_t restart_step);
+  double lr_at(int64_t step) const override;
+  std::string description() const override;
+
+ private:
+  SchedulePtr before_, after_;
+  int64_t restart_step_;
+};
+
 SchedulePtr constant_schedule(double lr);
 SchedulePtr cosine_schedule(double initial, double floor, int64_t total_steps);
 SchedulePtr step_schedule(double initial, int64_t step_size, double gamma);
 SchedulePtr noam_schedule(int64_t d_model, int64_t warmup_steps, double factor = 1.0);
+SchedulePtr restarted_schedule(SchedulePtr before, SchedulePtr after, int64_t restart_step);
 
 }  // namespace sparsecap::optim

@@ -241,6 +241,35 @@ TEST(Schedule, ValuesAtChosenStepsMatchClosedForms) {
   expect_error_containing([] { cosine_schedule(0.1, 0.0, 0); }, "positive number of steps, got 0");
 }
 
+TEST(Schedule, RestartedScheduleStartsTheSecondScheduleAfresh) {
+  // Cosine 0.01 -> 0 over steps 1-4, then a fresh cosine over 5-8.
+  const auto restarted = restarted_schedule(cosine_schedule(0.01, 0.0, 4), cosine_schedule(0.01, 0.0, 4), 5);
+  EXPECT_DOUBLE_EQ(restarted->lr_at(1), 0.01);
+  EXPECT_NEAR(restarted->lr_at(3), 0.005, 1e-15);
+  EXPECT_NEAR(restarted->lr_at(4), 0.01 * (1 + std::cos(3 * std::numbers::pi / 4)) / 2, 1e-15);
+  EXPECT_DOUBLE_EQ(restarted->lr_at(5), 0.01);
+  EXPECT_NEAR(restarted->lr_at(7), 0.005, 1e-15);
+  expect_error_containing([] { restarted_schedule(constant_schedule(1), constant_schedule(2), 0); }, "restart step 0");
+}
+
+TEST(Adam, ResetStateStartsEveryParameterAfreshAndKeepsTheStepCount) {
+  // After a reset, Adam's first update is again lr · sign(g) (bias-corrected moments of one gradient).
+  auto w = make_parameter("w", {1.0f});
+  Adam adam({w}, constant_schedule(0.1));
+  set_grad(w, {1.0f});
+  adam.step();
+  set_grad(w, {-3.0f});
+  adam.step();
+  EXPECT_NE(w->value().to_vector<float>()[0], 1.0f);
+  const float before = w->value().to_vector<float>()[0];
+  adam.reset_state();
+  EXPECT_TRUE(adam.state_tensors().tensors.empty());
+  EXPECT_EQ(adam.step_count(), 2);
+  set_grad(w, {0.5f});
+  adam.step();
+  EXPECT_NEAR(w->value().to_vector<float>()[0], before - 0.1f, 1e-6);
+}
+
 TEST(Schedule, OptimizerAppliesTheScheduledRate) {
   auto w = make_parameter("w", {0.0f});
   Sgd sgd({w}, step_schedule(1.0, 2, 0.1));
