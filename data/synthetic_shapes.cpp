@@ -14,6 +14,7 @@
 
 #include "data/file_io.h"
 #include "data/npy.h"
+#include "data/shapes_scene_file.h"
 #include "data/tokenize.h"
 
 namespace sparsecap::data {
@@ -39,8 +40,6 @@ std::string image_filename(int64_t index) {
   std::snprintf(name, sizeof(name), "shapes_%06lld.png", static_cast<long long>(index));
   return name;
 }
-
-nlohmann::json box_to_json(const PixelBox& box) { return {box.x0, box.y0, box.x1, box.y1}; }
 
 }  // namespace
 
@@ -149,22 +148,12 @@ SynthesisSummary write_synthetic_shapes(const fs::path& out_dir, const Synthetic
     summary.regions += static_cast<int64_t>(entry.regions.size());
     dataset.images.push_back(std::move(image));
 
-    nlohmann::json objects = nlohmann::json::array(), regions = nlohmann::json::array();
-    for (const SceneObject& object : entry.scene.objects)
-      objects.push_back({{"shape", shape_words(object.shape).front()},
-                         {"color", color_words(object.color).front()},
-                         {"size", size_words(object.size).front()},
-                         {"center", {object.center_x, object.center_y}},
-                         {"radius", object.radius},
-                         {"box", box_to_json(object.extent)}});
-    for (const Region& region : entry.regions)
-      regions.push_back({{"box", box_to_json(region.box)}, {"object", region.object_index}});
-    scenes.push_back({{"imgid", i}, {"objects", std::move(objects)}, {"regions", std::move(regions)}});
+    scenes.push_back(scene_record(i, entry.scene, entry.regions));
   }
   summary.images = total;
   summary.json_path = out_dir / "dataset_shapes.json";
   write_karpathy_json(dataset, summary.json_path);
-  write_file_text(out_dir / "shapes_scenes.json",
+  write_file_text(out_dir / kShapesScenesFile,
                   nlohmann::json({{"seed", options.seed}, {"image_size", options.image_size}, {"scenes", std::move(scenes)}}).dump());
   return summary;
 }
