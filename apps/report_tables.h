@@ -1,5 +1,7 @@
 #pragma once
 // Printing evaluation results as the tables the commands show.
+#include <string>
+
 #include "pruning/report.h"
 #include "train/evaluation.h"
 
@@ -7,5 +9,13 @@ namespace sparsecap::apps {
 
 // BLEU-1..4, METEOR, ROUGE-L, CIDEr-D and the caption statistics of one evaluation.
 void print_evaluation(const train::SplitEvaluation& evaluation, const pruning::SparsityReport& sparsity);
+
+// The grounded scores of the model's captions beside their controls, one row each.
+void print_grounded_evaluation(const train::GroundedEvaluation& grounded);
+
+// One row of grounded columns (shape P/R, colour+shape P/R, size+colour+shape P, count accuracy,
+// exact object sets), and its header.
+std::string grounded_columns_header();
+std::string grounded_columns(const data::GroundedScores& scores);
 
 }  // namespace sparsecap::apps
