@@ -13,5 +13,6 @@ void add_demo_command(CLI::App& app);
 void add_data_command(CLI::App& app);
 void add_score_command(CLI::App& app);
 void add_export_command(CLI::App& app);
+void add_pretrain_encoder_command(CLI::App& app);
 
 }  // namespace sparsecap::apps

@@ -1,5 +1,6 @@
 #include "train/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -43,6 +44,21 @@ std::unique_ptr<pruning::SupermaskPruning> make_method(const RunConfig& config, 
   options.seed = config.optim.seed;
   options.resample_per_call = config.pruning.resample_per_call;
   return std::make_unique<pruning::SupermaskPruning>(options);
+}
+
+// One "default" group, or with optim.encoder_learning_rate the decoder's parameters in it and the
+// encoder's in an "encoder" group with their own LR and eps.
+std::vector<optim::ParameterGroup> parameter_groups(models::SoftAttentionCaptioner& model, const OptimConfig& optim,
+                                                    int64_t total_steps) {
+  const auto schedule = [&](double peak) {
+    return optim::cosine_schedule(peak, std::min(peak, optim.learning_rate_floor), total_steps);
+  };
+  if (optim.encoder_learning_rate <= 0) return {{.parameters = model.parameters(), .schedule = schedule(optim.learning_rate)}};
+  return {{.parameters = model.decoder().parameters(), .schedule = schedule(optim.learning_rate)},
+          {.name = "encoder",
+           .parameters = model.encoder().parameters(),
+           .schedule = schedule(optim.encoder_learning_rate),
+           .eps = optim.encoder_eps}};
 }
 
 // The images and captions of a batch as engine tensors.
@@ -127,8 +143,7 @@ TrainSummary train_captioner(const RunConfig& requested, const TrainOptions& opt
   data::CaptionBatchLoader loader(run_data.dataset, run_data.vocabulary,
                                   batch_options(config.data, data::Split::Train, config.optim.seed, true));
   const int64_t total_steps = total_training_steps(config, loader.batches_per_epoch());
-  optim::Adam adam(model.parameters(),
-                   optim::cosine_schedule(config.optim.learning_rate, config.optim.learning_rate_floor, total_steps),
+  optim::Adam adam(parameter_groups(model, config.optim, total_steps),
                    optim::AdamOptions{.beta1 = config.optim.beta1,
                                       .beta2 = config.optim.beta2,
                                       .eps = config.optim.eps,
