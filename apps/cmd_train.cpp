@@ -56,6 +56,7 @@ struct EvalArguments {
   std::string split = "test";
   int64_t beam = 3;
   int64_t max_images = 0;
+  int64_t loss_images = 200;
   std::string checkpoint;
 };
 
@@ -67,8 +68,11 @@ void run_eval(const EvalArguments& args) {
   const train::SplitCaptions captions =
       train::caption_split(*trained.model, trained.data.dataset, trained.data.vocabulary, trained.config.data, *split,
                            args.max_images, args.beam, trained.model->decoding_options().max_words);
-  const train::SplitEvaluation evaluation =
+  train::SplitEvaluation evaluation =
       train::evaluate_captions(captions, trained.data.dataset, trained.data.vocabulary.size());
+  const std::string blank_caption = train::caption_blank_image(*trained.model, trained.data.dataset, trained.data.vocabulary, trained.config.data,
+                                                               args.beam, trained.model->decoding_options().max_words);
+  evaluation.grounded = train::grounded_evaluation(captions, trained.data.dataset, trained.config.data, blank_caption);
   const std::filesystem::path out_dir = std::filesystem::path(args.run) / "eval";
   std::filesystem::create_directories(out_dir);
   const std::filesystem::path results = out_dir / (args.split + "_captions.json");
@@ -79,10 +83,20 @@ void run_eval(const EvalArguments& args) {
   score_json["beam_size"] = args.beam;
   score_json["sparsity"] = trained.sparsity.sparsity();
   score_json["nnz"] = trained.sparsity.kept;
+  std::optional<train::ImageDependence> dependence;
+  if (args.loss_images > 0) {
+    dependence = train::measure_image_dependence(*trained.model, trained.data.dataset, trained.data.vocabulary,
+                                                 trained.config.data, *split, args.loss_images);
+    score_json["image_dependence"] = train::image_dependence_to_json(*dependence);
+  }
   write_file_atomically(scores, score_json.dump(2) + "\n");
   std::printf("%s split, %zu images, beam %lld, checkpoint %s\n", args.split.c_str(), captions.image_ids.size(),
               static_cast<long long>(args.beam), trained.checkpoint.string().c_str());
   print_evaluation(evaluation, trained.sparsity);
+  if (evaluation.grounded) print_grounded_evaluation(*evaluation.grounded);
+  if (dependence)
+    std::printf("  caption loss on %lld images: %.4f with the real images, %.4f with blank images\n",
+                static_cast<long long>(dependence->images), dependence->real_image_loss, dependence->blank_image_loss);
   std::printf("captions: %s\nscores:   %s\n", results.string().c_str(), scores.string().c_str());
 }
 
@@ -125,6 +139,9 @@ void add_eval_command(CLI::App& app) {
   command->add_option("--split", args->split, "train, val or test")->capture_default_str();
   command->add_option("--beam", args->beam, "beam size (1: greedy)")->capture_default_str();
   command->add_option("--max-images", args->max_images, "caption at most this many images (0: all)");
+  command->add_option("--loss-images", args->loss_images,
+                      "teacher-forced caption loss, real vs blank images, on this many images (0: skip)")
+      ->capture_default_str();
   command->add_option("--checkpoint", args->checkpoint, "checkpoint file (default: best, else final)");
   command->callback([args] { run_eval(*args); });
 }

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   sparsecap::apps::add_score_command(app);
   sparsecap::apps::add_export_command(app);
   sparsecap::apps::add_gates_command(app);
+  sparsecap::apps::add_pretrain_encoder_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -38,4 +38,31 @@ void print_export_report(const sparse::ExportReport& report) {
   std::printf(")\n");
 }
 
+std::string grounded_columns_header() {
+  char line[160];
+  std::snprintf(line, sizeof line, "%8s %8s %8s %8s %8s %8s %8s", "shape P", "shape R", "col+sh P", "col+sh R",
+                "size+ P", "count", "exact");
+  return line;
+}
+
+std::string grounded_columns(const data::GroundedScores& s) {
+  char line[160];
+  std::snprintf(line, sizeof line, "%7.1f%% %7.1f%% %7.1f%% %7.1f%% %7.1f%% %7.1f%% %7.1f%%", 100 * s.shape.precision(),
+                100 * s.shape.recall(), 100 * s.color_shape.precision(), 100 * s.color_shape.recall(),
+                100 * s.size_color_shape.precision(), 100 * s.count_accuracy(), 100 * s.exact_set_share());
+  return line;
+}
+
+void print_grounded_evaluation(const train::GroundedEvaluation& grounded) {
+  std::printf("  grounded in the scenes (P: claims that are in the picture, R: objects named, count: stated totals\n"
+              "  right, exact: captions naming exactly the picture's objects)\n");
+  std::printf("  %-26s %s\n", "", grounded_columns_header().c_str());
+  std::printf("  %-26s %s\n", "model", grounded_columns(grounded.model).c_str());
+  if (grounded.blank_image)
+    std::printf("  %-26s %s\n", "model, blank image", grounded_columns(*grounded.blank_image).c_str());
+  std::printf("  %-26s %s\n", "random training caption", grounded_columns(grounded.random_training_caption).c_str());
+  std::printf("  %-26s %s\n", "one of its own references", grounded_columns(grounded.own_reference).c_str());
+  if (grounded.blank_image) std::printf("  the model's caption of a blank image: \"%s\"\n", grounded.blank_image_caption.c_str());
+}
+
 }  // namespace sparsecap::apps

@@ -8,6 +8,11 @@
 //
 // Everything is a pure function of (seed, image index): image i is generated from its own Philox
 // streams, so the set is byte-identical whatever the number of threads.
+//
+// One file per job: data/shapes_scene_sampling.cpp (sample_scene), data/shapes_rendering.cpp
+// (render_scene), data/shapes_captions.cpp (describe_scene) with its words in
+// data/shapes_words.cpp, data/shapes_regions.cpp (propose_regions, box_descriptor), and
+// data/synthetic_shapes.cpp (one image, and writing the set).
 #include <array>
 #include <cstdint>
 #include <filesystem>
@@ -17,51 +22,13 @@
 
 #include "data/image.h"
 #include "data/karpathy.h"
+#include "data/shapes_scene.h"
+#include "data/shapes_words.h"
 
 namespace sparsecap::data {
 
-enum class ShapeKind { Circle, Square, Triangle, Diamond, Star, Cross, Ring };
-enum class ColorName { Red, Green, Blue, Yellow, Purple, Orange, Pink, White, Cyan };
-enum class SizeClass { Small, Large };
-
-inline constexpr int kShapeKindCount = 7;
-inline constexpr int kColorNameCount = 9;
-
-// The words captions use, first entry the canonical one. Tests parse captions with these lists.
-const std::vector<std::string>& shape_words(ShapeKind shape);         // singular synonyms
-const std::vector<std::string>& shape_plural_words(ShapeKind shape);  // plurals, same order
-const std::vector<std::string>& color_words(ColorName color);
-const std::vector<std::string>& size_words(SizeClass size);
-std::array<uint8_t, 3> color_rgb(ColorName color);  // before per-object jitter
-
-struct PixelBox {
-  float x0 = 0, y0 = 0, x1 = 0, y1 = 0;  // pixels, x1/y1 exclusive edges
-  float width() const { return x1 - x0; }
-  float height() const { return y1 - y0; }
-};
-
-struct SceneObject {
-  ShapeKind shape = ShapeKind::Circle;
-  ColorName color = ColorName::Red;
-  SizeClass size = SizeClass::Small;
-  float center_x = 0, center_y = 0;  // pixels
-  float radius = 0;                  // pixels: the shape fits in a circle of this radius
-  float rotation = 0;                // radians
-  std::array<uint8_t, 3> rgb{};      // the drawn colour (the named colour with jitter)
-  PixelBox extent;                   // tight box around the drawn pixels, set by render_scene
-};
-
-struct Scene {
-  int width = 0;
-  int height = 0;
-  std::vector<SceneObject> objects;  // in drawing order: later objects cover earlier ones
-};
-
-// A detector-style region: a box and the object it was proposed for (-1: background/distractor).
-struct Region {
-  PixelBox box;
-  int object_index = -1;
-};
+// The colour of a named colour before per-object jitter.
+std::array<uint8_t, 3> color_rgb(ColorName color);
 
 struct SyntheticShapesOptions {
   int64_t image_count = 10000;

@@ -15,6 +15,10 @@ std::vector<SeparableBlockSpec> mobilenet_v1_default_blocks() {
   return {{64, 1}, {128, 2}, {128, 1}, {256, 2}, {256, 1}, {512, 2}, {512, 1}};
 }
 
+std::vector<SeparableBlockSpec> mobilenet_v1_stride8_blocks() {
+  return {{64, 1}, {128, 2}, {128, 1}, {256, 2}, {256, 1}, {512, 1}, {512, 1}};
+}
+
 std::vector<SeparableBlockSpec> mobilenet_v1_imagenet_blocks() {
   return {{64, 1},  {128, 2}, {128, 1}, {256, 2}, {256, 1}, {512, 2},  {512, 1},
           {512, 1}, {512, 1}, {512, 1}, {512, 1}, {1024, 2}, {1024, 1}};

@@ -29,6 +29,10 @@ struct SeparableBlockSpec {
 
 std::vector<SeparableBlockSpec> mobilenet_v1_default_blocks();   // 64,1 128,2 128,1 256,2 256,1 512,2 512,1
 std::vector<SeparableBlockSpec> mobilenet_v1_imagenet_blocks();  // the 13 blocks of the paper
+// The default blocks without the last stride: 64x64 inputs give an 8x8 memory (64 positions, 8
+// pixels each) instead of 4x4, so a small object (9-13 pixels) is not averaged with its
+// surroundings into one 16-pixel cell. The demo and configs/sa_*.json use it.
+std::vector<SeparableBlockSpec> mobilenet_v1_stride8_blocks();   // 64,1 128,2 128,1 256,2 256,1 512,1 512,1
 
 struct MobileNetConfig {
   double width_multiplier = 1.0;

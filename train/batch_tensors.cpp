@@ -1,5 +1,7 @@
 #include "train/batch_tensors.h"
 
+#include "engine/ops.h"
+
 namespace sparsecap::train {
 
 models::CaptionerInputs captioner_inputs(const data::CaptionBatch& batch) {
@@ -15,6 +17,13 @@ models::CaptionerInputs captioner_inputs(const data::CaptionBatch& batch) {
       inputs.boxes = from_vector(batch.relative_boxes, {images, batch.max_regions, 4});
   }
   return inputs;
+}
+
+models::CaptionerInputs blank_inputs(const models::CaptionerInputs& inputs) {
+  models::CaptionerInputs blank = inputs;
+  for (Tensor* field : {&blank.images, &blank.region_features, &blank.fc_features, &blank.boxes})
+    if (field->defined()) *field = zeros(field->shape());
+  return blank;
 }
 
 Tensor caption_tensor(const data::CaptionBatch& batch) {

@@ -44,12 +44,13 @@ json optim_to_json(const OptimConfig& o) {
   return {{"epochs", o.epochs},     {"max_steps", o.max_steps},       {"learning_rate", o.learning_rate},
           {"learning_rate_floor", o.learning_rate_floor}, {"beta1", o.beta1}, {"beta2", o.beta2},
           {"eps", o.eps},           {"weight_decay", o.weight_decay}, {"clip_value", o.clip_value},
-          {"clip_norm", o.clip_norm}, {"seed", o.seed}};
+          {"clip_norm", o.clip_norm}, {"encoder_learning_rate", o.encoder_learning_rate},
+          {"encoder_eps", o.encoder_eps}, {"seed", o.seed}};
 }
 
 void optim_from_json(const json& j, OptimConfig& o) {
   check_known_keys(j, {"epochs", "max_steps", "learning_rate", "learning_rate_floor", "beta1", "beta2", "eps",
-                       "weight_decay", "clip_value", "clip_norm", "seed"},
+                       "weight_decay", "clip_value", "clip_norm", "encoder_learning_rate", "encoder_eps", "seed"},
                    "optim");
   read_field(j, "epochs", o.epochs, "optim");
   read_field(j, "max_steps", o.max_steps, "optim");
@@ -61,6 +62,8 @@ void optim_from_json(const json& j, OptimConfig& o) {
   read_field(j, "weight_decay", o.weight_decay, "optim");
   read_field(j, "clip_value", o.clip_value, "optim");
   read_field(j, "clip_norm", o.clip_norm, "optim");
+  read_field(j, "encoder_learning_rate", o.encoder_learning_rate, "optim");
+  read_field(j, "encoder_eps", o.encoder_eps, "optim");
   read_field(j, "seed", o.seed, "optim");
   SPARSECAP_CHECK(o.epochs > 0 || o.max_steps > 0, "optim: epochs or max_steps must be positive");
 }

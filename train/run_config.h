@@ -37,6 +37,11 @@ struct OptimConfig {
   double weight_decay = 1e-5;      // L2, as the Soft-Attention reference
   double clip_value = 0.1;         // clip every gradient element, gates included; 0: off
   double clip_norm = 0;            // > 0: clip the global norm too
+  // > 0: the CNN encoder's parameters get their own Adam group, cosine from this LR to the floor,
+  // with encoder_eps. The decoder's eps 1e-2 turns Adam into SGD with LR lr/eps for gradients far
+  // below 1e-2, and the encoder's are (docs/data.md, "A captioner that sees"). 0: one group.
+  double encoder_learning_rate = 0;
+  double encoder_eps = 1e-8;
   uint64_t seed = 1;
 };
 

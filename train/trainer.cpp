@@ -1,5 +1,6 @@
 #include "train/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -26,6 +27,44 @@ double now_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+// The encoder module of `model` (its child called "encoder"), or null when it has none.
+std::shared_ptr<nn::Module> encoder_of(const models::Captioner& model) {
+  for (const auto& [name, child] : model.named_children())
+    if (name == "encoder") return child;
+  return nullptr;
+}
+
+// One "default" group, or with optim.encoder_learning_rate everything but the encoder in it and
+// the encoder's parameters in an "encoder" group with their own LR and eps: Adam's eps 1e-2 (the
+// papers' for LSTM captioners) turns the encoder's small gradients into plain gradient descent
+// with rate lr / eps, and a CNN trained from scratch then barely moves.
+// Every group follows a cosine schedule over the run from its peak; with a restart at step r > 1
+// (pruning/method.h), one cosine over steps 1..r−1 and a fresh one over r..T.
+std::vector<optim::ParameterGroup> parameter_groups(const models::Captioner& model, const OptimConfig& optim,
+                                                    int64_t total_steps, int64_t restart_step) {
+  const auto schedule = [&](double peak) {
+    const double floor = std::min(peak, optim.learning_rate_floor);
+    if (restart_step <= 1 || restart_step > total_steps) return optim::cosine_schedule(peak, floor, total_steps);
+    return optim::restarted_schedule(optim::cosine_schedule(peak, floor, restart_step - 1),
+                                     optim::cosine_schedule(peak, floor, total_steps - restart_step + 1),
+                                     restart_step);
+  };
+  const std::shared_ptr<nn::Module> encoder = encoder_of(model);
+  if (optim.encoder_learning_rate <= 0) return {{.parameters = model.parameters(), .schedule = schedule(optim.learning_rate)}};
+  SPARSECAP_CHECK(encoder != nullptr, "optim.encoder_learning_rate is set, but the ", model.type(),
+                  " captioner has no encoder module");
+  const std::vector<nn::ParameterPtr> encoder_parameters = encoder->parameters();
+  std::vector<nn::ParameterPtr> rest;
+  for (const nn::ParameterPtr& parameter : model.parameters())
+    if (std::find(encoder_parameters.begin(), encoder_parameters.end(), parameter) == encoder_parameters.end())
+      rest.push_back(parameter);
+  return {{.parameters = rest, .schedule = schedule(optim.learning_rate)},
+          {.name = "encoder",
+           .parameters = encoder_parameters,
+           .schedule = schedule(optim.encoder_learning_rate),
+           .eps = optim.encoder_eps}};
+}
+
 // Skips `count` batches of the loader's current epoch (resume: the order is a function of the
 // seed and the epoch, so the same batches follow).
 void skip_batches(data::CaptionBatchLoader& loader, int64_t count) {
@@ -40,17 +79,6 @@ void report_generation(int64_t done, int64_t total) {
                  static_cast<long long>(total));
 }
 
-// The cosine schedule over the run; with a restart at step r > 1 (pruning/method.h), one cosine
-// over steps 1..r−1 and a fresh one over r..T.
-optim::SchedulePtr main_schedule(const OptimConfig& optim, int64_t total_steps, int64_t restart_step) {
-  if (restart_step <= 1 || restart_step > total_steps)
-    return optim::cosine_schedule(optim.learning_rate, optim.learning_rate_floor, total_steps);
-  return optim::restarted_schedule(
-      optim::cosine_schedule(optim.learning_rate, optim.learning_rate_floor, restart_step - 1),
-      optim::cosine_schedule(optim.learning_rate, optim.learning_rate_floor, total_steps - restart_step + 1),
-      restart_step);
-}
-
 std::string progress_label(const pruning::PruningMethod& method) {
   return "train (" + (method.name() == "none" ? std::string("dense") : method.name()) + ")";
 }
@@ -58,9 +86,7 @@ std::string progress_label(const pruning::PruningMethod& method) {
 }  // namespace
 
 void load_encoder_weights(models::Captioner& model, const std::filesystem::path& path) {
-  std::shared_ptr<nn::Module> encoder;
-  for (const auto& [name, child] : model.named_children())
-    if (name == "encoder") encoder = child;
+  const std::shared_ptr<nn::Module> encoder = encoder_of(model);
   SPARSECAP_CHECK(encoder != nullptr, path.string(), ": init.encoder_weights is set, but the ", model.type(),
                   " captioner has no encoder module");
   const SafetensorsContents contents = read_safetensors(path);
@@ -110,7 +136,7 @@ Trainer::Trainer(const RunConfig& config, const TrainOptions& options)
                                                                  .seed = config_.optim.seed,
                                                                  .steps_per_epoch = loader_->batches_per_epoch()});
   optimizer_ = std::make_unique<optim::Adam>(
-      model_->parameters(), main_schedule(config_.optim, total_steps_, method_->restart_step()),
+      parameter_groups(*model_, config_.optim, total_steps_, method_->restart_step()),
       optim::AdamOptions{.beta1 = config_.optim.beta1,
                          .beta2 = config_.optim.beta2,
                          .eps = config_.optim.eps,

@@ -1,0 +1,131 @@
+// Encoder pre-training on the shapes set's scene labels, and the encoder's own optimizer group.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <unistd.h>
+
+#include "data/synthetic_shapes.h"
+#include "models/captioner_registry.h"
+#include "models/mobilenet.h"
+#include "train/dataset_setup.h"
+#include "train/encoder_pretraining.h"
+#include "train/trained_run.h"
+#include "train/trainer.h"
+
+namespace sparsecap::train {
+namespace {
+
+namespace fs = std::filesystem;
+
+data::SceneObject object(data::ShapeKind shape, data::ColorName color, data::SizeClass size, float x, float y,
+                         float radius) {
+  data::SceneObject o;
+  o.shape = shape, o.color = color, o.size = size, o.center_x = x, o.center_y = y, o.radius = radius;
+  return o;
+}
+
+TEST(CellLabels, CoveredCellsAndEveryObjectsOwnCell) {
+  data::Scene scene;
+  scene.width = scene.height = 64;
+  // 4x4 cells of 16 pixels, centres at 8, 24, 40, 56. The circle covers the four top-left centres;
+  // the small star covers none and gets the cell of its centre; the square, drawn last, covers the
+  // centre (40, 8) and takes cell 2.
+  scene.objects = {object(data::ShapeKind::Circle, data::ColorName::Red, data::SizeClass::Large, 16, 16, 12),
+                   object(data::ShapeKind::Star, data::ColorName::Blue, data::SizeClass::Small, 50, 50, 4),
+                   object(data::ShapeKind::Square, data::ColorName::White, data::SizeClass::Small, 36, 6, 5)};
+  const CellLabels labels = cell_labels(scene, 4);
+  const int64_t background_shape = data::kShapeKindCount, background_color = data::kColorNameCount;
+  const std::vector<int64_t> shapes = {0, 0, 1, background_shape, 0, 0, background_shape, background_shape,
+                                       background_shape, background_shape, background_shape, background_shape,
+                                       background_shape, background_shape, background_shape, 4};
+  EXPECT_EQ(labels.shape, shapes);
+  EXPECT_EQ(labels.color[0], static_cast<int64_t>(data::ColorName::Red));
+  EXPECT_EQ(labels.color[2], static_cast<int64_t>(data::ColorName::White));
+  EXPECT_EQ(labels.color[15], static_cast<int64_t>(data::ColorName::Blue));
+  EXPECT_EQ(labels.color[3], background_color);
+  EXPECT_EQ(labels.size[0], static_cast<int64_t>(data::SizeClass::Large));
+  EXPECT_EQ(labels.size[15], static_cast<int64_t>(data::SizeClass::Small));
+  EXPECT_EQ(labels.size[3], data::kSizeClassCount);
+}
+
+class EncoderPretrainingTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    root_ = fs::temp_directory_path() / ("sparsecap_encoder_pretraining_" + std::to_string(::getpid()));
+    fs::create_directories(root_);
+    data::SyntheticShapesOptions options;
+    options.image_count = 40;
+    options.seed = 5;
+    options.image_size = 32;
+    options.feature_dim = 16;
+    options.threads = 1;
+    data::write_synthetic_shapes(root_ / "shapes", options);
+  }
+  static void TearDownTestSuite() { fs::remove_all(root_); }
+
+  static RunConfig tiny_config(int64_t steps) {
+    RunConfig config;
+    config.data.dir = root_ / "shapes";
+    config.data.image_size = 32;
+    config.data.images_per_batch = 8;
+    config.data.seq_per_img = 1;
+    config.data.min_word_count = 1;
+    config.model = {{"type", "soft_attention"},
+                    {"encoder", {{"width_multiplier", 0.25}, {"blocks", {{32, 2}, {64, 1}}}}},
+                    {"decoder", {{"hidden_size", 32}, {"embedding_size", 16}, {"attention_size", 16}}},
+                    {"decoding", {{"max_words", 12}}}};
+    config.optim.max_steps = steps;
+    config.schedule.validate_every = steps;
+    config.schedule.validation_images = 8;
+    return config;
+  }
+
+  static inline fs::path root_;
+};
+
+TEST_F(EncoderPretrainingTest, WritesAnEncoderTheTrainerLoads) {
+  const RunConfig config = tiny_config(2);
+  EncoderPretrainingOptions options;
+  models::from_json(config.model.at("encoder"), options.encoder);
+  options.steps = 3;
+  options.images_per_batch = 8;
+  const fs::path file = root_ / "pretrained.safetensors";
+  const EncoderPretrainingSummary summary = pretrain_encoder(config.data, options, file);
+  EXPECT_EQ(summary.steps, 3);
+  EXPECT_TRUE(std::isfinite(summary.final_loss));
+  EXPECT_GE(summary.validation_shape_accuracy, 0.0);
+  EXPECT_LE(summary.validation_shape_accuracy, 1.0);
+  ASSERT_TRUE(fs::exists(file));
+
+  Generator generator(9);
+  const std::unique_ptr<models::Captioner> model =
+      models::make_captioner(config.model, captioner_vocabulary(30), generator);
+  load_encoder_weights(*model, file);  // every key present, every shape right
+}
+
+// With its own group at a vanishing learning rate the encoder's parameters stay where they started
+// while the decoder's move; in the single group both move.
+TEST_F(EncoderPretrainingTest, EncoderGroupHasItsOwnLearningRate) {
+  auto train_and_compare = [](double encoder_learning_rate, const std::string& name) {
+    RunConfig config = tiny_config(3);
+    config.optim.encoder_learning_rate = encoder_learning_rate;
+    const fs::path run = root_ / name;
+    train_captioner(config, TrainOptions{run});
+    TrainedRun trained = load_trained_run(run, run / "checkpoints" / "final.safetensors");
+    Generator generator(config.optim.seed);
+    const std::unique_ptr<models::Captioner> initial =
+        models::make_captioner(trained.config.model, captioner_vocabulary(trained.data.vocabulary), generator);
+    const nn::StateDict start = initial->state_dict(), end = trained.model->state_dict();
+    return std::pair{start.at("encoder.stem.weight").to_vector<float>() != end.at("encoder.stem.weight").to_vector<float>(),
+                     start.at("decoder.logit.weight").to_vector<float>() != end.at("decoder.logit.weight").to_vector<float>()};
+  };
+  const auto [encoder_moved_alone, decoder_moved_alone] = train_and_compare(1e-30, "own_group");
+  EXPECT_FALSE(encoder_moved_alone);
+  EXPECT_TRUE(decoder_moved_alone);
+  const auto [encoder_moved, decoder_moved] = train_and_compare(0, "one_group");
+  EXPECT_TRUE(encoder_moved);
+  EXPECT_TRUE(decoder_moved);
+}
+
+}  // namespace
+}  // namespace sparsecap::train

@@ -1,0 +1,174 @@
+#include "train/encoder_pretraining.h"
+
+#include <chrono>
+#include <cstdio>
+#include <map>
+
+#include "data/caption_batch.h"
+#include "data/shapes_scene_file.h"
+#include "engine/autograd.h"
+#include "engine/error.h"
+#include "engine/ops.h"
+#include "engine/optim/adam.h"
+#include "engine/serialize/safetensors.h"
+#include "train/dataset_setup.h"
+#include "train/progress.h"
+
+namespace sparsecap::train {
+
+namespace {
+
+constexpr int64_t kShapeClasses = data::kShapeKindCount + 1;  // + background
+constexpr int64_t kColorClasses = data::kColorNameCount + 1;
+constexpr int64_t kSizeClasses = data::kSizeClassCount + 1;
+
+// The three heads as one linear layer over the memory's channels: [shape | colour | size] logits.
+struct LabelledBatch {
+  Tensor images;                    // [B, 3, H, W]
+  Tensor shape, color, size;        // I64 [B * P]
+  std::vector<int64_t> shape_host, color_host;
+};
+
+LabelledBatch label_batch(const data::CaptionBatch& batch, const std::map<int64_t, data::Scene>& scenes,
+                          int64_t map_size) {
+  LabelledBatch out;
+  out.images = from_vector(batch.pixels, {batch.image_count, 3, batch.image_height, batch.image_width});
+  std::vector<int64_t> size;
+  for (const int64_t id : batch.image_ids) {
+    const auto scene = scenes.find(id);
+    SPARSECAP_CHECK(scene != scenes.end(), "encoder pre-training: no scene for image id ", id);
+    const CellLabels labels = cell_labels(scene->second, map_size);
+    out.shape_host.insert(out.shape_host.end(), labels.shape.begin(), labels.shape.end());
+    out.color_host.insert(out.color_host.end(), labels.color.begin(), labels.color.end());
+    size.insert(size.end(), labels.size.begin(), labels.size.end());
+  }
+  const int64_t cells = static_cast<int64_t>(size.size());
+  out.shape = from_vector(out.shape_host, {cells});
+  out.color = from_vector(out.color_host, {cells});
+  out.size = from_vector(size, {cells});
+  return out;
+}
+
+// Summed cross-entropy of the three heads; logits [B * P, shape + colour + size classes].
+Tensor label_loss(const Tensor& logits, const LabelledBatch& batch) {
+  const Tensor shape = cross_entropy(narrow(logits, 1, 0, kShapeClasses), batch.shape);
+  const Tensor color = cross_entropy(narrow(logits, 1, kShapeClasses, kColorClasses), batch.color);
+  const Tensor size = cross_entropy(narrow(logits, 1, kShapeClasses + kColorClasses, kSizeClasses), batch.size);
+  return add(add(shape, color), size);
+}
+
+}  // namespace
+
+CellLabels cell_labels(const data::Scene& scene, int64_t map_size) {
+  const auto cells = static_cast<size_t>(map_size * map_size);
+  CellLabels labels{std::vector<int64_t>(cells, data::kShapeKindCount), std::vector<int64_t>(cells, data::kColorNameCount),
+                    std::vector<int64_t>(cells, data::kSizeClassCount)};
+  const float cell_width = static_cast<float>(scene.width) / static_cast<float>(map_size);
+  const float cell_height = static_cast<float>(scene.height) / static_cast<float>(map_size);
+  auto assign = [&](size_t cell, const data::SceneObject& object) {
+    labels.shape[cell] = static_cast<int64_t>(object.shape);
+    labels.color[cell] = static_cast<int64_t>(object.color);
+    labels.size[cell] = static_cast<int64_t>(object.size);
+  };
+  for (const data::SceneObject& object : scene.objects)  // drawing order: later objects cover earlier ones
+    for (int64_t row = 0; row < map_size; ++row)
+      for (int64_t column = 0; column < map_size; ++column) {
+        const float dx = (static_cast<float>(column) + 0.5f) * cell_width - object.center_x;
+        const float dy = (static_cast<float>(row) + 0.5f) * cell_height - object.center_y;
+        if (dx * dx + dy * dy <= object.radius * object.radius) assign(static_cast<size_t>(row * map_size + column), object);
+      }
+  for (const data::SceneObject& object : scene.objects) {
+    const auto column = std::min(map_size - 1, static_cast<int64_t>(object.center_x / cell_width));
+    const auto row = std::min(map_size - 1, static_cast<int64_t>(object.center_y / cell_height));
+    assign(static_cast<size_t>(row * map_size + column), object);
+  }
+  return labels;
+}
+
+EncoderPretrainingSummary pretrain_encoder(const DataConfig& data_config, const EncoderPretrainingOptions& options,
+                                           const std::filesystem::path& out) {
+  const auto start = std::chrono::steady_clock::now();
+  ensure_dataset(data_config);
+  const data::KarpathyDataset dataset = data::load_karpathy_json(data_config.dir / data_config.split_file);
+  const std::map<int64_t, data::Scene> scenes = data::read_shapes_scenes(data_config.dir / data::kShapesScenesFile);
+  // Batches come from the caption loader for its pixels; the captions are not used.
+  std::vector<std::vector<std::string>> captions;
+  for (size_t index : dataset.indices_of_split(data::Split::Train))
+    for (const data::Sentence& sentence : dataset.images[index].sentences) captions.push_back(sentence.tokens);
+  const data::Vocabulary vocabulary = data::Vocabulary::build(captions, {});
+
+  DataConfig config = data_config;
+  config.images_per_batch = options.images_per_batch;
+  config.seq_per_img = 1;
+  data::CaptionBatchLoader loader(dataset, vocabulary, batch_options(config, {.pixels = true}, data::Split::Train, options.seed, true));
+  data::CaptionBatchLoader validation(dataset, vocabulary, batch_options(config, {.pixels = true}, data::Split::Val, 0, false));
+
+  Generator generator(options.seed, 7);
+  models::MobileNetV1Encoder encoder(options.encoder, generator);
+  nn::Linear head(encoder.output_channels(), kShapeClasses + kColorClasses + kSizeClasses, generator);
+  const int64_t map_size = options.encoder.output_size(data_config.image_size);
+  std::vector<nn::ParameterPtr> parameters = encoder.parameters();
+  for (const nn::ParameterPtr& p : head.parameters()) parameters.push_back(p);
+  optim::Adam adam(parameters, optim::cosine_schedule(options.learning_rate, options.learning_rate / 100, options.steps),
+                   optim::AdamOptions{});
+  auto logits_of = [&](const Tensor& images) {
+    return head.forward(encoder.forward(images)).reshape({-1, kShapeClasses + kColorClasses + kSizeClasses});
+  };
+
+  EncoderPretrainingSummary summary;
+  ProgressBar progress("pre-train encoder", options.steps);
+  int64_t epoch = 0;
+  loader.start_epoch(epoch);
+  encoder.train();
+  while (summary.steps < options.steps) {
+    std::optional<data::CaptionBatch> batch = loader.next_batch();
+    if (!batch) {
+      loader.start_epoch(++epoch);
+      continue;
+    }
+    const LabelledBatch labelled = label_batch(*batch, scenes, map_size);
+    adam.zero_grad();
+    const Tensor loss = label_loss(logits_of(labelled.images), labelled);
+    summary.final_loss = loss.item();
+    loss.backward();
+    adam.step();
+    ++summary.steps;
+    char status[64];
+    std::snprintf(status, sizeof status, "loss %.3f", summary.final_loss);
+    progress.update(summary.steps, status);
+  }
+  progress.finish();
+
+  // Accuracy on the object cells of validation images, with batch norm in evaluation mode as the
+  // captioner will use it.
+  encoder.eval();
+  NoGradGuard no_grad;
+  validation.start_epoch(0);
+  int64_t object_cells = 0, right_shapes = 0, right_colors = 0;
+  for (int64_t images = 0; images < 200;) {
+    std::optional<data::CaptionBatch> batch = validation.next_batch();
+    if (!batch) break;
+    images += batch->image_count;
+    const LabelledBatch labelled = label_batch(*batch, scenes, map_size);
+    const Tensor logits = logits_of(labelled.images);
+    const std::vector<int64_t> shapes = argmax(narrow(logits, 1, 0, kShapeClasses), 1).to_vector<int64_t>();
+    const std::vector<int64_t> colors = argmax(narrow(logits, 1, kShapeClasses, kColorClasses), 1).to_vector<int64_t>();
+    for (size_t cell = 0; cell < shapes.size(); ++cell) {
+      if (labelled.shape_host[cell] == data::kShapeKindCount) continue;
+      ++object_cells;
+      right_shapes += shapes[cell] == labelled.shape_host[cell];
+      right_colors += colors[cell] == labelled.color_host[cell];
+    }
+  }
+  if (object_cells > 0) {
+    summary.validation_shape_accuracy = static_cast<double>(right_shapes) / static_cast<double>(object_cells);
+    summary.validation_color_accuracy = static_cast<double>(right_colors) / static_cast<double>(object_cells);
+  }
+  NamedTensors state;
+  for (const auto& [name, tensor] : encoder.state_dict()) state.emplace_back(name, tensor);
+  write_safetensors(out, state);
+  summary.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return summary;
+}
+
+}  // namespace sparsecap::train

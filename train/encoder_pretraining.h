@@ -1,0 +1,51 @@
+#pragma once
+// Pre-training the Soft-Attention encoder on the synthetic shapes set's own labels. A captioning
+// loss teaches a CNN from scratch what a shape looks like only slowly: one caption word per object
+// per image, through an attention the decoder is still learning. The scene file says what is in
+// every cell of the encoder's feature map, so a linear head on each attention position learns to
+// name the shape, colour and size of the object there (or background), and the captioner starts
+// from an encoder whose memory already holds those facts (init.encoder_weights).
+#include <cstdint>
+#include <filesystem>
+
+#include <vector>
+
+#include "data/shapes_scene.h"
+#include "models/mobilenet.h"
+#include "train/run_config.h"
+
+namespace sparsecap::train {
+
+struct EncoderPretrainingOptions {
+  models::MobileNetConfig encoder;
+  int64_t steps = 600;
+  int64_t images_per_batch = 32;
+  double learning_rate = 2e-3;  // Adam (eps 1e-8), cosine to 1% of this
+  uint64_t seed = 1;
+};
+
+struct EncoderPretrainingSummary {
+  int64_t steps = 0;
+  double wall_seconds = 0;
+  double final_loss = 0;                // the last step's summed cross-entropy of the three heads
+  double validation_shape_accuracy = 0;  // object cells of 200 validation images, shape head
+  double validation_color_accuracy = 0;
+};
+
+// Per attention position of a feature map `map_size` x `map_size` over a scene: the object's
+// shape (kShapeKindCount: background), colour (kColorNameCount: background) and size
+// (kSizeClassCount: background). A cell belongs to the last-drawn object whose circle covers the
+// cell's centre, and every object owns at least the cell holding its own centre (small objects may
+// cover no cell centre at all).
+struct CellLabels {
+  std::vector<int64_t> shape, color, size;  // [map_size * map_size], row by row
+};
+CellLabels cell_labels(const data::Scene& scene, int64_t map_size);
+
+// Trains a fresh encoder on the training split of the synthetic set in `data` (its scene file is
+// required) and writes its state (parameters and batch-norm statistics, names as the encoder's own
+// state dict) to `out` as safetensors.
+EncoderPretrainingSummary pretrain_encoder(const DataConfig& data, const EncoderPretrainingOptions& options,
+                                           const std::filesystem::path& out);
+
+}  // namespace sparsecap::train
