@@ -8,6 +8,7 @@
 #include "engine/nn/init.h"
 #include "engine/ops.h"
 #include "models/captioner_registry.h"
+#include "models/recurrent_captioner_parts.h"
 #include "engine/json_fields.h"
 
 namespace sparsecap::models {
@@ -88,42 +89,6 @@ void from_json(const nlohmann::json& json, SoftAttentionConfig& config) {
 
 // ---- decoder -----------------------------------------------------------------
 
-namespace {
-
-// A Linear layer initialised as the reference: xavier-uniform weight, zero bias.
-std::shared_ptr<nn::Linear> xavier_linear(int64_t in, int64_t out, Generator& generator) {
-  auto layer = std::make_shared<nn::Linear>(in, out, generator);
-  nn::init::xavier_uniform_(layer->weight()->value(), generator);
-  layer->bias()->value().zero_();
-  return layer;
-}
-
-// "decoder.att." -> "decoder.att" for error messages; `fallback` for a module used as the root.
-std::string module_name(const nn::Module& module, const char* fallback) {
-  const std::string& prefix = module.prefix();
-  return prefix.empty() ? std::string(fallback) : prefix.substr(0, prefix.size() - 1);
-}
-
-// Row r of the expanded batch is image r / seq_per_img.
-Tensor repeat_rows(const Tensor& x, int64_t repeats) {
-  if (repeats == 1) return x;
-  std::vector<int64_t> index(static_cast<size_t>(x.size(0) * repeats));
-  for (size_t i = 0; i < index.size(); ++i) index[i] = static_cast<int64_t>(i) / repeats;
-  return index_select(x, from_vector(index, {static_cast<int64_t>(index.size())}, x.device()));
-}
-
-// captions[:, 0 .. L - 2] as time-major indices [L - 1, N]: the input word of every step.
-Tensor time_major_inputs(const Tensor& captions) {
-  const int64_t rows = captions.size(0), length = captions.size(1);
-  const std::vector<int64_t> tokens = captions.to_vector<int64_t>();
-  std::vector<int64_t> inputs(static_cast<size_t>((length - 1) * rows));
-  for (int64_t t = 0; t + 1 < length; ++t)
-    for (int64_t r = 0; r < rows; ++r)
-      inputs[static_cast<size_t>(t * rows + r)] = tokens[static_cast<size_t>(r * length + t)];
-  return from_vector(inputs, {length - 1, rows}, captions.device());
-}
-
-}  // namespace
 
 SoftAttentionDecoder::SoftAttentionDecoder(const SoftAttentionDecoderConfig& config, int64_t memory_channels,
                                            Generator& generator, std::shared_ptr<Generator> dropout_generator)
@@ -148,7 +113,7 @@ SoftAttentionDecoder::SoftAttentionDecoder(const SoftAttentionDecoderConfig& con
 
 void SoftAttentionDecoder::check_memory(const Tensor& memory) const {
   SPARSECAP_CHECK(memory.dim() == 3 && memory.size(2) == memory_channels_, "expected memory [B, P, ",
-                  memory_channels_, "], got ", shape_str(memory.shape()), " in ", module_name(*this, "decoder"));
+                  memory_channels_, "], got ", shape_str(memory.shape()), " in ", module_display_name(*this, "decoder"));
 }
 
 std::vector<nn::ParameterPtr> SoftAttentionDecoder::weight_matrices() const {
@@ -165,7 +130,7 @@ void SoftAttentionDecoder::use_sparse_weights(const SparseWeights& weights) {
   for (const auto& [name, matrix] : weights) {
     const auto it = matrices.find(name);
     SPARSECAP_CHECK(it != matrices.end(), "use_sparse_weights: '", name, "' is not a weight matrix of ",
-                    module_name(*this, "decoder"));
+                    module_display_name(*this, "decoder"));
     SPARSECAP_CHECK(matrix != nullptr, "use_sparse_weights: '", name, "' has no CSR matrix");
     const Shape expected = it->second->shape();
     SPARSECAP_CHECK(expected == (Shape{matrix->rows, matrix->cols}), "use_sparse_weights: '", name, "' is ",
@@ -305,13 +270,8 @@ Tensor SoftAttentionCaptioner::loss(const CaptionerInputs& inputs, const Tensor&
   SPARSECAP_CHECK(captions.dtype() == DType::I64 && captions.dim() == 2 && captions.size(1) >= 2,
                   "expected captions int64 [B * seq_per_img, L >= 2], got ", dtype_name(captions.dtype()), " ",
                   shape_str(captions.shape()));
-  // The last column holding a real token in any caption; later steps only predict PAD.
-  const std::vector<int64_t> tokens = captions.to_vector<int64_t>();
-  const int64_t length = captions.size(1);
-  int64_t used = 2;
-  for (size_t i = 0; i < tokens.size(); ++i)
-    if (tokens[i] != config_.tokens.pad) used = std::max(used, static_cast<int64_t>(i % static_cast<size_t>(length)) + 1);
-  const Tensor trimmed = used == length ? captions : narrow(captions, 1, 0, used);
+  const Tensor trimmed = trim_padding_columns(captions, config_.tokens.pad);
+  const int64_t used = trimmed.size(1);
   SPARSECAP_CHECK(inputs.images.defined(), "soft_attention captions images; the batch has no pixels");
   const Tensor logits = forward_teacher_forced(inputs.images, trimmed, seq_per_img);
   return caption_cross_entropy(logits, narrow(trimmed, 1, 1, used - 1), config_.tokens.pad);

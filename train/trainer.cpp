@@ -209,6 +209,10 @@ void Trainer::log_step(const StepLosses& losses) {
   record["epoch"] = position_.epoch;
   record["total_loss"] = losses.total;
   record["learning_rate"] = optimizer_->learning_rate(0);
+  // Every group's rate by name ("default", "encoder", "gates"): TensorBoard's learning_rate/<group>.
+  nlohmann::json rates = nlohmann::json::object();
+  for (size_t i = 0; i < optimizer_->groups().size(); ++i) rates[optimizer_->groups()[i].name] = optimizer_->learning_rate(i);
+  record["learning_rates"] = rates;
   record["images_per_second"] = window_seconds_ > 0 ? static_cast<double>(window_images_) / window_seconds_ : 0.0;
   record["elapsed_seconds"] = now_seconds() - session_start_;
   write_record(record);
