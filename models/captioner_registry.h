@@ -38,6 +38,35 @@ struct CaptionerRegistration {
 
 inline constexpr const char* kDefaultCaptionerType = "soft_attention";
 
+// The entry of a captioner `Model` built from a `Config` that reads and writes JSON
+// (from_json/to_json), checks itself without the vocabulary (validate_options()) and holds the
+// special `tokens`. `vocabulary_size(config)` is the config's vocabulary size field and
+// `vocabulary_key` its place in the JSON ("/decoder/vocabulary_size"): resolving leaves it and
+// the tokens out, building fills both from the vocabulary.
+template <typename Model, typename Config, typename VocabularySize>
+CaptionerRegistration config_registration(VocabularySize vocabulary_size, const char* vocabulary_key) {
+  const nlohmann::json::json_pointer key(vocabulary_key);
+  return CaptionerRegistration{
+      .resolve =
+          [key](const nlohmann::json& section) {
+            Config config;
+            from_json(section, config);
+            config.validate_options();
+            nlohmann::json resolved = config;
+            resolved[key.parent_pointer()].erase(key.back());
+            resolved.erase("tokens");
+            return resolved;
+          },
+      .make =
+          [vocabulary_size](const nlohmann::json& section, const CaptionerVocabulary& vocabulary, Generator& generator) {
+            Config config;
+            from_json(section, config);
+            vocabulary_size(config) = vocabulary.size;
+            config.tokens = vocabulary.tokens;
+            return std::unique_ptr<Captioner>(std::make_unique<Model>(config, generator));
+          }};
+}
+
 // The model section with "type" (default kDefaultCaptionerType) and every default filled in.
 // Errors name the key; an unknown type lists the known ones.
 nlohmann::json resolve_captioner_config(const nlohmann::json& model);

@@ -428,25 +428,8 @@ Tensor RelationTransformerCaptioner::decode_step(DecodingState& state, const Ten
 }
 
 CaptionerRegistration relation_transformer_registration() {
-  return CaptionerRegistration{
-      .resolve =
-          [](const nlohmann::json& section) {
-            RelationTransformerConfig config;
-            from_json(section, config);
-            config.validate_options();
-            nlohmann::json resolved = config;
-            resolved.erase("vocabulary_size");
-            resolved.erase("tokens");
-            return resolved;
-          },
-      .make =
-          [](const nlohmann::json& section, const CaptionerVocabulary& vocabulary, Generator& generator) {
-            RelationTransformerConfig config;
-            from_json(section, config);
-            config.vocabulary_size = vocabulary.size;
-            config.tokens = vocabulary.tokens;
-            return std::unique_ptr<Captioner>(std::make_unique<RelationTransformerCaptioner>(config, generator));
-          }};
+  const auto vocabulary_size = [](RelationTransformerConfig& config) -> int64_t& { return config.vocabulary_size; };
+  return config_registration<RelationTransformerCaptioner, RelationTransformerConfig>(vocabulary_size, "/vocabulary_size");
 }
 
 }  // namespace sparsecap::models

@@ -209,26 +209,8 @@ Tensor ShowTellCaptioner::decode_step(DecodingState& state, const Tensor& tokens
 }
 
 CaptionerRegistration show_tell_registration() {
-  return CaptionerRegistration{
-      .resolve =
-          [](const nlohmann::json& section) {
-            ShowTellConfig config;
-            from_json(section, config);
-            config.validate_options();
-            nlohmann::json resolved = config;
-            // Filled from the vocabulary when the model is built.
-            resolved["decoder"].erase("vocabulary_size");
-            resolved.erase("tokens");
-            return resolved;
-          },
-      .make =
-          [](const nlohmann::json& section, const CaptionerVocabulary& vocabulary, Generator& generator) {
-            ShowTellConfig config;
-            from_json(section, config);
-            config.decoder.vocabulary_size = vocabulary.size;
-            config.tokens = vocabulary.tokens;
-            return std::unique_ptr<Captioner>(std::make_unique<ShowTellCaptioner>(config, generator));
-          }};
+  const auto vocabulary_size = [](ShowTellConfig& config) -> int64_t& { return config.decoder.vocabulary_size; };
+  return config_registration<ShowTellCaptioner, ShowTellConfig>(vocabulary_size, "/decoder/vocabulary_size");
 }
 
 }  // namespace sparsecap::models

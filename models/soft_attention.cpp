@@ -302,26 +302,8 @@ Tensor SoftAttentionCaptioner::decode_step(DecodingState& state, const Tensor& t
 }
 
 CaptionerRegistration soft_attention_registration() {
-  return CaptionerRegistration{
-      .resolve =
-          [](const nlohmann::json& section) {
-            SoftAttentionConfig config;
-            from_json(section, config);
-            config.validate_options();
-            nlohmann::json resolved = config;
-            // Filled from the vocabulary when the model is built.
-            resolved["decoder"].erase("vocabulary_size");
-            resolved.erase("tokens");
-            return resolved;
-          },
-      .make =
-          [](const nlohmann::json& section, const CaptionerVocabulary& vocabulary, Generator& generator) {
-            SoftAttentionConfig config;
-            from_json(section, config);
-            config.decoder.vocabulary_size = vocabulary.size;
-            config.tokens = vocabulary.tokens;
-            return std::unique_ptr<Captioner>(std::make_unique<SoftAttentionCaptioner>(config, generator));
-          }};
+  const auto vocabulary_size = [](SoftAttentionConfig& config) -> int64_t& { return config.decoder.vocabulary_size; };
+  return config_registration<SoftAttentionCaptioner, SoftAttentionConfig>(vocabulary_size, "/decoder/vocabulary_size");
 }
 
 Tensor caption_cross_entropy(const Tensor& logits, const Tensor& targets, int64_t pad) {

@@ -259,26 +259,8 @@ Tensor UpDownCaptioner::decode_step(DecodingState& state, const Tensor& tokens) 
 }
 
 CaptionerRegistration up_down_registration() {
-  return CaptionerRegistration{
-      .resolve =
-          [](const nlohmann::json& section) {
-            UpDownConfig config;
-            from_json(section, config);
-            config.validate_options();
-            nlohmann::json resolved = config;
-            // Filled from the vocabulary when the model is built.
-            resolved.erase("vocabulary_size");
-            resolved.erase("tokens");
-            return resolved;
-          },
-      .make =
-          [](const nlohmann::json& section, const CaptionerVocabulary& vocabulary, Generator& generator) {
-            UpDownConfig config;
-            from_json(section, config);
-            config.vocabulary_size = vocabulary.size;
-            config.tokens = vocabulary.tokens;
-            return std::unique_ptr<Captioner>(std::make_unique<UpDownCaptioner>(config, generator));
-          }};
+  const auto vocabulary_size = [](UpDownConfig& config) -> int64_t& { return config.vocabulary_size; };
+  return config_registration<UpDownCaptioner, UpDownConfig>(vocabulary_size, "/vocabulary_size");
 }
 
 }  // namespace sparsecap::models
