@@ -18,6 +18,7 @@ struct PretrainArguments {
   std::vector<std::string> overrides;
   std::string out;
   int64_t steps = 600;
+  double learning_rate = 2e-3;
 };
 
 void run_pretrain(const PretrainArguments& args) {
@@ -28,6 +29,7 @@ void run_pretrain(const PretrainArguments& args) {
                   " model has no CNN encoder to pre-train");
   models::from_json(config.model.at("encoder"), options.encoder);
   options.steps = args.steps;
+  options.learning_rate = args.learning_rate;
   options.seed = config.optim.seed;
   const train::EncoderPretrainingSummary summary = train::pretrain_encoder(config.data, options, args.out);
   std::printf("pre-trained the encoder for %lld steps in %s: loss %.4f; on validation object cells shape %.1f%%, "
@@ -47,6 +49,9 @@ void add_pretrain_encoder_command(CLI::App& app) {
   command->add_option("--set", args->overrides, "override a config value: section.key=value (repeatable)");
   command->add_option("--out", args->out, "safetensors file to write")->required();
   command->add_option("--steps", args->steps, "training steps")->capture_default_str();
+  command->add_option("--learning-rate", args->learning_rate, "Adam learning rate (cosine to 1% of it)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   command->callback([args] { run_pretrain(*args); });
 }
 
