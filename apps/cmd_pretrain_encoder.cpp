@@ -18,7 +18,7 @@ struct PretrainArguments {
   std::vector<std::string> overrides;
   std::string out;
   int64_t steps = 600;
-  double learning_rate = 2e-3;
+  double learning_rate = 5e-3;
 };
 
 void run_pretrain(const PretrainArguments& args) {

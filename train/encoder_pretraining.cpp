@@ -22,59 +22,48 @@ constexpr int64_t kShapeClasses = data::kShapeKindCount + 1;  // + background
 constexpr int64_t kColorClasses = data::kColorNameCount + 1;
 constexpr int64_t kSizeClasses = data::kSizeClassCount + 1;
 
-// Cross-entropy skips cells with this label (background cells for the object-only heads).
-constexpr int64_t kIgnoredCell = -100;
-
-// The three heads as one linear layer over the memory's channels: [shape | colour | size] logits.
+// The images of a batch and the labels of every cell of their feature maps, image by image.
 struct LabelledBatch {
-  Tensor images;                                // [B, 3, H, W]
-  Tensor shape;                                 // I64 [B * P], background included
-  Tensor object_shape, object_color, object_size;  // I64 [B * P], background cells kIgnoredCell
-  std::vector<int64_t> shape_host, color_host;
+  Tensor images;  // [B, 3, H, W]
+  CellLabels labels;
 };
 
 LabelledBatch label_batch(const data::CaptionBatch& batch, const std::map<int64_t, data::Scene>& scenes,
                           int64_t map_size) {
   LabelledBatch out;
   out.images = from_vector(batch.pixels, {batch.image_count, 3, batch.image_height, batch.image_width});
-  std::vector<int64_t> size;
   for (const int64_t id : batch.image_ids) {
     const auto scene = scenes.find(id);
     SPARSECAP_CHECK(scene != scenes.end(), "encoder pre-training: no scene for image id ", id);
     const CellLabels labels = cell_labels(scene->second, map_size);
-    out.shape_host.insert(out.shape_host.end(), labels.shape.begin(), labels.shape.end());
-    out.color_host.insert(out.color_host.end(), labels.color.begin(), labels.color.end());
-    size.insert(size.end(), labels.size.begin(), labels.size.end());
+    out.labels.shape.insert(out.labels.shape.end(), labels.shape.begin(), labels.shape.end());
+    out.labels.color.insert(out.labels.color.end(), labels.color.begin(), labels.color.end());
+    out.labels.size.insert(out.labels.size.end(), labels.size.begin(), labels.size.end());
   }
-  const int64_t cells = static_cast<int64_t>(size.size());
-  out.shape = from_vector(out.shape_host, {cells});
-  std::vector<int64_t> object_shape = out.shape_host, object_color = out.color_host, object_size = size;
+  return out;
+}
+
+}  // namespace
+
+Tensor cell_label_loss(const Tensor& logits, const CellLabels& labels) {
+  // Cross-entropy skips cells labelled kIgnoredCell: the background cells, for the object-only terms.
+  constexpr int64_t kIgnoredCell = -100;
+  std::vector<int64_t> object_shape = labels.shape, object_color = labels.color, object_size = labels.size;
   for (size_t cell = 0; cell < object_shape.size(); ++cell) {
     if (object_shape[cell] == data::kShapeKindCount) {
       object_shape[cell] = object_color[cell] = object_size[cell] = kIgnoredCell;
     }
   }
-  out.object_shape = from_vector(object_shape, {cells});
-  out.object_color = from_vector(object_color, {cells});
-  out.object_size = from_vector(object_size, {cells});
-  return out;
-}
-
-// Summed cross-entropy of the heads; logits [B * P, shape + colour + size classes]. Objects cover
-// only a few of the 64 cells, so a loss over all cells is won by predicting background everywhere
-// (shape accuracy on object cells stalled near 20%); the shape head also gets a loss over object
-// cells alone, and colour and size are learned on object cells only.
-Tensor label_loss(const Tensor& logits, const LabelledBatch& batch) {
+  const int64_t cells = static_cast<int64_t>(labels.shape.size());
   const Tensor shape_logits = narrow(logits, 1, 0, kShapeClasses);
-  const Tensor shape = cross_entropy(shape_logits, batch.shape);
-  const Tensor object_shape = cross_entropy(shape_logits, batch.object_shape, kIgnoredCell);
-  const Tensor color = cross_entropy(narrow(logits, 1, kShapeClasses, kColorClasses), batch.object_color, kIgnoredCell);
-  const Tensor size =
-      cross_entropy(narrow(logits, 1, kShapeClasses + kColorClasses, kSizeClasses), batch.object_size, kIgnoredCell);
-  return add(add(add(shape, object_shape), color), size);
+  const Tensor shape = cross_entropy(shape_logits, from_vector(labels.shape, {cells}));
+  const Tensor object = cross_entropy(shape_logits, from_vector(object_shape, {cells}), kIgnoredCell);
+  const Tensor color = cross_entropy(narrow(logits, 1, kShapeClasses, kColorClasses),
+                                     from_vector(object_color, {cells}), kIgnoredCell);
+  const Tensor size = cross_entropy(narrow(logits, 1, kShapeClasses + kColorClasses, kSizeClasses),
+                                    from_vector(object_size, {cells}), kIgnoredCell);
+  return add(add(add(shape, object), color), size);
 }
-
-}  // namespace
 
 CellLabels cell_labels(const data::Scene& scene, int64_t map_size) {
   const auto cells = static_cast<size_t>(map_size * map_size);
@@ -145,7 +134,7 @@ EncoderPretrainingSummary pretrain_encoder(const DataConfig& data_config, const 
     }
     const LabelledBatch labelled = label_batch(*batch, scenes, map_size);
     adam.zero_grad();
-    const Tensor loss = label_loss(logits_of(labelled.images), labelled);
+    const Tensor loss = cell_label_loss(logits_of(labelled.images), labelled.labels);
     summary.final_loss = loss.item();
     loss.backward();
     adam.step();
@@ -171,10 +160,10 @@ EncoderPretrainingSummary pretrain_encoder(const DataConfig& data_config, const 
     const std::vector<int64_t> shapes = argmax(narrow(logits, 1, 0, kShapeClasses), 1).to_vector<int64_t>();
     const std::vector<int64_t> colors = argmax(narrow(logits, 1, kShapeClasses, kColorClasses), 1).to_vector<int64_t>();
     for (size_t cell = 0; cell < shapes.size(); ++cell) {
-      if (labelled.shape_host[cell] == data::kShapeKindCount) continue;
+      if (labelled.labels.shape[cell] == data::kShapeKindCount) continue;
       ++object_cells;
-      right_shapes += shapes[cell] == labelled.shape_host[cell];
-      right_colors += colors[cell] == labelled.color_host[cell];
+      right_shapes += shapes[cell] == labelled.labels.shape[cell];
+      right_colors += colors[cell] == labelled.labels.color[cell];
     }
   }
   if (object_cells > 0) {

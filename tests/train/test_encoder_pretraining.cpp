@@ -1,6 +1,7 @@
 // Encoder pre-training on the shapes set's scene labels, and the encoder's own optimizer group.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <unistd.h>
 
@@ -46,6 +47,27 @@ TEST(CellLabels, CoveredCellsAndEveryObjectsOwnCell) {
   EXPECT_EQ(labels.size[0], static_cast<int64_t>(data::SizeClass::Large));
   EXPECT_EQ(labels.size[15], static_cast<int64_t>(data::SizeClass::Small));
   EXPECT_EQ(labels.size[3], data::kSizeClassCount);
+}
+
+// Two cells, one object and one background, in closed form: the shape head's cross-entropy over
+// both cells, plus shape, colour and size over the object cell alone; what the colour and size
+// heads say about the background cell does not count.
+TEST(CellLabelLoss, ShapeOverAllCellsAndEveryHeadOverObjectCells) {
+  constexpr int64_t kShapes = data::kShapeKindCount + 1, kColors = data::kColorNameCount + 1,
+                    kSizes = data::kSizeClassCount + 1, kColumns = kShapes + kColors + kSizes;
+  CellLabels labels;
+  labels.shape = {1, data::kShapeKindCount};
+  labels.color = {2, data::kColorNameCount};
+  labels.size = {0, data::kSizeClassCount};
+  const double a = 1.5;
+  std::vector<float> logits(2 * kColumns, 0.0f);
+  logits[1] = static_cast<float>(a);  // the object cell's right shape
+  for (int64_t column = kShapes; column < kColumns; ++column)
+    logits[kColumns + column] = static_cast<float>(0.37 * static_cast<double>(column));  // background: ignored
+  const double object_shape = std::log(std::exp(a) + static_cast<double>(kShapes - 1)) - a;
+  const double expected = (object_shape + std::log(static_cast<double>(kShapes))) / 2 + object_shape +
+                          std::log(static_cast<double>(kColors)) + std::log(static_cast<double>(kSizes));
+  EXPECT_NEAR(cell_label_loss(from_vector(logits, {2, kColumns}), labels).item(), expected, 1e-5);
 }
 
 class EncoderPretrainingTest : public ::testing::Test {
