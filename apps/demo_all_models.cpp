@@ -28,10 +28,11 @@ const std::vector<CaptionerConfigs> kAllCaptioners = {{"soft_attention", "sa"},
 
 // The captioners --only names (all of them when it is empty); an unknown name lists the known ones.
 std::vector<CaptionerConfigs> selected_captioners(const std::vector<std::string>& only) {
+  if (only.empty()) return kAllCaptioners;
   std::set<std::string> wanted(only.begin(), only.end());
   std::vector<CaptionerConfigs> selected;
   for (const CaptionerConfigs& captioner : kAllCaptioners)
-    if (wanted.empty() || wanted.erase(captioner.type)) selected.push_back(captioner);
+    if (wanted.erase(captioner.type) > 0) selected.push_back(captioner);
   if (!wanted.empty()) {
     std::string known;
     for (const CaptionerConfigs& captioner : kAllCaptioners) known += (known.empty() ? "" : ", ") + captioner.type;
