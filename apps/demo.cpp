@@ -106,15 +106,15 @@ DemoResult evaluate_demo_model(const DemoModel& model) {
 }
 
 void print_results_table(const std::vector<DemoResult>& results) {
-  std::printf("\n%-32s %9s %11s %11s %11s %8s %8s %8s %8s %9s %8s\n", "model", "sparsity", "NNZ", "file MB",
-              "fp16 MB", "BLEU-4", "METEOR", "ROUGE-L", "CIDEr-D", "% unique", "avg len");
+  std::printf("\n%-36s %9s %11s %11s %11s %8s %8s %8s %8s %9s %8s %9s\n", "model", "sparsity", "NNZ", "file MB",
+              "fp16 MB", "BLEU-4", "METEOR", "ROUGE-L", "CIDEr-D", "% unique", "avg len", "images/s");
   for (const DemoResult& r : results) {
     const eval::CaptionScores& s = r.evaluation.scores;
     // Real export sizes: the dense model as a dense float32 file, a pruned one as its CSR file
     // (float32 values, and float16 in the next column).
     char fp16[32] = "-";
     if (r.export_fp16_bytes) std::snprintf(fp16, sizeof(fp16), "%.2f", static_cast<double>(r.export_fp16_bytes) / 1e6);
-    std::printf("%-32s %8.2f%% %11lld %11.2f %11s %8.4f %8.4f %8.4f %8.4f %8.1f%% %8.2f %9.1f\n", r.label.c_str(),
+    std::printf("%-36s %8.2f%% %11lld %11.2f %11s %8.4f %8.4f %8.4f %8.4f %8.1f%% %8.2f %9.1f\n", r.label.c_str(),
                 100.0 * r.sparsity.sparsity(), static_cast<long long>(r.sparsity.kept),
                 static_cast<double>(r.export_bytes) / 1e6, fp16,
                 s.metric("BLEU_4").corpus, s.meteor().corpus, s.metric("ROUGE_L").corpus,
