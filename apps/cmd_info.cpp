@@ -1,13 +1,31 @@
-// `sparsecap info`: version, build options, CPU, threads, GEMM library and CUDA devices.
+// `sparsecap info`: version, build options, CPU, threads, GEMM library and CUDA devices; with
+// --model CONFIG, the parameter counts of that config's captioner instead.
 #include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include "apps/commands.h"
 #include "cuda/cuda_runtime_info.h"
 #include "engine/cpu/cpu_info.h"
+#include "engine/error.h"
+#include "train/model_info.h"
+#include "train/run_config.h"
 
 namespace sparsecap::apps {
 
 namespace {
+
+struct InfoArguments {
+  std::string model_config;
+  std::vector<std::string> overrides;
+  int64_t vocabulary_size = train::kReferenceVocabularySize;
+};
+
+void print_parameter_counts(const InfoArguments& args) {
+  const train::RunConfig config = train::load_run_config(args.model_config, args.overrides);
+  std::cout << train::format_parameter_counts(train::count_model_parameters(config.model, args.vocabulary_size));
+}
 
 void print_info() {
   std::cout << "sparsecap " << SPARSECAP_VERSION << "\n";
@@ -40,8 +58,22 @@ void print_info() {
 }  // namespace
 
 void add_info_command(CLI::App& app) {
-  CLI::App* command = app.add_subcommand("info", "Print version, build options, CPU, threads and CUDA devices");
-  command->callback(print_info);
+  CLI::App* command = app.add_subcommand(
+      "info", "Print version, build options, CPU, threads and CUDA devices, or a model's parameter counts");
+  auto args = std::make_shared<InfoArguments>();
+  command->add_option("--model", args->model_config, "config file (configs/*.json): print its model's parameter counts");
+  command->add_option("--set", args->overrides, "override a config value: section.key=value (repeatable)");
+  command->add_option("--vocabulary-size", args->vocabulary_size,
+                      "vocabulary size for --model, special tokens included")
+      ->capture_default_str();
+  command->callback([args] {
+    if (args->model_config.empty()) {
+      if (!args->overrides.empty()) throw Error("--set needs --model CONFIG");
+      print_info();
+    } else {
+      print_parameter_counts(*args);
+    }
+  });
 }
 
 }  // namespace sparsecap::apps

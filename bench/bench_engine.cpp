@@ -2,6 +2,8 @@
 //   - engine sgemm (Backend::gemm and the matmul op) vs a direct dnnl_sgemm call and vs OpenBLAS
 //     cblas_sgemm, on square sizes 64..1024, the LSTM shape [32,1024]x[1024,4096] and the batch-1
 //     shape [1,512]x[512,2048], on 1 and 2 threads;
+//   - a batch of small products (attention's B * H items of T x d_k by d_k x S) through
+//     Backend::gemm, one oneDNN matmul call, vs one dnnl_sgemm call per item (the old CPU path);
 //   - elementwise sigmoid and add vs memcpy bandwidth on the same buffer sizes (bytes moved: memcpy
 //     and sigmoid read n and write n floats, add reads 2n and writes n);
 //   - one LSTM step (batch 32, input 512, hidden 512) forward, and forward + backward.
@@ -72,6 +74,53 @@ void add_gemm_task(const char* who, const GemmCase& c, int threads) {
       benchmark::ClobberMemory();
     }
     state.counters["GFLOP/s"] = benchmark::Counter(2.0 * static_cast<double>(c.m * c.n * c.k),
+                                                   benchmark::Counter::kIsIterationInvariantRate,
+                                                   benchmark::Counter::kIs1000);
+  })->UseRealTime()->Unit(benchmark::kMicrosecond);
+}
+
+// ---- a batch of small products ----
+
+struct BatchedCase {
+  int64_t batch, m, n, k;
+};
+
+std::vector<BatchedCase> batched_cases() {
+  // ORT at the small config (75 captions x 4 heads, 16 words, d_k 32) and at paper size (8 heads, d_k 64).
+  return {{300, 16, 16, 32}, {300, 16, 32, 16}, {600, 20, 20, 64}};
+}
+
+std::string batched_name(const char* who, const BatchedCase& c) {
+  return std::string(who) + "/batch" + std::to_string(c.batch) + "_m" + std::to_string(c.m) + "_n" +
+         std::to_string(c.n) + "_k" + std::to_string(c.k);
+}
+
+void add_batched_gemm_task(const char* who, const BatchedCase& c) {
+  benchmark::RegisterBenchmark(batched_name(who, c).c_str(), [who = std::string(who), c](benchmark::State& state) {
+    set_threads(omp_get_num_procs());
+    Generator generator(4);
+    const Tensor a = randn({c.batch, c.m, c.k}, generator), b = randn({c.batch, c.k, c.n}, generator);
+    Tensor out = Tensor::empty({c.batch, c.m, c.n});
+    GemmShape shape;
+    shape.batch = c.batch;
+    shape.m = c.m;
+    shape.n = c.n;
+    shape.k = c.k;
+    shape.a_batch_stride = c.m * c.k;
+    shape.b_batch_stride = c.k * c.n;
+    shape.c_batch_stride = c.m * c.n;
+    for (auto _ : state) {
+      if (who == "engine_batched_gemm") {
+        backend_for(Device::cpu()).gemm(shape, a, b, out);
+      } else {
+        for (int64_t i = 0; i < c.batch; ++i)
+          dnnl_sgemm('N', 'N', c.m, c.n, c.k, 1.0f, a.data<float>() + i * shape.a_batch_stride, c.k,
+                     b.data<float>() + i * shape.b_batch_stride, c.n, 0.0f, out.data<float>() + i * shape.c_batch_stride,
+                     c.n);
+      }
+      benchmark::ClobberMemory();
+    }
+    state.counters["GFLOP/s"] = benchmark::Counter(2.0 * static_cast<double>(c.batch * c.m * c.n * c.k),
                                                    benchmark::Counter::kIsIterationInvariantRate,
                                                    benchmark::Counter::kIs1000);
   })->UseRealTime()->Unit(benchmark::kMicrosecond);
@@ -161,6 +210,8 @@ int main(int argc, char** argv) {
     for (int threads : thread_counts)
       for (const char* who : {"engine_backend_gemm", "engine_matmul_op", "dnnl_sgemm", "openblas_cblas_sgemm"})
         add_gemm_task(who, c, threads);
+  for (const BatchedCase& c : batched_cases())
+    for (const char* who : {"engine_batched_gemm", "per_item_dnnl_sgemm"}) add_batched_gemm_task(who, c);
   const std::vector<int64_t> sizes = {1 << 16, 1 << 20, 1 << 24};
   for (int64_t n : sizes) {
     add_elementwise_task("memcpy", n, 8);
@@ -185,6 +236,10 @@ int main(int argc, char** argv) {
       reporter.print_speedup("engine gemm vs OpenBLAS, " + tag, gemm_name("engine_backend_gemm", c, threads),
                              gemm_name("openblas_cblas_sgemm", c, threads));
     }
+  std::printf("\nBatched GEMM: one oneDNN matmul call vs one dnnl_sgemm per item (>1: the batched call is faster):\n");
+  for (const BatchedCase& c : batched_cases())
+    reporter.print_speedup("engine batched gemm vs per-item dnnl_sgemm, " + batched_name("", c),
+                           batched_name("engine_batched_gemm", c), batched_name("per_item_dnnl_sgemm", c));
   std::printf("\nElementwise bandwidth as a share of memcpy bandwidth (same n; bytes moved counted per op):\n");
   for (int64_t n : sizes) {
     const double memcpy_seconds = reporter.seconds(elementwise_name("memcpy", n));

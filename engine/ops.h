@@ -85,6 +85,10 @@ Tensor masked_softmax(const Tensor& x, const Tensor& mask);
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore_index = -100);
 Tensor dropout(const Tensor& x, double p, bool training, Generator& generator);
 Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps = 1e-5);
+// The Transformer reference's layer norm over the last dim: gamma (x - mean) / (std + eps) + beta
+// with the unbiased std (n - 1). One node; its backward stays finite on a constant row (std 0),
+// where the composition through sqrt would give 0 * inf = NaN.
+Tensor reference_layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps = 1e-6);
 // x [N, C, H, W]; running stats updated in place while training.
 Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
                   Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5);

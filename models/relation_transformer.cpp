@@ -130,10 +130,7 @@ ReferenceLayerNorm::ReferenceLayerNorm(int64_t size, double eps) : eps_(eps) {
 }
 
 Tensor ReferenceLayerNorm::forward(const Tensor& x) const {
-  const int64_t last = x.dim() - 1, size = x.size(last);
-  const Tensor centered = sub(x, mean(x, last, true));
-  const Tensor std = sqrt(mul_scalar(sum(mul(centered, centered), last, true), 1.0 / static_cast<double>(size - 1)));
-  return add(mul(div(centered, add_scalar(std, eps_)), weight_->effective()), bias_->effective());
+  return reference_layer_norm(x, weight_->effective(), bias_->effective(), eps_);
 }
 
 MultiHeadAttention::MultiHeadAttention(int64_t model_size, int64_t heads, Generator& generator) : heads_(heads) {

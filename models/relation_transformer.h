@@ -62,7 +62,8 @@ Tensor box_relation_geometry(const Tensor& boxes);
 // Sinusoidal positions [count, size] from position `start` (sin on even, cos on odd columns).
 Tensor sinusoidal_positions(int64_t start, int64_t count, int64_t size, DType dtype);
 
-// The reference's layer norm: weight (ones) and bias (zeros), both of kind norm.
+// The reference's layer norm (the engine op reference_layer_norm): weight (ones) and bias (zeros),
+// both of kind norm.
 class ReferenceLayerNorm : public nn::Module {
  public:
   explicit ReferenceLayerNorm(int64_t size, double eps = 1e-6);

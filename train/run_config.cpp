@@ -41,21 +41,26 @@ void data_from_json(const json& j, DataConfig& d) {
 }
 
 json optim_to_json(const OptimConfig& o) {
-  return {{"epochs", o.epochs},     {"max_steps", o.max_steps},       {"learning_rate", o.learning_rate},
-          {"learning_rate_floor", o.learning_rate_floor}, {"beta1", o.beta1}, {"beta2", o.beta2},
+  return {{"epochs", o.epochs},     {"max_steps", o.max_steps},       {"schedule", o.schedule},
+          {"learning_rate", o.learning_rate}, {"learning_rate_floor", o.learning_rate_floor},
+          {"warmup_steps", o.warmup_steps}, {"noam_factor", o.noam_factor}, {"beta1", o.beta1}, {"beta2", o.beta2},
           {"eps", o.eps},           {"weight_decay", o.weight_decay}, {"clip_value", o.clip_value},
           {"clip_norm", o.clip_norm}, {"encoder_learning_rate", o.encoder_learning_rate},
           {"encoder_eps", o.encoder_eps}, {"seed", o.seed}};
 }
 
 void optim_from_json(const json& j, OptimConfig& o) {
-  check_known_keys(j, {"epochs", "max_steps", "learning_rate", "learning_rate_floor", "beta1", "beta2", "eps",
+  check_known_keys(j, {"epochs", "max_steps", "schedule", "learning_rate", "learning_rate_floor", "warmup_steps",
+                       "noam_factor", "beta1", "beta2", "eps",
                        "weight_decay", "clip_value", "clip_norm", "encoder_learning_rate", "encoder_eps", "seed"},
                    "optim");
   read_field(j, "epochs", o.epochs, "optim");
   read_field(j, "max_steps", o.max_steps, "optim");
+  read_field(j, "schedule", o.schedule, "optim");
   read_field(j, "learning_rate", o.learning_rate, "optim");
   read_field(j, "learning_rate_floor", o.learning_rate_floor, "optim");
+  read_field(j, "warmup_steps", o.warmup_steps, "optim");
+  read_field(j, "noam_factor", o.noam_factor, "optim");
   read_field(j, "beta1", o.beta1, "optim");
   read_field(j, "beta2", o.beta2, "optim");
   read_field(j, "eps", o.eps, "optim");
@@ -66,6 +71,10 @@ void optim_from_json(const json& j, OptimConfig& o) {
   read_field(j, "encoder_eps", o.encoder_eps, "optim");
   read_field(j, "seed", o.seed, "optim");
   SPARSECAP_CHECK(o.epochs > 0 || o.max_steps > 0, "optim: epochs or max_steps must be positive");
+  SPARSECAP_CHECK(o.schedule == "cosine" || o.schedule == "noam", "optim.schedule must be \"cosine\" or \"noam\", got \"",
+                  o.schedule, "\"");
+  SPARSECAP_CHECK(o.warmup_steps > 0 && o.noam_factor > 0, "optim: warmup_steps and noam_factor must be positive, got ",
+                  o.warmup_steps, " and ", o.noam_factor);
 }
 
 json schedule_to_json(const ScheduleConfig& s) {

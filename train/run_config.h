@@ -30,8 +30,13 @@ struct DataConfig {
 struct OptimConfig {
   int64_t epochs = 10;
   int64_t max_steps = 0;           // > 0: stop after this many steps (and anneal over them)
-  double learning_rate = 1e-2;     // cosine from here to the floor over the run
+  // "cosine": from learning_rate to learning_rate_floor over the run. "noam": the Transformer's
+  // warm-up and 1/sqrt(step) decay (train/learning_rate_schedule.h), learning_rate unused.
+  std::string schedule = "cosine";
+  double learning_rate = 1e-2;
   double learning_rate_floor = 1e-5;
+  int64_t warmup_steps = 10000;    // noam: the step of the peak (the reference ORT's 10k)
+  double noam_factor = 1.0;
   double beta1 = 0.9, beta2 = 0.999;
   double eps = 1e-2;               // the papers' Adam epsilon for LSTM captioners
   double weight_decay = 1e-5;      // L2, as the Soft-Attention reference

@@ -17,6 +17,7 @@
 #include "train/batch_tensors.h"
 #include "train/evaluation.h"
 #include "train/interrupt.h"
+#include "train/learning_rate_schedule.h"
 #include "train/progress.h"
 
 namespace sparsecap::train {
@@ -38,19 +39,14 @@ std::shared_ptr<nn::Module> encoder_of(const models::Captioner& model) {
 // the encoder's parameters in an "encoder" group with their own LR and eps: Adam's eps 1e-2 (the
 // papers' for LSTM captioners) turns the encoder's small gradients into plain gradient descent
 // with rate lr / eps, and a CNN trained from scratch then barely moves.
-// Every group follows a cosine schedule over the run from its peak; with a restart at step r > 1
-// (pruning/method.h), one cosine over steps 1..r−1 and a fresh one over r..T.
-std::vector<optim::ParameterGroup> parameter_groups(const models::Captioner& model, const OptimConfig& optim,
+// The default group follows optim.schedule (train/learning_rate_schedule.h); the encoder group a
+// cosine from its own peak. With a restart at step r > 1 (pruning/method.h) both start afresh at r.
+std::vector<optim::ParameterGroup> parameter_groups(const models::Captioner& model, const RunConfig& config,
                                                     int64_t total_steps, int64_t restart_step) {
-  const auto schedule = [&](double peak) {
-    const double floor = std::min(peak, optim.learning_rate_floor);
-    if (restart_step <= 1 || restart_step > total_steps) return optim::cosine_schedule(peak, floor, total_steps);
-    return optim::restarted_schedule(optim::cosine_schedule(peak, floor, restart_step - 1),
-                                     optim::cosine_schedule(peak, floor, total_steps - restart_step + 1),
-                                     restart_step);
-  };
+  const OptimConfig& settings = config.optim;
+  const optim::SchedulePtr main_schedule = main_learning_rate_schedule(config, total_steps, restart_step);
   const std::shared_ptr<nn::Module> encoder = encoder_of(model);
-  if (optim.encoder_learning_rate <= 0) return {{.parameters = model.parameters(), .schedule = schedule(optim.learning_rate)}};
+  if (settings.encoder_learning_rate <= 0) return {{.parameters = model.parameters(), .schedule = main_schedule}};
   SPARSECAP_CHECK(encoder != nullptr, "optim.encoder_learning_rate is set, but the ", model.type(),
                   " captioner has no encoder module");
   const std::vector<nn::ParameterPtr> encoder_parameters = encoder->parameters();
@@ -58,11 +54,12 @@ std::vector<optim::ParameterGroup> parameter_groups(const models::Captioner& mod
   for (const nn::ParameterPtr& parameter : model.parameters())
     if (std::find(encoder_parameters.begin(), encoder_parameters.end(), parameter) == encoder_parameters.end())
       rest.push_back(parameter);
-  return {{.parameters = rest, .schedule = schedule(optim.learning_rate)},
+  return {{.parameters = rest, .schedule = main_schedule},
           {.name = "encoder",
            .parameters = encoder_parameters,
-           .schedule = schedule(optim.encoder_learning_rate),
-           .eps = optim.encoder_eps}};
+           .schedule = cosine_run_schedule(settings.encoder_learning_rate, settings.learning_rate_floor, total_steps,
+                                           restart_step),
+           .eps = settings.encoder_eps}};
 }
 
 // Skips `count` batches of the loader's current epoch (resume: the order is a function of the
@@ -136,7 +133,7 @@ Trainer::Trainer(const RunConfig& config, const TrainOptions& options)
                                                                  .seed = config_.optim.seed,
                                                                  .steps_per_epoch = loader_->batches_per_epoch()});
   optimizer_ = std::make_unique<optim::Adam>(
-      parameter_groups(*model_, config_.optim, total_steps_, method_->restart_step()),
+      parameter_groups(*model_, config_, total_steps_, method_->restart_step()),
       optim::AdamOptions{.beta1 = config_.optim.beta1,
                          .beta2 = config_.optim.beta2,
                          .eps = config_.optim.eps,

@@ -1,7 +1,9 @@
 // GEMM on the CPU: float32 through oneDNN's dnnl_sgemm (row-major, ~95% of FMA peak on this
-// class of machine); float64, used only by gradient checks, through a plain loop.
+// class of machine), a batch of them as one oneDNN matmul call (engine/cpu/batched_gemm.h);
+// float64, used only by gradient checks, through a plain loop.
 #include <oneapi/dnnl/dnnl.h>
 
+#include "engine/cpu/batched_gemm.h"
 #include "engine/cpu/cpu_backend.h"
 
 namespace sparsecap::cpu {
@@ -37,6 +39,10 @@ void dgemm(const GemmShape& s, const double* a, const double* b, double* c) {
 
 void CpuBackend::gemm(const GemmShape& shape, const Tensor& a, const Tensor& b, Tensor& c) {
   if (shape.m == 0 || shape.n == 0) return;
+  if (c.dtype() == DType::F32 && shape.batch > 1 && shape.alpha == 1.0 && (shape.beta == 0.0 || shape.beta == 1.0)) {
+    batched_sgemm(shape, a.data<float>(), b.data<float>(), c.data<float>());
+    return;
+  }
   for (int64_t i = 0; i < shape.batch; ++i) {
     if (c.dtype() == DType::F32) {
       sgemm(shape, a.data<float>() + i * shape.a_batch_stride, b.data<float>() + i * shape.b_batch_stride,

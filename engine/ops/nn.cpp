@@ -96,4 +96,42 @@ Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, doub
   return out;
 }
 
+Tensor reference_layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps) {
+  check_floating(x, "reference_layer_norm");
+  const int64_t last = x.dim() - 1, cols = x.size(last);
+  SPARSECAP_CHECK(cols >= 2, "reference_layer_norm: the unbiased std needs at least 2 features, got ",
+                  shape_str(x.shape()));
+  check_shape(gamma, {cols}, "reference_layer_norm gamma");
+  check_shape(beta, {cols}, "reference_layer_norm beta");
+  Tensor out, xhat, ratio, inverse;
+  {
+    NoGradGuard no_grad;
+    const Tensor xs = x.detach();
+    const Tensor centered = sub(xs, mean(xs, last, true));
+    const Tensor std = sqrt(mul_scalar(sum(mul(centered, centered), last, true), 1.0 / static_cast<double>(cols - 1)));
+    inverse = pow(add_scalar(std, eps), -1.0);
+    xhat = mul(centered, inverse);
+    // (x - mean) / std, 0 on a constant row (where x - mean is 0 too): bounded by sqrt(cols - 1).
+    ratio = div(centered, add(std, affine(greater_than(std, 0.0), -1.0, 1.0)));
+    out = add(mul(xhat, gamma.detach()), beta.detach());
+  }
+  if (any_requires_grad({x, gamma, beta})) {
+    record(out, "reference_layer_norm", {x, gamma, beta},
+           [xhat, ratio, inverse, gs = gamma.detach(), last, cols](const Tensor& g, const NeedsGrad& needs) {
+             Tensor dx, dgamma, dbeta;
+             if (needs[0]) {
+               // h = dL/dxhat; with s = std + eps, dx = (h - mean(h) - sum(h xhat) (x - mean) / ((n - 1) std)) / s.
+               const Tensor h = mul(g, gs);
+               const Tensor projection =
+                   mul(mul_scalar(sum(mul(h, xhat), last, true), 1.0 / static_cast<double>(cols - 1)), ratio);
+               dx = mul(sub(sub(h, mean(h, last, true)), projection), inverse);
+             }
+             if (needs[1]) dgamma = sum(mul(g, xhat).reshape({-1, cols}), 0);
+             if (needs[2]) dbeta = sum(g.reshape({-1, cols}), 0);
+             return std::vector<Tensor>{dx, dgamma, dbeta};
+           });
+  }
+  return out;
+}
+
 }  // namespace sparsecap

@@ -98,6 +98,8 @@ std::vector<OpCase> build_table() {
   });
   add_case("layer_norm", {normal({3, 6}), normal({6}), normal({6})},
            [](const Inputs& x) { return layer_norm(x[0], x[1], x[2]); });
+  add_case("reference_layer_norm", {normal({2, 3, 6}), normal({6}), normal({6})},
+           [](const Inputs& x) { return reference_layer_norm(x[0], x[1], x[2]); });
   add_case("batch_norm_train", {normal({3, 2, 2, 3}), normal({2}), normal({2})}, [](const Inputs& x) {
     Tensor running_mean = zeros({2}, x[0].dtype(), x[0].device()), running_var = ones({2}, x[0].dtype(), x[0].device());
     return batch_norm(x[0], x[1], x[2], running_mean, running_var, true);

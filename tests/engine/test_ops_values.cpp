@@ -26,6 +26,36 @@ TEST(OpValues, MatmulAndLinear) {
   expect_near(values(linear(a, w, bias)), {1 - 3 + 0.5, 2 + 2 - 0.5, 4 - 6 + 0.5, 8 + 5 - 0.5}, 1e-6);
 }
 
+// Batched float32 products go through one oneDNN matmul call (transposed operands read through
+// their strides, a 2-D operand shared by the batch); the float64 path loops item by item. Forward
+// and both gradients agree.
+TEST(OpValues, BatchedSgemmMatchesDoubleReference) {
+  Generator generator(5);
+  const Tensor a = randn({6, 5, 7}, generator, DType::F64), b = randn({6, 7, 3}, generator, DType::F64);
+  const Tensor shared = randn({5, 7}, generator, DType::F64), upstream = randn({6, 5, 3}, generator, DType::F64);
+  const auto products = [&](DType dtype) {
+    Tensor x = a.to(dtype), y = b.to(dtype), z = shared.to(dtype);
+    x.set_requires_grad(true);
+    y.set_requires_grad(true);
+    z.set_requires_grad(true);
+    const Tensor batched = matmul(x, y), broadcast = matmul(z, y);
+    sum(mul(add(batched, broadcast), upstream.to(dtype))).backward();
+    return std::vector<std::vector<double>>{values(batched), values(broadcast), values(x.grad()), values(y.grad()),
+                                            values(z.grad())};
+  };
+  const auto single = products(DType::F32), reference = products(DType::F64);
+  for (size_t i = 0; i < reference.size(); ++i) expect_near(single[i], reference[i], 2e-5);
+  // Item 4 by hand.
+  const std::vector<double> av = values(a), bv = values(b), cv = reference[0];
+  for (int64_t r = 0; r < 5; ++r)
+    for (int64_t c = 0; c < 3; ++c) {
+      double total = 0;
+      for (int64_t p = 0; p < 7; ++p) total += av[static_cast<size_t>(4 * 35 + r * 7 + p)] * bv[static_cast<size_t>(4 * 21 + p * 3 + c)];
+      EXPECT_NEAR(single[0][static_cast<size_t>(4 * 15 + r * 3 + c)], total, 2e-5);
+      EXPECT_NEAR(cv[static_cast<size_t>(4 * 15 + r * 3 + c)], total, 1e-12);
+    }
+}
+
 TEST(OpValues, LargeSgemmMatchesDoubleReference) {
   Generator generator(1);
   const Tensor a = randn({67, 130}, generator), b = randn({130, 45}, generator);
@@ -72,6 +102,40 @@ TEST(OpValues, LayerNormAndBatchNorm) {
   expect_near(values(batch_norm(images, ones({1}, DType::F64), zeros({1}, DType::F64), running_mean, running_var,
                                 false, 0.1, 0)),
               {(1 - 0.2) / std::sqrt(1.1), (3 - 0.2) / std::sqrt(1.1)}, 1e-12);
+}
+
+// The reference form: (x - mean) / (std + eps) with the unbiased std, here 1 2 3 4: mean 2.5,
+// std sqrt(5 / 3).
+TEST(OpValues, ReferenceLayerNorm) {
+  const Tensor x = from_vector<double>({1, 2, 3, 4}, {1, 4});
+  const double mu = 2.5, s = std::sqrt(5.0 / 3.0) + 1e-6;
+  const Tensor gamma = from_vector<double>({1, 2, 1, 1}, {4}), beta = from_vector<double>({0, 0, 0.5, 0}, {4});
+  expect_near(values(reference_layer_norm(x, gamma, beta)),
+              {(1 - mu) / s, 2 * (2 - mu) / s, (3 - mu) / s + 0.5, (4 - mu) / s}, 1e-12);
+}
+
+// A constant row (std 0, e.g. a padded region whose embedding is all zeros) normalises to beta and
+// has the finite gradient of (x - mean) / eps: for L = sum(w y), dx = (gamma w - mean(gamma w)) / eps.
+// Composed through sqrt, the backward gave 0 * inf = NaN there.
+TEST(OpValues, ReferenceLayerNormOnAConstantRowHasAFiniteGradient) {
+  Tensor x = from_vector<double>({0.7, 0.7, 0.7, 0.7, 1, -2, 0.5, 3}, {2, 4});
+  Tensor gamma = from_vector<double>({1, 2, -1, 0.5}, {4});
+  x.set_requires_grad(true);
+  gamma.set_requires_grad(true);
+  const Tensor beta = from_vector<double>({0.1, 0.2, 0.3, 0.4}, {4});
+  const double eps = 1e-3;
+  const Tensor y = reference_layer_norm(x, gamma, beta, eps);
+  const std::vector<double> normalised = values(y);
+  expect_near(std::vector<double>(normalised.begin(), normalised.begin() + 4), {0.1, 0.2, 0.3, 0.4}, 1e-12);
+  const std::vector<double> w = {0.3, -1, 2, 0.25};
+  sum(mul(y, from_vector<double>({0.3, -1, 2, 0.25, 0.3, -1, 2, 0.25}, {2, 4}))).backward();
+  double mean_gw = 0;
+  const std::vector<double> g = {1, 2, -1, 0.5};
+  for (size_t i = 0; i < 4; ++i) mean_gw += g[i] * w[i] / 4;
+  const std::vector<double> dx = values(x.grad());
+  for (size_t i = 0; i < 4; ++i) EXPECT_NEAR(dx[i], (g[i] * w[i] - mean_gw) / eps, 1e-9) << "element " << i;
+  for (double v : dx) EXPECT_TRUE(std::isfinite(v));
+  for (double v : values(gamma.grad())) EXPECT_TRUE(std::isfinite(v));
 }
 
 // Direct seven-loop convolution: a different algorithm from the backend's im2col and depthwise paths.

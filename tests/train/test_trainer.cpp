@@ -3,6 +3,8 @@
 // for bit; a diverging run stops with a clear error and keeps its last good checkpoint.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <sys/wait.h>
 
 #include <cstdlib>
@@ -110,6 +112,35 @@ TEST_F(TrainerTest, TrainsEvaluatesAndWritesEveryFile) {
   const nlohmann::json scores = evaluation_to_json(evaluation);
   EXPECT_TRUE(scores["corpus"].contains("CIDEr_D"));
   EXPECT_EQ(scores["caption_statistics"]["captions"].get<int>(), 4);
+}
+
+// A batch pads its images to the largest region count; a padded region embeds to an all-zero row
+// (att_embed's bias starts at zero), whose layer norm has std 0. The relation transformer trains
+// through it under the Noam schedule: composed through sqrt, that row's backward was 0 * inf and
+// the loss NaN from step 2.
+TEST_F(TrainerTest, RelationTransformerTrainsThroughPaddedRegionsWithTheNoamSchedule) {
+  const fs::path run_dir = root_ / "relation_transformer";
+  RunConfig config = tiny_config(8);
+  config.model = {{"type", "relation_transformer"}, {"feature_size", 16}, {"model_size", 16},
+                  {"feed_forward_size", 32},        {"encoder_layers", 1}, {"decoder_layers", 1},
+                  {"heads", 2},                     {"decoding", {{"max_words", 12}}}};
+  config.optim.schedule = "noam";
+  config.optim.warmup_steps = 4;
+  config.optim.noam_factor = 0.5;
+  const TrainSummary summary = train_captioner(config, TrainOptions{run_dir});
+  EXPECT_EQ(summary.steps, 8);
+  const std::vector<nlohmann::json> records = read_log(RunDirectory{run_dir}.log());
+  std::vector<double> rates;
+  for (const auto& record : records)
+    if (record.contains("caption_loss")) {
+      EXPECT_TRUE(std::isfinite(record["caption_loss"].get<double>())) << record.dump();
+      rates.push_back(record["learning_rate"].get<double>());
+    }
+  ASSERT_EQ(rates.size(), 8u);
+  // 0.5 / sqrt(16) * min(t^-0.5, t 4^-1.5): up to 0.0625 at step 4, then down as 1/sqrt(t).
+  EXPECT_NEAR(rates[0], 0.125 / 8, 1e-12);
+  EXPECT_NEAR(rates[3], 0.0625, 1e-12);
+  EXPECT_NEAR(rates[7], 0.125 / std::sqrt(8.0), 1e-12);
 }
 
 TEST_F(TrainerTest, ResumedRunIsBitIdenticalToAnUninterruptedOne) {

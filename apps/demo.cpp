@@ -1,0 +1,180 @@
+#include "apps/demo.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "apps/report_tables.h"
+#include "models/mobilenet.h"
+#include "train/encoder_pretraining.h"
+#include "train/exported_model.h"
+#include "train/progress.h"
+#include "train/run_directory.h"
+#include "train/trained_run.h"
+#include "train/trainer.h"
+
+namespace sparsecap::apps {
+
+namespace {
+
+// How many test images the model loaded from `path` captions exactly as `reference` does.
+size_t identical_captions(const std::filesystem::path& path, const train::TrainedRun& trained,
+                          const train::SplitCaptions& reference) {
+  train::ExportedCaptioner loaded = train::load_exported_captioner(path);
+  const train::SplitCaptions captions =
+      train::caption_split(*loaded.model, trained.data.dataset, trained.data.vocabulary, trained.config.data,
+                           data::Split::Test, 0, 3, trained.model->decoding_options().max_words);
+  size_t same = 0;
+  for (const std::string& id : reference.image_ids) same += captions.candidates.at(id) == reference.candidates.at(id);
+  return same;
+}
+
+// Exports the finalized model (a pruned one as CSR float32 and float16, the dense one as dense
+// float32), reloads each export and checks it captions the test split as the model itself did.
+void export_and_check(const DemoModel& model, const train::TrainedRun& trained, DemoResult& result) {
+  const size_t images = result.captions.image_ids.size();
+  sparse::ExportOptions options;
+  options.dense = !trained.pruned;
+  const std::string f32_name = trained.pruned ? "/model.csr-f32.safetensors" : "/model.dense-f32.safetensors";
+  const sparse::ExportReport f32 = train::export_trained_run(trained, model.run_dir + f32_name, options);
+  result.export_bytes = f32.file_bytes;
+  const size_t same = identical_captions(f32.path, trained, result.captions);
+  std::printf("%s: exported %s (%.2f MB); reloaded, it gives %s test captions as the finalized model (%zu of %zu)\n",
+              model.label.c_str(), f32.path.c_str(), static_cast<double>(f32.file_bytes) / 1e6,
+              same == images ? "the same" : "DIFFERENT", same, images);
+  if (!trained.pruned) return;
+  options.value_dtype = DType::F16;
+  const sparse::ExportReport f16 =
+      train::export_trained_run(trained, model.run_dir + "/model.csr-f16.safetensors", options);
+  result.export_fp16_bytes = f16.file_bytes;
+  const size_t same_f16 = identical_captions(f16.path, trained, result.captions);
+  std::printf("%s: exported %s (%.2f MB, float16 values); %zu of %zu test captions identical\n", model.label.c_str(),
+              f16.path.c_str(), static_cast<double>(f16.file_bytes) / 1e6, same_f16, images);
+}
+
+// Mean of the "images_per_second" of the run's log records: the training throughput, also for a
+// run this demo did not train itself.
+double mean_training_images_per_second(const train::RunDirectory& run) {
+  std::ifstream in(run.log());
+  double sum = 0;
+  int64_t count = 0;
+  for (std::string line; std::getline(in, line);) {
+    const nlohmann::json record = nlohmann::json::parse(line, nullptr, false);
+    if (record.is_discarded() || !record.contains("images_per_second")) continue;
+    sum += record.at("images_per_second").get<double>();
+    ++count;
+  }
+  return count > 0 ? sum / static_cast<double>(count) : 0.0;
+}
+
+}  // namespace
+
+void train_unless_done(const DemoModel& model) {
+  const train::RunDirectory run{model.run_dir};
+  if (std::filesystem::exists(run.final_checkpoint())) {
+    std::printf("%s: reusing the finished run in %s\n", model.label.c_str(), model.run_dir.c_str());
+    return;
+  }
+  const bool resume = std::filesystem::exists(run.last_checkpoint());
+  std::printf("%s: training (%lld steps)%s\n", model.label.c_str(), static_cast<long long>(model.config.optim.max_steps),
+              resume ? ", resuming" : "");
+  const train::TrainSummary summary = train::train_captioner(model.config, train::TrainOptions{model.run_dir, resume});
+  if (summary.interrupted) throw Error("demo interrupted; run it again to continue where it stopped");
+  std::printf("%s: %lld steps in %s, %.1f images/s\n", model.label.c_str(), static_cast<long long>(summary.steps),
+              train::format_duration(summary.wall_seconds).c_str(), summary.images_per_second);
+}
+
+std::string pretrained_encoder(const std::string& out_dir, const train::RunConfig& config, int64_t steps) {
+  if (steps == 0) return "";
+  const std::filesystem::path path = std::filesystem::path(out_dir) / "encoder.safetensors";
+  if (std::filesystem::exists(path)) {
+    std::printf("encoder: reusing the pre-trained %s\n", path.c_str());
+    return path.string();
+  }
+  train::EncoderPretrainingOptions options;
+  models::from_json(config.model.at("encoder"), options.encoder);
+  options.steps = steps;
+  options.seed = config.optim.seed;
+  std::filesystem::create_directories(out_dir);
+  std::printf("encoder: pre-training on the scene labels (%lld steps)\n", static_cast<long long>(steps));
+  std::fflush(stdout);
+  const train::EncoderPretrainingSummary summary = train::pretrain_encoder(config.data, options, path);
+  std::printf("encoder: %s; on validation object cells shape %.1f%%, colour %.1f%%\n",
+              train::format_duration(summary.wall_seconds).c_str(), 100 * summary.validation_shape_accuracy,
+              100 * summary.validation_color_accuracy);
+  return path.string();
+}
+
+DemoResult evaluate_demo_model(const DemoModel& model) {
+  train::TrainedRun trained = train::load_trained_run(model.run_dir);
+  DemoResult result;
+  result.label = model.label;
+  result.sparsity = trained.sparsity;
+  result.captions = train::caption_split(*trained.model, trained.data.dataset, trained.data.vocabulary,
+                                         trained.config.data, data::Split::Test, 0, 3,
+                                         trained.model->decoding_options().max_words);
+  result.evaluation = train::evaluate_captions(result.captions, trained.data.dataset, trained.data.vocabulary.size());
+  const std::string blank_caption = train::caption_blank_image(*trained.model, trained.data.dataset, trained.data.vocabulary,
+                                                               trained.config.data, 3, trained.model->decoding_options().max_words);
+  result.evaluation.grounded =
+      train::grounded_evaluation(result.captions, trained.data.dataset, trained.config.data, blank_caption);
+  result.image_dependence = train::measure_image_dependence(*trained.model, trained.data.dataset, trained.data.vocabulary,
+                                                            trained.config.data, data::Split::Test, 200);
+  result.training_images_per_second = mean_training_images_per_second(train::RunDirectory{model.run_dir});
+  export_and_check(model, trained, result);
+  return result;
+}
+
+void print_results_table(const std::vector<DemoResult>& results) {
+  std::printf("\n%-36s %9s %11s %11s %11s %8s %8s %8s %8s %9s %8s %9s\n", "model", "sparsity", "NNZ", "file MB",
+              "fp16 MB", "BLEU-4", "METEOR", "ROUGE-L", "CIDEr-D", "% unique", "avg len", "images/s");
+  for (const DemoResult& r : results) {
+    const eval::CaptionScores& s = r.evaluation.scores;
+    // Real export sizes: the dense model as a dense float32 file, a pruned one as its CSR file
+    // (float32 values, and float16 in the next column).
+    char fp16[32] = "-";
+    if (r.export_fp16_bytes) std::snprintf(fp16, sizeof(fp16), "%.2f", static_cast<double>(r.export_fp16_bytes) / 1e6);
+    std::printf("%-36s %8.2f%% %11lld %11.2f %11s %8.4f %8.4f %8.4f %8.4f %8.1f%% %8.2f %9.1f\n", r.label.c_str(),
+                100.0 * r.sparsity.sparsity(), static_cast<long long>(r.sparsity.kept),
+                static_cast<double>(r.export_bytes) / 1e6, fp16,
+                s.metric("BLEU_4").corpus, s.meteor().corpus, s.metric("ROUGE_L").corpus,
+                s.metric("CIDEr_D").corpus, r.evaluation.statistics.percent_unique,
+                r.evaluation.statistics.average_length, r.training_images_per_second);
+  }
+}
+
+// Grounded scores of every model's captions on the test split, then the controls: a caption
+// drawn at random from the training set (blind) and one of each image's own references.
+void print_grounded_table(const std::vector<DemoResult>& results) {
+  if (!results.front().evaluation.grounded) return;
+  std::printf("\ngrounded in the test scenes (P: claimed objects that are in the picture, R: objects named;\n"
+              "count: stated totals right; exact: captions naming exactly the picture's objects)\n");
+  std::printf("%-44s %s %11s %11s\n", "captions", grounded_columns_header().c_str(), "loss real", "loss blank");
+  for (const DemoResult& r : results)
+    std::printf("%-44s %s %11.4f %11.4f\n", r.label.c_str(), grounded_columns(r.evaluation.grounded->model).c_str(),
+                r.image_dependence.real_image_loss, r.image_dependence.blank_image_loss);
+  for (const DemoResult& r : results)
+    if (r.evaluation.grounded->blank_image)
+      std::printf("%-44s %s\n", (r.label + ", blank image").c_str(),
+                  grounded_columns(*r.evaluation.grounded->blank_image).c_str());
+  const train::GroundedEvaluation& controls = *results.front().evaluation.grounded;
+  std::printf("%-44s %s\n", "random training caption", grounded_columns(controls.random_training_caption).c_str());
+  std::printf("%-44s %s\n", "one of its own references", grounded_columns(controls.own_reference).c_str());
+  std::printf("(loss: teacher-forced caption loss on %lld test images with their real images and with blank ones)\n",
+              static_cast<long long>(results.front().image_dependence.images));
+}
+
+void print_examples(const std::vector<DemoResult>& results, size_t count) {
+  const train::SplitCaptions& first = results.front().captions;
+  std::printf("\nexample test images\n");
+  for (size_t i = 0; i < std::min(count, first.image_ids.size()); ++i) {
+    const std::string& id = first.image_ids[i];
+    std::printf("%s\n  reference: %s\n", first.image_paths[i].c_str(), first.references.at(id).front().c_str());
+    for (const DemoResult& r : results) std::printf("  %-14s %s\n", (r.label + ":").c_str(), r.captions.candidates.at(id).c_str());
+  }
+}
+
+}  // namespace sparsecap::apps

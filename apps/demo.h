@@ -1,0 +1,63 @@
+#pragma once
+// What the demos share (`sparsecap demo` for Soft-Attention, `sparsecap demo --all-models` for
+// every captioner): a model to train or reuse, its evaluation on the test split (metrics, grounded
+// scores, export sizes, training throughput) and the tables that print them.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "pruning/report.h"
+#include "train/evaluation.h"
+#include "train/run_config.h"
+
+namespace sparsecap::apps {
+
+struct DemoModel {
+  std::string label;
+  std::string run_dir;
+  train::RunConfig config;
+};
+
+// Trains `model` into its run directory unless a finished run is there; resumes an interrupted one.
+void train_unless_done(const DemoModel& model);
+
+// The CNN encoder the demo's captioners start from: the encoder of `config` pre-trained for `steps`
+// on the synthetic set's scene labels into `out_dir`/encoder.safetensors, once (an existing file
+// is reused), as the papers' captioners start from an ImageNet-trained CNN (docs/data.md, "A
+// captioner that sees"). Returns the file, or "" when `steps` is 0 (encoders from scratch).
+std::string pretrained_encoder(const std::string& out_dir, const train::RunConfig& config, int64_t steps);
+
+struct DemoResult {
+  std::string label;
+  train::SplitCaptions captions;
+  train::SplitEvaluation evaluation;
+  pruning::SparsityReport sparsity;
+  uint64_t export_bytes = 0;       // dense model: dense float32 export; pruned: CSR float32 export
+  uint64_t export_fp16_bytes = 0;  // pruned models: CSR float16 export (0: not made)
+  train::ImageDependence image_dependence;
+  double training_images_per_second = 0;  // mean over the run's log records
+};
+
+// Loads the run's evaluation checkpoint, captions the test split with beam 3, scores it (metrics,
+// grounded scores, image dependence), exports it and checks each export captions the same.
+DemoResult evaluate_demo_model(const DemoModel& model);
+
+// The main table: sparsity, NNZ, export sizes, metrics, % unique, average length, images/s.
+void print_results_table(const std::vector<DemoResult>& results);
+// Grounded scores of every model's captions beside the controls (nothing when the set has none).
+void print_grounded_table(const std::vector<DemoResult>& results);
+// The first `count` test images: a reference and every model's caption.
+void print_examples(const std::vector<DemoResult>& results, size_t count);
+
+struct AllModelsDemoOptions {
+  std::string data_dir = "data/shapes";
+  std::string out = "runs/demo";
+  std::string configs_dir = "configs";  // holds <stem>_{dense,supermask}.json
+  std::vector<std::string> only;        // model types; empty: all four
+  int64_t steps = 0;                    // > 0: optim.max_steps for every run; 0: the configs' epochs
+};
+
+// `sparsecap demo --all-models` (apps/demo_all_models.cpp).
+void run_all_models_demo(const AllModelsDemoOptions& options);
+
+}  // namespace sparsecap::apps
