@@ -174,13 +174,9 @@ void run_sweep(const SweepArguments& args) {
     print_row(cell, train::run_sweep_cell(plan, cell));
     return;
   }
-  std::vector<train::SweepCell> pending;
-  for (const train::SweepCell& cell : train::sweep_cells(plan)) {
-    if (train::sweep_cell_finished(cell))
-      std::printf("%s: finished before, skipped\n", cell.name.c_str());
-    else
-      pending.push_back(cell);
-  }
+  for (const train::SweepCell& cell : train::sweep_cells(plan))
+    if (train::sweep_cell_finished(cell)) std::printf("%s: finished before, skipped\n", cell.name.c_str());
+  const std::vector<train::SweepCell> pending = train::unfinished_sweep_cells(plan);
   // Generated once here (when the config names the synthetic set and it is missing), not by every
   // child at once.
   if (!pending.empty()) train::ensure_dataset(train::sweep_cell_config(plan, pending.front()).data);

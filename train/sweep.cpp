@@ -261,6 +261,13 @@ std::filesystem::path sweep_result_path(const SweepCell& cell) { return cell.dir
 
 bool sweep_cell_finished(const SweepCell& cell) { return std::filesystem::exists(sweep_result_path(cell)); }
 
+std::vector<SweepCell> unfinished_sweep_cells(const SweepPlan& plan) {
+  std::vector<SweepCell> cells;
+  for (const SweepCell& cell : sweep_cells(plan))
+    if (!sweep_cell_finished(cell)) cells.push_back(cell);
+  return cells;
+}
+
 SweepRow run_sweep_cell(const SweepPlan& plan, const SweepCell& cell) {
   const double training_seconds = train_sweep_cell(plan, cell);
   TrainedRun trained = load_trained_run(cell.dir);

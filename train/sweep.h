@@ -88,6 +88,8 @@ void from_json(const nlohmann::json& json, SweepRow& row);
 // <cell>/eval/sweep_result.json; its existence marks the cell finished.
 std::filesystem::path sweep_result_path(const SweepCell& cell);
 bool sweep_cell_finished(const SweepCell& cell);
+// The plan's cells without a result file, in plan order.
+std::vector<SweepCell> unfinished_sweep_cells(const SweepPlan& plan);
 
 // Trains the cell (resuming a started run, skipping training when its final checkpoint exists),
 // evaluates it on the test split, exports it to measure the file size and writes its result
