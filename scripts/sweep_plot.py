@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Draws CIDEr-D against sparsity, one line per pruning method, from the table.csv that
-`sparsecap sweep` writes; the dense baseline is a horizontal dashed line.
+`sparsecap sweep` writes; the dense baseline is a horizontal dashed line. The sparsity axis is a logit scale.
 
 usage: sweep_plot.py TABLE_CSV OUT_PNG
 Exit code 3: matplotlib is missing (the command then says what to install).
@@ -23,12 +23,12 @@ def read_rows(path):
 
 
 def lines_by_method(rows):
-    """method -> [(measured sparsity %, CIDEr-D)] in increasing sparsity, dense left out."""
+    """method -> [(measured sparsity, CIDEr-D)] in increasing sparsity, dense left out."""
     lines = {}
     for row in rows:
         if row["method"] == "dense":
             continue
-        lines.setdefault(row["method"], []).append((float(row["sparsity %"]), float(row["CIDEr-D"])))
+        lines.setdefault(row["method"], []).append((float(row["sparsity %"]) / 100, float(row["CIDEr-D"])))
     return {method: sorted(points) for method, points in lines.items()}
 
 
@@ -40,7 +40,16 @@ def main(csv_path, png_path):
     for row in rows:
         if row["method"] == "dense":
             axes.axhline(float(row["CIDEr-D"]), color="black", linestyle="--", linewidth=1, label="dense")
-    axes.set_xlabel("sparsity of the prunable weights (%)")
+    # A logit axis spreads 80, 90, 95, 97.5 and 99% out: each halving of the kept weights is a
+    # similar step to the right.
+    targets = sorted({float(row["target"]) for row in rows if row["method"] != "dense"})
+    sparsities = [p[0] for points in lines_by_method(rows).values() for p in points]
+    if targets and 0 < min(sparsities) and max(sparsities) < 1:
+        axes.set_xscale("logit")
+        axes.set_xticks(targets)
+        axes.set_xticklabels([f"{100 * t:g}%" for t in targets])
+        axes.minorticks_off()
+    axes.set_xlabel("sparsity of the prunable weights (measured)")
     axes.set_ylabel("CIDEr-D (test split)")
     axes.set_title("CIDEr-D against sparsity")
     axes.grid(True, alpha=0.3)
