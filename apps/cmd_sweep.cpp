@@ -43,6 +43,7 @@ struct SweepArguments {
   int64_t steps = 0;
   int64_t test_images = 0;
   int64_t beam = 3;
+  bool tables_only = false;
   std::string cell;  // internal: run only this cell (the children of --jobs)
 };
 
@@ -167,11 +168,26 @@ void write_plot(const train::SweepPlan& plan) {
   std::printf("plot: %s\n", png.c_str());
 }
 
+// table.md, table.csv and the plot from the finished cells.
+void write_tables_and_plot(const train::SweepPlan& plan) {
+  const std::vector<train::SweepRow> rows = train::read_sweep_rows(plan);
+  train::write_sweep_tables(plan, rows);
+  std::printf("\n%s\ntables: %s, %s\n", train::format_sweep_table_markdown(rows).c_str(), (plan.out / "table.md").c_str(),
+              (plan.out / "table.csv").c_str());
+  if (!rows.empty()) write_plot(plan);
+}
+
 void run_sweep(const SweepArguments& args) {
   const train::SweepPlan plan = sweep_plan(args);
   if (!args.cell.empty()) {
     const train::SweepCell cell = train::find_sweep_cell(plan, args.cell);
     print_row(cell, train::run_sweep_cell(plan, cell));
+    return;
+  }
+  if (args.tables_only) {
+    for (const train::SweepCell& cell : train::unfinished_sweep_cells(plan))
+      std::printf("%s: not finished, left out\n", cell.name.c_str());
+    write_tables_and_plot(plan);
     return;
   }
   for (const train::SweepCell& cell : train::sweep_cells(plan))
@@ -185,11 +201,7 @@ void run_sweep(const SweepArguments& args) {
     failed = run_cells_in_children(args, pending);
   else
     run_cells_here(plan, pending);
-  const std::vector<train::SweepRow> rows = train::read_sweep_rows(plan);
-  train::write_sweep_tables(plan, rows);
-  std::printf("\n%s\ntables: %s, %s\n", train::format_sweep_table_markdown(rows).c_str(), (plan.out / "table.md").c_str(),
-              (plan.out / "table.csv").c_str());
-  if (!rows.empty()) write_plot(plan);
+  write_tables_and_plot(plan);
   SPARSECAP_CHECK(failed.empty(), "sweep: ", failed.size(), " cell(s) failed: ", failed.front(),
                   failed.size() > 1 ? " and others" : "", "; run the sweep again to retry them");
 }
@@ -210,6 +222,8 @@ void add_sweep_command(CLI::App& app) {
   command->add_option("--steps", args->steps, "training steps per cell (0: the config's)")->capture_default_str();
   command->add_option("--test-images", args->test_images, "test images each cell is scored on (0: all)")->capture_default_str();
   command->add_option("--beam", args->beam, "beam size of the evaluation")->capture_default_str();
+  command->add_flag("--tables-only", args->tables_only,
+                    "write the tables and the plot from the cells finished so far; train nothing");
   command->add_option("--cell", args->cell, "run only this cell (used by --jobs)")->group("");
   command->callback([args] { run_sweep(*args); });
 }
