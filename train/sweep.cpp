@@ -24,7 +24,9 @@ using nlohmann::json;
 
 namespace {
 
+// The comma-separated entries of `list`, empty ones included ("" is one empty entry).
 std::vector<std::string> split_list(const std::string& list) {
+  if (list.empty()) return {""};
   std::vector<std::string> entries;
   std::stringstream stream(list);
   std::string entry;
@@ -192,7 +194,8 @@ SweepCell find_sweep_cell(const SweepPlan& plan, const std::string& name) {
 
 json sweep_pruning_section(const json& base_pruning, const std::string& method, const std::string& scope,
                            double sparsity, int64_t total_steps) {
-  json section = base_pruning.value("method", "none") == method ? base_pruning : json{{"method", method}};
+  const bool same_method = base_pruning.is_object() && base_pruning.value("method", "none") == method;
+  json section = same_method ? base_pruning : json{{"method", method}};
   section["target_sparsity"] = sparsity;
   if (!scope.empty()) section["scope"] = scope;
   if (method == "supermask") section["sparsity_weight"] = 200.0 / (1.0 - sparsity);
