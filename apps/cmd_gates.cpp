@@ -2,16 +2,14 @@
 // against steps per layer, final sparsity per layer, |w| of kept and pruned weights, and for every
 // LSTM/GRU weight its sparsity per gate block and a heat map — with an index.md. The data come
 // from train/gate_report; scripts/gates_report.py draws them with matplotlib.
-#include <sys/wait.h>
-
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "apps/commands.h"
+#include "apps/python_script.h"
 #include "engine/error.h"
 #include "engine/serialize/atomic_file.h"
 #include "train/gate_report.h"
@@ -26,18 +24,6 @@ struct GatesArguments {
   std::string out;
 };
 
-// scripts/ of the source tree, or SPARSECAP_SCRIPTS_DIR.
-std::filesystem::path scripts_dir() {
-  const char* overridden = std::getenv("SPARSECAP_SCRIPTS_DIR");
-  return overridden ? std::filesystem::path(overridden) : std::filesystem::path(SPARSECAP_SCRIPTS_DIR);
-}
-
-std::string shell_quoted(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
 void run_gates(const GatesArguments& args) {
   std::vector<std::string> runs = args.compare;
   if (!args.run.empty()) runs.insert(runs.begin(), args.run);
@@ -47,20 +33,8 @@ void run_gates(const GatesArguments& args) {
   for (const std::string& run : runs) data.push_back(train::gate_report_data(run));
   const std::filesystem::path data_file = std::filesystem::path(args.out) / "gates_data.json";
   write_file_atomically(data_file, data.dump() + "\n");
-  const std::filesystem::path script = scripts_dir() / "gates_report.py";
-  SPARSECAP_CHECK(std::filesystem::exists(script), "gates: the plotting script ", script.string(),
-                  " is missing (set SPARSECAP_SCRIPTS_DIR to the source tree's scripts/ folder)");
-  const std::string command =
-      "python3 " + shell_quoted(script.string()) + " " + shell_quoted(data_file.string()) + " " + shell_quoted(args.out);
-  const int status = std::system(command.c_str());
-  SPARSECAP_CHECK(status != -1 && WIFEXITED(status), "gates: could not run python3 (", command, ")");
-  switch (WEXITSTATUS(status)) {
-    case 0: break;
-    case 3:
-      throw sparsecap::Error("gates: the figures need matplotlib: pip install matplotlib (or apt-get install python3-matplotlib); "
-                  "the data are in " + data_file.string());
-    default: throw sparsecap::Error(sparsecap::detail::concat("gates: ", script.string(), " failed with exit code ", WEXITSTATUS(status)));
-  }
+  run_python_script("gates", "gates_report.py", {data_file.string(), args.out},
+                    "the data are in " + data_file.string());
   std::printf("gates report: %s\n", (std::filesystem::path(args.out) / "index.md").c_str());
 }
 

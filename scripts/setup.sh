@@ -15,6 +15,7 @@ packages=(
   googletest libgtest-dev libbenchmark-dev
   wordnet-base           # WordNet database for METEOR's synonym matching
   protobuf-compiler libprotobuf-dev  # TensorBoard event files
+  python3-matplotlib     # figures of `sparsecap gates` and `sparsecap sweep`
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,45 @@
+#include "apps/python_script.h"
+
+#include <sys/wait.h>
+
+#include <cstdlib>
+
+#include "engine/error.h"
+
+namespace sparsecap::apps {
+
+namespace {
+
+std::string shell_quoted(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+}  // namespace
+
+std::filesystem::path scripts_dir() {
+  const char* overridden = std::getenv("SPARSECAP_SCRIPTS_DIR");
+  return overridden ? std::filesystem::path(overridden) : std::filesystem::path(SPARSECAP_SCRIPTS_DIR);
+}
+
+void run_python_script(const std::string& command_name, const std::string& script,
+                       const std::vector<std::string>& arguments, const std::string& data_hint) {
+  const std::filesystem::path path = scripts_dir() / script;
+  SPARSECAP_CHECK(std::filesystem::exists(path), command_name, ": the plotting script ", path.string(),
+                  " is missing (set SPARSECAP_SCRIPTS_DIR to the source tree's scripts/ folder)");
+  std::string command = "python3 " + shell_quoted(path.string());
+  for (const std::string& argument : arguments) command += " " + shell_quoted(argument);
+  const int status = std::system(command.c_str());
+  SPARSECAP_CHECK(status != -1 && WIFEXITED(status), command_name, ": could not run python3 (", command, ")");
+  switch (WEXITSTATUS(status)) {
+    case 0: break;
+    case 3:
+      throw Error(command_name + ": the figures need matplotlib: pip install matplotlib (or apt-get install "
+                  "python3-matplotlib); " + data_hint);
+    default:
+      throw Error(detail::concat(command_name, ": ", path.string(), " failed with exit code ", WEXITSTATUS(status)));
+  }
+}
+
+}  // namespace sparsecap::apps

@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""Draws CIDEr-D against sparsity, one line per pruning method, from the table.csv that
+`sparsecap sweep` writes; the dense baseline is a horizontal dashed line. The sparsity axis is a logit scale.
+
+usage: sweep_plot.py TABLE_CSV OUT_PNG
+Exit code 3: matplotlib is missing (the command then says what to install).
+"""
+import csv
+import sys
+
+try:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+except ImportError:
+    print("matplotlib is not installed", file=sys.stderr)
+    sys.exit(3)
+
+
+def read_rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def lines_by_method(rows):
+    """method -> [(measured sparsity, CIDEr-D)] in increasing sparsity, dense left out."""
+    lines = {}
+    for row in rows:
+        if row["method"] == "dense":
+            continue
+        lines.setdefault(row["method"], []).append((float(row["sparsity %"]) / 100, float(row["CIDEr-D"])))
+    return {method: sorted(points) for method, points in lines.items()}
+
+
+def main(csv_path, png_path):
+    rows = read_rows(csv_path)
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    for method, points in lines_by_method(rows).items():
+        axes.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=method)
+    for row in rows:
+        if row["method"] == "dense":
+            axes.axhline(float(row["CIDEr-D"]), color="black", linestyle="--", linewidth=1, label="dense")
+    # A logit axis spreads 80, 90, 95, 97.5 and 99% out: each halving of the kept weights is a
+    # similar step to the right.
+    targets = sorted({float(row["target"]) for row in rows if row["method"] != "dense"})
+    sparsities = [p[0] for points in lines_by_method(rows).values() for p in points]
+    if targets and 0 < min(sparsities) and max(sparsities) < 1:
+        axes.set_xscale("logit")
+        axes.set_xticks(targets)
+        axes.set_xticklabels([f"{100 * t:g}%" for t in targets])
+        axes.minorticks_off()
+    axes.set_xlabel("sparsity of the prunable weights (measured)")
+    axes.set_ylabel("CIDEr-D (test split)")
+    axes.set_title("CIDEr-D against sparsity")
+    axes.grid(True, alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(png_path, dpi=110)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        print(__doc__, file=sys.stderr)
+        sys.exit(2)
+    main(sys.argv[1], sys.argv[2])
