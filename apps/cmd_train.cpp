@@ -58,13 +58,15 @@ struct EvalArguments {
   int64_t max_images = 0;
   int64_t loss_images = 200;
   std::string checkpoint;
+  bool allow_non_finite = false;
 };
 
 void run_eval(const EvalArguments& args) {
   const std::optional<data::Split> split = data::parse_split(args.split);
   if (!split) throw Error("--split must be train, val or test, got \"" + args.split + "\"");
   train::TrainedRun trained = train::load_trained_run(
-      args.run, args.checkpoint.empty() ? std::nullopt : std::optional<std::filesystem::path>(args.checkpoint));
+      args.run, args.checkpoint.empty() ? std::nullopt : std::optional<std::filesystem::path>(args.checkpoint),
+      args.allow_non_finite);
   const train::SplitCaptions captions =
       train::caption_split(*trained.model, trained.data.dataset, trained.data.vocabulary, trained.config.data, *split,
                            args.max_images, args.beam, trained.model->decoding_options().max_words);
@@ -104,10 +106,11 @@ struct CaptionArguments {
   std::string run;
   std::vector<std::string> images;
   int64_t beam = 3;
+  bool allow_non_finite = false;
 };
 
 void run_caption(const CaptionArguments& args) {
-  train::TrainedRun trained = train::load_trained_run(args.run);
+  train::TrainedRun trained = train::load_trained_run(args.run, std::nullopt, args.allow_non_finite);
   std::vector<std::filesystem::path> paths(args.images.begin(), args.images.end());
   const Tensor images = train::load_images_for_captioning(paths, trained.config.data);
   const std::vector<models::DecodedCaption> decoded = models::beam_search(
@@ -143,6 +146,8 @@ void add_eval_command(CLI::App& app) {
                       "teacher-forced caption loss, real vs blank images, on this many images (0: skip)")
       ->capture_default_str();
   command->add_option("--checkpoint", args->checkpoint, "checkpoint file (default: best, else final)");
+  command->add_flag("--allow-non-finite", args->allow_non_finite,
+                   "load weights holding NaN or infinity (refused by default), to inspect a diverged run");
   command->callback([args] { run_eval(*args); });
 }
 
@@ -152,6 +157,8 @@ void add_caption_command(CLI::App& app) {
   command->add_option("--run", args->run, "run directory")->required();
   command->add_option("--beam", args->beam, "beam size")->capture_default_str();
   command->add_option("images", args->images, "image files (PNG, JPEG)")->required();
+  command->add_flag("--allow-non-finite", args->allow_non_finite,
+                   "load weights holding NaN or infinity (refused by default), to inspect a diverged run");
   command->callback([args] { run_caption(*args); });
 }
 

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/error.h"
+#include "engine/json_input.h"
 #include "engine/serialize/atomic_file.h"
 
 namespace sparsecap {
@@ -129,10 +130,11 @@ HeaderJson parse_header_json(const std::filesystem::path& path, const std::strin
     }
     return true;
   };
+  check_json_depth(header_text, path.string() + " header");
   try {
     return HeaderJson::parse(header_text, reject_duplicate_keys);
   } catch (const nlohmann::json::exception& error) {
-    fail_file(path, "header (", header_text.size(), " bytes) is not valid JSON: ", error.what());
+    fail_file(path, "header (", header_text.size(), " bytes) is not valid JSON: ", json_error_text(error));
   }
 }
 
