@@ -8,6 +8,7 @@
 
 #include "data/prefetch.h"
 #include "engine/autograd.h"
+#include "engine/crash_point.h"
 #include "engine/ops.h"
 #include "engine/optim/clip.h"
 #include "engine/serialize/atomic_file.h"
@@ -109,6 +110,18 @@ void load_encoder_weights(models::Captioner& model, const std::filesystem::path&
   }
 }
 
+// Temp files ("<file>.tmp.<pid>") that a killed session left half written; the files they were
+// to replace are whole (engine/serialize/atomic_file.h), so the temp files are only litter.
+static void remove_leftover_temp_files(const RunDirectory& run) {
+  for (const std::filesystem::path& directory : {run.root, run.checkpoints()}) {
+    std::error_code error;
+    for (const auto& entry : std::filesystem::directory_iterator(directory, error)) {
+      if (entry.is_regular_file() && entry.path().filename().string().find(".tmp.") != std::string::npos)
+        std::filesystem::remove(entry.path(), error);
+    }
+  }
+}
+
 int64_t total_training_steps(const RunConfig& config, int64_t batches_per_epoch) {
   return config.optim.max_steps > 0 ? config.optim.max_steps : config.optim.epochs * batches_per_epoch;
 }
@@ -118,6 +131,7 @@ Trainer::Trainer(const RunConfig& config, const TrainOptions& options)
   std::filesystem::create_directories(run_.checkpoints());
   SPARSECAP_CHECK(!options_.resume || std::filesystem::exists(run_.last_checkpoint()), "cannot resume: ",
                   run_.last_checkpoint().string(), " does not exist");
+  if (options_.resume) remove_leftover_temp_files(run_);
   ensure_dataset(config_.data, report_generation);
   run_data_ = load_run_data(config_.data, run_.vocabulary());
   resolved_ = config_;
@@ -169,8 +183,16 @@ void Trainer::write_histograms() {
 Trainer::~Trainer() = default;
 
 void Trainer::save_checkpoint(const std::filesystem::path& path) {
-  save_training_checkpoint(path, TrainingParts{model_.get(), optimizer_.get(), method_.get(), &model_->dropout_generator()},
-                           position_, resolved_);
+  try {
+    save_training_checkpoint(path,
+                             TrainingParts{model_.get(), optimizer_.get(), method_.get(), &model_->dropout_generator()},
+                             position_, resolved_);
+  } catch (const Error& error) {
+    // The write goes to a temp file that is renamed only when complete, so the old file is whole.
+    throw Error(detail::concat(error.what(), "; checkpoint of step ", position_.step, " not saved, ",
+                               std::filesystem::exists(path) ? "the previous " + path.string() + " is unchanged"
+                                                             : "no earlier " + path.string() + " exists"));
+  }
 }
 
 void Trainer::throw_diverged(const StepLosses& losses) const {
@@ -197,6 +219,7 @@ StepLosses Trainer::step(const data::CaptionBatch& batch) {
   const StepLosses losses{.caption = caption_loss.item(), .total = total_loss.item()};
   if (!std::isfinite(losses.caption) || !std::isfinite(losses.total)) throw_diverged(losses);
   total_loss.backward();
+  crash_point("step");  // tests: killed between backward and the optimizer step
   if (config_.optim.clip_value > 0) optim::clip_grad_value(optimizer_->parameters(), config_.optim.clip_value);
   if (config_.optim.clip_norm > 0) optim::clip_grad_norm(optimizer_->parameters(), config_.optim.clip_norm);
   optimizer_->step();
@@ -225,6 +248,7 @@ void Trainer::validate() {
       caption_split(*model_, run_data_.dataset, run_data_.vocabulary, config_.data, data::Split::Val,
                     config_.schedule.validation_images, 1, model_->decoding_options().max_words);
   const double cider = validation_cider(captions);
+  crash_point("validation");  // tests: killed after decoding, before the record is written
   nlohmann::json record = {{"step", position_.step}, {"validation_cider", cider},
                            {"validation_images", captions.image_ids.size()}};
   if (method_->target_sparsity()) record["sparsity"] = method_->sparsity().sparsity();

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/error.h"
+#include "engine/crash_point.h"
 #include "engine/json_input.h"
 #include "engine/serialize/atomic_file.h"
 
@@ -344,6 +345,7 @@ void write_safetensors(const std::filesystem::path& path, const NamedTensors& te
   AtomicFileWriter writer(path);
   writer.write(length_bytes.data(), length_bytes.size());
   writer.write(header_text);
+  crash_point("checkpoint-write");  // tests: killed with the temp file half written
   for (const auto& [name, tensor] : tensors) {
     if (tensor.nbytes() == 0) continue;
     // detach(): copying to the host for a file must not add a node to an autograd graph.
