@@ -4,7 +4,9 @@
 #include <stb_image_resize.h>
 #include <zlib.h>
 
+#include <cstdint>
 #include <cstring>
+#include <limits>
 #include <memory>
 
 #include "data/data_error.h"
@@ -14,6 +16,9 @@ namespace sparsecap::data {
 
 namespace {
 constexpr int kChannels = 3;
+// Larger than any photograph a captioner is trained on; 64 Mpixel decode to 192 MB of RGB.
+constexpr int kMaxImageSide = 16384;
+constexpr int64_t kMaxImagePixels = int64_t{1} << 26;
 }  // namespace
 
 RgbImage::RgbImage(int image_width, int image_height)
@@ -26,7 +31,24 @@ RgbImage::RgbImage(int image_width, int image_height)
 
 RgbImage decode_image(std::span<const uint8_t> bytes, const std::string& name) {
   if (bytes.empty()) throw DataError(name, "cannot decode image: the file is empty");
+  // stb_image decodes a dozen formats and has a history of memory bugs on hostile files: only the
+  // two formats sparsecap documents reach it, and only with a size checked from the header first.
+  static constexpr uint8_t kPngSignature[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  const bool png = bytes.size() >= sizeof kPngSignature && std::memcmp(bytes.data(), kPngSignature, 8) == 0;
+  const bool jpeg = bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF;
+  if (!png && !jpeg) throw DataError(name, "not a PNG or JPEG file (" + std::to_string(bytes.size()) + " bytes)");
+  if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max()))
+    throw DataError(name, "image file of " + std::to_string(bytes.size()) + " bytes is too large to decode");
   int width = 0, height = 0, channels_in_file = 0;
+  if (!stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &width, &height, &channels_in_file)) {
+    const char* reason = stbi_failure_reason();
+    throw DataError(name, std::string("cannot read the image header (") + (reason ? reason : "unknown reason") + ")");
+  }
+  if (width <= 0 || height <= 0 || width > kMaxImageSide || height > kMaxImageSide ||
+      static_cast<int64_t>(width) * height > kMaxImagePixels)
+    throw DataError(name, "image of " + std::to_string(width) + "x" + std::to_string(height) +
+                              " pixels is outside the limits (sides up to " + std::to_string(kMaxImageSide) +
+                              ", at most " + std::to_string(kMaxImagePixels) + " pixels)");
   std::unique_ptr<stbi_uc, decltype(&stbi_image_free)> decoded(
       stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &width, &height, &channels_in_file,
                             kChannels),
