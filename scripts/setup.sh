@@ -15,6 +15,7 @@ packages=(
   googletest libgtest-dev libbenchmark-dev
   wordnet-base           # WordNet database for METEOR's synonym matching
   protobuf-compiler libprotobuf-dev  # TensorBoard event files
+  clang libclang-rt-14-dev  # libFuzzer + ASan/UBSan runtimes for the fuzz targets (fuzz/, CI)
 )
 missing=()
 for p in "${packages[@]}"; do
