@@ -23,6 +23,7 @@ struct TrainArguments {
   std::vector<std::string> overrides;
   std::string out;
   bool resume = false;
+  bool skip_bad = false;
 };
 
 void run_train(const TrainArguments& args) {
@@ -38,7 +39,7 @@ void run_train(const TrainArguments& args) {
       throw Error(args.out + " already holds a run; use --resume to continue it or choose another --out");
     config = train::load_run_config(args.config, args.overrides);
   }
-  const train::TrainSummary summary = train::train_captioner(config, train::TrainOptions{args.out, args.resume});
+  const train::TrainSummary summary = train::train_captioner(config, train::TrainOptions{.run_dir = args.out, .resume = args.resume, .skip_bad = args.skip_bad});
   std::printf("%s after %lld steps in %s: caption loss %.4f, %.1f images/s", summary.interrupted ? "stopped" : "finished",
               static_cast<long long>(summary.steps), train::format_duration(summary.wall_seconds).c_str(),
               summary.final_loss, summary.images_per_second);
@@ -132,6 +133,8 @@ void add_train_command(CLI::App& app) {
   command->add_option("--set", args->overrides, "override a config value: section.key=value (repeatable)");
   command->add_option("--out", args->out, "run directory")->required();
   command->add_flag("--resume", args->resume, "continue the run in --out from its last checkpoint");
+  command->add_flag("--skip-bad", args->skip_bad,
+                    "skip training images whose files are missing or corrupt, with a warning each (default: stop)");
   command->callback([args] { run_train(*args); });
 }
 

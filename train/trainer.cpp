@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <map>
 
+#include "data/data_error.h"
 #include "data/prefetch.h"
 #include "engine/autograd.h"
 #include "engine/crash_point.h"
@@ -141,9 +142,13 @@ Trainer::Trainer(const RunConfig& config, const TrainOptions& options)
   model_ = models::make_captioner(config_.model, captioner_vocabulary(run_data_.vocabulary), initialisation);
   if (!config_.init.encoder_weights.empty() && !options_.resume)
     load_encoder_weights(*model_, config_.init.encoder_weights);
-  loader_ = std::make_unique<data::CaptionBatchLoader>(
-      run_data_.dataset, run_data_.vocabulary,
-      batch_options(config_.data, model_->input_kinds(), data::Split::Train, config_.optim.seed, true));
+  data::CaptionBatchOptions training_batches =
+      batch_options(config_.data, model_->input_kinds(), data::Split::Train, config_.optim.seed, true);
+  training_batches.skip_bad = options_.skip_bad;
+  training_batches.on_skip = [](const std::string& problem) {
+    std::fprintf(stderr, "\nsparsecap: warning: skipped %s\n", problem.c_str());
+  };
+  loader_ = std::make_unique<data::CaptionBatchLoader>(run_data_.dataset, run_data_.vocabulary, training_batches);
   total_steps_ = total_training_steps(config_, loader_->batches_per_epoch());
   method_ = pruning::make_pruning_method(config_.pruning,
                                          pruning::PruningRunInfo{.total_steps = total_steps_,
@@ -291,8 +296,20 @@ TrainSummary Trainer::run() {
   auto next_batch = [this] { return loader_->next_batch(); };
   auto prefetcher = std::make_unique<data::Prefetcher<data::CaptionBatch>>(next_batch);
   StepLosses losses;
+  // A file that goes bad mid-run (corrupt, deleted) stops training naming it and where to resume.
+  auto next_or_explain = [&]() -> std::optional<data::CaptionBatch> {
+    try {
+      return prefetcher->next();
+    } catch (const data::DataError& error) {
+      const bool saved = std::filesystem::exists(run_.last_checkpoint());
+      throw Error(detail::concat(error.what(), "; training stopped at step ", position_.step, ", ",
+                                 saved ? "the last checkpoint " + run_.last_checkpoint().string() + " is intact"
+                                       : std::string("no checkpoint had been saved yet"),
+                                 " (fix or remove the file, or train with --skip-bad)"));
+    }
+  };
   while (position_.step < total_steps_) {
-    std::optional<data::CaptionBatch> batch = prefetcher->next();
+    std::optional<data::CaptionBatch> batch = next_or_explain();
     if (!batch) {  // end of the epoch
       prefetcher.reset();
       ++position_.epoch;
