@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 
 STEPS = 24
 # Timing fields differ between any two runs; everything else in a record must match.
@@ -91,6 +92,76 @@ def resume_to_end(binary, run_dir, label):
     return result.returncode == 0
 
 
+def error_lines(result):
+    return [line for line in result.stderr.splitlines() if "error" in line]
+
+
+def limits_under_load(binary, work, data_dir):
+    """A corrupt image met mid-epoch (stop naming it, or skip it with --skip-bad) and the data
+    directory deleted while the run trains: one clear error, the last checkpoint intact."""
+    pruning = {"method": "none"}
+    images = sorted(f for f in os.listdir(os.path.join(data_dir, "images")))
+    dataset = json.load(open(os.path.join(data_dir, "dataset_shapes.json")))
+    train_files = {im["filename"] for im in dataset["images"] if im["split"] in ("train", "restval")}
+    victim = sorted(train_files)[len(train_files) // 2]
+    check(victim in images, f"training image {victim} not found in {data_dir}/images")
+
+    for skip in (False, True):
+        label = "corrupt image" + (" with --skip-bad" if skip else "")
+        copy = os.path.join(work, "data_corrupt" + ("_skip" if skip else ""))
+        shutil.copytree(data_dir, copy)
+        with open(os.path.join(copy, "images", victim), "r+b") as f:
+            f.truncate(40)  # a PNG cut inside its first chunk
+        config_path = os.path.join(work, f"corrupt{int(skip)}.json")
+        with open(config_path, "w") as f:
+            json.dump(config(copy, pruning), f)
+        run_dir = os.path.join(work, f"corrupt{int(skip)}_run")
+        result = run(binary, ["train", "--config", config_path, "--out", run_dir] + (["--skip-bad"] if skip else []))
+        if skip:
+            warnings = [line for line in result.stderr.splitlines() if "warning: skipped" in line]
+            check(result.returncode == 0, f"{label}: exit {result.returncode}: {error_lines(result)}")
+            check(warnings and all(victim in w for w in warnings), f"{label}: expected warnings naming {victim}")
+        else:
+            lines = error_lines(result)
+            check(result.returncode == 1, f"{label}: expected exit 1, got {result.returncode}")
+            check(len(lines) == 1 and victim in lines[0] and "training stopped" in lines[0],
+                  f"{label}: expected one error line naming {victim}, got {lines}")
+        print(f"ok: {label}")
+
+    # The data directory deleted while training: the run either had what it needed (exit 0) or
+    # stops with one error naming a missing file; the last checkpoint resumes once the data is back.
+    label = "data directory deleted mid-run"
+    copy = os.path.join(work, "data_deleted")
+    shutil.copytree(data_dir, copy)
+    config_path = os.path.join(work, "deleted.json")
+    long_config = config(copy, pruning)
+    long_config["optim"]["max_steps"] = 200
+    with open(config_path, "w") as f:
+        json.dump(long_config, f)
+    run_dir = os.path.join(work, "deleted_run")
+    env = dict(os.environ, OMP_WAIT_POLICY="passive")
+    env.pop("SPARSECAP_CRASH_AT", None)
+    child = subprocess.Popen([binary, "train", "--config", config_path, "--out", run_dir], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    last = os.path.join(run_dir, "checkpoints", "last.safetensors")
+    deadline = time.monotonic() + 300
+    while not os.path.exists(last) and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    backup = copy + "_backup"
+    shutil.copytree(copy, backup)
+    shutil.rmtree(copy)
+    stderr = child.communicate(timeout=600)[1]
+    lines = [line for line in stderr.splitlines() if "error" in line]
+    check(child.returncode >= 0, f"{label}: killed by signal {-child.returncode}")
+    if child.returncode != 0:
+        check(len(lines) == 1 and copy in lines[0], f"{label}: expected one error line naming a file in {copy}, "
+                                                     f"got {lines}")
+        shutil.move(backup, copy)
+        result = run(binary, ["train", "--out", run_dir, "--resume"])
+        check(result.returncode == 0, f"{label}: resuming from the last checkpoint failed: {error_lines(result)}")
+    print(f"ok: {label} (exit {child.returncode})")
+
+
 def main():
     binary, work = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
     shutil.rmtree(work, ignore_errors=True)
@@ -151,6 +222,7 @@ def main():
             compare_runs(reference, run_dir, label)
             print(f"ok: {label}")
 
+    limits_under_load(binary, work, data_dir)
     if failures:
         sys.exit(f"{len(failures)} failure(s)")
     shutil.rmtree(work, ignore_errors=True)
