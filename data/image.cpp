@@ -19,6 +19,32 @@ constexpr int kChannels = 3;
 // Larger than any photograph a captioner is trained on; 64 Mpixel decode to 192 MB of RGB.
 constexpr int kMaxImageSide = 16384;
 constexpr int64_t kMaxImagePixels = int64_t{1} << 26;
+
+uint32_t read_big_endian_32(std::span<const uint8_t> bytes, size_t offset) {
+  return (uint32_t{bytes[offset]} << 24) | (uint32_t{bytes[offset + 1]} << 16) | (uint32_t{bytes[offset + 2]} << 8) |
+         uint32_t{bytes[offset + 3]};
+}
+
+// stb_image ignores chunk CRCs, so a PNG damaged on disk would decode to wrong pixels silently:
+// every chunk up to IEND must be whole and match its CRC.
+void check_png_chunks(std::span<const uint8_t> bytes, const std::string& name) {
+  size_t offset = 8;  // after the signature
+  while (true) {
+    if (bytes.size() - offset < 12)
+      throw DataError(name, "PNG truncated at byte " + std::to_string(offset) + " (no IEND chunk)");
+    const uint32_t length = read_big_endian_32(bytes, offset);
+    if (length > bytes.size() - offset - 12)
+      throw DataError(name, "PNG chunk at byte " + std::to_string(offset) + " claims " + std::to_string(length) +
+                                " bytes, past the end of the file (" + std::to_string(bytes.size()) + " bytes)");
+    const std::string type(reinterpret_cast<const char*>(bytes.data() + offset + 4), 4);
+    const uLong crc = crc32(0L, bytes.data() + offset + 4, static_cast<uInt>(length) + 4);
+    if (crc != read_big_endian_32(bytes, offset + 8 + length))
+      throw DataError(name, "PNG chunk '" + type + "' at byte " + std::to_string(offset) +
+                                " fails its CRC check (the file is damaged)");
+    if (type == "IEND") return;
+    offset += 12 + static_cast<size_t>(length);
+  }
+}
 }  // namespace
 
 RgbImage::RgbImage(int image_width, int image_height)
@@ -39,6 +65,7 @@ RgbImage decode_image(std::span<const uint8_t> bytes, const std::string& name) {
   if (!png && !jpeg) throw DataError(name, "not a PNG or JPEG file (" + std::to_string(bytes.size()) + " bytes)");
   if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max()))
     throw DataError(name, "image file of " + std::to_string(bytes.size()) + " bytes is too large to decode");
+  if (png) check_png_chunks(bytes, name);
   int width = 0, height = 0, channels_in_file = 0;
   if (!stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &width, &height, &channels_in_file)) {
     const char* reason = stbi_failure_reason();

@@ -36,6 +36,12 @@ void check_real_range(const char* section, const char* key, double value, double
                   ", ", high, "], got ", value);
 }
 
+// Seeds are unsigned; nlohmann would wrap -1 around to 2^64 - 1 silently.
+void check_unsigned(const json& j, const char* section, const char* key) {
+  if (j.contains(key) && j.at(key).is_number_integer())
+    SPARSECAP_CHECK(j.at(key).is_number_unsigned(), section, ".", key, " must be >= 0, got ", j.at(key).dump());
+}
+
 void check_positive(const char* section, const char* key, double value) {
   SPARSECAP_CHECK(std::isfinite(value) && value > 0, section, ".", key, " must be a positive number, got ", value);
 }
@@ -56,6 +62,7 @@ void data_from_json(const json& j, DataConfig& d) {
   d.dir = dir;
   read_field(j, "split_file", d.split_file, "data");
   read_field(j, "synthetic_images", d.synthetic_images, "data");
+  check_unsigned(j, "data", "synthetic_seed");
   read_field(j, "synthetic_seed", d.synthetic_seed, "data");
   read_field(j, "image_size", d.image_size, "data");
   read_field(j, "augment", d.augment, "data");
@@ -95,6 +102,7 @@ void optim_from_json(const json& j, OptimConfig& o) {
   read_field(j, "clip_norm", o.clip_norm, "optim");
   read_field(j, "encoder_learning_rate", o.encoder_learning_rate, "optim");
   read_field(j, "encoder_eps", o.encoder_eps, "optim");
+  check_unsigned(j, "optim", "seed");
   read_field(j, "seed", o.seed, "optim");
   SPARSECAP_CHECK(o.epochs > 0 || o.max_steps > 0, "optim: epochs or max_steps must be positive");
   SPARSECAP_CHECK(o.epochs >= 0 && o.max_steps >= 0, "optim: epochs and max_steps must be >= 0, got ", o.epochs, " and ",

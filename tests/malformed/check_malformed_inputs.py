@@ -253,14 +253,19 @@ def build_corpus(binary, work):
     cases_dir = os.path.join(work, "cases")
 
     # Run configs: broken JSON, then well-formed configs with bad values.
-    out = os.path.join(work, "never")
-    generic_json_cases("config", lambda p: ["train", "--config", p, "--out", out], cases_dir)
+    # Each case gets an --out of its own, so that a config wrongly accepted cannot hide the next case.
+    outs = iter(range(1 << 30))
+
+    def out_dir():
+        return os.path.join(work, "never", str(next(outs)))
+
+    generic_json_cases("config", lambda p: ["train", "--config", p, "--out", out_dir()], cases_dir)
 
     def config_with(section, key, value, label=None):
         bad = json.loads(json.dumps(config))
         bad.setdefault(section, {})[key] = value
         path = write_json(os.path.join(cases_dir, f"config_{label or section + '_' + key}.json"), bad)
-        add(f"config/{label or section + '.' + key}", ["train", "--config", path, "--out", out], path, key)
+        add(f"config/{label or section + '.' + key}", ["train", "--config", path, "--out", out_dir()], path, key)
 
     for section, key, value in [
             ("data", "image_size", 100000), ("data", "image_size", 0), ("data", "image_size", -5),
@@ -284,20 +289,20 @@ def build_corpus(binary, work):
         bad = json.loads(json.dumps(config))
         bad["model"]["decoder"][key] = value
         path = write_json(os.path.join(cases_dir, f"config_{label}.json"), bad)
-        add(f"config/{label}", ["train", "--config", path, "--out", out], path, key)
+        add(f"config/{label}", ["train", "--config", path, "--out", out_dir()], path, key)
     bad = json.loads(json.dumps(config))
     bad["model"]["decoding"]["beam_size"] = 0
     path = write_json(os.path.join(cases_dir, "config_beam_zero.json"), bad)
-    add("config/beam_zero", ["train", "--config", path, "--out", out], path, "beam_size")
+    add("config/beam_zero", ["train", "--config", path, "--out", out_dir()], path, "beam_size")
     for label, value in [("top_array", [config]), ("section_array", dict(config, optim=[1, 2])),
                          ("unknown_section", dict(config, extra={"a": 1}))]:
         path = write_json(os.path.join(cases_dir, f"config_{label}.json"), value)
-        add(f"config/{label}", ["train", "--config", path, "--out", out], path)
+        add(f"config/{label}", ["train", "--config", path, "--out", out_dir()], path)
 
     # Karpathy split files, read by `data stats` and `data check`.
     generic_json_cases("karpathy", lambda p: ["data", "stats", p], cases_dir)
 
-    def karpathy_with(label, mutate, *extra):
+    def karpathy_with(label, mutate, *extra, images=False):
         document = json.loads(json.dumps(karpathy))
         mutate(document)
         directory = os.path.join(cases_dir, f"karpathy_{label}")
@@ -306,7 +311,8 @@ def build_corpus(binary, work):
             if os.path.exists(os.path.join(data_dir, sub)) and not os.path.exists(os.path.join(directory, sub)):
                 os.symlink(os.path.join(data_dir, sub), os.path.join(directory, sub))
         path = write_json(os.path.join(directory, "dataset_shapes.json"), document)
-        add(f"karpathy/{label}", ["data", "check", path], path, *extra)
+        add(f"karpathy/{label}", ["data", "check"] + (["--images"] if images else []) + [path],
+            extra[0] if extra else path, *extra[1:])
 
     def set_first(key, value):
         return lambda d: d["images"][0].__setitem__(key, value)
@@ -324,8 +330,8 @@ def build_corpus(binary, work):
     karpathy_with("token_not_string", lambda d: d["images"][0]["sentences"][0].__setitem__("tokens", [1, 2]))
     karpathy_with("filename_number", set_first("filename", 12))
     karpathy_with("duplicate_imgid", lambda d: d["images"][1].__setitem__("imgid", d["images"][0]["imgid"]))
-    karpathy_with("missing_image_file", set_first("filename", "no_such_image.png"), "no_such_image.png")
-    karpathy_with("path_escape", set_first("filename", "../../../../etc/passwd"))
+    karpathy_with("missing_image_file", set_first("filename", "no_such_image.png"), "no_such_image.png", images=True)
+    karpathy_with("path_escape", set_first("filename", "../../../../etc/passwd"), "passwd", images=True)
 
     # COCO results (candidates) and references, read by `score`.
     refs = write_json(os.path.join(work, "refs.json"), {"refs": {"1": ["a red square"], "2": ["a blue circle"]}})
