@@ -132,7 +132,7 @@ Trainer::Trainer(const RunConfig& config, const TrainOptions& options)
   std::filesystem::create_directories(run_.checkpoints());
   SPARSECAP_CHECK(!options_.resume || std::filesystem::exists(run_.last_checkpoint()), "cannot resume: ",
                   run_.last_checkpoint().string(), " does not exist");
-  if (options_.resume) remove_leftover_temp_files(run_);
+  remove_leftover_temp_files(run_);  // also when a run killed before its first checkpoint starts again
   ensure_dataset(config_.data, report_generation);
   run_data_ = load_run_data(config_.data, run_.vocabulary());
   resolved_ = config_;
