@@ -31,15 +31,15 @@ void check_png_chunks(std::span<const uint8_t> bytes, const std::string& name) {
   size_t offset = 8;  // after the signature
   while (true) {
     if (bytes.size() - offset < 12)
-      throw DataError(name, "PNG truncated at byte " + std::to_string(offset) + " (no IEND chunk)");
+      throw DataError(name, "cannot decode image: PNG truncated at byte " + std::to_string(offset) + " (no IEND chunk)");
     const uint32_t length = read_big_endian_32(bytes, offset);
     if (length > bytes.size() - offset - 12)
-      throw DataError(name, "PNG chunk at byte " + std::to_string(offset) + " claims " + std::to_string(length) +
+      throw DataError(name, "cannot decode image: PNG chunk at byte " + std::to_string(offset) + " claims " + std::to_string(length) +
                                 " bytes, past the end of the file (" + std::to_string(bytes.size()) + " bytes)");
     const std::string type(reinterpret_cast<const char*>(bytes.data() + offset + 4), 4);
     const uLong crc = crc32(0L, bytes.data() + offset + 4, static_cast<uInt>(length) + 4);
     if (crc != read_big_endian_32(bytes, offset + 8 + length))
-      throw DataError(name, "PNG chunk '" + type + "' at byte " + std::to_string(offset) +
+      throw DataError(name, "cannot decode image: PNG chunk '" + type + "' at byte " + std::to_string(offset) +
                                 " fails its CRC check (the file is damaged)");
     if (type == "IEND") return;
     offset += 12 + static_cast<size_t>(length);
@@ -62,18 +62,18 @@ RgbImage decode_image(std::span<const uint8_t> bytes, const std::string& name) {
   static constexpr uint8_t kPngSignature[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
   const bool png = bytes.size() >= sizeof kPngSignature && std::memcmp(bytes.data(), kPngSignature, 8) == 0;
   const bool jpeg = bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF;
-  if (!png && !jpeg) throw DataError(name, "not a PNG or JPEG file (" + std::to_string(bytes.size()) + " bytes)");
+  if (!png && !jpeg) throw DataError(name, "cannot decode image: not a PNG or JPEG file (" + std::to_string(bytes.size()) + " bytes)");
   if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max()))
-    throw DataError(name, "image file of " + std::to_string(bytes.size()) + " bytes is too large to decode");
+    throw DataError(name, "cannot decode image: file of " + std::to_string(bytes.size()) + " bytes is too large to decode");
   if (png) check_png_chunks(bytes, name);
   int width = 0, height = 0, channels_in_file = 0;
   if (!stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &width, &height, &channels_in_file)) {
     const char* reason = stbi_failure_reason();
-    throw DataError(name, std::string("cannot read the image header (") + (reason ? reason : "unknown reason") + ")");
+    throw DataError(name, std::string("cannot decode image: cannot read its header (") + (reason ? reason : "unknown reason") + ")");
   }
   if (width <= 0 || height <= 0 || width > kMaxImageSide || height > kMaxImageSide ||
       static_cast<int64_t>(width) * height > kMaxImagePixels)
-    throw DataError(name, "image of " + std::to_string(width) + "x" + std::to_string(height) +
+    throw DataError(name, "cannot decode image: " + std::to_string(width) + "x" + std::to_string(height) +
                               " pixels is outside the limits (sides up to " + std::to_string(kMaxImageSide) +
                               ", at most " + std::to_string(kMaxImagePixels) + " pixels)");
   std::unique_ptr<stbi_uc, decltype(&stbi_image_free)> decoded(
