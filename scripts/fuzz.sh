@@ -23,7 +23,7 @@ status=0
 # -rss_limit_mb: a reader must refuse, not allocate, what a hostile header asks for.
 ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}" \
 UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}" \
-  "$build/fuzz/fuzz_$target" "$scratch" "fuzz/corpus/$target" -max_total_time="$seconds" -rss_limit_mb=2048 \
+  "$build/bin/fuzz_$target" "$scratch" "fuzz/corpus/$target" -max_total_time="$seconds" -rss_limit_mb=2048 \
   -timeout=10 -artifact_prefix="$artifacts/" -print_final_stats=1 2>&1 | tail -n 25 || status=$?
 if compgen -G "$artifacts/*" >/dev/null; then
   mkdir -p "fuzz/regressions/$target"
