@@ -1,9 +1,8 @@
 #include "data/npz.h"
 
-#include <cstdint>
-
 #include <zlib.h>
 
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
