@@ -31,6 +31,8 @@ class Case:
 
 
 cases = []
+# Commands that must succeed: the escape hatches of the checks above.
+allowed_commands = []
 
 
 def add(name, args, file, *extra):
@@ -427,6 +429,8 @@ def build_corpus(binary, work):
     add("non_finite/eval", ["eval", "--run", nan_run, "--checkpoint", nan_file, "--max-images", "2"], nan_file,
         name)
     add("non_finite/caption", ["caption", "--run", nan_run, image], "safetensors", name)
+    # The same files load with --allow-non-finite (for looking at a diverged run).
+    allowed_commands.append(["caption", "--run", nan_run, "--allow-non-finite", image])
     add("non_finite/export", ["export", "--run", nan_run, "--out", os.path.join(cases_dir, "nan_export.safetensors")],
         "safetensors", name)
 
@@ -513,6 +517,11 @@ def main():
             print(case.name, " ".join(case.args))
         return
     failures = 0
+    for args in allowed_commands:
+        result = run_sparsecap(binary, args, timeout=60)
+        if result.returncode != 0:
+            failures += 1
+            print(f"FAIL {' '.join(args)}: exit {result.returncode}: {result.stderr.decode(errors='replace')[-300:]}")
     for case in cases:
         problem = check_case(binary, case)
         if problem:
