@@ -17,10 +17,11 @@ struct ExportArguments {
   bool fp16 = false;
   bool dense = false;
   std::string compress = "none";
+  bool allow_non_finite = false;
 };
 
 void run_export(const ExportArguments& args) {
-  const train::TrainedRun run = train::load_trained_run(args.run_dir);
+  const train::TrainedRun run = train::load_trained_run(args.run_dir, std::nullopt, args.allow_non_finite);
   sparse::ExportOptions options;
   options.value_dtype = args.fp16 ? DType::F16 : DType::F32;
   options.compression = sparse::parse_compression(args.compress);
@@ -43,6 +44,8 @@ void add_export_command(CLI::App& app) {
   command->add_option("--compress", args->compress, "whole-file compression: none, zstd or gzip")
       ->check(CLI::IsMember({"none", "zstd", "gzip"}))
       ->capture_default_str();
+  command->add_flag("--allow-non-finite", args->allow_non_finite,
+                   "load weights holding NaN or infinity (refused by default), to inspect a diverged run");
   command->callback([args] { run_export(*args); });
 }
 

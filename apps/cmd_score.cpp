@@ -99,7 +99,14 @@ void run_score(const ScoreCommandOptions& options) {
   }
   const eval::ReferenceCaptions references = eval::read_reference_captions(options.references_path, options.split);
   const eval::CandidateCaptions candidates = eval::read_candidate_captions(options.candidates_path);
-  const eval::TokenizedCaptionSet set = eval::tokenize_caption_set(references, candidates);
+  const eval::TokenizedCaptionSet set = [&] {
+    try {
+      return eval::tokenize_caption_set(references, candidates);
+    } catch (const std::runtime_error& error) {  // ids that do not match, a caption that does not tokenize
+      throw std::runtime_error(options.candidates_path + " (references " + options.references_path +
+                               "): " + error.what());
+    }
+  }();
 
   if (!options.save_cider_df_path.empty()) {
     eval::save_document_frequency(eval::document_frequency_of(set.references), options.save_cider_df_path);

@@ -23,6 +23,7 @@ struct TrainArguments {
   std::vector<std::string> overrides;
   std::string out;
   bool resume = false;
+  bool skip_bad = false;
 };
 
 void run_train(const TrainArguments& args) {
@@ -38,7 +39,7 @@ void run_train(const TrainArguments& args) {
       throw Error(args.out + " already holds a run; use --resume to continue it or choose another --out");
     config = train::load_run_config(args.config, args.overrides);
   }
-  const train::TrainSummary summary = train::train_captioner(config, train::TrainOptions{args.out, args.resume});
+  const train::TrainSummary summary = train::train_captioner(config, train::TrainOptions{.run_dir = args.out, .resume = args.resume, .skip_bad = args.skip_bad});
   std::printf("%s after %lld steps in %s: caption loss %.4f, %.1f images/s", summary.interrupted ? "stopped" : "finished",
               static_cast<long long>(summary.steps), train::format_duration(summary.wall_seconds).c_str(),
               summary.final_loss, summary.images_per_second);
@@ -58,13 +59,15 @@ struct EvalArguments {
   int64_t max_images = 0;
   int64_t loss_images = 200;
   std::string checkpoint;
+  bool allow_non_finite = false;
 };
 
 void run_eval(const EvalArguments& args) {
   const std::optional<data::Split> split = data::parse_split(args.split);
   if (!split) throw Error("--split must be train, val or test, got \"" + args.split + "\"");
   train::TrainedRun trained = train::load_trained_run(
-      args.run, args.checkpoint.empty() ? std::nullopt : std::optional<std::filesystem::path>(args.checkpoint));
+      args.run, args.checkpoint.empty() ? std::nullopt : std::optional<std::filesystem::path>(args.checkpoint),
+      args.allow_non_finite);
   const train::SplitCaptions captions =
       train::caption_split(*trained.model, trained.data.dataset, trained.data.vocabulary, trained.config.data, *split,
                            args.max_images, args.beam, trained.model->decoding_options().max_words);
@@ -104,10 +107,11 @@ struct CaptionArguments {
   std::string run;
   std::vector<std::string> images;
   int64_t beam = 3;
+  bool allow_non_finite = false;
 };
 
 void run_caption(const CaptionArguments& args) {
-  train::TrainedRun trained = train::load_trained_run(args.run);
+  train::TrainedRun trained = train::load_trained_run(args.run, std::nullopt, args.allow_non_finite);
   std::vector<std::filesystem::path> paths(args.images.begin(), args.images.end());
   const Tensor images = train::load_images_for_captioning(paths, trained.config.data);
   const std::vector<models::DecodedCaption> decoded = models::beam_search(
@@ -129,6 +133,8 @@ void add_train_command(CLI::App& app) {
   command->add_option("--set", args->overrides, "override a config value: section.key=value (repeatable)");
   command->add_option("--out", args->out, "run directory")->required();
   command->add_flag("--resume", args->resume, "continue the run in --out from its last checkpoint");
+  command->add_flag("--skip-bad", args->skip_bad,
+                    "skip training images whose files are missing or corrupt, with a warning each (default: stop)");
   command->callback([args] { run_train(*args); });
 }
 
@@ -143,6 +149,8 @@ void add_eval_command(CLI::App& app) {
                       "teacher-forced caption loss, real vs blank images, on this many images (0: skip)")
       ->capture_default_str();
   command->add_option("--checkpoint", args->checkpoint, "checkpoint file (default: best, else final)");
+  command->add_flag("--allow-non-finite", args->allow_non_finite,
+                   "load weights holding NaN or infinity (refused by default), to inspect a diverged run");
   command->callback([args] { run_eval(*args); });
 }
 
@@ -152,6 +160,8 @@ void add_caption_command(CLI::App& app) {
   command->add_option("--run", args->run, "run directory")->required();
   command->add_option("--beam", args->beam, "beam size")->capture_default_str();
   command->add_option("images", args->images, "image files (PNG, JPEG)")->required();
+  command->add_flag("--allow-non-finite", args->allow_non_finite,
+                   "load weights holding NaN or infinity (refused by default), to inspect a diverged run");
   command->callback([args] { run_caption(*args); });
 }
 

@@ -22,8 +22,15 @@ int main(int argc, char** argv) {
   sparsecap::apps::add_sweep_command(app);
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {  // a missing option, a file that does not exist, ...: one line
+    std::cerr << "sparsecap: error: " << e.what() << " (see --help)\n";
+    return e.get_exit_code() != 0 ? e.get_exit_code() : 1;
   } catch (const std::exception& e) {
     std::cerr << "sparsecap: error: " << e.what() << "\n";
     return 1;

@@ -172,6 +172,7 @@ std::optional<CaptionBatch> CaptionBatchLoader::next_batch() {
     } catch (const DataError& error) {
       if (!options_.skip_bad) throw;
       skipped_reasons_.push_back(error.what());
+      if (options_.on_skip) options_.on_skip(error.what());
     }
   }
   if (loaded.empty()) return std::nullopt;

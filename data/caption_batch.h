@@ -7,6 +7,7 @@
 //   region_features [images, max_regions, dim], region_mask [images, max_regions]: 1 on real regions
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -67,6 +68,9 @@ struct CaptionBatchOptions {
   bool augment_images = true;  // random crop and flip (training); false: centre crop, no flip
 
   bool skip_bad = false;  // skip images whose files are missing or corrupt, and count them
+  // With skip_bad: called with each skipped image's error ("<file>: <problem>"), on the thread that
+  // loads the batch (e.g. to print a warning at once).
+  std::function<void(const std::string&)> on_skip;
 };
 
 class CaptionBatchLoader {

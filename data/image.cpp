@@ -4,7 +4,9 @@
 #include <stb_image_resize.h>
 #include <zlib.h>
 
+#include <cstdint>
 #include <cstring>
+#include <limits>
 #include <memory>
 
 #include "data/data_error.h"
@@ -14,6 +16,35 @@ namespace sparsecap::data {
 
 namespace {
 constexpr int kChannels = 3;
+// Larger than any photograph a captioner is trained on; 64 Mpixel decode to 192 MB of RGB.
+constexpr int kMaxImageSide = 16384;
+constexpr int64_t kMaxImagePixels = int64_t{1} << 26;
+
+uint32_t read_big_endian_32(std::span<const uint8_t> bytes, size_t offset) {
+  return (uint32_t{bytes[offset]} << 24) | (uint32_t{bytes[offset + 1]} << 16) | (uint32_t{bytes[offset + 2]} << 8) |
+         uint32_t{bytes[offset + 3]};
+}
+
+// stb_image ignores chunk CRCs, so a PNG damaged on disk would decode to wrong pixels silently:
+// every chunk up to IEND must be whole and match its CRC.
+void check_png_chunks(std::span<const uint8_t> bytes, const std::string& name) {
+  size_t offset = 8;  // after the signature
+  while (true) {
+    if (bytes.size() - offset < 12)
+      throw DataError(name, "cannot decode image: PNG truncated at byte " + std::to_string(offset) + " (no IEND chunk)");
+    const uint32_t length = read_big_endian_32(bytes, offset);
+    if (length > bytes.size() - offset - 12)
+      throw DataError(name, "cannot decode image: PNG chunk at byte " + std::to_string(offset) + " claims " + std::to_string(length) +
+                                " bytes, past the end of the file (" + std::to_string(bytes.size()) + " bytes)");
+    const std::string type(reinterpret_cast<const char*>(bytes.data() + offset + 4), 4);
+    const uLong crc = crc32(0L, bytes.data() + offset + 4, static_cast<uInt>(length) + 4);
+    if (crc != read_big_endian_32(bytes, offset + 8 + length))
+      throw DataError(name, "cannot decode image: PNG chunk '" + type + "' at byte " + std::to_string(offset) +
+                                " fails its CRC check (the file is damaged)");
+    if (type == "IEND") return;
+    offset += 12 + static_cast<size_t>(length);
+  }
+}
 }  // namespace
 
 RgbImage::RgbImage(int image_width, int image_height)
@@ -26,7 +57,25 @@ RgbImage::RgbImage(int image_width, int image_height)
 
 RgbImage decode_image(std::span<const uint8_t> bytes, const std::string& name) {
   if (bytes.empty()) throw DataError(name, "cannot decode image: the file is empty");
+  // stb_image decodes a dozen formats and has a history of memory bugs on hostile files: only the
+  // two formats sparsecap documents reach it, and only with a size checked from the header first.
+  static constexpr uint8_t kPngSignature[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  const bool png = bytes.size() >= sizeof kPngSignature && std::memcmp(bytes.data(), kPngSignature, 8) == 0;
+  const bool jpeg = bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF;
+  if (!png && !jpeg) throw DataError(name, "cannot decode image: not a PNG or JPEG file (" + std::to_string(bytes.size()) + " bytes)");
+  if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max()))
+    throw DataError(name, "cannot decode image: file of " + std::to_string(bytes.size()) + " bytes is too large to decode");
+  if (png) check_png_chunks(bytes, name);
   int width = 0, height = 0, channels_in_file = 0;
+  if (!stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &width, &height, &channels_in_file)) {
+    const char* reason = stbi_failure_reason();
+    throw DataError(name, std::string("cannot decode image: cannot read its header (") + (reason ? reason : "unknown reason") + ")");
+  }
+  if (width <= 0 || height <= 0 || width > kMaxImageSide || height > kMaxImageSide ||
+      static_cast<int64_t>(width) * height > kMaxImagePixels)
+    throw DataError(name, "cannot decode image: " + std::to_string(width) + "x" + std::to_string(height) +
+                              " pixels is outside the limits (sides up to " + std::to_string(kMaxImageSide) +
+                              ", at most " + std::to_string(kMaxImagePixels) + " pixels)");
   std::unique_ptr<stbi_uc, decltype(&stbi_image_free)> decoded(
       stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &width, &height, &channels_in_file,
                             kChannels),

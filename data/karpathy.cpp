@@ -5,6 +5,7 @@
 #include <set>
 
 #include "data/data_error.h"
+#include "engine/json_input.h"
 #include "data/file_io.h"
 #include "data/tokenize.h"
 
@@ -169,12 +170,18 @@ KarpathyDataset parse_karpathy_json(const nlohmann::json& document, const std::s
 }
 
 KarpathyDataset load_karpathy_json(const std::filesystem::path& path, const KarpathyLoadOptions& options) {
-  const auto bytes = read_file_bytes(path);
+  std::string text;
   nlohmann::json document;
   try {
-    document = nlohmann::json::parse(bytes.begin(), bytes.end());
-  } catch (const nlohmann::json::parse_error& error) {
-    throw DataError(path.string(), std::string("corrupt JSON (") + error.what() + ")");
+    text = read_text_file(path);
+    check_json_depth(text, path.string());
+  } catch (const Error& error) {  // already "<file>: ..."
+    throw DataError(path.string(), std::string(error.what()).substr(path.string().size() + 2));
+  }
+  try {
+    document = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& error) {
+    throw DataError(path.string(), "corrupt JSON (" + json_error_text(error) + ")");
   }
   return parse_karpathy_json(document, path.string(), options);
 }

@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -130,6 +131,13 @@ std::vector<MemberEntry> read_member_entries(const ByteReader& reader, const std
 
 std::vector<uint8_t> inflate_raw(std::span<const uint8_t> compressed, uint64_t expected_size,
                                  const std::string& member_name) {
+  // Deflate expands at most about 1032:1, so a larger claimed size is a corrupt or hostile header;
+  // refused before the output is allocated (found by fuzz/fuzz_npz: 365 bytes asked for 4 GB).
+  constexpr uint64_t kMaxDeflateRatio = 1032;
+  if (expected_size > compressed.size() * kMaxDeflateRatio + 1024 || expected_size > UINT32_MAX)
+    throw DataError(member_name, "corrupt .npz member: claims " + std::to_string(expected_size) +
+                                     " bytes uncompressed from " + std::to_string(compressed.size()) +
+                                     " compressed bytes");
   std::vector<uint8_t> output(expected_size);
   z_stream stream{};
   if (inflateInit2(&stream, -MAX_WBITS) != Z_OK) throw DataError(member_name, "zlib inflateInit2 failed");

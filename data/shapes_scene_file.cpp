@@ -3,6 +3,7 @@
 #include <string>
 
 #include "data/data_error.h"
+#include "engine/json_input.h"
 #include "data/file_io.h"
 #include "data/shapes_caption_parser.h"
 #include "data/shapes_words.h"
@@ -45,8 +46,10 @@ nlohmann::json scene_record(int64_t imgid, const Scene& scene, const std::vector
 std::map<int64_t, Scene> read_shapes_scenes(const std::filesystem::path& path) {
   const std::vector<uint8_t> bytes = read_file_bytes(path);
   std::map<int64_t, Scene> scenes;
+  const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  check_json_depth(text, path.string());
   try {
-    const nlohmann::json document = nlohmann::json::parse(bytes.begin(), bytes.end());
+    const nlohmann::json document = nlohmann::json::parse(text);
     const int image_size = document.at("image_size").get<int>();
     for (const nlohmann::json& record : document.at("scenes")) {
       const int64_t imgid = record.at("imgid").get<int64_t>();
@@ -66,6 +69,8 @@ std::map<int64_t, Scene> read_shapes_scenes(const std::filesystem::path& path) {
       }
       scenes[imgid] = std::move(scene);
     }
+  } catch (const nlohmann::json::exception& e) {
+    throw DataError(path.string(), json_error_text(e));
   } catch (const std::exception& e) {
     throw DataError(path.string(), e.what());
   }

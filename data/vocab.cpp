@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "data/data_error.h"
+#include "engine/json_input.h"
 #include "data/file_io.h"
 
 namespace sparsecap::data {
@@ -103,13 +104,11 @@ void Vocabulary::save_json(const std::filesystem::path& path) const {
 }
 
 Vocabulary Vocabulary::load_json(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in) throw DataError(path.string(), "vocabulary file does not exist or cannot be read");
   nlohmann::json document;
   try {
-    document = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& error) {
-    throw DataError(path.string(), std::string("not valid JSON: ") + error.what());
+    document = read_json_file(path);
+  } catch (const Error& error) {  // already "<file>: ..."
+    throw DataError(path.string(), std::string(error.what()).substr(path.string().size() + 2));
   }
   if (!document.is_object() || document.value("format", "") != kVocabularyFormat)
     throw DataError(path.string(), std::string("not a sparsecap vocabulary (expected \"format\": \"") +

@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <unordered_set>
 
+#include "engine/json_input.h"
+
 namespace sparsecap::eval {
 namespace {
 
@@ -144,14 +146,7 @@ void save_document_frequency(const DocumentFrequency& df, const std::filesystem:
 }
 
 DocumentFrequency load_document_frequency(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot open document-frequency file " + path.string());
-  nlohmann::json json;
-  try {
-    json = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& error) {
-    throw std::runtime_error("document-frequency file " + path.string() + " is not valid JSON: " + error.what());
-  }
+  const nlohmann::json json = read_json_file(path);
   if (!json.is_object() || json.value("format", "") != "sparsecap-cider-df" || !json.contains("num_documents") ||
       !json.contains("document_frequency")) {
     throw std::runtime_error("document-frequency file " + path.string() +
@@ -162,7 +157,7 @@ DocumentFrequency load_document_frequency(const std::filesystem::path& path) {
     df.num_documents = json.at("num_documents").get<std::size_t>();
     df.counts = json.at("document_frequency").get<std::unordered_map<std::string, std::uint32_t>>();
   } catch (const nlohmann::json::exception& error) {
-    throw std::runtime_error("document-frequency file " + path.string() + " has a malformed field: " + error.what());
+    throw std::runtime_error("document-frequency file " + path.string() + " has a malformed field: " + json_error_text(error));
   }
   if (df.num_documents == 0) throw std::runtime_error("document-frequency file " + path.string() + " has num_documents 0");
   return df;

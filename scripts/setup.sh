@@ -16,6 +16,7 @@ packages=(
   wordnet-base           # WordNet database for METEOR's synonym matching
   protobuf-compiler libprotobuf-dev  # TensorBoard event files
   python3-matplotlib     # figures of `sparsecap gates` and `sparsecap sweep`
+  clang libclang-rt-14-dev  # libFuzzer + ASan/UBSan runtimes for the fuzz targets (fuzz/, CI)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -2,6 +2,8 @@
 
 #include <set>
 
+#include "engine/json_input.h"
+#include "engine/serialize/checkpoint.h"
 #include "models/captioner_registry.h"
 #include "train/dataset_setup.h"
 
@@ -27,11 +29,13 @@ ExportedCaptioner load_exported_captioner(const std::filesystem::path& path) {
   SPARSECAP_CHECK(format == sparse::kFormatName, file, ": format '", format, "', expected '", sparse::kFormatName, "'");
   ExportedCaptioner loaded;
   try {
+    check_json_depth(sparse::metadata_entry(contents.metadata, "config", file), "metadata \"config\"");
+    check_json_depth(sparse::metadata_entry(contents.metadata, "vocabulary", file), "metadata \"vocabulary\"");
     loaded.config = parse_run_config(nlohmann::json::parse(sparse::metadata_entry(contents.metadata, "config", file)));
     loaded.vocabulary =
         nlohmann::json::parse(sparse::metadata_entry(contents.metadata, "vocabulary", file)).get<std::vector<std::string>>();
   } catch (const nlohmann::json::exception& error) {
-    throw Error(detail::concat(file, ": bad metadata: ", error.what()));
+    throw Error(detail::concat(file, ": bad metadata: ", json_error_text(error)));
   } catch (const Error& error) {
     throw Error(detail::concat(file, ": ", error.what()));
   }
@@ -46,6 +50,7 @@ ExportedCaptioner load_exported_captioner(const std::filesystem::path& path) {
     state[name] = csr_to_dense(matrix).reshape(contents.csr_shapes.at(name));
     if (computes_sparse.contains(name)) sparse_weights[name] = std::make_shared<const sparse::CsrMatrix>(matrix);
   }
+  for (const auto& [name, tensor] : state) require_finite_tensor(tensor, name, file);
   try {
     loaded.model->load_state_dict(state);
   } catch (const Error& error) {

@@ -1,9 +1,12 @@
 #include "train/run_config.h"
 
+#include <cmath>
 #include <fstream>
+#include <limits>
 
 #include "engine/error.h"
 #include "engine/json_fields.h"
+#include "engine/json_input.h"
 #include "models/captioner_registry.h"
 #include "pruning/method_registry.h"
 
@@ -12,6 +15,36 @@ namespace sparsecap::train {
 using nlohmann::json;
 
 namespace {
+
+// Bounds a config may not cross: beyond them a run fails later and less clearly (image_size
+// 100000 ends in std::bad_alloc when the first batch is allocated).
+constexpr int64_t kMaxImageSize = 4096;
+constexpr int64_t kMaxBatchImages = 1 << 16;
+constexpr int64_t kMaxSequencesPerImage = 1000;
+constexpr int64_t kMaxWords = 1000;
+constexpr int64_t kMaxSyntheticImages = int64_t{1} << 32;
+constexpr double kMaxReal = std::numeric_limits<double>::max();
+
+void check_range(const char* section, const char* key, int64_t value, int64_t low, int64_t high) {
+  SPARSECAP_CHECK(value >= low && value <= high, section, ".", key, " must be in [", low, ", ", high, "], got ",
+                  value);
+}
+
+// Also rejects NaN and infinity.
+void check_real_range(const char* section, const char* key, double value, double low, double high) {
+  SPARSECAP_CHECK(std::isfinite(value) && value >= low && value <= high, section, ".", key, " must be in [", low,
+                  ", ", high, "], got ", value);
+}
+
+// Seeds are unsigned; nlohmann would wrap -1 around to 2^64 - 1 silently.
+void check_unsigned(const json& j, const char* section, const char* key) {
+  if (j.contains(key) && j.at(key).is_number_integer())
+    SPARSECAP_CHECK(j.at(key).is_number_unsigned(), section, ".", key, " must be >= 0, got ", j.at(key).dump());
+}
+
+void check_positive(const char* section, const char* key, double value) {
+  SPARSECAP_CHECK(std::isfinite(value) && value > 0, section, ".", key, " must be a positive number, got ", value);
+}
 
 json data_to_json(const DataConfig& d) {
   return {{"dir", d.dir.string()},           {"split_file", d.split_file},   {"synthetic_images", d.synthetic_images},
@@ -29,6 +62,7 @@ void data_from_json(const json& j, DataConfig& d) {
   d.dir = dir;
   read_field(j, "split_file", d.split_file, "data");
   read_field(j, "synthetic_images", d.synthetic_images, "data");
+  check_unsigned(j, "data", "synthetic_seed");
   read_field(j, "synthetic_seed", d.synthetic_seed, "data");
   read_field(j, "image_size", d.image_size, "data");
   read_field(j, "augment", d.augment, "data");
@@ -36,8 +70,12 @@ void data_from_json(const json& j, DataConfig& d) {
   read_field(j, "max_words", d.max_words, "data");
   read_field(j, "images_per_batch", d.images_per_batch, "data");
   read_field(j, "seq_per_img", d.seq_per_img, "data");
-  SPARSECAP_CHECK(d.image_size > 0 && d.images_per_batch > 0 && d.seq_per_img > 0 && d.max_words > 0,
-                  "data: image_size, images_per_batch, seq_per_img and max_words must be positive");
+  check_range("data", "image_size", d.image_size, 1, kMaxImageSize);
+  check_range("data", "images_per_batch", d.images_per_batch, 1, kMaxBatchImages);
+  check_range("data", "seq_per_img", d.seq_per_img, 1, kMaxSequencesPerImage);
+  check_range("data", "max_words", d.max_words, 1, kMaxWords);
+  check_range("data", "min_word_count", d.min_word_count, 0, std::numeric_limits<int64_t>::max());
+  check_range("data", "synthetic_images", d.synthetic_images, 0, kMaxSyntheticImages);
 }
 
 json optim_to_json(const OptimConfig& o) {
@@ -69,8 +107,21 @@ void optim_from_json(const json& j, OptimConfig& o) {
   read_field(j, "clip_norm", o.clip_norm, "optim");
   read_field(j, "encoder_learning_rate", o.encoder_learning_rate, "optim");
   read_field(j, "encoder_eps", o.encoder_eps, "optim");
+  check_unsigned(j, "optim", "seed");
   read_field(j, "seed", o.seed, "optim");
   SPARSECAP_CHECK(o.epochs > 0 || o.max_steps > 0, "optim: epochs or max_steps must be positive");
+  SPARSECAP_CHECK(o.epochs >= 0 && o.max_steps >= 0, "optim: epochs and max_steps must be >= 0, got ", o.epochs, " and ",
+                  o.max_steps);
+  check_positive("optim", "learning_rate", o.learning_rate);
+  check_real_range("optim", "learning_rate_floor", o.learning_rate_floor, 0, o.learning_rate);
+  check_real_range("optim", "beta1", o.beta1, 0, std::nextafter(1.0, 0.0));
+  check_real_range("optim", "beta2", o.beta2, 0, std::nextafter(1.0, 0.0));
+  check_positive("optim", "eps", o.eps);
+  check_real_range("optim", "weight_decay", o.weight_decay, 0, kMaxReal);
+  check_real_range("optim", "clip_value", o.clip_value, 0, kMaxReal);
+  check_real_range("optim", "clip_norm", o.clip_norm, 0, kMaxReal);
+  check_real_range("optim", "encoder_learning_rate", o.encoder_learning_rate, 0, kMaxReal);
+  check_positive("optim", "encoder_eps", o.encoder_eps);
   SPARSECAP_CHECK(o.schedule == "cosine" || o.schedule == "noam", "optim.schedule must be \"cosine\" or \"noam\", got \"",
                   o.schedule, "\"");
   SPARSECAP_CHECK(o.warmup_steps > 0 && o.noam_factor > 0, "optim: warmup_steps and noam_factor must be positive, got ",
@@ -160,10 +211,7 @@ RunConfig parse_run_config(json document, const std::vector<std::string>& overri
 }
 
 RunConfig load_run_config(const std::filesystem::path& path, const std::vector<std::string>& overrides) {
-  std::ifstream in(path);
-  SPARSECAP_CHECK(in.good(), "cannot open config file ", path.string());
-  json document = json::parse(in, nullptr, false);
-  SPARSECAP_CHECK(!document.is_discarded(), "config file ", path.string(), " is not valid JSON");
+  json document = read_json_file(path);
   try {
     return parse_run_config(std::move(document), overrides);
   } catch (const Error& e) {

@@ -10,7 +10,8 @@
 
 namespace sparsecap::train {
 
-TrainedRun load_trained_run(const std::filesystem::path& run_dir, const std::optional<std::filesystem::path>& checkpoint) {
+TrainedRun load_trained_run(const std::filesystem::path& run_dir, const std::optional<std::filesystem::path>& checkpoint,
+                            bool allow_non_finite) {
   const RunDirectory run{run_dir};
   SPARSECAP_CHECK(std::filesystem::exists(run.config()), run_dir.string(), " is not a run directory (no ",
                   run.config().filename().string(), ")");
@@ -26,7 +27,8 @@ TrainedRun load_trained_run(const std::filesystem::path& run_dir, const std::opt
   const std::unique_ptr<pruning::PruningMethod> method =
       pruning::make_pruning_method(trained.config.pruning, pruning::PruningRunInfo{.seed = trained.config.optim.seed});
   method->attach(trained.model->prunable_parameters());
-  load_training_checkpoint(trained.checkpoint, TrainingParts{trained.model.get(), nullptr, method.get(), nullptr});
+  load_training_checkpoint(trained.checkpoint, TrainingParts{trained.model.get(), nullptr, method.get(), nullptr},
+                           allow_non_finite);
   method->finalize();
   trained.pruned = method->name() != "none";
   trained.model->eval();

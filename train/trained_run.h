@@ -24,8 +24,10 @@ struct TrainedRun {
 };
 
 // `checkpoint` defaults to the run's evaluation checkpoint (best, else final, else last).
+// Weights holding NaN or infinity are refused, naming the tensor, unless `allow_non_finite`.
 TrainedRun load_trained_run(const std::filesystem::path& run_dir,
-                            const std::optional<std::filesystem::path>& checkpoint = std::nullopt);
+                            const std::optional<std::filesystem::path>& checkpoint = std::nullopt,
+                            bool allow_non_finite = false);
 
 // Pixels of image files for the model: decoded, resized to the run's image size, normalised,
 // stacked [N, 3, S, S]. Errors name the file.

@@ -6,8 +6,10 @@
 #include <cstdio>
 #include <map>
 
+#include "data/data_error.h"
 #include "data/prefetch.h"
 #include "engine/autograd.h"
+#include "engine/crash_point.h"
 #include "engine/ops.h"
 #include "engine/optim/clip.h"
 #include "engine/serialize/atomic_file.h"
@@ -106,6 +108,18 @@ void load_encoder_weights(models::Captioner& model, const std::filesystem::path&
   }
 }
 
+// Temp files ("<file>.tmp.<pid>") that a killed session left half written; the files they were
+// to replace are whole (engine/serialize/atomic_file.h), so the temp files are only litter.
+static void remove_leftover_temp_files(const RunDirectory& run) {
+  for (const std::filesystem::path& directory : {run.root, run.checkpoints()}) {
+    std::error_code error;
+    for (const auto& entry : std::filesystem::directory_iterator(directory, error)) {
+      if (entry.is_regular_file() && entry.path().filename().string().find(".tmp.") != std::string::npos)
+        std::filesystem::remove(entry.path(), error);
+    }
+  }
+}
+
 int64_t total_training_steps(const RunConfig& config, int64_t batches_per_epoch) {
   return config.optim.max_steps > 0 ? config.optim.max_steps : config.optim.epochs * batches_per_epoch;
 }
@@ -115,6 +129,7 @@ Trainer::Trainer(const RunConfig& config, const TrainOptions& options)
   std::filesystem::create_directories(run_.checkpoints());
   SPARSECAP_CHECK(!options_.resume || std::filesystem::exists(run_.last_checkpoint()), "cannot resume: ",
                   run_.last_checkpoint().string(), " does not exist");
+  remove_leftover_temp_files(run_);  // also when a run killed before its first checkpoint starts again
   ensure_dataset(config_.data, report_generation);
   run_data_ = load_run_data(config_.data, run_.vocabulary());
   resolved_ = config_;
@@ -124,9 +139,13 @@ Trainer::Trainer(const RunConfig& config, const TrainOptions& options)
   model_ = models::make_captioner(config_.model, captioner_vocabulary(run_data_.vocabulary), initialisation);
   if (!config_.init.encoder_weights.empty() && !options_.resume)
     load_encoder_weights(*model_, config_.init.encoder_weights);
-  loader_ = std::make_unique<data::CaptionBatchLoader>(
-      run_data_.dataset, run_data_.vocabulary,
-      batch_options(config_.data, model_->input_kinds(), data::Split::Train, config_.optim.seed, true));
+  data::CaptionBatchOptions training_batches =
+      batch_options(config_.data, model_->input_kinds(), data::Split::Train, config_.optim.seed, true);
+  training_batches.skip_bad = options_.skip_bad;
+  training_batches.on_skip = [](const std::string& problem) {
+    std::fprintf(stderr, "\nsparsecap: warning: skipped %s\n", problem.c_str());
+  };
+  loader_ = std::make_unique<data::CaptionBatchLoader>(run_data_.dataset, run_data_.vocabulary, training_batches);
   total_steps_ = total_training_steps(config_, loader_->batches_per_epoch());
   method_ = pruning::make_pruning_method(config_.pruning,
                                          pruning::PruningRunInfo{.total_steps = total_steps_,
@@ -166,8 +185,16 @@ void Trainer::write_histograms() {
 Trainer::~Trainer() = default;
 
 void Trainer::save_checkpoint(const std::filesystem::path& path) {
-  save_training_checkpoint(path, TrainingParts{model_.get(), optimizer_.get(), method_.get(), &model_->dropout_generator()},
-                           position_, resolved_);
+  try {
+    save_training_checkpoint(path,
+                             TrainingParts{model_.get(), optimizer_.get(), method_.get(), &model_->dropout_generator()},
+                             position_, resolved_);
+  } catch (const Error& error) {
+    // The write goes to a temp file that is renamed only when complete, so the old file is whole.
+    throw Error(detail::concat(error.what(), "; checkpoint of step ", position_.step, " not saved, ",
+                               std::filesystem::exists(path) ? "the previous " + path.string() + " is unchanged"
+                                                             : "no earlier " + path.string() + " exists"));
+  }
 }
 
 void Trainer::throw_diverged(const StepLosses& losses) const {
@@ -194,6 +221,7 @@ StepLosses Trainer::step(const data::CaptionBatch& batch) {
   const StepLosses losses{.caption = caption_loss.item(), .total = total_loss.item()};
   if (!std::isfinite(losses.caption) || !std::isfinite(losses.total)) throw_diverged(losses);
   total_loss.backward();
+  crash_point("step");  // tests: killed between backward and the optimizer step
   if (config_.optim.clip_value > 0) optim::clip_grad_value(optimizer_->parameters(), config_.optim.clip_value);
   if (config_.optim.clip_norm > 0) optim::clip_grad_norm(optimizer_->parameters(), config_.optim.clip_norm);
   optimizer_->step();
@@ -222,6 +250,7 @@ void Trainer::validate() {
       caption_split(*model_, run_data_.dataset, run_data_.vocabulary, config_.data, data::Split::Val,
                     config_.schedule.validation_images, 1, model_->decoding_options().max_words);
   const double cider = validation_cider(captions);
+  crash_point("validation");  // tests: killed after decoding, before the record is written
   nlohmann::json record = {{"step", position_.step}, {"validation_cider", cider},
                            {"validation_images", captions.image_ids.size()}};
   if (method_->target_sparsity()) record["sparsity"] = method_->sparsity().sparsity();
@@ -264,8 +293,20 @@ TrainSummary Trainer::run() {
   auto next_batch = [this] { return loader_->next_batch(); };
   auto prefetcher = std::make_unique<data::Prefetcher<data::CaptionBatch>>(next_batch);
   StepLosses losses;
+  // A file that goes bad mid-run (corrupt, deleted) stops training naming it and where to resume.
+  auto next_or_explain = [&]() -> std::optional<data::CaptionBatch> {
+    try {
+      return prefetcher->next();
+    } catch (const data::DataError& error) {
+      const bool saved = std::filesystem::exists(run_.last_checkpoint());
+      throw Error(detail::concat(error.what(), "; training stopped at step ", position_.step, ", ",
+                                 saved ? "the last checkpoint " + run_.last_checkpoint().string() + " is intact"
+                                       : std::string("no checkpoint had been saved yet"),
+                                 " (fix or remove the file, or train with --skip-bad)"));
+    }
+  };
   while (position_.step < total_steps_) {
-    std::optional<data::CaptionBatch> batch = prefetcher->next();
+    std::optional<data::CaptionBatch> batch = next_or_explain();
     if (!batch) {  // end of the epoch
       prefetcher.reset();
       ++position_.epoch;

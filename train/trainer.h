@@ -31,6 +31,9 @@ struct TrainOptions {
   // > 0: stop after this step as Ctrl-C would (checkpoint saved, summary.interrupted), to train a
   // run in pieces; the schedule still spans the whole run.
   int64_t stop_at_step = 0;
+  // Skip training images whose files are missing or corrupt, with a warning each; without it the
+  // first such image stops the run with an error naming it (the last checkpoint stays intact).
+  bool skip_bad = false;
 };
 
 struct TrainSummary {

@@ -1,5 +1,6 @@
 #include "train/training_checkpoint.h"
 
+#include "engine/json_input.h"
 #include "engine/serialize/checkpoint.h"
 
 namespace sparsecap::train {
@@ -41,8 +42,11 @@ void save_training_checkpoint(const std::filesystem::path& path, const TrainingP
   save_checkpoint(path, checkpoint);
 }
 
-RunPosition load_training_checkpoint(const std::filesystem::path& path, const TrainingParts& parts) {
+RunPosition load_training_checkpoint(const std::filesystem::path& path, const TrainingParts& parts,
+                                     bool allow_non_finite) {
   const Checkpoint checkpoint = load_checkpoint(path);
+  if (!allow_non_finite)
+    require_finite_tensors(checkpoint, " (the run diverged? --allow-non-finite loads it anyway, for inspection)");
   nn::StateDict weights;
   optim::OptimizerState optimizer_state;
   std::map<std::string, Tensor> method_tensors;
@@ -77,7 +81,12 @@ RunPosition load_training_checkpoint(const std::filesystem::path& path, const Tr
   position.epoch = static_cast<int64_t>(get_metadata_uint64(checkpoint, "train.epoch"));
   position.batch_in_epoch = static_cast<int64_t>(get_metadata_uint64(checkpoint, "train.batch_in_epoch"));
   const auto best = checkpoint.metadata.find("train.best_validation_cider");
-  if (best != checkpoint.metadata.end()) position.best_validation_cider = nlohmann::json::parse(best->second).get<double>();
+  if (best != checkpoint.metadata.end()) {
+    const nlohmann::json value = nlohmann::json::parse(best->second, nullptr, false);
+    SPARSECAP_CHECK(value.is_number(), path.string(), ": metadata train.best_validation_cider is not a number: ",
+                    best->second.substr(0, 60));
+    position.best_validation_cider = value.get<double>();
+  }
   return position;
 }
 
@@ -85,6 +94,7 @@ nlohmann::json checkpoint_config(const std::filesystem::path& path) {
   const Checkpoint checkpoint = load_checkpoint(path);
   const auto found = checkpoint.metadata.find("config");
   SPARSECAP_CHECK(found != checkpoint.metadata.end(), path.string(), ": checkpoint has no config");
+  check_json_depth(found->second, path.string() + ": the stored config");
   const nlohmann::json config = nlohmann::json::parse(found->second, nullptr, false);
   SPARSECAP_CHECK(!config.is_discarded(), path.string(), ": the stored config is not valid JSON");
   return config;

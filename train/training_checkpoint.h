@@ -33,7 +33,10 @@ void save_training_checkpoint(const std::filesystem::path& path, const TrainingP
                               const RunPosition& position, const nlohmann::json& config);
 
 // Restores every part given (errors name the file and the offending key) and returns the position.
-RunPosition load_training_checkpoint(const std::filesystem::path& path, const TrainingParts& parts);
+// A tensor holding NaN or infinity is refused, naming it, unless `allow_non_finite` (for looking
+// at a diverged run).
+RunPosition load_training_checkpoint(const std::filesystem::path& path, const TrainingParts& parts,
+                                     bool allow_non_finite = false);
 
 // The resolved config stored in a checkpoint.
 nlohmann::json checkpoint_config(const std::filesystem::path& path);

@@ -16,8 +16,10 @@
 // GCC 12's AVX-512 headers seed intrinsics with _mm512_undefined_*(), which -Wmaybe-uninitialized
 // (and, in the sanitizer build, -Wuninitialized) reports as uninitialised use inside the headers
 // (a false positive, GCC bug 105593).
+#if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
 #endif
 
 namespace sparsecap::cpu {

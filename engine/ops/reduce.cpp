@@ -112,7 +112,7 @@ Tensor max_backward(const Tensor& g, const Tensor& index, const Shape& source, i
 Tensor max(const Tensor& x, int64_t dim, bool keepdim) {
   dim = wrap_dim(dim, x.dim());
   auto [out, index] = max_forward(x, dim, reduced_shape(x.shape(), dim, keepdim));
-  record(out, "max", {x}, [index, source = x.shape(), dim](const Tensor& g, const NeedsGrad&) {
+  record(out, "max", {x}, [index = index, source = x.shape(), dim](const Tensor& g, const NeedsGrad&) {
     return std::vector<Tensor>{max_backward(g, index, source, dim)};
   });
   return out;

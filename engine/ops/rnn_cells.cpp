@@ -35,7 +35,7 @@ Tensor lstm_cell(const Tensor& input_gates, const Tensor& hidden_gates, const Te
   backend_of(c_prev).lstm_cell(input_gates, hidden_gates, c_prev, state, activated, batch, hidden);
   if (any_requires_grad({input_gates, hidden_gates, c_prev})) {
     record(state, "lstm_cell", {input_gates, hidden_gates, c_prev},
-           [activated, saved_c_prev = c_prev.detach(), saved_state = state.detach(), batch, hidden](
+           [activated, saved_c_prev = c_prev.detach(), saved_state = state.detach(), batch = batch, hidden = hidden](
                const Tensor& grad_state, const NeedsGrad&) {
              Tensor grad_gates = Tensor::empty({batch, 4 * hidden}, grad_state.dtype(), grad_state.device());
              Tensor grad_c_prev = empty_like(saved_c_prev);
@@ -56,7 +56,7 @@ Tensor gru_cell(const Tensor& input_gates, const Tensor& hidden_gates, const Ten
   backend_of(h_prev).gru_cell(input_gates, hidden_gates, h_prev, h, workspace, batch, hidden);
   if (any_requires_grad({input_gates, hidden_gates, h_prev})) {
     record(h, "gru_cell", {input_gates, hidden_gates, h_prev},
-           [workspace, saved_h_prev = h_prev.detach(), batch, hidden](const Tensor& grad_h, const NeedsGrad&) {
+           [workspace, saved_h_prev = h_prev.detach(), batch = batch, hidden = hidden](const Tensor& grad_h, const NeedsGrad&) {
              Tensor grad_input_gates = Tensor::empty({batch, 3 * hidden}, grad_h.dtype(), grad_h.device());
              Tensor grad_hidden_gates = empty_like(grad_input_gates);
              Tensor grad_h_prev = empty_like(saved_h_prev);

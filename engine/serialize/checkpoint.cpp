@@ -1,6 +1,8 @@
 #include "engine/serialize/checkpoint.h"
 
+#include <algorithm>
 #include <charconv>
+#include <cmath>
 
 #include "engine/error.h"
 #include "engine/serialize/safetensors.h"
@@ -46,6 +48,24 @@ Checkpoint load_checkpoint(const std::filesystem::path& path) {
   checkpoint.metadata = std::move(contents.metadata);
   checkpoint.source_path = path;
   return checkpoint;
+}
+
+void require_finite_tensor(const Tensor& tensor, const std::string& name, const std::string& where,
+                           const std::string& hint) {
+  if (!is_floating(tensor.dtype())) return;
+  const std::vector<double> values = tensor.to_vector<double>();
+  int64_t non_finite = 0, first = -1;
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (std::isfinite(values[i])) continue;
+    if (first < 0) first = static_cast<int64_t>(i);
+    ++non_finite;
+  }
+  SPARSECAP_CHECK(non_finite == 0, where, ": tensor '", name, "' holds ", non_finite, " non-finite value(s) (first at element ",
+                  first, ": ", values[static_cast<size_t>(std::max<int64_t>(first, 0))], ")", hint);
+}
+
+void require_finite_tensors(const Checkpoint& checkpoint, const std::string& hint) {
+  for (const auto& [name, tensor] : checkpoint.tensors) require_finite_tensor(tensor, name, source_text(checkpoint), hint);
 }
 
 void set_metadata_uint64(Checkpoint& checkpoint, const std::string& key, uint64_t value) {

@@ -36,6 +36,14 @@ void save_checkpoint(const std::filesystem::path& path, const Checkpoint& checkp
 // Validated read into CPU tensors; sets source_path.
 Checkpoint load_checkpoint(const std::filesystem::path& path);
 
+// Throws naming the file and the tensor when a floating-point tensor holds NaN or infinity (a run
+// that diverged): evaluating, captioning or exporting such weights gives silently wrong results.
+// `hint` is appended to the message (e.g. how to load the file anyway).
+void require_finite_tensors(const Checkpoint& checkpoint, const std::string& hint = "");
+// The same for one tensor; `where` names its file.
+void require_finite_tensor(const Tensor& tensor, const std::string& name, const std::string& where,
+                           const std::string& hint = "");
+
 // Metadata values as unsigned 64-bit integers (steps, counters), stored as decimal text.
 void set_metadata_uint64(Checkpoint& checkpoint, const std::string& key, uint64_t value);
 // Throws naming the file and key when the key is missing or its value is not a decimal uint64.

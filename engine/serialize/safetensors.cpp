@@ -16,6 +16,8 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/error.h"
+#include "engine/crash_point.h"
+#include "engine/json_input.h"
 #include "engine/serialize/atomic_file.h"
 
 namespace sparsecap {
@@ -129,10 +131,11 @@ HeaderJson parse_header_json(const std::filesystem::path& path, const std::strin
     }
     return true;
   };
+  check_json_depth(header_text, path.string() + " header");
   try {
     return HeaderJson::parse(header_text, reject_duplicate_keys);
   } catch (const nlohmann::json::exception& error) {
-    fail_file(path, "header (", header_text.size(), " bytes) is not valid JSON: ", error.what());
+    fail_file(path, "header (", header_text.size(), " bytes) is not valid JSON: ", json_error_text(error));
   }
 }
 
@@ -342,6 +345,7 @@ void write_safetensors(const std::filesystem::path& path, const NamedTensors& te
   AtomicFileWriter writer(path);
   writer.write(length_bytes.data(), length_bytes.size());
   writer.write(header_text);
+  crash_point("checkpoint-write");  // tests: killed with the temp file half written
   for (const auto& [name, tensor] : tensors) {
     if (tensor.nbytes() == 0) continue;
     // detach(): copying to the host for a file must not add a node to an autograd graph.

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs one libFuzzer target for a fixed time under ASan+UBSan (fuzz/CMakeLists.txt):
+#   scripts/fuzz.sh TARGET SECONDS     e.g. scripts/fuzz.sh safetensors 60
+# TARGET is one of: npy npz image karpathy coco_results safetensors csr_export run_config.
+# Configures and builds ./build-fuzz with clang when needed (only the target's libraries). Starts
+# from the seed corpus in fuzz/corpus/TARGET (new inputs go to a scratch copy, not into the tree).
+# A crash is copied to fuzz/regressions/TARGET/, where ctest replays it (fuzz_replay_TARGET) once
+# it is fixed; the script then exits non-zero.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+target="${1:?usage: scripts/fuzz.sh TARGET SECONDS}"
+seconds="${2:?usage: scripts/fuzz.sh TARGET SECONDS}"
+build="${SPARSECAP_FUZZ_BUILD:-build-fuzz}"
+if [ ! -f "$build/CMakeCache.txt" ]; then
+  CC=clang CXX=clang++ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPARSECAP_FUZZ=ON \
+    -DSPARSECAP_CUDA=OFF -DSPARSECAP_BUILD_TESTS=OFF -DSPARSECAP_BUILD_BENCH=OFF >/dev/null
+fi
+cmake --build "$build" -j"$(nproc)" --target "fuzz_$target" >/dev/null
+scratch="$(mktemp -d)"
+artifacts="$(mktemp -d)"
+trap 'rm -rf "$scratch" "$artifacts"' EXIT
+status=0
+# -rss_limit_mb: a reader must refuse, not allocate, what a hostile header asks for.
+ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}" \
+UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}" \
+  "$build/bin/fuzz_$target" "$scratch" "fuzz/corpus/$target" -max_total_time="$seconds" -rss_limit_mb=2048 \
+  -timeout=10 -artifact_prefix="$artifacts/" -print_final_stats=1 2>&1 | tail -n 25 || status=$?
+if compgen -G "$artifacts/*" >/dev/null; then
+  mkdir -p "fuzz/regressions/$target"
+  cp "$artifacts"/* "fuzz/regressions/$target/"
+  echo "fuzz.sh: $target found a fault; the input is in fuzz/regressions/$target/" >&2
+  exit 1
+fi
+exit "$status"
