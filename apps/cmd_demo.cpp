@@ -75,12 +75,7 @@ void run_demo(const DemoArguments& args) {
   }
   const std::string encoder = pretrained_encoder(args.out, models.front().config, args.pretrain_steps);
   for (DemoModel& model : models) model.config.init.encoder_weights = encoder;
-  for (const DemoModel& model : models) train_unless_done(model);
-  std::vector<DemoResult> results;
-  for (const DemoModel& model : models) {
-    std::printf("%s: evaluating on the test split (beam 3)\n", model.label.c_str());
-    results.push_back(evaluate_demo_model(model));
-  }
+  const std::vector<DemoResult> results = train_and_evaluate(models);
   print_results_table(results);
   const double dense_cider = results.front().evaluation.scores.metric("CIDEr_D").corpus;
   for (size_t i = 1; i < results.size(); ++i)

@@ -128,6 +128,16 @@ DemoResult evaluate_demo_model(const DemoModel& model) {
   return result;
 }
 
+std::vector<DemoResult> train_and_evaluate(const std::vector<DemoModel>& models) {
+  for (const DemoModel& model : models) train_unless_done(model);
+  std::vector<DemoResult> results;
+  for (const DemoModel& model : models) {
+    std::printf("%s: evaluating on the test split (beam 3)\n", model.label.c_str());
+    results.push_back(evaluate_demo_model(model));
+  }
+  return results;
+}
+
 void print_results_table(const std::vector<DemoResult>& results) {
   std::printf("\n%-36s %9s %11s %11s %11s %8s %8s %8s %8s %9s %8s %9s\n", "model", "sparsity", "NNZ", "file MB",
               "fp16 MB", "BLEU-4", "METEOR", "ROUGE-L", "CIDEr-D", "% unique", "avg len", "images/s");

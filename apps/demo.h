@@ -42,6 +42,9 @@ struct DemoResult {
 // grounded scores, image dependence), exports it and checks each export captions the same.
 DemoResult evaluate_demo_model(const DemoModel& model);
 
+// Trains every model not finished yet, then evaluates each, in order.
+std::vector<DemoResult> train_and_evaluate(const std::vector<DemoModel>& models);
+
 // The main table: sparsity, NNZ, export sizes, metrics, % unique, average length, images/s.
 void print_results_table(const std::vector<DemoResult>& results);
 // Grounded scores of every model's captions beside the controls (nothing when the set has none).

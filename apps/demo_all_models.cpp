@@ -75,12 +75,7 @@ void print_kept_cider(const std::vector<DemoResult>& results) {
 void run_all_models_demo(const AllModelsDemoOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   const std::vector<DemoModel> models = demo_models(options);
-  for (const DemoModel& model : models) train_unless_done(model);
-  std::vector<DemoResult> results;
-  for (const DemoModel& model : models) {
-    std::printf("%s: evaluating on the test split (beam 3)\n", model.label.c_str());
-    results.push_back(evaluate_demo_model(model));
-  }
+  const std::vector<DemoResult> results = train_and_evaluate(models);
   print_results_table(results);
   print_kept_cider(results);
   print_grounded_table(results);

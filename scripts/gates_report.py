@@ -9,13 +9,7 @@ import json
 import os
 import sys
 
-try:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-except ImportError:
-    print("matplotlib is not installed", file=sys.stderr)
-    sys.exit(3)
+from plotting import pyplot as plt
 
 
 def short(name):

@@ -8,13 +8,7 @@ Exit code 3: matplotlib is missing (the command then says what to install).
 import csv
 import sys
 
-try:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-except ImportError:
-    print("matplotlib is not installed", file=sys.stderr)
-    sys.exit(3)
+from plotting import pyplot as plt
 
 
 def read_rows(path):

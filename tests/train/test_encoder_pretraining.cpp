@@ -5,13 +5,13 @@
 #include <filesystem>
 #include <unistd.h>
 
-#include "data/synthetic_shapes.h"
 #include "models/captioner_registry.h"
 #include "models/mobilenet.h"
 #include "train/dataset_setup.h"
 #include "train/encoder_pretraining.h"
 #include "train/trained_run.h"
 #include "train/trainer.h"
+#include "tests/train/tiny_shapes_set.h"
 
 namespace sparsecap::train {
 namespace {
@@ -75,13 +75,7 @@ class EncoderPretrainingTest : public ::testing::Test {
   static void SetUpTestSuite() {
     root_ = fs::temp_directory_path() / ("sparsecap_encoder_pretraining_" + std::to_string(::getpid()));
     fs::create_directories(root_);
-    data::SyntheticShapesOptions options;
-    options.image_count = 40;
-    options.seed = 5;
-    options.image_size = 32;
-    options.feature_dim = 16;
-    options.threads = 1;
-    data::write_synthetic_shapes(root_ / "shapes", options);
+    write_tiny_shapes_set(root_ / "shapes", 5);
   }
   static void TearDownTestSuite() { fs::remove_all(root_); }
 

@@ -9,11 +9,11 @@
 #include <fstream>
 #include <numbers>
 
-#include "data/synthetic_shapes.h"
 #include "pruning/snip.h"
 #include "train/run_directory.h"
 #include "train/trained_run.h"
 #include "train/trainer.h"
+#include "tests/train/tiny_shapes_set.h"
 
 namespace sparsecap::train {
 namespace {
@@ -24,13 +24,7 @@ class MaskMethodTraining : public ::testing::Test {
  protected:
   void SetUp() override {
     root_ = fs::temp_directory_path() / ("sparsecap_mask_methods_" + std::to_string(::getpid()));
-    data::SyntheticShapesOptions options;
-    options.image_count = 40;
-    options.seed = 4;
-    options.image_size = 32;
-    options.feature_dim = 16;
-    options.threads = 1;
-    data::write_synthetic_shapes(root_ / "shapes", options);
+    write_tiny_shapes_set(root_ / "shapes", 4);
   }
   void TearDown() override { fs::remove_all(root_); }
 

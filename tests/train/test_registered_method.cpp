@@ -9,7 +9,6 @@
 #include <filesystem>
 #include <fstream>
 
-#include "data/synthetic_shapes.h"
 #include "engine/autograd.h"
 #include "engine/json_fields.h"
 #include "engine/ops.h"
@@ -17,6 +16,7 @@
 #include "train/run_directory.h"
 #include "train/trained_run.h"
 #include "train/trainer.h"
+#include "tests/train/tiny_shapes_set.h"
 
 namespace sparsecap::train {
 namespace {
@@ -122,13 +122,7 @@ pruning::PruningMethodRegistration one_shot_registration() {
 
 TEST(RegisteredPruningMethod, TrainsThroughTheRealTrainerAndFinalizes) {
   const fs::path root = fs::temp_directory_path() / ("sparsecap_registered_method_" + std::to_string(::getpid()));
-  data::SyntheticShapesOptions options;
-  options.image_count = 40;
-  options.seed = 4;
-  options.image_size = 32;
-  options.feature_dim = 16;
-  options.threads = 1;
-  data::write_synthetic_shapes(root / "shapes", options);
+  write_tiny_shapes_set(root / "shapes", 4);
   pruning::register_pruning_method("test_global_magnitude", one_shot_registration());
 
   RunConfig config;

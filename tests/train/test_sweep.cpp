@@ -7,10 +7,10 @@
 #include <fstream>
 #include <sstream>
 
-#include "data/synthetic_shapes.h"
 #include "engine/error.h"
 #include "train/run_directory.h"
 #include "train/sweep.h"
+#include "tests/train/tiny_shapes_set.h"
 
 namespace sparsecap::train {
 namespace {
@@ -111,13 +111,7 @@ class TinySweep : public ::testing::Test {
  protected:
   void SetUp() override {
     root_ = fs::temp_directory_path() / ("sparsecap_sweep_" + std::to_string(::getpid()));
-    data::SyntheticShapesOptions options;
-    options.image_count = 40;
-    options.seed = 5;
-    options.image_size = 32;
-    options.feature_dim = 16;
-    options.threads = 1;
-    data::write_synthetic_shapes(root_ / "shapes", options);
+    write_tiny_shapes_set(root_ / "shapes", 5);
     RunConfig config;
     config.data.dir = root_ / "shapes";
     config.data.image_size = 32;

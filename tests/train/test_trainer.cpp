@@ -14,7 +14,6 @@
 #include <filesystem>
 #include <fstream>
 
-#include "data/synthetic_shapes.h"
 #include "engine/serialize/checkpoint.h"
 #include "engine/serialize/safetensors.h"
 #include "train/evaluation.h"
@@ -24,6 +23,7 @@
 #include "train/gate_report.h"
 #include "train/tensorboard_writer.h"
 #include "train/trainer.h"
+#include "tests/train/tiny_shapes_set.h"
 
 namespace sparsecap::train {
 namespace {
@@ -35,13 +35,7 @@ class TrainerTest : public ::testing::Test {
   static void SetUpTestSuite() {
     root_ = fs::temp_directory_path() / ("sparsecap_trainer_test_" + std::to_string(::getpid()));
     fs::create_directories(root_);
-    data::SyntheticShapesOptions options;
-    options.image_count = 60;
-    options.seed = 3;
-    options.image_size = 32;
-    options.feature_dim = 16;
-    options.threads = 1;
-    data::write_synthetic_shapes(root_ / "shapes", options);
+    write_tiny_shapes_set(root_ / "shapes", 3, 60);
   }
   static void TearDownTestSuite() { fs::remove_all(root_); }
 
