@@ -80,16 +80,7 @@ class EncoderPretrainingTest : public ::testing::Test {
   static void TearDownTestSuite() { fs::remove_all(root_); }
 
   static RunConfig tiny_config(int64_t steps) {
-    RunConfig config;
-    config.data.dir = root_ / "shapes";
-    config.data.image_size = 32;
-    config.data.images_per_batch = 8;
-    config.data.seq_per_img = 1;
-    config.data.min_word_count = 1;
-    config.model = {{"type", "soft_attention"},
-                    {"encoder", {{"width_multiplier", 0.25}, {"blocks", {{32, 2}, {64, 1}}}}},
-                    {"decoder", {{"hidden_size", 32}, {"embedding_size", 16}, {"attention_size", 16}}},
-                    {"decoding", {{"max_words", 12}}}};
+    RunConfig config = tiny_soft_attention_config(root_ / "shapes", 1);
     config.optim.max_steps = steps;
     config.schedule.validate_every = steps;
     config.schedule.validation_images = 8;

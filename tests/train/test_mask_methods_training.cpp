@@ -29,16 +29,7 @@ class MaskMethodTraining : public ::testing::Test {
   void TearDown() override { fs::remove_all(root_); }
 
   RunConfig config(const nlohmann::json& pruning) const {
-    RunConfig config;
-    config.data.dir = root_ / "shapes";
-    config.data.image_size = 32;
-    config.data.images_per_batch = 8;
-    config.data.seq_per_img = 1;
-    config.data.min_word_count = 1;
-    config.model = {{"type", "soft_attention"},
-                    {"encoder", {{"width_multiplier", 0.25}, {"blocks", {{32, 2}, {64, 2}}}}},
-                    {"decoder", {{"hidden_size", 32}, {"embedding_size", 16}, {"attention_size", 16}}},
-                    {"decoding", {{"max_words", 12}}}};
+    RunConfig config = tiny_soft_attention_config(root_ / "shapes");
     config.pruning = pruning;
     config.optim.max_steps = 8;
     config.schedule.log_every = 1;

@@ -125,16 +125,7 @@ TEST(RegisteredPruningMethod, TrainsThroughTheRealTrainerAndFinalizes) {
   write_tiny_shapes_set(root / "shapes", 4);
   pruning::register_pruning_method("test_global_magnitude", one_shot_registration());
 
-  RunConfig config;
-  config.data.dir = root / "shapes";
-  config.data.image_size = 32;
-  config.data.images_per_batch = 8;
-  config.data.seq_per_img = 1;
-  config.data.min_word_count = 1;
-  config.model = {{"type", "soft_attention"},
-                  {"encoder", {{"width_multiplier", 0.25}, {"blocks", {{32, 2}, {64, 2}}}}},
-                  {"decoder", {{"hidden_size", 32}, {"embedding_size", 16}, {"attention_size", 16}}},
-                  {"decoding", {{"max_words", 12}}}};
+  RunConfig config = tiny_soft_attention_config(root / "shapes");
   config.pruning = {{"method", "test_global_magnitude"}, {"target_sparsity", 0.7}, {"prune_at_step", 3}};
   config.optim.max_steps = 6;
   config.schedule.log_every = 1;

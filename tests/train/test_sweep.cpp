@@ -112,16 +112,7 @@ class TinySweep : public ::testing::Test {
   void SetUp() override {
     root_ = fs::temp_directory_path() / ("sparsecap_sweep_" + std::to_string(::getpid()));
     write_tiny_shapes_set(root_ / "shapes", 5);
-    RunConfig config;
-    config.data.dir = root_ / "shapes";
-    config.data.image_size = 32;
-    config.data.images_per_batch = 8;
-    config.data.seq_per_img = 1;
-    config.data.min_word_count = 1;
-    config.model = {{"type", "soft_attention"},
-                    {"encoder", {{"width_multiplier", 0.25}, {"blocks", {{32, 2}, {64, 2}}}}},
-                    {"decoder", {{"hidden_size", 32}, {"embedding_size", 16}, {"attention_size", 16}}},
-                    {"decoding", {{"max_words", 12}}}};
+    RunConfig config = tiny_soft_attention_config(root_ / "shapes");
     config.schedule.validate_every = 4;
     config.schedule.validation_images = 4;
     config.schedule.checkpoint_every = 4;
