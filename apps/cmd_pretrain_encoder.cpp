@@ -4,7 +4,6 @@
 
 #include "apps/commands.h"
 #include "engine/error.h"
-#include "models/mobilenet.h"
 #include "train/encoder_pretraining.h"
 #include "train/progress.h"
 #include "train/run_config.h"
@@ -18,19 +17,16 @@ struct PretrainArguments {
   std::vector<std::string> overrides;
   std::string out;
   int64_t steps = 600;
-  double learning_rate = 5e-3;
+  double learning_rate = train::EncoderPretrainingOptions{}.learning_rate;
 };
 
 void run_pretrain(const PretrainArguments& args) {
   const train::RunConfig config = train::load_run_config(args.config, args.overrides);
-  train::EncoderPretrainingOptions options;
-  // The MobileNet section of the model config (soft_attention and show_tell have one).
+  // Checked here too, so that the error names the config file.
   SPARSECAP_CHECK(config.model.contains("encoder"), args.config, ": the ", config.model.value("type", "?"),
                   " model has no CNN encoder to pre-train");
-  models::from_json(config.model.at("encoder"), options.encoder);
-  options.steps = args.steps;
+  train::EncoderPretrainingOptions options = train::encoder_pretraining_options(config, args.steps);
   options.learning_rate = args.learning_rate;
-  options.seed = config.optim.seed;
   const train::EncoderPretrainingSummary summary = train::pretrain_encoder(config.data, options, args.out);
   std::printf("pre-trained the encoder for %lld steps in %s: loss %.4f; on validation object cells shape %.1f%%, "
               "colour %.1f%% right\nencoder weights: %s (use with --set init.encoder_weights=%s)\n",

@@ -8,7 +8,6 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/report_tables.h"
-#include "models/mobilenet.h"
 #include "train/encoder_pretraining.h"
 #include "train/exported_model.h"
 #include "train/progress.h"
@@ -94,10 +93,7 @@ std::string pretrained_encoder(const std::string& out_dir, const train::RunConfi
     std::printf("encoder: reusing the pre-trained %s\n", path.c_str());
     return path.string();
   }
-  train::EncoderPretrainingOptions options;
-  models::from_json(config.model.at("encoder"), options.encoder);
-  options.steps = steps;
-  options.seed = config.optim.seed;
+  const train::EncoderPretrainingOptions options = train::encoder_pretraining_options(config, steps);
   std::filesystem::create_directories(out_dir);
   std::printf("encoder: pre-training on the scene labels (%lld steps)\n", static_cast<long long>(steps));
   std::fflush(stdout);

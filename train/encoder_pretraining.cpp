@@ -65,6 +65,16 @@ Tensor cell_label_loss(const Tensor& logits, const CellLabels& labels) {
   return add(add(add(shape, object), color), size);
 }
 
+EncoderPretrainingOptions encoder_pretraining_options(const RunConfig& config, int64_t steps) {
+  SPARSECAP_CHECK(config.model.contains("encoder"), "the ", config.model.value("type", "?"),
+                  " model has no CNN encoder to pre-train");
+  EncoderPretrainingOptions options;
+  models::from_json(config.model.at("encoder"), options.encoder);
+  options.steps = steps;
+  options.seed = config.optim.seed;
+  return options;
+}
+
 CellLabels cell_labels(const data::Scene& scene, int64_t map_size) {
   const auto cells = static_cast<size_t>(map_size * map_size);
   CellLabels labels{std::vector<int64_t>(cells, data::kShapeKindCount), std::vector<int64_t>(cells, data::kColorNameCount),

@@ -25,6 +25,10 @@ struct EncoderPretrainingOptions {
   uint64_t seed = 1;
 };
 
+// Options for pre-training the CNN encoder of a run config's model (its "encoder" section; an error
+// when the captioner has none) for `steps`, seeded as the run.
+EncoderPretrainingOptions encoder_pretraining_options(const RunConfig& config, int64_t steps);
+
 struct EncoderPretrainingSummary {
   int64_t steps = 0;
   double wall_seconds = 0;
