@@ -244,7 +244,8 @@ FloatArray parse_npy(std::span<const uint8_t> bytes, const std::string& name) {
   const uint8_t* data = bytes.data() + header.data_offset;
   switch (header.element_type) {
     case NpyElementType::Float32:
-      std::memcpy(array.values.data(), data, expected);
+      // A shape with a zero dimension holds no data; memcpy must not see the empty vector's null pointer.
+      if (expected > 0) std::memcpy(array.values.data(), data, expected);
       break;
     case NpyElementType::Float16:
       for (size_t i = 0; i < count; ++i)

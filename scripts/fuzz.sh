@@ -5,7 +5,8 @@
 # Configures and builds ./build-fuzz with clang when needed (only the target's libraries). Starts
 # from the seed corpus in fuzz/corpus/TARGET (new inputs go to a scratch copy, not into the tree).
 # A crash is copied to fuzz/regressions/TARGET/, where ctest replays it (fuzz_replay_TARGET) once
-# it is fixed; the script then exits non-zero.
+# it is fixed; the script then exits non-zero. SPARSECAP_FUZZ_SEED=N fixes libFuzzer's seed (CI
+# sets it, so that a CI run explores the same inputs each time; by hand each run explores anew).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target="${1:?usage: scripts/fuzz.sh TARGET SECONDS}"
@@ -24,7 +25,7 @@ status=0
 ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}" \
 UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}" \
   "$build/bin/fuzz_$target" "$scratch" "fuzz/corpus/$target" -max_total_time="$seconds" -rss_limit_mb=2048 \
-  -timeout=10 -artifact_prefix="$artifacts/" -print_final_stats=1 2>&1 | tail -n 25 || status=$?
+  -timeout=10 ${SPARSECAP_FUZZ_SEED:+-seed=$SPARSECAP_FUZZ_SEED} -artifact_prefix="$artifacts/" -print_final_stats=1 2>&1 | tail -n 25 || status=$?
 if compgen -G "$artifacts/*" >/dev/null; then
   mkdir -p "fuzz/regressions/$target"
   cp "$artifacts"/* "fuzz/regressions/$target/"

@@ -73,6 +73,15 @@ TEST(Npy, ReadsVersion2HeadersScalarsAndFortranVectors) {
   EXPECT_EQ(parse_npy(vector, "v.npy").values, (std::vector<float>{1, 2}));
 }
 
+// NumPy writes arrays with a zero dimension (np.zeros((1, 0))) with an empty body; found by fuzz_npy,
+// which caught the reader passing the empty vector's null pointer to memcpy.
+TEST(Npy, ReadsEmptyArrays) {
+  const auto empty = make_float32_npy("(1, 0)", {});
+  const FloatArray array = parse_npy(empty, "e.npy");
+  EXPECT_EQ(array.shape, (std::vector<int64_t>{1, 0}));
+  EXPECT_TRUE(array.values.empty());
+}
+
 TEST(Npy, WriterRoundTripsAndPadsTheHeaderTo64Bytes) {
   TemporaryDirectory dir;
   const std::vector<float> values = {0.5f, -1, 2, 3, 4, 5};
