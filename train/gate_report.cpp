@@ -9,7 +9,9 @@
 
 #include "engine/autograd.h"
 #include "engine/serialize/checkpoint.h"
+#include "train/frozen_encoder.h"
 #include "train/run_directory.h"
+#include "train/frozen_encoder.h"
 #include "train/trained_run.h"
 
 namespace sparsecap::train {
@@ -90,7 +92,7 @@ nlohmann::json gate_report_data(const std::filesystem::path& run_dir) {
   nlohmann::json layers = nlohmann::json::array();
   std::vector<float> kept_magnitudes, pruned_magnitudes;
   NoGradGuard no_grad;
-  for (const nn::ParameterPtr& weight : trained.model->prunable_parameters()) {
+  for (const nn::ParameterPtr& weight : pruned_parameters(*trained.model, trained.config)) {
     const std::vector<float> finalized = weight->value().to_vector<float>();
     // The weight before finalize: magnitudes of the pruned ones too.
     const std::vector<float> raw = checkpoint.tensor("model." + weight->name()).to(DType::F32).to_vector<float>();

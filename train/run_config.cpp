@@ -84,13 +84,13 @@ json optim_to_json(const OptimConfig& o) {
           {"warmup_steps", o.warmup_steps}, {"noam_factor", o.noam_factor}, {"beta1", o.beta1}, {"beta2", o.beta2},
           {"eps", o.eps},           {"weight_decay", o.weight_decay}, {"clip_value", o.clip_value},
           {"clip_norm", o.clip_norm}, {"encoder_learning_rate", o.encoder_learning_rate},
-          {"encoder_eps", o.encoder_eps}, {"seed", o.seed}};
+          {"encoder_eps", o.encoder_eps}, {"freeze_encoder", o.freeze_encoder}, {"seed", o.seed}};
 }
 
 void optim_from_json(const json& j, OptimConfig& o) {
   check_known_keys(j, {"epochs", "max_steps", "schedule", "learning_rate", "learning_rate_floor", "warmup_steps",
                        "noam_factor", "beta1", "beta2", "eps",
-                       "weight_decay", "clip_value", "clip_norm", "encoder_learning_rate", "encoder_eps", "seed"},
+                       "weight_decay", "clip_value", "clip_norm", "encoder_learning_rate", "encoder_eps", "freeze_encoder", "seed"},
                    "optim");
   read_field(j, "epochs", o.epochs, "optim");
   read_field(j, "max_steps", o.max_steps, "optim");
@@ -107,6 +107,7 @@ void optim_from_json(const json& j, OptimConfig& o) {
   read_field(j, "clip_norm", o.clip_norm, "optim");
   read_field(j, "encoder_learning_rate", o.encoder_learning_rate, "optim");
   read_field(j, "encoder_eps", o.encoder_eps, "optim");
+  read_field(j, "freeze_encoder", o.freeze_encoder, "optim");
   check_unsigned(j, "optim", "seed");
   read_field(j, "seed", o.seed, "optim");
   SPARSECAP_CHECK(o.epochs > 0 || o.max_steps > 0, "optim: epochs or max_steps must be positive");
@@ -122,6 +123,9 @@ void optim_from_json(const json& j, OptimConfig& o) {
   check_real_range("optim", "clip_norm", o.clip_norm, 0, kMaxReal);
   check_real_range("optim", "encoder_learning_rate", o.encoder_learning_rate, 0, kMaxReal);
   check_positive("optim", "encoder_eps", o.encoder_eps);
+  SPARSECAP_CHECK(!(o.freeze_encoder && o.encoder_learning_rate > 0),
+                  "optim: freeze_encoder and encoder_learning_rate exclude each other (a frozen encoder has no learning "
+                  "rate); set one of them");
   SPARSECAP_CHECK(o.schedule == "cosine" || o.schedule == "noam", "optim.schedule must be \"cosine\" or \"noam\", got \"",
                   o.schedule, "\"");
   SPARSECAP_CHECK(o.warmup_steps > 0 && o.noam_factor > 0, "optim: warmup_steps and noam_factor must be positive, got ",

@@ -47,6 +47,11 @@ struct OptimConfig {
   // below 1e-2, and the encoder's are (docs/data.md, "A captioner that sees"). 0: one group.
   double encoder_learning_rate = 0;
   double encoder_eps = 1e-8;
+  // true: the CNN encoder is not trained: its parameters are left out of the optimizer (no
+  // gradient is computed for them) and its batch norm stays in evaluation mode. For an encoder
+  // pre-trained on the set (init.encoder_weights), as the Soft-Attention reference keeps its
+  // ImageNet CNN fixed while the decoder trains (docs/data.md, "A captioner that sees").
+  bool freeze_encoder = false;
   uint64_t seed = 1;
 };
 

@@ -5,6 +5,7 @@
 #include "data/image.h"
 #include "models/captioner_registry.h"
 #include "pruning/method_registry.h"
+#include "train/frozen_encoder.h"
 #include "train/run_directory.h"
 #include "train/training_checkpoint.h"
 
@@ -26,13 +27,13 @@ TrainedRun load_trained_run(const std::filesystem::path& run_dir, const std::opt
   // The run's method restores its state (gates, masks) from the checkpoint and bakes it in.
   const std::unique_ptr<pruning::PruningMethod> method =
       pruning::make_pruning_method(trained.config.pruning, pruning::PruningRunInfo{.seed = trained.config.optim.seed});
-  method->attach(trained.model->prunable_parameters());
+  method->attach(pruned_parameters(*trained.model, trained.config));
   load_training_checkpoint(trained.checkpoint, TrainingParts{trained.model.get(), nullptr, method.get(), nullptr},
                            allow_non_finite);
   method->finalize();
   trained.pruned = method->name() != "none";
   trained.model->eval();
-  trained.sparsity = pruning::weight_sparsity(trained.model->prunable_parameters());
+  trained.sparsity = pruning::weight_sparsity(pruned_parameters(*trained.model, trained.config));
   return trained;
 }
 

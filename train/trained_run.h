@@ -20,7 +20,7 @@ struct TrainedRun {
   std::unique_ptr<models::Captioner> model;
   std::filesystem::path checkpoint;
   bool pruned = false;                 // the checkpoint carried a pruning method's state (now baked in)
-  pruning::SparsityReport sparsity;    // of the stored weights, after finalizing
+  pruning::SparsityReport sparsity;    // of the pruned weights (train/frozen_encoder.h), after finalizing
 };
 
 // `checkpoint` defaults to the run's evaluation checkpoint (best, else final, else last).

@@ -18,6 +18,7 @@
 #include "pruning/method_registry.h"
 #include "train/batch_tensors.h"
 #include "train/evaluation.h"
+#include "train/frozen_encoder.h"
 #include "train/interrupt.h"
 #include "train/learning_rate_schedule.h"
 #include "train/progress.h"
@@ -30,17 +31,20 @@ double now_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-// The encoder module of `model` (its child called "encoder"), or null when it has none.
-std::shared_ptr<nn::Module> encoder_of(const models::Captioner& model) {
-  for (const auto& [name, child] : model.named_children())
-    if (name == "encoder") return child;
-  return nullptr;
+// The model's parameters less `excluded`'s (the encoder's), in the model's order.
+std::vector<nn::ParameterPtr> parameters_outside(const models::Captioner& model, const nn::Module& excluded) {
+  const std::vector<nn::ParameterPtr> inside = excluded.parameters();
+  std::vector<nn::ParameterPtr> rest;
+  for (const nn::ParameterPtr& parameter : model.parameters())
+    if (std::find(inside.begin(), inside.end(), parameter) == inside.end()) rest.push_back(parameter);
+  return rest;
 }
 
 // One "default" group, or with optim.encoder_learning_rate everything but the encoder in it and
 // the encoder's parameters in an "encoder" group with their own LR and eps: Adam's eps 1e-2 (the
 // papers' for LSTM captioners) turns the encoder's small gradients into plain gradient descent
-// with rate lr / eps, and a CNN trained from scratch then barely moves.
+// with rate lr / eps, and a CNN trained from scratch then barely moves. With optim.freeze_encoder
+// the encoder is in no group.
 // The default group follows optim.schedule (train/learning_rate_schedule.h); the encoder group a
 // cosine from its own peak. With a restart at step r > 1 (pruning/method.h) both start afresh at r.
 std::vector<optim::ParameterGroup> parameter_groups(const models::Captioner& model, const RunConfig& config,
@@ -48,17 +52,13 @@ std::vector<optim::ParameterGroup> parameter_groups(const models::Captioner& mod
   const OptimConfig& settings = config.optim;
   const optim::SchedulePtr main_schedule = main_learning_rate_schedule(config, total_steps, restart_step);
   const std::shared_ptr<nn::Module> encoder = encoder_of(model);
+  if (settings.freeze_encoder) return {{.parameters = parameters_outside(model, *encoder), .schedule = main_schedule}};
   if (settings.encoder_learning_rate <= 0) return {{.parameters = model.parameters(), .schedule = main_schedule}};
   SPARSECAP_CHECK(encoder != nullptr, "optim.encoder_learning_rate is set, but the ", model.type(),
                   " captioner has no encoder module");
-  const std::vector<nn::ParameterPtr> encoder_parameters = encoder->parameters();
-  std::vector<nn::ParameterPtr> rest;
-  for (const nn::ParameterPtr& parameter : model.parameters())
-    if (std::find(encoder_parameters.begin(), encoder_parameters.end(), parameter) == encoder_parameters.end())
-      rest.push_back(parameter);
-  return {{.parameters = rest, .schedule = main_schedule},
+  return {{.parameters = parameters_outside(model, *encoder), .schedule = main_schedule},
           {.name = "encoder",
-           .parameters = encoder_parameters,
+           .parameters = encoder->parameters(),
            .schedule = cosine_run_schedule(settings.encoder_learning_rate, settings.learning_rate_floor, total_steps,
                                            restart_step),
            .eps = settings.encoder_eps}};
@@ -139,6 +139,12 @@ Trainer::Trainer(const RunConfig& config, const TrainOptions& options)
   model_ = models::make_captioner(config_.model, captioner_vocabulary(run_data_.vocabulary), initialisation);
   if (!config_.init.encoder_weights.empty() && !options_.resume)
     load_encoder_weights(*model_, config_.init.encoder_weights);
+  if (config_.optim.freeze_encoder) {
+    SPARSECAP_CHECK(options_.resume || !config_.init.encoder_weights.empty(),
+                    "optim.freeze_encoder is set without init.encoder_weights: a frozen encoder must start from "
+                    "pre-trained weights (sparsecap pretrain-encoder)");
+    freeze_encoder(*model_);
+  }
   data::CaptionBatchOptions training_batches =
       batch_options(config_.data, model_->input_kinds(), data::Split::Train, config_.optim.seed, true);
   training_batches.skip_bad = options_.skip_bad;
@@ -157,7 +163,7 @@ Trainer::Trainer(const RunConfig& config, const TrainOptions& options)
                          .beta2 = config_.optim.beta2,
                          .eps = config_.optim.eps,
                          .weight_decay = config_.optim.weight_decay});
-  method_->begin(model_->prunable_parameters(), *optimizer_);
+  method_->begin(pruned_parameters(*model_, config_), *optimizer_);
   if (options_.resume)
     position_ = load_training_checkpoint(
         run_.last_checkpoint(),
@@ -167,6 +173,12 @@ Trainer::Trainer(const RunConfig& config, const TrainOptions& options)
   if (!options_.resume)  // a run started afresh in this directory: no events of an earlier attempt
     for (const auto& old : tensorboard_event_files(run_.root)) std::filesystem::remove(old);
   tensorboard_ = std::make_unique<TensorBoardWriter>(run_.root, resume_step);
+}
+
+void Trainer::enter_training_mode() {
+  model_->train();
+  // A frozen encoder normalises with its pre-trained running statistics and leaves them as they are.
+  if (config_.optim.freeze_encoder) encoder_of(*model_)->eval();
 }
 
 void Trainer::write_record(const nlohmann::json& record) {
@@ -210,7 +222,7 @@ void Trainer::throw_diverged(const StepLosses& losses) const {
 StepLosses Trainer::step(const data::CaptionBatch& batch) {
   ++position_.step;
   ++position_.batch_in_epoch;
-  model_->train();
+  enter_training_mode();
   method_->before_step(position_.step);
   if (position_.step == method_->restart_step()) optimizer_->reset_state();
   optimizer_->zero_grad();
@@ -270,7 +282,7 @@ void Trainer::observe_initial_gradients() {
       run_data_.dataset, run_data_.vocabulary,
       batch_options(config_.data, model_->input_kinds(), data::Split::Train, config_.optim.seed, true));
   loader.start_epoch(0);
-  model_->train();
+  enter_training_mode();
   for (int64_t i = 0; i < count; ++i) {
     const std::optional<data::CaptionBatch> batch = loader.next_batch();
     SPARSECAP_CHECK(batch.has_value(), "pruning method ", method_->name(), " asks for ", count,

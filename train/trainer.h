@@ -88,6 +88,8 @@ class Trainer {
   // The method's initial_gradient_batches() forward/backward passes (before step 1).
   void observe_initial_gradients();
   void log_step(const StepLosses& losses);
+  // model_->train(), with a frozen encoder (optim.freeze_encoder) kept in evaluation mode.
+  void enter_training_mode();
   // One record to log.jsonl and the TensorBoard events.
   void write_record(const nlohmann::json& record);
   void write_histograms();

@@ -339,6 +339,54 @@ TEST_F(TrainerTest, EncoderStartsFromASafetensorsFile) {
   }
 }
 
+TEST_F(TrainerTest, FrozenEncoderKeepsItsPretrainedWeightsAndIsNotPruned) {
+  // optim.freeze_encoder with Supermask: after training, every encoder tensor (batch-norm running
+  // statistics included) is bit for bit the pre-trained file's, the gates
+  // cover the decoder's weights only and the reported sparsity counts those only.
+  RunConfig config = tiny_config(6);
+  Generator generator(7);
+  models::SoftAttentionConfig model_config;
+  models::from_json(config.model.at("encoder"), model_config.encoder);
+  model_config.decoder.vocabulary_size = 40;
+  models::SoftAttentionCaptioner source(model_config, generator);
+  NamedTensors pretrained;
+  for (const auto& [name, tensor] : source.encoder().state_dict()) pretrained.emplace_back(name, tensor);
+  const fs::path file = root_ / "frozen_encoder.safetensors";
+  write_safetensors(file, pretrained);
+  config.init.encoder_weights = file;
+  config.optim.freeze_encoder = true;
+  config.pruning = {{"method", "supermask"}, {"target_sparsity", 0.5}, {"sparsity_weight", 2000.0}};
+  const fs::path run_dir = root_ / "frozen_encoder";
+  train_captioner(config, TrainOptions{run_dir});
+
+  const Checkpoint trained = load_checkpoint(RunDirectory{run_dir}.final_checkpoint());
+  for (const auto& [name, tensor] : pretrained)
+    EXPECT_EQ(trained.tensor("model.encoder." + name).to_vector<float>(), tensor.to_vector<float>()) << name;
+  size_t encoder_gates = 0, decoder_gates = 0;
+  for (const auto& [name, tensor] : trained.tensors) {
+    if (name.find("gate") == std::string::npos) continue;
+    (name.find("encoder.") != std::string::npos ? encoder_gates : decoder_gates) += 1;
+  }
+  EXPECT_EQ(encoder_gates, 0u);
+  EXPECT_GT(decoder_gates, 0u);
+  const TrainedRun run = load_trained_run(run_dir);
+  int64_t decoder_weights = 0;
+  for (const nn::ParameterPtr& weight : run.model->prunable_parameters())
+    if (weight->name().rfind("encoder.", 0) != 0) decoder_weights += weight->numel();
+  EXPECT_EQ(run.sparsity.total, decoder_weights);
+
+  // Freezing needs pre-trained weights to freeze, and excludes an encoder learning rate.
+  config.init.encoder_weights.clear();
+  try {
+    train_captioner(config, TrainOptions{root_ / "frozen_random"});
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("init.encoder_weights"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(parse_run_config(tiny_config(1), {"optim.freeze_encoder=true", "optim.encoder_learning_rate=0.001"}),
+               Error);
+}
+
 TEST_F(TrainerTest, ConfigOverridesAndErrors) {
   nlohmann::json document = tiny_config(5);
   const RunConfig config = parse_run_config(document, {"model.decoder.cell=gru", "optim.learning_rate=0.5"});
