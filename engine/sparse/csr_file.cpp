@@ -130,14 +130,25 @@ const Tensor& required_tensor(const std::map<std::string, Tensor>& tensors, cons
   return it->second;
 }
 
+// 2^31 elements: larger than any weight matrix of a captioner (Up-Down's output layer has 10^7).
+constexpr int64_t kMaxDenseElements = int64_t{1} << 31;
+
 // The dense shape of CSR weight `name` from its ".shape" tensor, checked against the matrix view.
 Shape csr_dense_shape(const Tensor& stored, const std::string& what) {
   SPARSECAP_CHECK(stored.dtype() == DType::I64 && stored.dim() == 1 && stored.numel() >= 1, what,
                   ": shape must be a non-empty I64 vector, got ", dtype_name(stored.dtype()), " ",
                   shape_str(stored.shape()));
   const std::vector<int64_t> dims = stored.to_vector<int64_t>();
-  for (int64_t d : dims) SPARSECAP_CHECK(d >= 0, what, ": negative dimension in shape ", shape_str(Shape(dims.begin(), dims.end())));
-  return Shape(dims.begin(), dims.end());
+  const Shape shape(dims.begin(), dims.end());
+  // The product is checked as it is formed: a corrupt file's dimensions may overflow int64 (found
+  // by fuzz_csr_export), and the matrix's column count is the product of all but the first.
+  int64_t elements = 1;
+  for (int64_t d : dims) {
+    SPARSECAP_CHECK(d >= 0, what, ": negative dimension in shape ", shape_str(shape));
+    SPARSECAP_CHECK(!__builtin_mul_overflow(elements, d, &elements) && elements <= kMaxDenseElements, what,
+                    ": shape ", shape_str(shape), " is impossibly large (over ", kMaxDenseElements, " elements)");
+  }
+  return shape;
 }
 
 CsrMatrix csr_group(const std::map<std::string, Tensor>& tensors, const std::string& name, const std::string& file,

@@ -263,6 +263,10 @@ TEST(SparseExport, BrokenCsrInAFileIsAClearError) {
                     {"w", "col_idx has 3 entries but values has 2"});
   expect_read_error(file("rows.safetensors", row_ptr, columns, values, from_vector<int64_t>({3, 4}, {2})),
                     {"w", "row_ptr has 3 entries, expected rows + 1 = 4"});
+  // Dimensions whose product overflows int64 (found by fuzz_csr_export).
+  expect_read_error(file("huge.safetensors", row_ptr, columns, values,
+                         from_vector<int64_t>({2, 4, int64_t{1} << 40, int64_t{1} << 40}, {4})),
+                    {"w.shape", "impossibly large"});
   expect_read_error(file("missing.safetensors", row_ptr, Tensor(), values, shape), {"w.col_idx", "missing"});
   expect_read_error(file("orphan.safetensors", Tensor(), columns, values, shape), {"w.col_idx", "no matching"});
   expect_read_error(file("dtype.safetensors", row_ptr, columns, from_vector<double>({1, 2, 3}, {3}), shape),
