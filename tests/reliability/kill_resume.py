@@ -97,8 +97,9 @@ def error_lines(result):
 
 
 def limits_under_load(binary, work, data_dir):
-    """A corrupt image met mid-epoch (stop naming it, or skip it with --skip-bad) and the data
-    directory deleted while the run trains: one clear error, the last checkpoint intact."""
+    """A corrupt image met mid-epoch (stop naming it, or skip it with --skip-bad), the data
+    directory deleted while the run trains, and a disk-full log write: one clear error, the last
+    checkpoint intact."""
     pruning = {"method": "none"}
     images = sorted(f for f in os.listdir(os.path.join(data_dir, "images")))
     dataset = json.load(open(os.path.join(data_dir, "dataset_shapes.json")))
@@ -160,6 +161,33 @@ def limits_under_load(binary, work, data_dir):
         result = run(binary, ["train", "--out", run_dir, "--resume"])
         check(result.returncode == 0, f"{label}: resuming from the last checkpoint failed: {error_lines(result)}")
     print(f"ok: {label} (exit {child.returncode})")
+
+    # The disk fills up under the log: log.jsonl is /dev/full, where every write fails with ENOSPC.
+    # Only validation records are logged here (log_every is past the end), so the step-5 checkpoint
+    # is written before the step-6 validation record fails; the run stops with one error line naming
+    # the log, and with space back (the log a plain file again) it resumes from that checkpoint.
+    label = "disk full under the log"
+    run_dir = os.path.join(work, "disk_full_run")
+    os.makedirs(run_dir)
+    os.symlink("/dev/full", os.path.join(run_dir, "log.jsonl"))
+    full_config = config(data_dir, pruning)
+    full_config["schedule"]["log_every"] = 1000
+    config_path = os.path.join(work, "disk_full.json")
+    with open(config_path, "w") as f:
+        json.dump(full_config, f)
+    result = run(binary, ["train", "--config", config_path, "--out", run_dir])
+    lines = error_lines(result)
+    check(result.returncode == 1, f"{label}: expected exit 1, got {result.returncode}")
+    check(len(lines) == 1 and "log.jsonl" in lines[0] and "disk full" in lines[0],
+          f"{label}: expected one error line naming log.jsonl, got {lines}")
+    last = os.path.join(run_dir, "checkpoints", "last.safetensors")
+    check(os.path.exists(last), f"{label}: the step-5 checkpoint is missing")
+    os.remove(os.path.join(run_dir, "log.jsonl"))
+    result = run(binary, ["train", "--out", run_dir, "--resume"])
+    check(result.returncode == 0, f"{label}: resuming after the disk-full error failed: {error_lines(result)}")
+    check(os.path.exists(os.path.join(run_dir, "checkpoints", "final.safetensors")),
+          f"{label}: the resumed run wrote no final checkpoint")
+    print(f"ok: {label}")
 
 
 def main():
