@@ -21,6 +21,8 @@ CaptionBatchLoader::CaptionBatchLoader(const KarpathyDataset& dataset, const Voc
     throw std::invalid_argument("images_per_batch must be >= 1, got " + std::to_string(options_.images_per_batch));
   if (options_.seq_per_img < 1)
     throw std::invalid_argument("seq_per_img must be >= 1, got " + std::to_string(options_.seq_per_img));
+  if (options_.leading_references < 0)
+    throw std::invalid_argument("leading_references must be >= 0, got " + std::to_string(options_.leading_references));
   if (options_.load_pixels && !options_.image_root)
     throw std::invalid_argument("load_pixels needs an image_root to read the images from");
   for (const size_t index : dataset.indices_of_split(options_.split)) images_.push_back(dataset.images[index]);
@@ -78,7 +80,8 @@ CaptionBatchLoader::LoadedImage CaptionBatchLoader::load_image(const KarpathyIma
 
 void CaptionBatchLoader::add_captions(const KarpathyImage& image, CaptionBatch& batch) {
   // More references than seq_per_img: a random subset; fewer: all of them, then random repeats.
-  const size_t available = image.sentences.size();
+  size_t available = image.sentences.size();
+  if (options_.leading_references > 0) available = std::min(available, static_cast<size_t>(options_.leading_references));
   std::vector<size_t> chosen(available);
   for (size_t i = 0; i < available; ++i) chosen[i] = i;
   for (size_t i = available - 1; i > 0; --i) std::swap(chosen[i], chosen[sampling_random_.next_below(i + 1)]);

@@ -54,6 +54,10 @@ struct CaptionBatchOptions {
   Split split = Split::Train;
   int64_t images_per_batch = 10;
   int64_t seq_per_img = 5;
+  // > 0: captions are drawn from each image's first `leading_references` references only (the
+  // synthetic set's first names every object: data/shapes_captions.cpp); 0: from all of them.
+  // batch.references always holds all of them.
+  int64_t leading_references = 0;
   CaptionEncodingOptions encoding;  // max_words: default 16
   bool shuffle = true;              // reorder images each epoch (from seed and epoch)
   uint64_t seed = 0;

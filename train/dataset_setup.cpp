@@ -51,6 +51,7 @@ data::CaptionBatchOptions batch_options(const DataConfig& config, const models::
   options.split = split;
   options.images_per_batch = config.images_per_batch;
   options.seq_per_img = config.seq_per_img;
+  if (training) options.leading_references = config.train_references;
   options.encoding.max_words = config.max_words;
   options.shuffle = training;
   options.seed = seed;

@@ -50,12 +50,12 @@ json data_to_json(const DataConfig& d) {
   return {{"dir", d.dir.string()},           {"split_file", d.split_file},   {"synthetic_images", d.synthetic_images},
           {"synthetic_seed", d.synthetic_seed}, {"image_size", d.image_size}, {"augment", d.augment},
           {"min_word_count", d.min_word_count}, {"max_words", d.max_words},   {"images_per_batch", d.images_per_batch},
-          {"seq_per_img", d.seq_per_img}};
+          {"seq_per_img", d.seq_per_img}, {"train_references", d.train_references}};
 }
 
 void data_from_json(const json& j, DataConfig& d) {
   check_known_keys(j, {"dir", "split_file", "synthetic_images", "synthetic_seed", "image_size", "augment",
-                       "min_word_count", "max_words", "images_per_batch", "seq_per_img"},
+                       "min_word_count", "max_words", "images_per_batch", "seq_per_img", "train_references"},
                    "data");
   std::string dir = d.dir.string();
   read_field(j, "dir", dir, "data");
@@ -70,9 +70,11 @@ void data_from_json(const json& j, DataConfig& d) {
   read_field(j, "max_words", d.max_words, "data");
   read_field(j, "images_per_batch", d.images_per_batch, "data");
   read_field(j, "seq_per_img", d.seq_per_img, "data");
+  read_field(j, "train_references", d.train_references, "data");
   check_range("data", "image_size", d.image_size, 1, kMaxImageSize);
   check_range("data", "images_per_batch", d.images_per_batch, 1, kMaxBatchImages);
   check_range("data", "seq_per_img", d.seq_per_img, 1, kMaxSequencesPerImage);
+  check_range("data", "train_references", d.train_references, 0, kMaxSequencesPerImage);
   check_range("data", "max_words", d.max_words, 1, kMaxWords);
   check_range("data", "min_word_count", d.min_word_count, 0, std::numeric_limits<int64_t>::max());
   check_range("data", "synthetic_images", d.synthetic_images, 0, kMaxSyntheticImages);

@@ -25,6 +25,10 @@ struct DataConfig {
   int64_t max_words = 16;
   int64_t images_per_batch = 32;
   int64_t seq_per_img = 5;
+  // > 0: training draws its captions from each image's first N references only; validation and
+  // evaluation use all. On the synthetic set, 1 trains on the sentence that names every object
+  // (docs/data.md, "Complete descriptions"). 0: all references.
+  int64_t train_references = 0;
 };
 
 struct OptimConfig {

@@ -126,6 +126,24 @@ TEST(CaptionBatch, SeqPerImgSamplesWithoutReplacementWhenThereAreEnough) {
   EXPECT_TRUE(found_unknown);
 }
 
+TEST(CaptionBatch, LeadingReferencesLimitWhichCaptionsAreDrawn) {
+  // Image 1's captions have 1..5 words: with the first two only, every row drawn for it has 1 or 2
+  // words, both appear among five rows, and the batch's references still hold all five.
+  Fixture fixture;
+  CaptionBatchOptions options = fixture.options();
+  options.seq_per_img = 5;
+  options.leading_references = 2;
+  CaptionBatchLoader loader(fixture.dataset, fixture.vocabulary, options);
+  const auto batch = loader.next_batch();
+  ASSERT_TRUE(batch.has_value());
+  std::set<int64_t> lengths;
+  for (int row = 5; row < 10; ++row) lengths.insert(batch->caption_lengths[row]);
+  EXPECT_EQ(lengths, (std::set<int64_t>{1, 2}));
+  EXPECT_EQ(batch->references[1].size(), 5u);
+  options.leading_references = -1;
+  EXPECT_THROW(CaptionBatchLoader(fixture.dataset, fixture.vocabulary, options), std::invalid_argument);
+}
+
 TEST(CaptionBatch, RegionsArePaddedAndMasked) {
   Fixture fixture;
   CaptionBatchLoader loader(fixture.dataset, fixture.vocabulary, fixture.options());
