@@ -17,6 +17,7 @@ packages=(
   protobuf-compiler libprotobuf-dev  # TensorBoard event files
   python3-matplotlib     # figures of `sparsecap gates` and `sparsecap sweep`
   clang libclang-rt-14-dev  # libFuzzer + ASan/UBSan runtimes for the fuzz targets (fuzz/, CI)
+  libomp-dev             # OpenMP for clang: the engine-backed fuzz targets build the engine with it
 )
 missing=()
 for p in "${packages[@]}"; do
