@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
 
 #include <limits>
+#include <optional>
 #include <set>
+#include <stdexcept>
 
 #include "data/caption_batch.h"
 #include "data/data_error.h"
@@ -63,6 +65,19 @@ struct Fixture {
     write_features(dir.path(), 2, 1);
   }
 
+  // The first batch that `o` makes of the fixture.
+  CaptionBatch first_batch(const CaptionBatchOptions& o) const {
+    CaptionBatchLoader loader(dataset, vocabulary, o);
+    std::optional<CaptionBatch> batch = loader.next_batch();
+    if (!batch) throw std::runtime_error("the fixture's loader made no batch");
+    return *batch;
+  }
+
+  // Word counts of image 1's five rows when seq_per_img is 5 (rows 5..9 of the first batch).
+  static std::multiset<int64_t> image_one_lengths(const CaptionBatch& batch) {
+    return {batch.caption_lengths.begin() + 5, batch.caption_lengths.begin() + 10};
+  }
+
   CaptionBatchOptions options() const {
     CaptionBatchOptions o;
     o.images_per_batch = 3;
@@ -112,17 +127,13 @@ TEST(CaptionBatch, SeqPerImgSamplesWithoutReplacementWhenThereAreEnough) {
   Fixture fixture;
   CaptionBatchOptions options = fixture.options();
   options.seq_per_img = 5;
-  CaptionBatchLoader loader(fixture.dataset, fixture.vocabulary, options);
-  const auto batch = loader.next_batch();
-  ASSERT_TRUE(batch.has_value());
-  std::multiset<int64_t> lengths;
-  for (int row = 5; row < 10; ++row) lengths.insert(batch->caption_lengths[row]);
-  EXPECT_EQ(lengths, (std::multiset<int64_t>{1, 2, 3, 4, 5}));  // each of image 1's captions once
-  for (int row = 0; row < 5; ++row) EXPECT_EQ(batch->caption_lengths[row], 3);  // image 0: repeats
+  const CaptionBatch batch = fixture.first_batch(options);
+  EXPECT_EQ(Fixture::image_one_lengths(batch), (std::multiset<int64_t>{1, 2, 3, 4, 5}));  // each caption once
+  for (int row = 0; row < 5; ++row) EXPECT_EQ(batch.caption_lengths[row], 3);  // image 0: repeats
   // "big" is not in the vocabulary.
   bool found_unknown = false;
   for (int row = 5; row < 10; ++row)
-    if (batch->caption_lengths[row] == 4) found_unknown = batch->captions[row * 18 + 2] == Vocabulary::kUnknown;
+    if (batch.caption_lengths[row] == 4) found_unknown = batch.captions[row * 18 + 2] == Vocabulary::kUnknown;
   EXPECT_TRUE(found_unknown);
 }
 
@@ -133,13 +144,10 @@ TEST(CaptionBatch, LeadingReferencesLimitWhichCaptionsAreDrawn) {
   CaptionBatchOptions options = fixture.options();
   options.seq_per_img = 5;
   options.leading_references = 2;
-  CaptionBatchLoader loader(fixture.dataset, fixture.vocabulary, options);
-  const auto batch = loader.next_batch();
-  ASSERT_TRUE(batch.has_value());
-  std::set<int64_t> lengths;
-  for (int row = 5; row < 10; ++row) lengths.insert(batch->caption_lengths[row]);
-  EXPECT_EQ(lengths, (std::set<int64_t>{1, 2}));
-  EXPECT_EQ(batch->references[1].size(), 5u);
+  const CaptionBatch batch = fixture.first_batch(options);
+  const std::multiset<int64_t> lengths = Fixture::image_one_lengths(batch);
+  EXPECT_EQ(std::set<int64_t>(lengths.begin(), lengths.end()), (std::set<int64_t>{1, 2}));
+  EXPECT_EQ(batch.references[1].size(), 5u);
   options.leading_references = -1;
   EXPECT_THROW(CaptionBatchLoader(fixture.dataset, fixture.vocabulary, options), std::invalid_argument);
 }
