@@ -19,15 +19,20 @@ void freeze_encoder(models::Captioner& model) {
   for (const nn::ParameterPtr& parameter : encoder->parameters()) parameter->set_requires_grad(false);
 }
 
-std::vector<nn::ParameterPtr> pruned_parameters(const models::Captioner& model, const RunConfig& config) {
-  std::vector<nn::ParameterPtr> weights = model.prunable_parameters();
+std::vector<nn::ParameterPtr> without_encoder(std::vector<nn::ParameterPtr> parameters,
+                                              const models::Captioner& model) {
   const std::shared_ptr<nn::Module> encoder = encoder_of(model);
-  if (!config.optim.freeze_encoder || encoder == nullptr) return weights;
-  const std::vector<nn::ParameterPtr> frozen = encoder->parameters();
-  std::erase_if(weights, [&](const nn::ParameterPtr& weight) {
-    return std::find(frozen.begin(), frozen.end(), weight) != frozen.end();
+  if (encoder == nullptr) return parameters;
+  const std::vector<nn::ParameterPtr> inside = encoder->parameters();
+  std::erase_if(parameters, [&](const nn::ParameterPtr& parameter) {
+    return std::find(inside.begin(), inside.end(), parameter) != inside.end();
   });
-  return weights;
+  return parameters;
+}
+
+std::vector<nn::ParameterPtr> pruned_parameters(const models::Captioner& model, const RunConfig& config) {
+  if (!config.optim.freeze_encoder) return model.prunable_parameters();
+  return without_encoder(model.prunable_parameters(), model);
 }
 
 }  // namespace sparsecap::train

@@ -14,6 +14,10 @@ namespace sparsecap::train {
 // The encoder module of `model` (its child called "encoder"), or null when it has none.
 std::shared_ptr<nn::Module> encoder_of(const models::Captioner& model);
 
+// `parameters` less the encoder's (all of them when the model has no encoder), in their order.
+std::vector<nn::ParameterPtr> without_encoder(std::vector<nn::ParameterPtr> parameters,
+                                              const models::Captioner& model);
+
 // Stops gradients at the encoder: its parameters no longer require one, so backward does not
 // reach the CNN. Throws when the model has no encoder.
 void freeze_encoder(models::Captioner& model);

@@ -31,15 +31,6 @@ double now_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-// The model's parameters less `excluded`'s (the encoder's), in the model's order.
-std::vector<nn::ParameterPtr> parameters_outside(const models::Captioner& model, const nn::Module& excluded) {
-  const std::vector<nn::ParameterPtr> inside = excluded.parameters();
-  std::vector<nn::ParameterPtr> rest;
-  for (const nn::ParameterPtr& parameter : model.parameters())
-    if (std::find(inside.begin(), inside.end(), parameter) == inside.end()) rest.push_back(parameter);
-  return rest;
-}
-
 // One "default" group, or with optim.encoder_learning_rate everything but the encoder in it and
 // the encoder's parameters in an "encoder" group with their own LR and eps: Adam's eps 1e-2 (the
 // papers' for LSTM captioners) turns the encoder's small gradients into plain gradient descent
@@ -52,11 +43,12 @@ std::vector<optim::ParameterGroup> parameter_groups(const models::Captioner& mod
   const OptimConfig& settings = config.optim;
   const optim::SchedulePtr main_schedule = main_learning_rate_schedule(config, total_steps, restart_step);
   const std::shared_ptr<nn::Module> encoder = encoder_of(model);
-  if (settings.freeze_encoder) return {{.parameters = parameters_outside(model, *encoder), .schedule = main_schedule}};
+  if (settings.freeze_encoder)
+    return {{.parameters = without_encoder(model.parameters(), model), .schedule = main_schedule}};
   if (settings.encoder_learning_rate <= 0) return {{.parameters = model.parameters(), .schedule = main_schedule}};
   SPARSECAP_CHECK(encoder != nullptr, "optim.encoder_learning_rate is set, but the ", model.type(),
                   " captioner has no encoder module");
-  return {{.parameters = parameters_outside(model, *encoder), .schedule = main_schedule},
+  return {{.parameters = without_encoder(model.parameters(), model), .schedule = main_schedule},
           {.name = "encoder",
            .parameters = encoder->parameters(),
            .schedule = cosine_run_schedule(settings.encoder_learning_rate, settings.learning_rate_floor, total_steps,
