@@ -409,7 +409,9 @@ TEST(MaskMethodConfig, ResolvesDefaultsAndNamesTheOffendingKey) {
       {{{"method", "lstm_policy"}, {"update_every", -1}}, "pruning.update_every"},
   };
   for (const auto& [section, key] : bad) {
-    const std::string message = error_of([&] { resolve_pruning_config(section); });
+    // Captured through a reference: clang 14 (the sanitizer build) cannot capture a structured binding.
+    const nlohmann::json& config = section;
+    const std::string message = error_of([&] { resolve_pruning_config(config); });
     EXPECT_NE(message.find(key), std::string::npos) << section.dump() << " -> \"" << message << "\"";
   }
 }
