@@ -2,7 +2,8 @@
 # Runs one libFuzzer target for a fixed time under ASan+UBSan (fuzz/CMakeLists.txt):
 #   scripts/fuzz.sh TARGET SECONDS     e.g. scripts/fuzz.sh safetensors 60
 # TARGET is one of: npy npz image karpathy coco_results safetensors csr_export run_config.
-# Configures and builds ./build-fuzz with clang when needed (only the target's libraries). Starts
+# Builds the target in the sanitizer build, ./build-asan (scripts/sanitizers.sh configures it when
+# needed; only the target and its libraries are built here). Starts
 # from the seed corpus in fuzz/corpus/TARGET (new inputs go to a scratch copy, not into the tree).
 # A crash is copied to fuzz/regressions/TARGET/, where ctest replays it (fuzz_replay_TARGET) once
 # it is fixed; the script then exits non-zero. SPARSECAP_FUZZ_SEED=N fixes libFuzzer's seed (CI
@@ -11,11 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 target="${1:?usage: scripts/fuzz.sh TARGET SECONDS}"
 seconds="${2:?usage: scripts/fuzz.sh TARGET SECONDS}"
-build="${SPARSECAP_FUZZ_BUILD:-build-fuzz}"
-if [ ! -f "$build/CMakeCache.txt" ]; then
-  CC=clang CXX=clang++ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPARSECAP_FUZZ=ON \
-    -DSPARSECAP_CUDA=OFF -DSPARSECAP_BUILD_TESTS=OFF -DSPARSECAP_BUILD_BENCH=OFF >/dev/null
-fi
+build=build-asan
+[ -f "$build/CMakeCache.txt" ] || scripts/sanitizers.sh --configure
 cmake --build "$build" -j"$(nproc)" --target "fuzz_$target" >/dev/null
 scratch="$(mktemp -d)"
 artifacts="$(mktemp -d)"
