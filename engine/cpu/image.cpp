@@ -209,7 +209,8 @@ void depthwise_backward(const T* dy, const T* x, const T* w, T* dx, T* dw, const
     const T* kernel = w + c * s.kernel_h * s.kernel_w;
     T* kernel_grad = dw ? dw + c * s.kernel_h * s.kernel_w : nullptr;
     for (int64_t n = 0; n < s.batch; ++n) {
-      const T* plane = x + (n * s.in_channels + c) * s.in_h * s.in_w;
+      // x is null when only the input gradient is wanted (offsetting a null pointer is undefined).
+      const T* plane = x ? x + (n * s.in_channels + c) * s.in_h * s.in_w : nullptr;
       T* plane_grad = dx ? dx + (n * s.in_channels + c) * s.in_h * s.in_w : nullptr;
       const T* grad = dy + (n * s.out_channels + c) * s.out_h * s.out_w;
       for (int64_t oy = 0; oy < s.out_h; ++oy)
