@@ -32,7 +32,8 @@ inline std::vector<uint8_t> make_npy(const std::string& dict, const std::vector<
 template <typename T>
 std::vector<uint8_t> raw_bytes(const std::vector<T>& values) {
   std::vector<uint8_t> bytes(values.size() * sizeof(T));
-  std::memcpy(bytes.data(), values.data(), bytes.size());
+  // An empty vector's data() may be null, which memcpy must not be given even for 0 bytes.
+  if (!values.empty()) std::memcpy(bytes.data(), values.data(), bytes.size());
   return bytes;
 }
 
