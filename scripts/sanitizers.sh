@@ -21,6 +21,6 @@ CC=clang CXX=clang++ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release \
 [ "$mode" = --configure ] && exit 0
 cmake --build "$build" -j"$(nproc)"
 [ "$mode" = --build ] && exit 0
-# detect_leaks=0 in the suite: the tests' own fixtures live until exit; the fuzz targets check leaks.
-ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}" UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}" \
-  ctest --test-dir "$build" --output-on-failure -j"$(nproc)"
+# halt_on_error: a UBSan finding ends the program, so that it fails its test. (ASan does by
+# default, and LeakSanitizer checks every test program at exit.)
+UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}" ctest --test-dir "$build" --output-on-failure -j"$(nproc)"
