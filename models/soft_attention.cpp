@@ -46,7 +46,10 @@ void to_json(nlohmann::json& json, const SoftAttentionConfig& config) {
             {"embedding_size", d.embedding_size},
             {"attention_size", d.attention_size},
             {"dropout", d.dropout},
-            {"forget_bias", d.forget_bias}}},
+            {"forget_bias", d.forget_bias},
+            {"coordinate_channels", d.coordinate_channels},
+            {"coverage", d.coverage},
+            {"context_in_output", d.context_in_output}}},
           {"decoding", {{"beam_size", config.decoding.beam_size}, {"max_words", config.decoding.max_words}}},
           {"tokens", {{"pad", config.tokens.pad}, {"bos", config.tokens.bos}, {"eos", config.tokens.eos}}}};
 }
@@ -58,7 +61,7 @@ void from_json(const nlohmann::json& json, SoftAttentionConfig& config) {
     const nlohmann::json& d = json.at("decoder");
     check_known_keys(d,
                      {"vocabulary_size", "cell", "hidden_size", "embedding_size", "attention_size", "dropout",
-                      "forget_bias"},
+                      "forget_bias", "coordinate_channels", "coverage", "context_in_output"},
                      "decoder");
     read_field(d, "vocabulary_size", config.decoder.vocabulary_size, "decoder");
     if (d.contains("cell")) {
@@ -71,6 +74,9 @@ void from_json(const nlohmann::json& json, SoftAttentionConfig& config) {
     read_field(d, "attention_size", config.decoder.attention_size, "decoder");
     read_field(d, "dropout", config.decoder.dropout, "decoder");
     read_field(d, "forget_bias", config.decoder.forget_bias, "decoder");
+    read_field(d, "coordinate_channels", config.decoder.coordinate_channels, "decoder");
+    read_field(d, "coverage", config.decoder.coverage, "decoder");
+    read_field(d, "context_in_output", config.decoder.context_in_output, "decoder");
   }
   if (json.contains("decoding")) {
     const nlohmann::json& d = json.at("decoding");
@@ -100,6 +106,13 @@ SoftAttentionDecoder::SoftAttentionDecoder(const SoftAttentionDecoderConfig& con
   att_key_ = register_module("att_key", xavier_linear(memory_channels, config.attention_size, generator));
   att_query_ = register_module("att_query", xavier_linear(hidden, config.attention_size, generator));
   att_qk_ = register_module("att_qk", xavier_linear(config.attention_size, 1, generator));
+  if (config.coverage) {
+    // No bias: att_query's already shifts every energy's argument.
+    att_coverage_ = register_module("att_coverage",
+                                    std::make_shared<nn::Linear>(1, config.attention_size, generator,
+                                                                 nn::LinearOptions{.bias = false}));
+    nn::init::xavier_uniform_(att_coverage_->weight()->value(), generator);
+  }
   CellOptions cell_options;
   cell_options.forget_bias = config.forget_bias;
   cell_ = register_module(cell_type_name(config.cell),
@@ -108,7 +121,8 @@ SoftAttentionDecoder::SoftAttentionDecoder(const SoftAttentionDecoderConfig& con
   init_h_ = register_module("init_h", xavier_linear(memory_channels, hidden, generator));
   if (config.cell == CellType::Lstm)
     init_c_ = register_module("init_c", xavier_linear(memory_channels, hidden, generator));
-  logit_ = register_module("logit", xavier_linear(hidden, vocabulary, generator));
+  logit_ = register_module("logit", xavier_linear(hidden + (config.context_in_output ? memory_channels : 0),
+                                                  vocabulary, generator));
 }
 
 void SoftAttentionDecoder::check_memory(const Tensor& memory) const {
@@ -121,6 +135,7 @@ std::vector<nn::ParameterPtr> SoftAttentionDecoder::weight_matrices() const {
                                             att_qk_->weight(),    init_h_->weight(),  logit_->weight(),
                                             cell_->w_ih(),        cell_->w_hh()};
   if (init_c_) matrices.push_back(init_c_->weight());
+  if (att_coverage_) matrices.push_back(att_coverage_->weight());
   return matrices;
 }
 
@@ -158,6 +173,7 @@ SoftAttentionStepWeights SoftAttentionDecoder::step_weights() const {
                                   att_query_->bias()->effective(),
                                   weight_handle(att_qk_->weight()),
                                   att_qk_->bias()->effective(),
+                                  att_coverage_ ? weight_handle(att_coverage_->weight()) : sparse::WeightHandle(),
                                   cell,
                                   weight_handle(logit_->weight()),
                                   logit_->bias()->effective()};
@@ -168,36 +184,48 @@ Tensor SoftAttentionDecoder::attention_keys(const Tensor& memory) const {
   return linear_layer(*att_key_, memory);
 }
 
-RecurrentState SoftAttentionDecoder::initial_state(const Tensor& memory) const {
+SoftAttentionState SoftAttentionDecoder::initial_state(const Tensor& memory) const {
   check_memory(memory);
   const Tensor mean_memory = mean(memory, 1);  // [B, C]
-  RecurrentState state{tanh(linear_layer(*init_h_, mean_memory)), Tensor()};
-  if (init_c_) state.c = tanh(linear_layer(*init_c_, mean_memory));
+  SoftAttentionState state;
+  state.cell.h = tanh(linear_layer(*init_h_, mean_memory));
+  if (init_c_) state.cell.c = tanh(linear_layer(*init_c_, mean_memory));
+  if (config_.coverage) state.coverage = zeros({memory.size(0), memory.size(1)}, memory.dtype(), memory.device());
   return state;
 }
 
-Tensor SoftAttentionDecoder::attention_weights(const Tensor& keys, const Tensor& h,
+Tensor SoftAttentionDecoder::attention_weights(const Tensor& keys, const SoftAttentionState& state,
                                                const SoftAttentionStepWeights& weights) const {
   const int64_t rows = keys.size(0), positions = keys.size(1);
-  const Tensor query = sparse::linear(h, weights.query_weight, weights.query_bias);              // [N, A]
-  const Tensor alignment = tanh(add(keys, unsqueeze(query, 1)));                                 // [N, P, A]
-  const Tensor scores = sparse::linear(alignment, weights.qk_weight, weights.qk_bias).reshape({rows, positions});
+  const Tensor query = sparse::linear(state.cell.h, weights.query_weight, weights.query_bias);  // [N, A]
+  Tensor energies = add(keys, unsqueeze(query, 1));                                             // [N, P, A]
+  if (config_.coverage)
+    energies = add(energies, sparse::linear(unsqueeze(state.coverage, 2), weights.coverage_weight));
+  const Tensor scores = sparse::linear(tanh(energies), weights.qk_weight, weights.qk_bias).reshape({rows, positions});
   return softmax(scores);
 }
 
-RecurrentState SoftAttentionDecoder::step(const Tensor& words, const Tensor& memory, const Tensor& keys,
-                                          const RecurrentState& state, const SoftAttentionStepWeights& weights) {
-  const Tensor alpha = attention_weights(keys, state.h, weights);                        // [N, P]
+SoftAttentionState SoftAttentionDecoder::step(const Tensor& words, const Tensor& memory, const Tensor& keys,
+                                              const SoftAttentionState& state, const SoftAttentionStepWeights& weights) {
+  const Tensor alpha = attention_weights(keys, state, weights);                          // [N, P]
   // sum_p alpha[n, p] memory[n, p, :] as one broadcast multiply and one reduction: a batched
   // matmul would run `rows` separate [1, P] x [P, C] GEMM calls, and their per-call threading
   // overhead was most of a decoder step at batch 50.
   const Tensor context = sum(mul(unsqueeze(alpha, 2), memory), 1);                     // [N, C]
   const Tensor input = dropout(concat({words, context}, 1), config_.dropout, is_training(), *dropout_generator_);
-  return cell_->step(input, state, weights.cell);
+  SoftAttentionState next;
+  next.cell = cell_->step(input, state.cell, weights.cell);
+  next.context = context;
+  if (config_.coverage) next.coverage = add(state.coverage, alpha);
+  return next;
 }
 
-Tensor SoftAttentionDecoder::logits(const Tensor& h, const SoftAttentionStepWeights& weights) {
-  const Tensor output = dropout(h, config_.dropout, is_training(), *dropout_generator_);
+Tensor SoftAttentionDecoder::output_features(const SoftAttentionState& state) const {
+  return config_.context_in_output ? concat({state.cell.h, state.context}, 1) : state.cell.h;
+}
+
+Tensor SoftAttentionDecoder::logits(const Tensor& features, const SoftAttentionStepWeights& weights) {
+  const Tensor output = dropout(features, config_.dropout, is_training(), *dropout_generator_);
   return sparse::linear(output, weights.logit_weight, weights.logit_bias);
 }
 
@@ -212,16 +240,18 @@ Tensor SoftAttentionDecoder::forward_teacher_forced(const Tensor& memory, const 
   const SoftAttentionStepWeights weights = step_weights();
   // Keys and initial states per image, then repeated for each of its captions.
   const Tensor keys = repeat_rows(attention_keys(memory), seq_per_img);
-  const RecurrentState initial = initial_state(memory);
-  RecurrentState state{repeat_rows(initial.h, seq_per_img),
-                       initial.c.defined() ? repeat_rows(initial.c, seq_per_img) : Tensor()};
+  const SoftAttentionState initial = initial_state(memory);
+  SoftAttentionState state;
+  state.cell.h = repeat_rows(initial.cell.h, seq_per_img);
+  if (initial.cell.c.defined()) state.cell.c = repeat_rows(initial.cell.c, seq_per_img);
+  if (initial.coverage.defined()) state.coverage = repeat_rows(initial.coverage, seq_per_img);
   const Tensor expanded_memory = repeat_rows(memory, seq_per_img);
   const Tensor words = sparse::embedding(weights.embedding, time_major_inputs(captions));  // [L - 1, N, E]
   std::vector<Tensor> outputs;
   outputs.reserve(static_cast<size_t>(words.size(0)));
   for (int64_t t = 0; t < words.size(0); ++t) {
     state = step(words.row(t), expanded_memory, keys, state, weights);
-    outputs.push_back(state.h);
+    outputs.push_back(output_features(state));
   }
   return logits(stack(outputs, 1), weights);  // [N, L - 1, V]
 }
@@ -233,7 +263,7 @@ namespace {
 // Per hypothesis: the memory, its keys and the recurrent state; shared: the step weights.
 class SoftAttentionDecodingState : public DecodingState {
  public:
-  SoftAttentionDecodingState(Tensor memory, Tensor keys, RecurrentState state, SoftAttentionStepWeights weights)
+  SoftAttentionDecodingState(Tensor memory, Tensor keys, SoftAttentionState state, SoftAttentionStepWeights weights)
       : memory(std::move(memory)), keys(std::move(keys)), state(std::move(state)), weights(std::move(weights)) {}
 
   int64_t rows() const override { return memory.size(0); }
@@ -243,12 +273,14 @@ class SoftAttentionDecodingState : public DecodingState {
     const Tensor index = host_index.to(memory.device());
     memory = index_select(memory, index);
     keys = index_select(keys, index);
-    state.h = index_select(state.h, index);
-    if (state.c.defined()) state.c = index_select(state.c, index);
+    state.cell.h = index_select(state.cell.h, index);
+    if (state.cell.c.defined()) state.cell.c = index_select(state.cell.c, index);
+    if (state.context.defined()) state.context = index_select(state.context, index);
+    if (state.coverage.defined()) state.coverage = index_select(state.coverage, index);
   }
 
   Tensor memory, keys;
-  RecurrentState state;
+  SoftAttentionState state;
   SoftAttentionStepWeights weights;
 };
 
@@ -258,12 +290,18 @@ SoftAttentionCaptioner::SoftAttentionCaptioner(const SoftAttentionConfig& config
     : config_(config), dropout_generator_(std::make_shared<Generator>(generator.seed(), generator.stream() + 1)) {
   config_.validate();
   encoder_ = register_module("encoder", std::make_shared<MobileNetV1Encoder>(config_.encoder, generator));
-  decoder_ = register_module("decoder", std::make_shared<SoftAttentionDecoder>(
-                                            config_.decoder, encoder_->output_channels(), generator, dropout_generator_));
+  const int64_t memory_channels = encoder_->output_channels() + (config_.decoder.coordinate_channels ? 2 : 0);
+  decoder_ = register_module("decoder", std::make_shared<SoftAttentionDecoder>(config_.decoder, memory_channels,
+                                                                               generator, dropout_generator_));
+}
+
+Tensor SoftAttentionCaptioner::memory(const Tensor& images) {
+  if (!config_.decoder.coordinate_channels) return encoder_->forward(images);
+  return feature_map_to_memory(append_coordinate_channels(encoder_->feature_map(images)));
 }
 
 Tensor SoftAttentionCaptioner::forward_teacher_forced(const Tensor& images, const Tensor& captions, int64_t seq_per_img) {
-  return decoder_->forward_teacher_forced(encoder_->forward(images), captions, seq_per_img);
+  return decoder_->forward_teacher_forced(memory(images), captions, seq_per_img);
 }
 
 Tensor SoftAttentionCaptioner::loss(const CaptionerInputs& inputs, const Tensor& captions, int64_t seq_per_img) {
@@ -285,7 +323,7 @@ std::vector<std::string> SoftAttentionCaptioner::sparse_compute_weight_names() c
 
 std::unique_ptr<DecodingState> SoftAttentionCaptioner::encode(const CaptionerInputs& inputs) {
   SPARSECAP_CHECK(inputs.images.defined(), "soft_attention captions images; the batch has no pixels");
-  const Tensor memory = encoder_->forward(inputs.images);
+  const Tensor memory = this->memory(inputs.images);
   return std::make_unique<SoftAttentionDecodingState>(memory, decoder_->attention_keys(memory),
                                                       decoder_->initial_state(memory), decoder_->step_weights());
 }
@@ -298,12 +336,28 @@ Tensor SoftAttentionCaptioner::decode_step(DecodingState& state, const Tensor& t
   check_shape(tokens, {s.rows()}, "decode_step tokens");
   const Tensor words = sparse::embedding(s.weights.embedding, tokens.to(s.weights.embedding.device()));
   s.state = decoder_->step(words, s.memory, s.keys, s.state, s.weights);
-  return log_softmax(decoder_->logits(s.state.h, s.weights));
+  return log_softmax(decoder_->logits(decoder_->output_features(s.state), s.weights));
 }
 
 CaptionerRegistration soft_attention_registration() {
   const auto vocabulary_size = [](SoftAttentionConfig& config) -> int64_t& { return config.decoder.vocabulary_size; };
   return config_registration<SoftAttentionCaptioner, SoftAttentionConfig>(vocabulary_size, "/decoder/vocabulary_size");
+}
+
+Tensor append_coordinate_channels(const Tensor& feature_map) {
+  SPARSECAP_CHECK(feature_map.dim() == 4, "append_coordinate_channels: expected a feature map [B, C, h, w], got ",
+                  shape_str(feature_map.shape()));
+  const int64_t batch = feature_map.size(0), height = feature_map.size(2), width = feature_map.size(3);
+  // Cell centres: column j of w sits at (2j + 1)/w - 1, so a 1-wide map is at 0.
+  std::vector<float> coordinates(static_cast<size_t>(2 * height * width));
+  for (int64_t y = 0; y < height; ++y)
+    for (int64_t x = 0; x < width; ++x) {
+      coordinates[static_cast<size_t>(y * width + x)] = static_cast<float>(2 * x + 1) / static_cast<float>(width) - 1;
+      coordinates[static_cast<size_t>((height + y) * width + x)] =
+          static_cast<float>(2 * y + 1) / static_cast<float>(height) - 1;
+    }
+  const Tensor grid = from_vector(coordinates, {1, 2, height, width}).to(feature_map.dtype()).to(feature_map.device());
+  return concat({feature_map, broadcast_to(grid, {batch, 2, height, width})}, 1);
 }
 
 Tensor caption_cross_entropy(const Tensor& logits, const Tensor& targets, int64_t pad) {

@@ -4,11 +4,17 @@
 // recurrent decoder with additive attention.
 //
 // Per time step t, with memory a [P, C] (P positions), keys K = att_key(a) [P, A] computed once:
-//   e_t     = att_qk(tanh(K + att_query(h_{t-1})))    [P]   (additive alignment)
+//   e_t     = att_qk(tanh(K + att_query(h_{t-1}) [+ att_coverage(cov_t)]))    [P]   (additive alignment)
 //   alpha_t = softmax over positions of e_t;  z_t = sum_p alpha_t,p a_p   (context, [C])
+//   cov_t   = sum_{s<t} alpha_s    [P]   (only with "coverage": the attention each position has had)
 //   h_t     = cell([embedding(w_{t-1}), z_t], h_{t-1}) (LSTM or GRU; dropout on input and output)
-//   logits  = logit(dropout(h_t))
+//   logits  = logit(dropout(h_t)), or logit(dropout([h_t, z_t])) with "context_in_output"
 // with h_0 = tanh(init_h(mean_p a_p)) and, for an LSTM, c_0 = tanh(init_c(mean_p a_p)).
+// With "coordinate_channels" each memory position a_p ends in two more channels, its column and
+// row centre scaled to [-1, 1], so attention can prefer a place (the leftmost object) and the
+// context says where it looked. "context_in_output" gives the output layer the context beside
+// h_t: the paper's deep output (L_z z_t) without its word and hidden projections, a direct path
+// from what is attended to the word named.
 //
 // Parameter names read like the paper's layers: encoder.stem.weight,
 // encoder.stages.0.depthwise.weight, decoder.embedding.weight, decoder.att_key.weight,
@@ -42,6 +48,12 @@ struct SoftAttentionDecoderConfig {
   // the units dense and 0.89 when pruning: 0.35 here, 0.11 for pruned runs.
   double dropout = 0.35;
   double forget_bias = 1.0;  // initial LSTM forget-gate bias (TensorFlow's BasicLSTMCell default)
+  // Extensions of the paper's decoder (off by default, as the reference): the memory's (x, y)
+  // coordinates as two more channels, and a coverage term in the attention energies (Tu et al.
+  // 2016) so that a caption listing objects can move on from the ones it has named.
+  bool coordinate_channels = false;
+  bool coverage = false;
+  bool context_in_output = false;
   bool operator==(const SoftAttentionDecoderConfig&) const = default;
 };
 
@@ -55,8 +67,9 @@ struct SoftAttentionConfig {
 };
 
 // JSON: {"encoder": {...}, "decoder": {"vocabulary_size", "cell": "lstm"|"gru", "hidden_size",
-// "embedding_size", "attention_size", "dropout", "forget_bias"}, "decoding": {"beam_size",
-// "max_words"}, "tokens": {"pad", "bos", "eos"}}. Missing keys keep defaults; unknown keys throw.
+// "embedding_size", "attention_size", "dropout", "forget_bias", "coordinate_channels", "coverage",
+// "context_in_output"}, "decoding": {"beam_size", "max_words"}, "tokens": {"pad", "bos", "eos"}}. Missing keys keep
+// defaults; unknown keys throw.
 void to_json(nlohmann::json& json, const SoftAttentionConfig& config);
 void from_json(const nlohmann::json& json, SoftAttentionConfig& config);
 
@@ -68,9 +81,18 @@ struct SoftAttentionStepWeights {
   Tensor query_bias;
   sparse::WeightHandle qk_weight;
   Tensor qk_bias;
+  sparse::WeightHandle coverage_weight;  // [A, 1]; empty without coverage
   CellWeights cell;
   sparse::WeightHandle logit_weight;
   Tensor logit_bias;
+};
+
+// The decoder's state between steps: the cell's, the last context [N, C], and with coverage the
+// attention so far [N, P].
+struct SoftAttentionState {
+  RecurrentState cell;
+  Tensor context;
+  Tensor coverage;
 };
 
 class SoftAttentionDecoder : public nn::Module {
@@ -85,13 +107,16 @@ class SoftAttentionDecoder : public nn::Module {
   // Pieces of a step, shared by teacher forcing and decoding.
   SoftAttentionStepWeights step_weights() const;
   Tensor attention_keys(const Tensor& memory) const;         // [B, P, A]
-  RecurrentState initial_state(const Tensor& memory) const;  // from the mean of the memory
-  // words [N, E], memory [N, P, C], keys [N, P, A] -> the next state (h feeds the output layer).
-  RecurrentState step(const Tensor& words, const Tensor& memory, const Tensor& keys, const RecurrentState& state,
-                      const SoftAttentionStepWeights& weights);
-  // The attention weights [N, P] for state h [N, H] (softmax over positions).
-  Tensor attention_weights(const Tensor& keys, const Tensor& h, const SoftAttentionStepWeights& weights) const;
-  Tensor logits(const Tensor& h, const SoftAttentionStepWeights& weights);  // [.., H] -> [.., V], with dropout
+  SoftAttentionState initial_state(const Tensor& memory) const;  // from the mean of the memory
+  // words [N, E], memory [N, P, C], keys [N, P, A] -> the next state (cell.h feeds the output layer).
+  SoftAttentionState step(const Tensor& words, const Tensor& memory, const Tensor& keys,
+                          const SoftAttentionState& state, const SoftAttentionStepWeights& weights);
+  // The attention weights [N, P] in `state` (softmax over positions).
+  Tensor attention_weights(const Tensor& keys, const SoftAttentionState& state,
+                           const SoftAttentionStepWeights& weights) const;
+  // What the output layer reads after a step: h [N, H], or [h, z] [N, H + C] with context_in_output.
+  Tensor output_features(const SoftAttentionState& state) const;
+  Tensor logits(const Tensor& features, const SoftAttentionStepWeights& weights);  // [.., F] -> [.., V], with dropout
 
   const SoftAttentionDecoderConfig& config() const { return config_; }
   const RecurrentCell& cell() const { return *cell_; }
@@ -115,7 +140,7 @@ class SoftAttentionDecoder : public nn::Module {
   int64_t memory_channels_;
   std::shared_ptr<Generator> dropout_generator_;
   std::shared_ptr<nn::Embedding> embedding_;
-  std::shared_ptr<nn::Linear> att_key_, att_query_, att_qk_, init_h_, init_c_, logit_;
+  std::shared_ptr<nn::Linear> att_key_, att_query_, att_qk_, att_coverage_, init_h_, init_c_, logit_;
   std::shared_ptr<RecurrentCell> cell_;
   std::map<const nn::Parameter*, std::shared_ptr<const sparse::CsrMatrix>> sparse_weights_;
 };
@@ -130,6 +155,8 @@ class SoftAttentionCaptioner : public Captioner {
   // images [B, 3, H, W], captions I64 [B * seq_per_img, L] (BOS w.. EOS PAD..; the captions of
   // image b are rows b * seq_per_img .. + seq_per_img - 1) -> logits [B * seq_per_img, L - 1, V].
   Tensor forward_teacher_forced(const Tensor& images, const Tensor& captions, int64_t seq_per_img);
+  // images [B, 3, H, W] -> the attention memory [B, h*w, C] (C counts the coordinate channels).
+  Tensor memory(const Tensor& images);
   // Captioner: the images of `inputs`. Trailing columns that are PAD in every caption are skipped
   // first (same value, less work).
   std::string type() const override { return "soft_attention"; }
@@ -162,6 +189,10 @@ class SoftAttentionCaptioner : public Captioner {
 // The registry's entry for "soft_attention" (models/captioner_registry.h).
 struct CaptionerRegistration;
 CaptionerRegistration soft_attention_registration();
+
+// feature map [B, C, h, w] -> [B, C + 2, h, w]: each position's column and row centre, scaled
+// to [-1, 1], appended as two channels.
+Tensor append_coordinate_channels(const Tensor& feature_map);
 
 // Masked mean cross-entropy of logits [N, T, V] against targets I64 [N, T], ignoring `pad`.
 Tensor caption_cross_entropy(const Tensor& logits, const Tensor& targets, int64_t pad);

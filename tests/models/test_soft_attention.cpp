@@ -209,10 +209,72 @@ TEST(SoftAttentionCaptioner, FirstStepFollowsTheEquations) {
   EXPECT_LT(max_abs_difference(narrow(logits.row(1), 0, 0, 1), expected), 1e-12);
 }
 
+// tiny_config with the decoder's extensions: coordinate channels, coverage, context in the output.
+SoftAttentionConfig tiny_extended_config(CellType cell = CellType::Lstm) {
+  SoftAttentionConfig config = tiny_config(cell);
+  config.decoder.coordinate_channels = true;
+  config.decoder.coverage = true;
+  config.decoder.context_in_output = true;
+  return config;
+}
+
+TEST(SoftAttentionCaptioner, CoordinateChannelsAreCellCentres) {
+  // A [1, 1, 2, 4] map: columns at -0.75, -0.25, 0.25, 0.75, rows at -0.5, 0.5.
+  const Tensor map = from_vector<double>({1, 2, 3, 4, 5, 6, 7, 8}, {1, 1, 2, 4});
+  const Tensor extended = append_coordinate_channels(map);
+  ASSERT_EQ(extended.shape(), (Shape{1, 3, 2, 4}));
+  EXPECT_EQ(extended.dtype(), DType::F64);
+  EXPECT_EQ(extended.to_vector<double>(), (std::vector<double>{1, 2, 3, 4, 5, 6, 7, 8,                        //
+                                                               -0.75, -0.25, 0.25, 0.75, -0.75, -0.25, 0.25, 0.75,  //
+                                                               -0.5, -0.5, -0.5, -0.5, 0.5, 0.5, 0.5, 0.5}));
+  EXPECT_EQ(append_coordinate_channels(zeros({1, 1, 1, 1})).to_vector<float>(), (std::vector<float>{0, 0, 0}));
+}
+
+TEST(SoftAttentionCaptioner, ExtendedDecoderFollowsTheEquations) {
+  Generator generator(11);
+  SoftAttentionCaptioner captioner(tiny_extended_config(), generator);
+  captioner.to(DType::F64);
+  captioner.eval();
+  const Tensor images = randn({2, 3, 16, 16}, generator, DType::F64);
+  const Tensor logits = captioner.forward_teacher_forced(images, tiny_captions(), 2);
+
+  std::map<std::string, Tensor> p;
+  for (const auto& [name, parameter] : captioner.named_parameters()) p[name] = parameter->value();
+  // Image 0's 2x2 memory with its (x, y) channels, then two steps of caption 0 (BOS, word 4).
+  const Tensor features = captioner.encoder().forward(images).row(0);                 // [4, 16]
+  const Tensor xy = from_vector<double>({-0.5, -0.5, 0.5, -0.5, -0.5, 0.5, 0.5, 0.5}, {4, 2});
+  const Tensor memory = concat({features, xy}, 1);                                      // [4, 18]
+  const Tensor mean_memory = mean(memory, 0, true);
+  Tensor h = tanh(linear(mean_memory, p["decoder.init_h.weight"], p["decoder.init_h.bias"]));
+  Tensor c = tanh(linear(mean_memory, p["decoder.init_c.weight"], p["decoder.init_c.bias"]));
+  const Tensor keys = linear(memory, p["decoder.att_key.weight"], p["decoder.att_key.bias"]);  // [P, A]
+  Tensor coverage = zeros({4, 1}, DType::F64);                                                   // [P, 1]
+  Tensor context;
+  for (const int64_t token : {kBos, int64_t{4}}) {
+    const Tensor query = linear(h, p["decoder.att_query.weight"], p["decoder.att_query.bias"]);
+    const Tensor covered = linear(coverage, p["decoder.att_coverage.weight"]);                  // [P, A]
+    const Tensor scores = linear(tanh(add(add(keys, query), covered)), p["decoder.att_qk.weight"],
+                                 p["decoder.att_qk.bias"]);                                     // [P, 1]
+    const Tensor alpha = softmax(transpose(scores));                                           // [1, P]
+    coverage = add(coverage, transpose(alpha));
+    const Tensor word = embedding(p["decoder.embedding.weight"], from_vector<int64_t>({token}, {1}));
+    context = matmul(alpha, memory);                                                           // [1, C]
+    const Tensor gates = add(linear(concat({word, context}, 1), p["decoder.lstm.w_ih"], p["decoder.lstm.b_ih"]),
+                             linear(h, p["decoder.lstm.w_hh"], p["decoder.lstm.b_hh"]));
+    const std::vector<Tensor> g = split(gates, 6, 1);
+    c = add(mul(sigmoid(g[1]), c), mul(sigmoid(g[0]), tanh(g[2])));
+    h = mul(sigmoid(g[3]), tanh(c));
+  }
+  const Tensor expected = linear(concat({h, context}, 1), p["decoder.logit.weight"], p["decoder.logit.bias"]);
+  EXPECT_LT(max_abs_difference(narrow(logits.row(0), 0, 1, 1), expected), 1e-12);
+}
+
 TEST(SoftAttentionCaptioner, TeacherForcingEqualsStepByStepDecoding) {
-  for (const CellType cell : {CellType::Lstm, CellType::Gru}) {
+  for (const SoftAttentionConfig& config : {tiny_config(CellType::Lstm), tiny_config(CellType::Gru),
+                                            tiny_extended_config(CellType::Lstm), tiny_extended_config(CellType::Gru)}) {
+    const CellType cell = config.decoder.cell;
     Generator generator(6);
-    SoftAttentionCaptioner captioner(tiny_config(cell), generator);
+    SoftAttentionCaptioner captioner(config, generator);
     captioner.to(DType::F64);
     captioner.eval();
     const Tensor images = randn({2, 3, 16, 16}, generator, DType::F64);
@@ -227,24 +289,29 @@ TEST(SoftAttentionCaptioner, TeacherForcingEqualsStepByStepDecoding) {
       for (int64_t row = 0; row < 4; ++row) previous.push_back(tokens[static_cast<size_t>(row * 6 + t)]);
       const Tensor log_probabilities = captioner.decode_step(*state, from_vector(previous, {4}));
       const Tensor expected = log_softmax(narrow(logits, 1, t, 1).reshape({4, 9}));
-      EXPECT_LT(max_abs_difference(log_probabilities, expected), 1e-12) << cell_type_name(cell) << " step " << t;
+      EXPECT_LT(max_abs_difference(log_probabilities, expected), 1e-12)
+          << cell_type_name(cell) << (config.decoder.coverage ? " with coverage" : "") << " step " << t;
     }
   }
 }
 
 TEST(SoftAttentionCaptioner, EveryParameterGetsAGradient) {
-  Generator generator(7);
-  SoftAttentionConfig config = tiny_config();
-  config.decoder.dropout = 0.3;
-  SoftAttentionCaptioner captioner(config, generator);
-  captioner.loss(randn({2, 3, 16, 16}, generator), tiny_captions(), 2).backward();
-  for (const auto& [name, parameter] : captioner.named_parameters()) {
-    ASSERT_TRUE(parameter->grad().defined()) << name;
-    double magnitude = 0;
-    for (float value : parameter->grad().to_vector<float>()) magnitude += std::abs(value);
-    // att_qk's bias shifts every score equally: softmax ignores it.
-    if (name != "decoder.att_qk.bias") {
-      EXPECT_GT(magnitude, 0.0) << name;
+  for (SoftAttentionConfig config : {tiny_config(), tiny_extended_config()}) {
+    Generator generator(7);
+    config.decoder.dropout = 0.3;
+    SoftAttentionCaptioner captioner(config, generator);
+    captioner.loss(randn({2, 3, 16, 16}, generator), tiny_captions(), 2).backward();
+    std::map<std::string, nn::ParameterPtr> parameters;
+    for (const auto& [name, parameter] : captioner.named_parameters()) parameters[name] = parameter;
+    EXPECT_EQ(parameters.count("decoder.att_coverage.weight"), config.decoder.coverage ? 1u : 0u);
+    for (const auto& [name, parameter] : parameters) {
+      ASSERT_TRUE(parameter->grad().defined()) << name;
+      double magnitude = 0;
+      for (float value : parameter->grad().to_vector<float>()) magnitude += std::abs(value);
+      // att_qk's bias shifts every score equally: softmax ignores it.
+      if (name != "decoder.att_qk.bias") {
+        EXPECT_GT(magnitude, 0.0) << name;
+      }
     }
   }
 }
@@ -324,6 +391,11 @@ TEST(SoftAttentionConfig, JsonRoundTripAndErrors) {
   EXPECT_EQ(defaults.decoding.beam_size, 3);
   EXPECT_EQ(defaults.decoding.max_words, 30);
   EXPECT_EQ(defaults.encoder.width_multiplier, 1.0);
+  EXPECT_FALSE(defaults.decoder.coordinate_channels);  // the paper's decoder unless asked
+  EXPECT_FALSE(defaults.decoder.coverage);
+  EXPECT_FALSE(defaults.decoder.context_in_output);
+  const SoftAttentionConfig extended = tiny_extended_config();
+  EXPECT_EQ(nlohmann::json(extended).get<SoftAttentionConfig>().decoder, extended.decoder);
 
   const auto error_of = [](const char* text) {
     try {
@@ -335,7 +407,8 @@ TEST(SoftAttentionConfig, JsonRoundTripAndErrors) {
   };
   EXPECT_EQ(error_of(R"({"decoder": {"cel": "gru"}})"),
             "unknown key decoder.cel (known: vocabulary_size, cell, hidden_size, embedding_size, attention_size, "
-            "dropout, forget_bias)");
+            "dropout, forget_bias, coordinate_channels, coverage, context_in_output)");
+  EXPECT_EQ(error_of(R"({"decoder": {"coverage": 1}})"), "decoder.coverage: value 1 has the wrong type");
   EXPECT_EQ(error_of(R"({"decoder": {"cell": "rnn", "vocabulary_size": 10}})"),
             "unknown recurrent cell 'rnn' (expected lstm or gru)");
   EXPECT_EQ(error_of(R"({"decoder": {"hidden_size": "big"}})"), "decoder.hidden_size: value \"big\" has the wrong type");
