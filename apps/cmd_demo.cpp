@@ -49,15 +49,32 @@ train::RunConfig demo_config(const DemoArguments& args, double target_sparsity, 
     config.optim.encoder_learning_rate = 2e-3;
     config.optim.encoder_eps = 1e-8;
   }
+  // The decoder lists the objects it sees (docs/data.md, "A decoder that lists"): it trains on
+  // each image's first reference, the one naming every object left to right, and its attention
+  // knows where each memory cell is (coordinate channels) and where it has looked (coverage); the
+  // output layer reads the attended context. A 128-d attention runs 1.4x the images per second
+  // of the reference's 512 (the [rows, 64, A] energies were a third of a step).
   config.model = {{"type", "soft_attention"},
                   {"encoder", {{"width_multiplier", 0.5}, {"blocks", blocks}}},
                   // The reference keeps more units when pruning: dropout 0.11 instead of 0.35.
                   {"decoder",
-                   {{"hidden_size", 512}, {"embedding_size", 256}, {"attention_size", 512}, {"dropout", prune ? 0.11 : 0.35}}},
+                   {{"hidden_size", 512},
+                    {"embedding_size", 256},
+                    {"attention_size", 128},
+                    {"dropout", prune ? 0.11 : 0.35},
+                    {"coordinate_channels", true},
+                    {"coverage", true},
+                    {"context_in_output", true}}},
                   {"decoding", {{"max_words", 20}}}};
   // One caption per image per step, as the Soft-Attention reference feeds (image, caption) pairs:
   // five times cheaper per image than seq_per_img 5 on a CPU.
   config.data.seq_per_img = 1;
+  config.data.train_references = 1;
+  // Adam with eps 1e-8 at 2e-3 instead of the papers' 1e-2 at 1e-2: with eps 1e-2 the decoder's
+  // small gradients are applied as plain SGD (as the encoder's were), and the listing decoder
+  // trained in 1 000 steps to colour + shape precision 76% against 71%.
+  config.optim.learning_rate = 2e-3;
+  config.optim.eps = 1e-8;
   config.optim.max_steps = args.steps > 0 ? args.steps : (args.full ? 5000 : 1000);
   config.schedule.validate_every = config.optim.max_steps / 4;
   config.schedule.checkpoint_every = config.optim.max_steps / 4;
