@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <map>
+#include <memory>
 
 #include "engine/autograd.h"
 #include "engine/nn/parameter.h"
@@ -176,18 +177,32 @@ TEST(SoftAttentionCaptioner, TeacherForcedLogitShapeAndLossAgainstHandComputatio
   EXPECT_NEAR(caption_cross_entropy(logits, narrow(captions, 1, 1, 5), kPad).item(), total / counted, 1e-12);
 }
 
-TEST(SoftAttentionCaptioner, FirstStepFollowsTheEquations) {
-  Generator generator(5);
-  SoftAttentionCaptioner captioner(tiny_config(), generator);
-  captioner.to(DType::F64);
-  captioner.eval();
-  const Tensor images = randn({2, 3, 16, 16}, generator, DType::F64);
-  const Tensor logits = captioner.forward_teacher_forced(images, tiny_captions(), 2);
-
+// A float64 captioner in evaluation mode, its teacher-forced logits on two random images and
+// tiny_captions(), and its parameter values by name: what the equation tests start from.
+struct TeacherForcedInF64 {
+  std::unique_ptr<SoftAttentionCaptioner> captioner;
+  Tensor images, logits;
   std::map<std::string, Tensor> p;
-  for (const auto& [name, parameter] : captioner.named_parameters()) p[name] = parameter->value();
+};
+
+TeacherForcedInF64 teacher_forced_in_f64(const SoftAttentionConfig& config, uint64_t seed) {
+  Generator generator(seed);
+  TeacherForcedInF64 run;
+  run.captioner = std::make_unique<SoftAttentionCaptioner>(config, generator);
+  run.captioner->to(DType::F64);
+  run.captioner->eval();  // deterministic: running batch-norm statistics, no dropout
+  run.images = randn({2, 3, 16, 16}, generator, DType::F64);
+  run.logits = run.captioner->forward_teacher_forced(run.images, tiny_captions(), 2);
+  for (const auto& [name, parameter] : run.captioner->named_parameters()) run.p[name] = parameter->value();
+  return run;
+}
+
+TEST(SoftAttentionCaptioner, FirstStepFollowsTheEquations) {
+  TeacherForcedInF64 run = teacher_forced_in_f64(tiny_config(), 5);
+  std::map<std::string, Tensor>& p = run.p;
+  const Tensor& logits = run.logits;
   // Image 0's memory, written out with primitive ops from the paper's equations.
-  const Tensor memory = captioner.encoder().forward(images).row(0);          // [P, C]
+  const Tensor memory = run.captioner->encoder().forward(run.images).row(0);  // [P, C]
   const Tensor mean_memory = mean(memory, 0, true);                           // [1, C]
   const Tensor h0 = tanh(linear(mean_memory, p["decoder.init_h.weight"], p["decoder.init_h.bias"]));
   const Tensor c0 = tanh(linear(mean_memory, p["decoder.init_c.weight"], p["decoder.init_c.bias"]));
@@ -231,17 +246,10 @@ TEST(SoftAttentionCaptioner, CoordinateChannelsAreCellCentres) {
 }
 
 TEST(SoftAttentionCaptioner, ExtendedDecoderFollowsTheEquations) {
-  Generator generator(11);
-  SoftAttentionCaptioner captioner(tiny_extended_config(), generator);
-  captioner.to(DType::F64);
-  captioner.eval();
-  const Tensor images = randn({2, 3, 16, 16}, generator, DType::F64);
-  const Tensor logits = captioner.forward_teacher_forced(images, tiny_captions(), 2);
-
-  std::map<std::string, Tensor> p;
-  for (const auto& [name, parameter] : captioner.named_parameters()) p[name] = parameter->value();
+  TeacherForcedInF64 run = teacher_forced_in_f64(tiny_extended_config(), 11);
+  std::map<std::string, Tensor>& p = run.p;
   // Image 0's 2x2 memory with its (x, y) channels, then two steps of caption 0 (BOS, word 4).
-  const Tensor features = captioner.encoder().forward(images).row(0);                 // [4, 16]
+  const Tensor features = run.captioner->encoder().forward(run.images).row(0);        // [4, 16]
   const Tensor xy = from_vector<double>({-0.5, -0.5, 0.5, -0.5, -0.5, 0.5, 0.5, 0.5}, {4, 2});
   const Tensor memory = concat({features, xy}, 1);                                      // [4, 18]
   const Tensor mean_memory = mean(memory, 0, true);
@@ -266,7 +274,7 @@ TEST(SoftAttentionCaptioner, ExtendedDecoderFollowsTheEquations) {
     h = mul(sigmoid(g[3]), tanh(c));
   }
   const Tensor expected = linear(concat({h, context}, 1), p["decoder.logit.weight"], p["decoder.logit.bias"]);
-  EXPECT_LT(max_abs_difference(narrow(logits.row(0), 0, 1, 1), expected), 1e-12);
+  EXPECT_LT(max_abs_difference(narrow(run.logits.row(0), 0, 1, 1), expected), 1e-12);
 }
 
 TEST(SoftAttentionCaptioner, TeacherForcingEqualsStepByStepDecoding) {
