@@ -116,12 +116,37 @@ class SceneDescriber {
     const std::string list = join_list(items);
     if (word_count(list) > kMaxCaptionWords && allow_sizes) return inventory(false);
     const bool plural_start = items.front().rfind("a ", 0) != 0 && items.front().rfind("an ", 0) != 0;
+    return with_opening_and_ending(list, plural_start);
+  }
+
+  // "[there is/are, a picture of, an image with, i can see] list [on a noisy/textured background]",
+  // the bare list when that would be too long.
+  std::string with_opening_and_ending(const std::string& list, bool plural_start) {
     const std::vector<std::string> prefixes = {"", plural_start ? "there are " : "there is ", "a picture of ",
                                                "an image with ", "i can see "};
     const std::vector<std::string> suffixes = {"", " on a noisy background", " on a textured background"};
     std::string caption = pick(random_, prefixes) + list + pick(random_, suffixes);
     if (word_count(caption) > kMaxCaptionWords) caption = list;
     return caption;
+  }
+
+  // Every object one by one, left to right: "a red circle, a small blue star and a red circle".
+  // The first reference. A decoder can name each object as its attention reaches it; a grouped
+  // count ("two red circles and ...") has to be committed to before the second red circle has been
+  // looked at, and was the commonest error of a decoder trained on it (docs/data.md, "A decoder
+  // that lists").
+  std::string listing(bool allow_sizes) {
+    std::vector<size_t> order(scene_.objects.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      return scene_.objects[a].center_x < scene_.objects[b].center_x;
+    });
+    std::vector<std::string> items;
+    for (size_t index : order)
+      items.push_back(with_article(bare_phrase(scene_.objects[index], allow_sizes && random_.next_uniform() < 0.5)));
+    const std::string list = join_list(items);
+    if (word_count(list) > kMaxCaptionWords && allow_sizes) return listing(false);
+    return with_opening_and_ending(list, false);
   }
 
   std::string count_sentence() {
@@ -263,7 +288,7 @@ std::vector<std::string> describe_scene(const Scene& scene, uint64_t seed, int64
   Generator random = image_generator(seed, index, kCaptionStream);
   SceneDescriber describer(scene, random);
   std::vector<std::string> captions;
-  captions.push_back(describer.inventory(true));  // always first: every object, with counts
+  captions.push_back(describer.listing(true));  // always first: every object, one by one
   enum Kind { kInventory, kCount, kPosition, kRelation, kExtreme };
   const std::vector<Kind> kinds = {kInventory, kCount, kPosition, kRelation, kRelation, kExtreme};
   for (int attempt = 0; static_cast<int>(captions.size()) < caption_count; ++attempt) {

@@ -77,4 +77,16 @@ std::map<int64_t, Scene> read_shapes_scenes(const std::filesystem::path& path) {
   return scenes;
 }
 
+int read_shapes_caption_grammar(const std::filesystem::path& path) {
+  const std::vector<uint8_t> bytes = read_file_bytes(path);
+  const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  check_json_depth(text, path.string());
+  try {
+    const nlohmann::json document = nlohmann::json::parse(text);
+    return document.contains("caption_grammar") ? document.at("caption_grammar").get<int>() : 1;
+  } catch (const nlohmann::json::exception& e) {
+    throw DataError(path.string(), json_error_text(e));
+  }
+}
+
 }  // namespace sparsecap::data

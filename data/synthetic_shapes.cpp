@@ -154,7 +154,11 @@ SynthesisSummary write_synthetic_shapes(const fs::path& out_dir, const Synthetic
   summary.json_path = out_dir / "dataset_shapes.json";
   write_karpathy_json(dataset, summary.json_path);
   write_file_text(out_dir / kShapesScenesFile,
-                  nlohmann::json({{"seed", options.seed}, {"image_size", options.image_size}, {"scenes", std::move(scenes)}}).dump());
+                  nlohmann::json({{"seed", options.seed},
+                                  {"image_size", options.image_size},
+                                  {"caption_grammar", kShapesCaptionGrammar},
+                                  {"scenes", std::move(scenes)}})
+                      .dump());
   return summary;
 }
 

@@ -27,6 +27,12 @@
 
 namespace sparsecap::data {
 
+// The version of the caption grammar the generator writes, kept in shapes_scenes.json
+// ("caption_grammar") so a set written by an older build is recognised: 1 (sets without the key)
+// grouped identical objects with a count in the first reference ("two red circles and a star"); 2
+// lists them one by one, left to right.
+inline constexpr int kShapesCaptionGrammar = 2;
+
 // The colour of a named colour before per-object jitter.
 std::array<uint8_t, 3> color_rgb(ColorName color);
 
@@ -46,7 +52,7 @@ struct SyntheticImage {
   Split split = Split::Train;
   Scene scene;
   RgbImage image;
-  std::vector<Sentence> captions;  // the first one always lists every object
+  std::vector<Sentence> captions;  // the first one always lists every object, left to right
   std::vector<Region> regions;
   std::vector<float> region_features;  // [regions, feature_dim]
   std::vector<float> fc_feature;       // [feature_dim], mean of region_features

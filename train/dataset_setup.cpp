@@ -1,5 +1,6 @@
 #include "train/dataset_setup.h"
 
+#include "data/shapes_scene_file.h"
 #include "data/synthetic_shapes.h"
 #include "engine/error.h"
 
@@ -7,9 +8,29 @@ namespace sparsecap::train {
 
 bool is_synthetic_set(const DataConfig& config) { return config.split_file == "dataset_shapes.json"; }
 
+namespace {
+
+// A synthetic set written by an older build has other first references than this build trains on
+// and documents; using it silently would make every figure incomparable. Its pictures are the same,
+// so regenerating costs only the generation.
+void check_caption_grammar(const std::filesystem::path& dir) {
+  const std::filesystem::path scenes = dir / data::kShapesScenesFile;
+  if (!std::filesystem::exists(scenes)) return;  // a set made by hand: nothing to compare
+  const int grammar = data::read_shapes_caption_grammar(scenes);
+  SPARSECAP_CHECK(grammar == data::kShapesCaptionGrammar, "the synthetic set in ", dir.string(),
+                  " was written with caption grammar ", grammar, " and this build writes grammar ",
+                  data::kShapesCaptionGrammar, " (the first reference lists the objects one by one); delete ",
+                  dir.string(), " to regenerate it (same pictures), or set data.dir to a new folder");
+}
+
+}  // namespace
+
 void ensure_dataset(const DataConfig& config, const std::function<void(int64_t, int64_t)>& progress) {
   const std::filesystem::path split_file = config.dir / config.split_file;
-  if (std::filesystem::exists(split_file)) return;
+  if (std::filesystem::exists(split_file)) {
+    if (is_synthetic_set(config)) check_caption_grammar(config.dir);
+    return;
+  }
   SPARSECAP_CHECK(is_synthetic_set(config), "data split file ", split_file.string(),
                   " does not exist (only the built-in synthetic set, dataset_shapes.json, is generated on demand)");
   data::SyntheticShapesOptions options;

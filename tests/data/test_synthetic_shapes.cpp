@@ -203,7 +203,7 @@ TEST(SyntheticShapes, TheTopObjectIsDrawnInItsColourAtItsCentre) {
 TEST(SyntheticShapes, CaptionsMentionExactlyTheObjectsDrawn) {
   SyntheticShapesOptions options;
   options.seed = 21;
-  int relations_checked = 0, positions_checked = 0, extremes_checked = 0;
+  int relations_checked = 0, positions_checked = 0, extremes_checked = 0, listings_checked = 0;
   for (int64_t index = 0; index < 120; ++index) {
     const SyntheticImage generated = generate_synthetic_image(options, index);
     const Scene& scene = generated.scene;
@@ -242,6 +242,16 @@ TEST(SyntheticShapes, CaptionsMentionExactlyTheObjectsDrawn) {
         }
         for (const SceneObject& o : scene.objects) ++drawn[{static_cast<int>(o.shape), static_cast<int>(o.color)}];
         EXPECT_EQ(mentioned, drawn) << context;
+        // ... one by one, left to right: mention i names the i-th object from the left.
+        std::vector<SceneObject> left_to_right = scene.objects;
+        std::stable_sort(left_to_right.begin(), left_to_right.end(),
+                         [](const SceneObject& a, const SceneObject& b) { return a.center_x < b.center_x; });
+        ASSERT_EQ(parsed.mentions.size(), left_to_right.size()) << context;
+        for (size_t i = 0; i < left_to_right.size(); ++i) {
+          EXPECT_FALSE(parsed.mentions[i].explicit_number) << context;
+          EXPECT_TRUE(matches(left_to_right[i], parsed.mentions[i])) << "mention " << i << " of " << context;
+        }
+        if (parsed.mentions.size() > 1) ++listings_checked;
       }
       // Spatial relations between two uniquely named objects hold in the picture.
       if (parsed.mentions.size() == 2 && count_matching(scene, parsed.mentions[0]) == 1 &&
@@ -283,6 +293,7 @@ TEST(SyntheticShapes, CaptionsMentionExactlyTheObjectsDrawn) {
   EXPECT_GT(relations_checked, 30);
   EXPECT_GT(positions_checked, 30);
   EXPECT_GT(extremes_checked, 10);
+  EXPECT_GT(listings_checked, 60);
 }
 
 TEST(SyntheticShapes, CaptionsAreVaried) {
