@@ -5,7 +5,7 @@
 namespace sparsecap::models {
 
 int64_t CaptionerInputs::batch_size() const {
-  for (const Tensor* field : {&images, &region_features, &fc_features})
+  for (const Tensor* field : {&images, &encoder_features, &region_features, &fc_features})
     if (field->defined()) return field->size(0);
   throw Error("captioner inputs hold neither images nor region features");
 }

@@ -1,6 +1,7 @@
 #pragma once
-// The images of a batch as a captioner sees them: pixels, or detector-style region features with
-// their boxes and mask. Training builds them from data batches, decoding passes them to encode().
+// The images of a batch as a captioner sees them: pixels (or what a frozen encoder made of them), or
+// detector-style region features with their boxes and mask. Training builds them from data
+// batches, decoding passes them to encode().
 #include <cstdint>
 #include <utility>
 
@@ -27,6 +28,11 @@ struct CaptionerInputs {
   Tensor region_mask;      // [B, R]: 1 on real regions, 0 on padding
   Tensor fc_features;      // [B, D]
   Tensor boxes;            // [B, R, 4] x0 y0 x1 y1 divided by the image width and height
+  // [B, C, h, w]: the output of a frozen encoder (MobileNetV1Encoder::feature_map) of these images,
+  // given in place of images (train/frozen_feature_cache.h), on the model's device. A captioner
+  // that sees pixels reads it instead of running its encoder when it is defined; `images` may
+  // still be there (blank_inputs needs them).
+  Tensor encoder_features;
 
   // B, from whichever field is defined; throws when none is.
   int64_t batch_size() const;

@@ -167,21 +167,26 @@ ShowTellCaptioner::ShowTellCaptioner(const ShowTellConfig& config, Generator& ge
                                                                           generator, dropout_generator_));
 }
 
-Tensor ShowTellCaptioner::pooled_features(const Tensor& images) { return mean(encoder_->forward(images), 1); }
-
-Tensor ShowTellCaptioner::forward_teacher_forced(const Tensor& images, const Tensor& captions, int64_t seq_per_img) {
-  return decoder_->forward_teacher_forced(pooled_features(images), captions, seq_per_img);
+Tensor ShowTellCaptioner::encoder_output(const CaptionerInputs& inputs) {
+  if (inputs.encoder_features.defined()) return inputs.encoder_features;
+  SPARSECAP_CHECK(inputs.images.defined(), "show_tell captions images; the batch has no pixels");
+  return encoder_->feature_map(inputs.images);
 }
 
-const Tensor& ShowTellCaptioner::checked_images(const CaptionerInputs& inputs) const {
-  SPARSECAP_CHECK(inputs.images.defined(), "show_tell captions images; the batch has no pixels");
-  return inputs.images;
+Tensor ShowTellCaptioner::pooled_features(const CaptionerInputs& inputs) {
+  return mean(feature_map_to_memory(encoder_output(inputs)), 1);
+}
+
+Tensor ShowTellCaptioner::forward_teacher_forced(const CaptionerInputs& inputs, const Tensor& captions,
+                                                 int64_t seq_per_img) {
+  return decoder_->forward_teacher_forced(pooled_features(inputs), captions, seq_per_img);
 }
 
 Tensor ShowTellCaptioner::loss(const CaptionerInputs& inputs, const Tensor& captions, int64_t seq_per_img) {
-  check_caption_rows(captions, checked_images(inputs).size(0), seq_per_img);
+  const Tensor pooled = pooled_features(inputs);
+  check_caption_rows(captions, pooled.size(0), seq_per_img);
   const Tensor trimmed = trim_padding_columns(captions, config_.tokens.pad);
-  const Tensor logits = forward_teacher_forced(inputs.images, trimmed, seq_per_img);
+  const Tensor logits = decoder_->forward_teacher_forced(pooled, trimmed, seq_per_img);
   return caption_cross_entropy(logits, narrow(trimmed, 1, 1, trimmed.size(1) - 1), config_.tokens.pad);
 }
 
@@ -193,7 +198,7 @@ std::vector<std::string> ShowTellCaptioner::sparse_compute_weight_names() const 
 
 std::unique_ptr<DecodingState> ShowTellCaptioner::encode(const CaptionerInputs& inputs) {
   ShowTellStepWeights weights = decoder_->step_weights();
-  RecurrentState state = decoder_->image_step(pooled_features(checked_images(inputs)), weights);
+  RecurrentState state = decoder_->image_step(pooled_features(inputs), weights);
   return std::make_unique<ShowTellDecodingState>(std::move(state), std::move(weights));
 }
 

@@ -100,10 +100,12 @@ class ShowTellCaptioner : public Captioner {
   // its own generator (the seed of `generator`, the next stream).
   ShowTellCaptioner(const ShowTellConfig& config, Generator& generator);
 
-  // images [B, 3, H, W] -> the mean of the encoder's last feature map, [B, C].
-  Tensor pooled_features(const Tensor& images);
-  // images [B, 3, H, W], captions I64 [B * seq_per_img, L] -> logits [B * seq_per_img, L - 1, V].
-  Tensor forward_teacher_forced(const Tensor& images, const Tensor& captions, int64_t seq_per_img);
+  // images [B, 3, H, W] (or their encoder_features) -> the mean of the encoder's last feature
+  // map, [B, C].
+  Tensor pooled_features(const CaptionerInputs& inputs);
+  // images [B, 3, H, W] (or their encoder_features), captions I64 [B * seq_per_img, L] -> logits
+  // [B * seq_per_img, L - 1, V].
+  Tensor forward_teacher_forced(const CaptionerInputs& inputs, const Tensor& captions, int64_t seq_per_img);
 
   std::string type() const override { return "show_tell"; }
   CaptionerInputKinds input_kinds() const override { return {.pixels = true}; }
@@ -124,7 +126,9 @@ class ShowTellCaptioner : public Captioner {
   void use_sparse_weights(const SparseWeights& weights) override { decoder_->use_sparse_weights(weights); }
 
  private:
-  const Tensor& checked_images(const CaptionerInputs& inputs) const;
+  // The encoder's feature map [B, C, h, w] of `inputs`: their encoder_features when given (a
+  // frozen encoder's output, computed once per image), else the encoder run on their pixels.
+  Tensor encoder_output(const CaptionerInputs& inputs);
 
   ShowTellConfig config_;
   std::shared_ptr<Generator> dropout_generator_;

@@ -295,13 +295,21 @@ SoftAttentionCaptioner::SoftAttentionCaptioner(const SoftAttentionConfig& config
                                                                                generator, dropout_generator_));
 }
 
-Tensor SoftAttentionCaptioner::memory(const Tensor& images) {
-  if (!config_.decoder.coordinate_channels) return encoder_->forward(images);
-  return feature_map_to_memory(append_coordinate_channels(encoder_->feature_map(images)));
+Tensor SoftAttentionCaptioner::encoder_output(const CaptionerInputs& inputs) {
+  if (inputs.encoder_features.defined()) return inputs.encoder_features;
+  SPARSECAP_CHECK(inputs.images.defined(), "soft_attention captions images; the batch has no pixels");
+  return encoder_->feature_map(inputs.images);
 }
 
-Tensor SoftAttentionCaptioner::forward_teacher_forced(const Tensor& images, const Tensor& captions, int64_t seq_per_img) {
-  return decoder_->forward_teacher_forced(memory(images), captions, seq_per_img);
+Tensor SoftAttentionCaptioner::memory(const CaptionerInputs& inputs) {
+  const Tensor feature_map = encoder_output(inputs);
+  return feature_map_to_memory(config_.decoder.coordinate_channels ? append_coordinate_channels(feature_map)
+                                                                   : feature_map);
+}
+
+Tensor SoftAttentionCaptioner::forward_teacher_forced(const CaptionerInputs& inputs, const Tensor& captions,
+                                                      int64_t seq_per_img) {
+  return decoder_->forward_teacher_forced(memory(inputs), captions, seq_per_img);
 }
 
 Tensor SoftAttentionCaptioner::loss(const CaptionerInputs& inputs, const Tensor& captions, int64_t seq_per_img) {
@@ -310,8 +318,7 @@ Tensor SoftAttentionCaptioner::loss(const CaptionerInputs& inputs, const Tensor&
                   shape_str(captions.shape()));
   const Tensor trimmed = trim_padding_columns(captions, config_.tokens.pad);
   const int64_t used = trimmed.size(1);
-  SPARSECAP_CHECK(inputs.images.defined(), "soft_attention captions images; the batch has no pixels");
-  const Tensor logits = forward_teacher_forced(inputs.images, trimmed, seq_per_img);
+  const Tensor logits = forward_teacher_forced(inputs, trimmed, seq_per_img);
   return caption_cross_entropy(logits, narrow(trimmed, 1, 1, used - 1), config_.tokens.pad);
 }
 
@@ -322,8 +329,7 @@ std::vector<std::string> SoftAttentionCaptioner::sparse_compute_weight_names() c
 }
 
 std::unique_ptr<DecodingState> SoftAttentionCaptioner::encode(const CaptionerInputs& inputs) {
-  SPARSECAP_CHECK(inputs.images.defined(), "soft_attention captions images; the batch has no pixels");
-  const Tensor memory = this->memory(inputs.images);
+  const Tensor memory = this->memory(inputs);
   return std::make_unique<SoftAttentionDecodingState>(memory, decoder_->attention_keys(memory),
                                                       decoder_->initial_state(memory), decoder_->step_weights());
 }

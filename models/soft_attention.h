@@ -152,11 +152,13 @@ class SoftAttentionCaptioner : public Captioner {
   // `generator`'s seed on another stream, which a checkpoint saves via dropout_generator().
   SoftAttentionCaptioner(const SoftAttentionConfig& config, Generator& generator);
 
-  // images [B, 3, H, W], captions I64 [B * seq_per_img, L] (BOS w.. EOS PAD..; the captions of
-  // image b are rows b * seq_per_img .. + seq_per_img - 1) -> logits [B * seq_per_img, L - 1, V].
-  Tensor forward_teacher_forced(const Tensor& images, const Tensor& captions, int64_t seq_per_img);
-  // images [B, 3, H, W] -> the attention memory [B, h*w, C] (C counts the coordinate channels).
-  Tensor memory(const Tensor& images);
+  // images [B, 3, H, W] (or their encoder_features), captions I64 [B * seq_per_img, L] (BOS w..
+  // EOS PAD..; the captions of image b are rows b * seq_per_img .. + seq_per_img - 1) -> logits
+  // [B * seq_per_img, L - 1, V].
+  Tensor forward_teacher_forced(const CaptionerInputs& inputs, const Tensor& captions, int64_t seq_per_img);
+  // images [B, 3, H, W] (or their encoder_features) -> the attention memory [B, h*w, C] (C counts
+  // the coordinate channels).
+  Tensor memory(const CaptionerInputs& inputs);
   // Captioner: the images of `inputs`. Trailing columns that are PAD in every caption are skipped
   // first (same value, less work).
   std::string type() const override { return "soft_attention"; }
@@ -180,6 +182,10 @@ class SoftAttentionCaptioner : public Captioner {
   void use_sparse_weights(const SparseWeights& weights) override { decoder_->use_sparse_weights(weights); }
 
  private:
+  // The encoder's feature map [B, C, h, w] of `inputs`: their encoder_features when given (a
+  // frozen encoder's output, computed once per image), else the encoder run on their pixels.
+  Tensor encoder_output(const CaptionerInputs& inputs);
+
   SoftAttentionConfig config_;
   std::shared_ptr<Generator> dropout_generator_;
   std::shared_ptr<MobileNetV1Encoder> encoder_;

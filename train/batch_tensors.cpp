@@ -1,5 +1,6 @@
 #include "train/batch_tensors.h"
 
+#include "engine/error.h"
 #include "engine/ops.h"
 
 namespace sparsecap::train {
@@ -20,7 +21,13 @@ models::CaptionerInputs captioner_inputs(const data::CaptionBatch& batch) {
 }
 
 models::CaptionerInputs blank_inputs(const models::CaptionerInputs& inputs) {
+  // Encoder features are those of the real pixels: a blank control computes its own from the
+  // zeroed pixels, and cannot be made without them.
+  SPARSECAP_CHECK(!inputs.encoder_features.defined() || inputs.images.defined(),
+                  "blank_inputs: the inputs hold encoder features without their images; the features of a blank "
+                  "image cannot be made from them");
   models::CaptionerInputs blank = inputs;
+  blank.encoder_features = Tensor();
   for (Tensor* field : {&blank.images, &blank.region_features, &blank.fc_features, &blank.boxes})
     if (field->defined()) *field = zeros(field->shape());
   return blank;

@@ -12,6 +12,8 @@ models::CaptionerInputs captioner_inputs(const data::CaptionBatch& batch);
 
 // The same batch with nothing to see: pixels all zero (the mean colour after normalisation), region
 // and fc features and boxes zero; region masks kept, so the model still attends where regions are.
+// Encoder features (of the real pixels) are dropped, so the model encodes the zeroed pixels; inputs
+// with encoder features but no pixels throw.
 models::CaptionerInputs blank_inputs(const models::CaptionerInputs& inputs);
 
 // I64 [image_count * seq_per_img, sequence_length]: BOS w.. EOS PAD.. per row.

@@ -23,6 +23,7 @@ constexpr int64_t kMaxBatchImages = 1 << 16;
 constexpr int64_t kMaxSequencesPerImage = 1000;
 constexpr int64_t kMaxWords = 1000;
 constexpr int64_t kMaxSyntheticImages = int64_t{1} << 32;
+constexpr int64_t kMaxFeatureCacheMiB = int64_t{1} << 30;  // 1 PiB: its size in bytes fits an int64
 constexpr double kMaxReal = std::numeric_limits<double>::max();
 
 void check_range(const char* section, const char* key, int64_t value, int64_t low, int64_t high) {
@@ -86,13 +87,15 @@ json optim_to_json(const OptimConfig& o) {
           {"warmup_steps", o.warmup_steps}, {"noam_factor", o.noam_factor}, {"beta1", o.beta1}, {"beta2", o.beta2},
           {"eps", o.eps},           {"weight_decay", o.weight_decay}, {"clip_value", o.clip_value},
           {"clip_norm", o.clip_norm}, {"encoder_learning_rate", o.encoder_learning_rate},
-          {"encoder_eps", o.encoder_eps}, {"freeze_encoder", o.freeze_encoder}, {"seed", o.seed}};
+          {"encoder_eps", o.encoder_eps}, {"freeze_encoder", o.freeze_encoder},
+          {"frozen_feature_cache_mb", o.frozen_feature_cache_mb}, {"seed", o.seed}};
 }
 
 void optim_from_json(const json& j, OptimConfig& o) {
   check_known_keys(j, {"epochs", "max_steps", "schedule", "learning_rate", "learning_rate_floor", "warmup_steps",
                        "noam_factor", "beta1", "beta2", "eps",
-                       "weight_decay", "clip_value", "clip_norm", "encoder_learning_rate", "encoder_eps", "freeze_encoder", "seed"},
+                       "weight_decay", "clip_value", "clip_norm", "encoder_learning_rate", "encoder_eps", "freeze_encoder",
+                       "frozen_feature_cache_mb", "seed"},
                    "optim");
   read_field(j, "epochs", o.epochs, "optim");
   read_field(j, "max_steps", o.max_steps, "optim");
@@ -110,6 +113,7 @@ void optim_from_json(const json& j, OptimConfig& o) {
   read_field(j, "encoder_learning_rate", o.encoder_learning_rate, "optim");
   read_field(j, "encoder_eps", o.encoder_eps, "optim");
   read_field(j, "freeze_encoder", o.freeze_encoder, "optim");
+  read_field(j, "frozen_feature_cache_mb", o.frozen_feature_cache_mb, "optim");
   check_unsigned(j, "optim", "seed");
   read_field(j, "seed", o.seed, "optim");
   SPARSECAP_CHECK(o.epochs > 0 || o.max_steps > 0, "optim: epochs or max_steps must be positive");
@@ -125,6 +129,7 @@ void optim_from_json(const json& j, OptimConfig& o) {
   check_real_range("optim", "clip_norm", o.clip_norm, 0, kMaxReal);
   check_real_range("optim", "encoder_learning_rate", o.encoder_learning_rate, 0, kMaxReal);
   check_positive("optim", "encoder_eps", o.encoder_eps);
+  check_range("optim", "frozen_feature_cache_mb", o.frozen_feature_cache_mb, 0, kMaxFeatureCacheMiB);
   SPARSECAP_CHECK(!(o.freeze_encoder && o.encoder_learning_rate > 0),
                   "optim: freeze_encoder and encoder_learning_rate exclude each other (a frozen encoder has no learning "
                   "rate); set one of them");

@@ -56,6 +56,10 @@ struct OptimConfig {
   // pre-trained on the set (init.encoder_weights), as the Soft-Attention reference keeps its
   // ImageNet CNN fixed while the decoder trains (docs/data.md, "A captioner that sees").
   bool freeze_encoder = false;
+  // With freeze_encoder, pixels and no data.augment, each training image's encoder output is
+  // computed once and kept for later epochs (train/frozen_feature_cache.h), up to this many MiB
+  // on the model's device; images beyond it are encoded every time. 0: no cache.
+  int64_t frozen_feature_cache_mb = 2048;
   uint64_t seed = 1;
 };
 

@@ -19,6 +19,7 @@
 #include "train/batch_tensors.h"
 #include "train/evaluation.h"
 #include "train/frozen_encoder.h"
+#include "train/frozen_feature_cache.h"
 #include "train/interrupt.h"
 #include "train/learning_rate_schedule.h"
 #include "train/progress.h"
@@ -137,6 +138,11 @@ Trainer::Trainer(const RunConfig& config, const TrainOptions& options)
                     "pre-trained weights (sparsecap pretrain-encoder)");
     freeze_encoder(*model_);
   }
+  // A frozen encoder's output is a function of the pixels alone; nothing of it goes into a
+  // checkpoint, a resumed run computes the same values again.
+  if (uses_frozen_feature_cache(*model_, config_))
+    frozen_features_ =
+        std::make_unique<FrozenFeatureCache>(*model_, config_.optim.frozen_feature_cache_mb * (int64_t{1} << 20));
   data::CaptionBatchOptions training_batches =
       batch_options(config_.data, model_->input_kinds(), data::Split::Train, config_.optim.seed, true);
   training_batches.skip_bad = options_.skip_bad;
@@ -211,6 +217,11 @@ void Trainer::throw_diverged(const StepLosses& losses) const {
       ". Try a lower learning rate or gradient clipping."));
 }
 
+models::CaptionerInputs Trainer::training_inputs(const data::CaptionBatch& batch) {
+  models::CaptionerInputs inputs = captioner_inputs(batch);
+  return frozen_features_ ? frozen_features_->fill(batch, std::move(inputs)) : inputs;
+}
+
 StepLosses Trainer::step(const data::CaptionBatch& batch) {
   ++position_.step;
   ++position_.batch_in_epoch;
@@ -218,7 +229,7 @@ StepLosses Trainer::step(const data::CaptionBatch& batch) {
   method_->before_step(position_.step);
   if (position_.step == method_->restart_step()) optimizer_->reset_state();
   optimizer_->zero_grad();
-  const Tensor caption_loss = model_->loss(captioner_inputs(batch), caption_tensor(batch), batch.seq_per_img);
+  const Tensor caption_loss = model_->loss(training_inputs(batch), caption_tensor(batch), batch.seq_per_img);
   Tensor total_loss = caption_loss;
   const Tensor extra = method_->extra_loss(position_.step);
   if (extra.defined()) total_loss = add(caption_loss, extra);
@@ -280,7 +291,7 @@ void Trainer::observe_initial_gradients() {
     SPARSECAP_CHECK(batch.has_value(), "pruning method ", method_->name(), " asks for ", count,
                     " batches before training; an epoch has ", loader.batches_per_epoch());
     optimizer_->zero_grad();
-    model_->loss(captioner_inputs(*batch), caption_tensor(*batch), batch->seq_per_img).backward();
+    model_->loss(training_inputs(*batch), caption_tensor(*batch), batch->seq_per_img).backward();
     method_->observe_initial_gradients();
   }
   optimizer_->zero_grad();

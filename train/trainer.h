@@ -25,6 +25,8 @@
 
 namespace sparsecap::train {
 
+class FrozenFeatureCache;
+
 struct TrainOptions {
   std::filesystem::path run_dir;
   bool resume = false;  // continue from run_dir's last checkpoint (with run_dir's saved config)
@@ -83,10 +85,16 @@ class Trainer {
   pruning::PruningMethod& method() { return *method_; }
   const RunPosition& position() const { return position_; }
   int64_t total_steps() const { return total_steps_; }
+  // The frozen encoder's features of the training images (train/frozen_feature_cache.h), or null
+  // when the run does not cache them.
+  const FrozenFeatureCache* frozen_feature_cache() const { return frozen_features_.get(); }
 
  private:
   // The method's initial_gradient_batches() forward/backward passes (before step 1).
   void observe_initial_gradients();
+  // What the model reads of a training batch: its pixels or region features, with a frozen
+  // encoder's features from the cache when the run has one.
+  models::CaptionerInputs training_inputs(const data::CaptionBatch& batch);
   void log_step(const StepLosses& losses);
   // model_->train(), with a frozen encoder (optim.freeze_encoder) kept in evaluation mode.
   void enter_training_mode();
@@ -105,6 +113,7 @@ class Trainer {
   int64_t total_steps_ = 0;
   std::unique_ptr<optim::Adam> optimizer_;
   std::unique_ptr<pruning::PruningMethod> method_;
+  std::unique_ptr<FrozenFeatureCache> frozen_features_;  // null: the encoder runs on every batch
   RunPosition position_;
   std::unique_ptr<TrainingLog> log_;
   std::unique_ptr<TensorBoardWriter> tensorboard_;

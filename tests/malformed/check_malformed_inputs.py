@@ -278,6 +278,7 @@ def build_corpus(binary, work):
             ("optim", "learning_rate_floor", 1.0), ("optim", "beta1", 1.0), ("optim", "beta2", -0.1),
             ("optim", "eps", 0), ("optim", "weight_decay", -1), ("optim", "clip_value", -0.1),
             ("optim", "max_steps", -3), ("optim", "encoder_eps", -1), ("optim", "seed", -1),
+            ("optim", "frozen_feature_cache_mb", -1),
             ("schedule", "log_every", 0), ("schedule", "checkpoint_every", -1), ("schedule", "histogram_every", -2)]:
         config_with(section, key, value, f"{section}_{key}_{str(value).replace('.', '_').replace('-', 'm')}")
     for section, key, value, label in [

@@ -122,6 +122,56 @@ TEST(ShowTellCaptioner, PooledFeaturesAreTheMeanOfTheEncoderMemory) {
                   1e-12);
 }
 
+TEST(ShowTellCaptioner, EncoderFeaturesGiveTheLossAndGradientsOfTheirImages) {
+  // A frozen encoder's output given as encoder_features (what the trainer's feature cache passes)
+  // stands for the images: same loss, same decoder gradients, with dropout drawing the same masks.
+  Generator generator(22);
+  ShowTellConfig config = tiny_config();
+  config.decoder.dropout = 0.3;
+  ShowTellCaptioner model(config, generator);
+  model.train();
+  model.encoder().eval();  // frozen, as optim.freeze_encoder trains
+  for (const nn::ParameterPtr& parameter : model.encoder().parameters()) parameter->set_requires_grad(false);
+  const Tensor images = randn({2, 3, 16, 16}, generator);
+  Tensor features;
+  {
+    NoGradGuard no_grad;
+    features = model.encoder().feature_map(images);
+  }
+  CaptionerInputs given;  // no pixels: the encoder cannot run
+  given.encoder_features = features;
+
+  const uint64_t draws = model.dropout_generator().offset();
+  const Tensor from_images = model.loss(images, tiny_captions(), 2);
+  from_images.backward();
+  const auto image_gradients = captioner_checks::parameter_gradients(model);
+  model.zero_grad();
+  model.dropout_generator().set_offset(draws);
+  const Tensor from_features = model.loss(given, tiny_captions(), 2);
+  from_features.backward();
+  const auto feature_gradients = captioner_checks::parameter_gradients(model);
+
+  EXPECT_NEAR(from_features.item(), from_images.item(), 1e-6 * std::abs(from_images.item()));
+  ASSERT_EQ(feature_gradients.size(), image_gradients.size());
+  for (const auto& [name, gradient] : image_gradients) {
+    const std::vector<double>& other = feature_gradients.at(name);
+    double worst = 0, magnitude = 0;
+    for (size_t i = 0; i < gradient.size(); ++i) {
+      worst = std::max(worst, std::abs(gradient[i] - other[i]));
+      magnitude += std::abs(gradient[i]);
+    }
+    EXPECT_LT(worst, 1e-6) << name;
+    if (name.starts_with("decoder.")) {
+      EXPECT_GT(magnitude, 0.0) << name;
+    }
+  }
+  // The features are read, not ignored: other features give another loss.
+  CaptionerInputs other;
+  other.encoder_features = mul_scalar(features, 3.0);
+  model.dropout_generator().set_offset(draws);
+  EXPECT_GT(std::abs(model.loss(other, tiny_captions(), 2).item() - from_images.item()), 1e-6);
+}
+
 TEST(ShowTellCaptioner, ForwardFollowsTheEquations) {
   Generator generator(3);
   ShowTellCaptioner model(tiny_config(), generator);

@@ -303,6 +303,56 @@ TEST(SoftAttentionCaptioner, TeacherForcingEqualsStepByStepDecoding) {
   }
 }
 
+TEST(SoftAttentionCaptioner, EncoderFeaturesGiveTheLossAndGradientsOfTheirImages) {
+  // A frozen encoder's output given as encoder_features (what the trainer's feature cache passes)
+  // stands for the images: same loss, same decoder gradients, with dropout drawing the same masks.
+  for (SoftAttentionConfig config : {tiny_config(), tiny_extended_config()}) {
+    SCOPED_TRACE(config.decoder.coordinate_channels ? "coordinate channels" : "plain memory");
+    Generator generator(21);
+    config.decoder.dropout = 0.3;
+    SoftAttentionCaptioner captioner(config, generator);
+    captioner.train();
+    captioner.encoder().eval();  // frozen, as optim.freeze_encoder trains
+    for (const nn::ParameterPtr& parameter : captioner.encoder().parameters()) parameter->set_requires_grad(false);
+    const Tensor images = randn({2, 3, 16, 16}, generator);
+    Tensor features;
+    {
+      NoGradGuard no_grad;
+      features = captioner.encoder().feature_map(images);
+    }
+    CaptionerInputs given;  // no pixels: the encoder cannot run
+    given.encoder_features = features;
+    EXPECT_EQ(given.batch_size(), 2);
+
+    const uint64_t draws = captioner.dropout_generator().offset();
+    const Tensor from_images = captioner.loss(images, tiny_captions(), 2);
+    from_images.backward();
+    std::map<std::string, nn::ParameterPtr> parameters;
+    std::map<std::string, Tensor> image_gradients;
+    for (const auto& [name, parameter] : captioner.named_parameters()) {
+      parameters[name] = parameter;
+      if (parameter->requires_grad()) image_gradients[name] = parameter->grad().clone();
+    }
+    captioner.zero_grad();
+    captioner.dropout_generator().set_offset(draws);
+    const Tensor from_features = captioner.loss(given, tiny_captions(), 2);
+    from_features.backward();
+
+    EXPECT_NEAR(from_features.item(), from_images.item(), 1e-6 * std::abs(from_images.item()));
+    ASSERT_FALSE(image_gradients.empty());
+    for (const auto& [name, gradient] : image_gradients) {
+      const Tensor feature_gradient = parameters.at(name)->grad();
+      ASSERT_TRUE(feature_gradient.defined()) << name;
+      EXPECT_LT(max_abs_difference(feature_gradient, gradient), 1e-6) << name;
+    }
+    // The features are read, not ignored: other features give another loss.
+    CaptionerInputs other;
+    other.encoder_features = mul_scalar(features, 3.0);
+    captioner.dropout_generator().set_offset(draws);
+    EXPECT_GT(std::abs(captioner.loss(other, tiny_captions(), 2).item() - from_images.item()), 1e-6);
+  }
+}
+
 TEST(SoftAttentionCaptioner, EveryParameterGetsAGradient) {
   for (SoftAttentionConfig config : {tiny_config(), tiny_extended_config()}) {
     Generator generator(7);

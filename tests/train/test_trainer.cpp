@@ -23,6 +23,7 @@
 #include "train/gate_report.h"
 #include "train/tensorboard_writer.h"
 #include "train/trainer.h"
+#include "train/frozen_feature_cache.h"
 #include "tests/train/tiny_shapes_set.h"
 
 namespace sparsecap::train {
@@ -385,6 +386,62 @@ TEST_F(TrainerTest, FrozenEncoderKeepsItsPretrainedWeightsAndIsNotPruned) {
   }
   EXPECT_THROW(parse_run_config(tiny_config(1), {"optim.freeze_encoder=true", "optim.encoder_learning_rate=0.001"}),
                Error);
+}
+
+TEST_F(TrainerTest, FrozenFeatureCacheTrainsAsTheEncoderWouldAndResumes) {
+  // With a frozen encoder the trainer encodes each training image once and reads its features
+  // back in later epochs: the losses are those of a run that encodes every batch
+  // (frozen_feature_cache_mb 0), SNIP's gradients before step 1 included, and a run stopped and
+  // resumed (its cache starts empty) replays the same losses.
+  constexpr int64_t kSteps = 16;  // over two epochs of 6 batches of 8
+  RunConfig config = tiny_config(kSteps);
+  Generator generator(9);
+  models::SoftAttentionConfig model_config;
+  models::from_json(config.model.at("encoder"), model_config.encoder);
+  model_config.decoder.vocabulary_size = 40;
+  models::SoftAttentionCaptioner source(model_config, generator);
+  NamedTensors pretrained;
+  for (const auto& [name, tensor] : source.encoder().state_dict()) pretrained.emplace_back(name, tensor);
+  const fs::path file = root_ / "cached_encoder.safetensors";
+  write_safetensors(file, pretrained);
+  config.init.encoder_weights = file;
+  config.optim.freeze_encoder = true;
+  config.pruning = {{"method", "snip"}, {"target_sparsity", 0.5}, {"batches", 2}};
+
+  const fs::path cached = root_ / "feature_cache_on", uncached = root_ / "feature_cache_off",
+                 pieces = root_ / "feature_cache_pieces";
+  {
+    Trainer trainer(config, TrainOptions{cached});
+    trainer.run();
+    const FrozenFeatureCache* cache = trainer.frozen_feature_cache();
+    ASSERT_NE(cache, nullptr);
+    // Every training image encoded once (the SNIP batches are the first of epoch 0), then read.
+    EXPECT_GT(cache->stored_images(), 0);
+    EXPECT_EQ(cache->computed_images(), cache->stored_images());
+    EXPECT_LT(cache->computed_images(), kSteps * config.data.images_per_batch);
+  }
+  RunConfig without_cache = config;
+  without_cache.optim.frozen_feature_cache_mb = 0;
+  {
+    Trainer trainer(without_cache, TrainOptions{uncached});
+    EXPECT_EQ(trainer.frozen_feature_cache(), nullptr);
+    trainer.run();
+  }
+  TrainOptions first_piece{pieces};
+  first_piece.stop_at_step = 9;  // in the second epoch: the resumed session's cache starts empty
+  EXPECT_TRUE(train_captioner(config, first_piece).interrupted);
+  EXPECT_FALSE(train_captioner(config, TrainOptions{pieces, true}).interrupted);
+
+  const std::vector<double> with = step_losses(RunDirectory{cached}.log()),
+                            encoded = step_losses(RunDirectory{uncached}.log()),
+                            resumed = step_losses(RunDirectory{pieces}.log());
+  ASSERT_EQ(with.size(), static_cast<size_t>(kSteps));
+  ASSERT_EQ(encoded.size(), with.size());
+  ASSERT_EQ(resumed.size(), with.size());
+  for (size_t i = 0; i < with.size(); ++i) {
+    EXPECT_NEAR(with[i], encoded[i], 1e-5 * std::abs(encoded[i])) << "step " << i + 1;
+    EXPECT_NEAR(resumed[i], with[i], 1e-5 * std::abs(with[i])) << "step " << i + 1;
+  }
 }
 
 TEST_F(TrainerTest, ConfigOverridesAndErrors) {
