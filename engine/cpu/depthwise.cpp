@@ -215,7 +215,7 @@ template <typename T>
   const T *t0 = tap[0], *t1 = tap[1], *t2 = tap[2], *t3 = tap[3], *t4 = tap[4], *t5 = tap[5], *t6 = tap[6],
           *t7 = tap[7], *t8 = tap[8];
   const T w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6], w7 = w[7], w8 = w[8];
-#pragma GCC ivdep
+#pragma omp simd  // the taps and `out` do not overlap
   for (int64_t q = 0; q < n; ++q) {
     T total = t0[q] * w0;
     total += t1[q] * w1;
