@@ -283,23 +283,6 @@ bool gpu_twins_available() {
 
 // ---- the summary ------------------------------------------------------------------
 
-// With --benchmark_repetitions=N the ratios use each benchmark's fastest repetition: on a shared
-// machine the slower ones measure the other load more than the code. RatioReporter keeps the
-// last iteration run it is shown, so the fastest one is moved behind the others.
-class FastestRepetitionReporter : public RatioReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    std::vector<Run> ordered = runs;
-    auto is_iteration = [](const Run& run) { return run.run_type == Run::RT_Iteration && !run.error_occurred; };
-    const auto iterations_end = std::stable_partition(ordered.begin(), ordered.end(), is_iteration);
-    const auto fastest = std::min_element(ordered.begin(), iterations_end, [](const Run& a, const Run& b) {
-      return a.GetAdjustedRealTime() < b.GetAdjustedRealTime();
-    });
-    if (fastest != iterations_end) std::rotate(fastest, fastest + 1, iterations_end);
-    RatioReporter::ReportRuns(ordered);
-  }
-};
-
 void print_kernel_ratios(const RatioReporter& reporter, const std::string& who, const std::string& baseline) {
   std::printf("\n%s speed-up over %s (baseline time / %s time), %d threads:\n", who.c_str(), baseline.c_str(),
               who.c_str(), omp_get_max_threads());

@@ -1,5 +1,5 @@
-// NCHW image primitives on the CPU: batch norm, convolution (im2col + GEMM, with a direct loop for
-// depthwise convolutions, where im2col would do k*k times the work for one channel) and pooling.
+// NCHW image primitives on the CPU: batch norm, convolution (im2col + GEMM; depthwise convolutions,
+// where im2col would do k*k times the work for one channel, in depthwise.cpp) and pooling.
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -7,6 +7,7 @@
 #include <omp.h>
 
 #include "engine/cpu/cpu_backend.h"
+#include "engine/cpu/depthwise.h"
 #include "engine/cpu/dispatch.h"
 #include "engine/kernels/pooling.h"
 
@@ -148,9 +149,6 @@ void col2im(const T* columns, T* image, int64_t channels, const Conv2dShape& s) 
 bool is_pointwise(const Conv2dShape& s) {
   return s.kernel_h == 1 && s.kernel_w == 1 && s.stride == 1 && s.padding == 0;
 }
-bool is_depthwise(const Conv2dShape& s) {
-  return s.groups == s.in_channels && s.groups == s.out_channels && s.groups > 1;
-}
 
 // C[m, n] = op(A) op(B) (+ C when accumulate), single-threaded inside a parallel region.
 template <typename T>
@@ -174,61 +172,6 @@ void small_gemm(CpuBackend& backend, bool trans_a, bool trans_b, int64_t m, int6
   };
   Tensor ta = wrap(a, m * k), tb = wrap(b, k * n), tc = wrap(c, m * n);
   backend.gemm(shape, ta, tb, tc);
-}
-
-template <typename T>
-void depthwise_forward(const T* x, const T* w, T* y, const Conv2dShape& s) {
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t n = 0; n < s.batch; ++n)
-    for (int64_t c = 0; c < s.in_channels; ++c) {
-      const T* plane = x + (n * s.in_channels + c) * s.in_h * s.in_w;
-      const T* kernel = w + c * s.kernel_h * s.kernel_w;
-      T* dst = y + (n * s.out_channels + c) * s.out_h * s.out_w;
-      for (int64_t oy = 0; oy < s.out_h; ++oy)
-        for (int64_t ox = 0; ox < s.out_w; ++ox) {
-          T total = 0;
-          for (int64_t ky = 0; ky < s.kernel_h; ++ky) {
-            const int64_t iy = oy * s.stride - s.padding + ky;
-            if (iy < 0 || iy >= s.in_h) continue;
-            for (int64_t kx = 0; kx < s.kernel_w; ++kx) {
-              const int64_t ix = ox * s.stride - s.padding + kx;
-              if (ix >= 0 && ix < s.in_w) total += plane[iy * s.in_w + ix] * kernel[ky * s.kernel_w + kx];
-            }
-          }
-          dst[oy * s.out_w + ox] = total;
-        }
-    }
-}
-
-// Depthwise backward for input and weight together per channel: each channel's weight gradient
-// is owned by one iteration, so the sum over the batch is race-free and in a fixed order.
-template <typename T>
-void depthwise_backward(const T* dy, const T* x, const T* w, T* dx, T* dw, const Conv2dShape& s) {
-#pragma omp parallel for schedule(static)
-  for (int64_t c = 0; c < s.in_channels; ++c) {
-    const T* kernel = w + c * s.kernel_h * s.kernel_w;
-    T* kernel_grad = dw ? dw + c * s.kernel_h * s.kernel_w : nullptr;
-    for (int64_t n = 0; n < s.batch; ++n) {
-      // x is null when only the input gradient is wanted (offsetting a null pointer is undefined).
-      const T* plane = x ? x + (n * s.in_channels + c) * s.in_h * s.in_w : nullptr;
-      T* plane_grad = dx ? dx + (n * s.in_channels + c) * s.in_h * s.in_w : nullptr;
-      const T* grad = dy + (n * s.out_channels + c) * s.out_h * s.out_w;
-      for (int64_t oy = 0; oy < s.out_h; ++oy)
-        for (int64_t ox = 0; ox < s.out_w; ++ox) {
-          const T g = grad[oy * s.out_w + ox];
-          for (int64_t ky = 0; ky < s.kernel_h; ++ky) {
-            const int64_t iy = oy * s.stride - s.padding + ky;
-            if (iy < 0 || iy >= s.in_h) continue;
-            for (int64_t kx = 0; kx < s.kernel_w; ++kx) {
-              const int64_t ix = ox * s.stride - s.padding + kx;
-              if (ix < 0 || ix >= s.in_w) continue;
-              if (plane_grad) plane_grad[iy * s.in_w + ix] += g * kernel[ky * s.kernel_w + kx];
-              if (kernel_grad) kernel_grad[ky * s.kernel_w + kx] += g * plane[iy * s.in_w + ix];
-            }
-          }
-        }
-    }
-  }
 }
 
 }  // namespace
@@ -264,8 +207,8 @@ void CpuBackend::conv2d_backward_input(const Tensor& dy, const Tensor& weight, T
     const T* dyp = static_cast<const T*>(dy.raw_data());
     const T* wp = static_cast<const T*>(weight.raw_data());
     T* dxp = static_cast<T*>(dx.raw_data());
+    if (is_depthwise(s)) return depthwise_backward_input<T>(dyp, wp, dxp, s);
     std::fill(dxp, dxp + dx.numel(), T(0));
-    if (is_depthwise(s)) return depthwise_backward<T>(dyp, nullptr, wp, dxp, nullptr, s);
     const int64_t cin = s.in_channels / s.groups, cout = s.out_channels / s.groups;
     const int64_t patch = cin * s.kernel_h * s.kernel_w, out_plane = s.out_h * s.out_w;
     const bool pointwise = is_pointwise(s);
@@ -293,8 +236,8 @@ void CpuBackend::conv2d_backward_weight(const Tensor& dy, const Tensor& x, Tenso
     const T* xp = static_cast<const T*>(x.raw_data());
     T* dwp = static_cast<T*>(dweight.raw_data());
     const int64_t total = dweight.numel();
+    if (is_depthwise(s)) return depthwise_backward_weight<T>(dyp, xp, dwp, s);
     std::fill(dwp, dwp + total, T(0));
-    if (is_depthwise(s)) return depthwise_backward<T>(dyp, xp, dwp, nullptr, dwp, s);
     const int64_t cin = s.in_channels / s.groups, cout = s.out_channels / s.groups;
     const int64_t patch = cin * s.kernel_h * s.kernel_w, out_plane = s.out_h * s.out_w;
     const bool pointwise = is_pointwise(s);

@@ -116,6 +116,12 @@ std::vector<OpCase> build_table() {
            [](const Inputs& x) { return conv2d(x[0], x[1]); });
   add_case("conv2d_depthwise", {normal({2, 3, 5, 5}), normal({3, 1, 3, 3})},
            [](const Inputs& x) { return conv2d(x[0], x[1], Tensor(), 2, 1, 3); });
+  add_case("conv2d_depthwise_stride1", {normal({2, 4, 6, 5}), normal({4, 1, 3, 3})},
+           [](const Inputs& x) { return conv2d(x[0], x[1], Tensor(), 1, 1, 4); });
+  add_case("conv2d_depthwise_2x2_plane", {normal({2, 3, 2, 2}), normal({3, 1, 3, 3})},
+           [](const Inputs& x) { return conv2d(x[0], x[1], Tensor(), 2, 1, 3); });
+  add_case("conv2d_depthwise_5x5", {normal({1, 3, 6, 5}), normal({3, 1, 5, 5})},
+           [](const Inputs& x) { return conv2d(x[0], x[1], Tensor(), 1, 2, 3); });
   add_case("conv2d_groups2", {normal({1, 4, 4, 4}), normal({6, 2, 3, 3})},
            [](const Inputs& x) { return conv2d(x[0], x[1], Tensor(), 1, 0, 2); });
   add_case("max_pool2d", {distinct({2, 2, 5, 5})}, [](const Inputs& x) { return max_pool2d(x[0], 2, 2); });
