@@ -29,8 +29,8 @@ struct DemoArguments {
   std::string configs_dir = SPARSECAP_CONFIGS_DIR;
 };
 
-// The demo's configs, built in code so the demo runs from any directory (configs/ holds the same
-// settings as files for `sparsecap train`).
+// The demo's configs, built in code so the demo runs from any directory. (configs/sa_*.json are
+// the paper's Soft-Attention recipe, which `demo --all-models` trains; this one is the demo's own.)
 train::RunConfig demo_config(const DemoArguments& args, double target_sparsity, bool prune) {
   train::RunConfig config;
   config.data.dir = args.data_dir;

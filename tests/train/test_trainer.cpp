@@ -61,6 +61,19 @@ class TrainerTest : public ::testing::Test {
     return config;
   }
 
+  // The state of a freshly initialised encoder of `config`'s model, as a pre-trained encoder file
+  // holds it (init.encoder_weights).
+  static NamedTensors random_encoder_state(const RunConfig& config, uint64_t seed) {
+    Generator generator(seed);
+    models::SoftAttentionConfig model_config;
+    models::from_json(config.model.at("encoder"), model_config.encoder);
+    model_config.decoder.vocabulary_size = 40;
+    models::SoftAttentionCaptioner source(model_config, generator);
+    NamedTensors state;
+    for (const auto& [name, tensor] : source.encoder().state_dict()) state.emplace_back(name, tensor);
+    return state;
+  }
+
   static std::vector<nlohmann::json> read_log(const fs::path& path) {
     std::ifstream in(path);
     std::vector<nlohmann::json> records;
@@ -345,13 +358,7 @@ TEST_F(TrainerTest, FrozenEncoderKeepsItsPretrainedWeightsAndIsNotPruned) {
   // statistics included) is bit for bit the pre-trained file's, the gates
   // cover the decoder's weights only and the reported sparsity counts those only.
   RunConfig config = tiny_config(6);
-  Generator generator(7);
-  models::SoftAttentionConfig model_config;
-  models::from_json(config.model.at("encoder"), model_config.encoder);
-  model_config.decoder.vocabulary_size = 40;
-  models::SoftAttentionCaptioner source(model_config, generator);
-  NamedTensors pretrained;
-  for (const auto& [name, tensor] : source.encoder().state_dict()) pretrained.emplace_back(name, tensor);
+  const NamedTensors pretrained = random_encoder_state(config, 7);
   const fs::path file = root_ / "frozen_encoder.safetensors";
   write_safetensors(file, pretrained);
   config.init.encoder_weights = file;
@@ -395,15 +402,8 @@ TEST_F(TrainerTest, FrozenFeatureCacheTrainsAsTheEncoderWouldAndResumes) {
   // resumed (its cache starts empty) replays the same losses.
   constexpr int64_t kSteps = 16;  // over two epochs of 6 batches of 8
   RunConfig config = tiny_config(kSteps);
-  Generator generator(9);
-  models::SoftAttentionConfig model_config;
-  models::from_json(config.model.at("encoder"), model_config.encoder);
-  model_config.decoder.vocabulary_size = 40;
-  models::SoftAttentionCaptioner source(model_config, generator);
-  NamedTensors pretrained;
-  for (const auto& [name, tensor] : source.encoder().state_dict()) pretrained.emplace_back(name, tensor);
   const fs::path file = root_ / "cached_encoder.safetensors";
-  write_safetensors(file, pretrained);
+  write_safetensors(file, random_encoder_state(config, 9));
   config.init.encoder_weights = file;
   config.optim.freeze_encoder = true;
   config.pruning = {{"method", "snip"}, {"target_sparsity", 0.5}, {"batches", 2}};
