@@ -17,17 +17,23 @@ build=build-asan
 cmake --build "$build" -j"$(nproc)" --target "fuzz_$target" >/dev/null
 scratch="$(mktemp -d)"
 artifacts="$(mktemp -d)"
-trap 'rm -rf "$scratch" "$artifacts"' EXIT
+log="$(mktemp)"
+trap 'rm -rf "$scratch" "$artifacts" "$log"' EXIT
 status=0
 # -rss_limit_mb: a reader must refuse, not allocate, what a hostile header asks for.
 ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}" \
 UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}" \
   "$build/bin/fuzz_$target" "$scratch" "fuzz/corpus/$target" -max_total_time="$seconds" -rss_limit_mb=2048 \
-  -timeout=10 ${SPARSECAP_FUZZ_SEED:+-seed=$SPARSECAP_FUZZ_SEED} -artifact_prefix="$artifacts/" -print_final_stats=1 2>&1 | tail -n 25 || status=$?
+  -timeout=10 ${SPARSECAP_FUZZ_SEED:+-seed=$SPARSECAP_FUZZ_SEED} -artifact_prefix="$artifacts/" -print_final_stats=1 \
+  >"$log" 2>&1 || status=$?
 if compgen -G "$artifacts/*" >/dev/null; then
+  # The whole report: a fault's first frames are what tells where it is, and a fault met once in
+  # a timed run may not come back.
+  grep -v '^#[0-9]*\s*\(NEW\|REDUCE\|pulse\|INITED\)' "$log" >&2 || true
   mkdir -p "fuzz/regressions/$target"
   cp "$artifacts"/* "fuzz/regressions/$target/"
   echo "fuzz.sh: $target found a fault; the input is in fuzz/regressions/$target/" >&2
   exit 1
 fi
+tail -n 25 "$log"
 exit "$status"
