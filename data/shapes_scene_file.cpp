@@ -27,6 +27,18 @@ auto word_value(const nlohmann::json& object, const char* key, Lookup lookup, co
   return *value;
 }
 
+// The file as JSON; DataError naming it when it is missing, too deeply nested or not JSON.
+nlohmann::json read_json_document(const std::filesystem::path& path) {
+  const std::vector<uint8_t> bytes = read_file_bytes(path);
+  const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  check_json_depth(text, path.string());
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw DataError(path.string(), json_error_text(e));
+  }
+}
+
 }  // namespace
 
 nlohmann::json scene_record(int64_t imgid, const Scene& scene, const std::vector<Region>& regions) {
@@ -44,12 +56,9 @@ nlohmann::json scene_record(int64_t imgid, const Scene& scene, const std::vector
 }
 
 std::map<int64_t, Scene> read_shapes_scenes(const std::filesystem::path& path) {
-  const std::vector<uint8_t> bytes = read_file_bytes(path);
+  const nlohmann::json document = read_json_document(path);
   std::map<int64_t, Scene> scenes;
-  const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-  check_json_depth(text, path.string());
   try {
-    const nlohmann::json document = nlohmann::json::parse(text);
     const int image_size = document.at("image_size").get<int>();
     for (const nlohmann::json& record : document.at("scenes")) {
       const int64_t imgid = record.at("imgid").get<int64_t>();
@@ -78,11 +87,8 @@ std::map<int64_t, Scene> read_shapes_scenes(const std::filesystem::path& path) {
 }
 
 int read_shapes_caption_grammar(const std::filesystem::path& path) {
-  const std::vector<uint8_t> bytes = read_file_bytes(path);
-  const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-  check_json_depth(text, path.string());
+  const nlohmann::json document = read_json_document(path);
   try {
-    const nlohmann::json document = nlohmann::json::parse(text);
     return document.contains("caption_grammar") ? document.at("caption_grammar").get<int>() : 1;
   } catch (const nlohmann::json::exception& e) {
     throw DataError(path.string(), json_error_text(e));
