@@ -18,6 +18,8 @@
 
 namespace sparsecap::models {
 
+class RegionFeatureStandardizer;  // models/region_feature_standardizer.h
+
 // CSR weights by full parameter name ("decoder.logit.weight").
 using SparseWeights = std::map<std::string, std::shared_ptr<const sparse::CsrMatrix>>;
 
@@ -52,6 +54,10 @@ class Captioner : public nn::Module, public StepwiseCaptioner {
   // (inference only). Throws naming a weight not in sparse_compute_weight_names() or whose shape
   // differs from the parameter's.
   virtual void use_sparse_weights(const SparseWeights& weights) = 0;
+
+  // The model's standardizer of region features when it has one (model.standardize_features),
+  // whose statistics the trainer measures for a fresh run; nullptr otherwise.
+  virtual RegionFeatureStandardizer* region_feature_standardizer() { return nullptr; }
 };
 
 }  // namespace sparsecap::models

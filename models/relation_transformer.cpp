@@ -10,6 +10,7 @@
 #include "engine/json_fields.h"
 #include "engine/ops.h"
 #include "models/captioner_registry.h"
+#include "models/region_box_features.h"
 #include "models/soft_attention.h"  // caption_cross_entropy
 
 namespace sparsecap::models {
@@ -41,6 +42,8 @@ void to_json(nlohmann::json& json, const RelationTransformerConfig& config) {
           {"heads", config.heads},
           {"dropout", config.dropout},
           {"box_relation", config.box_relation},
+          {"box_features", config.box_features},
+          {"standardize_features", config.standardize_features},
           {"decoding", decoding_options_json(config.decoding)},
           {"tokens", special_tokens_json(config.tokens)}};
 }
@@ -48,7 +51,7 @@ void to_json(nlohmann::json& json, const RelationTransformerConfig& config) {
 void from_json(const nlohmann::json& json, RelationTransformerConfig& config) {
   check_known_keys(json,
                    {"vocabulary_size", "feature_size", "model_size", "feed_forward_size", "encoder_layers",
-                    "decoder_layers", "heads", "dropout", "box_relation", "decoding", "tokens"},
+                    "decoder_layers", "heads", "dropout", "box_relation", "box_features", "standardize_features", "decoding", "tokens"},
                    "model");
   read_field(json, "vocabulary_size", config.vocabulary_size, "model");
   read_field(json, "feature_size", config.feature_size, "model");
@@ -59,6 +62,8 @@ void from_json(const nlohmann::json& json, RelationTransformerConfig& config) {
   read_field(json, "heads", config.heads, "model");
   read_field(json, "dropout", config.dropout, "model");
   read_field(json, "box_relation", config.box_relation, "model");
+  read_field(json, "box_features", config.box_features, "model");
+  read_field(json, "standardize_features", config.standardize_features, "model");
   if (json.contains("decoding")) read_decoding_options(json.at("decoding"), config.decoding);
   if (json.contains("tokens")) read_special_tokens(json.at("tokens"), config.tokens);
 }
@@ -282,7 +287,11 @@ RelationTransformerCaptioner::RelationTransformerCaptioner(const RelationTransfo
     : config_(config), dropout_generator_(std::make_shared<Generator>(generator.seed(), generator.stream() + 1)) {
   config_.validate();
   const int64_t d = config_.model_size;
-  att_embed_ = register_module("att_embed", xavier_linear(config_.feature_size, d, generator));
+  const int64_t region_width = config_.feature_size + (config_.box_features ? kRegionBoxFeatureCount : 0);
+  if (config_.standardize_features)
+    standardizer_ =
+        register_module("feature_standardizer", std::make_shared<RegionFeatureStandardizer>(config_.feature_size));
+  att_embed_ = register_module("att_embed", xavier_linear(region_width, d, generator));
   std::vector<std::shared_ptr<RelationEncoderLayer>> encoder_layers;
   for (int64_t l = 0; l < config_.encoder_layers; ++l)
     encoder_layers.push_back(std::make_shared<RelationEncoderLayer>(config_, generator));
@@ -323,10 +332,11 @@ void RelationTransformerCaptioner::check_inputs(const CaptionerInputs& inputs) c
                   "relation_transformer captions region features; the batch has no region features or mask");
   const Tensor& regions = inputs.region_features;
   SPARSECAP_CHECK(regions.dim() == 3 && regions.size(2) == config_.feature_size, "expected region features [B, R, ",
-                  config_.feature_size, "], got ", shape_str(regions.shape()), " in relation_transformer");
+                  config_.feature_size, "], got ", shape_str(regions.shape()), " in relation_transformer",
+                  " (model.feature_size must be the width of the data's region features)");
   check_shape(inputs.region_mask, {regions.size(0), regions.size(1)}, "relation_transformer region mask");
-  if (config_.box_relation) {
-    SPARSECAP_CHECK(inputs.boxes.defined(), "relation_transformer with box_relation needs the regions' boxes");
+  if (config_.box_relation || config_.box_features) {
+    SPARSECAP_CHECK(inputs.boxes.defined(), "relation_transformer with box_relation or box_features needs the regions' boxes");
     check_shape(inputs.boxes, {regions.size(0), regions.size(1), 4}, "relation_transformer boxes");
   }
 }
@@ -334,7 +344,9 @@ void RelationTransformerCaptioner::check_inputs(const CaptionerInputs& inputs) c
 RelationTransformerMemory RelationTransformerCaptioner::encode_memory(const CaptionerInputs& inputs) {
   check_inputs(inputs);
   const bool training = is_training();
-  Tensor x = dropout(relu(linear_layer(*att_embed_, inputs.region_features, sparse_weights_)), config_.dropout, training,
+  Tensor regions = standardizer_ ? standardizer_->forward(inputs.region_features) : inputs.region_features;
+  if (config_.box_features) regions = append_region_box_features(regions, inputs.boxes);
+  Tensor x = dropout(relu(linear_layer(*att_embed_, regions, sparse_weights_)), config_.dropout, training,
                      *dropout_generator_);
   const Tensor mask = inputs.region_mask.to(x.dtype());
   const Tensor geometry = config_.box_relation ? box_relation_geometry(inputs.boxes).to(x.dtype()) : Tensor();

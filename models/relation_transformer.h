@@ -4,6 +4,8 @@
 // pre-norm sublayers whose encoder self-attention adds a box-relation term to its logits.
 //
 //   regions  x_0 = dropout(relu(att_embed(V)))                             [R, d]
+//            (options off in the reference: V standardised per dimension, standardize_features,
+//            then its boxes appended, box_features)
 //   encoder  x += dropout(MHA(LN(x), LN(x); region mask, relation)); x += dropout(FF(LN(x)))
 //            memory = LN(x)
 //   decoder  y_0 = dropout(embedding(w) * sqrt(d) + position(t))
@@ -29,6 +31,7 @@
 #include "models/captioner.h"
 #include "models/decoding.h"
 #include "models/recurrent_captioner_parts.h"
+#include "models/region_feature_standardizer.h"
 
 namespace sparsecap::models {
 
@@ -42,6 +45,12 @@ struct RelationTransformerConfig {
   int64_t heads = 8;
   double dropout = 0.1;
   bool box_relation = true;  // false: a plain transformer (no geometry term)
+  // Append each region's box (x0, y0, x1, y1, area; models/region_box_features.h) to its feature
+  // before att_embed, which then reads feature_size + 5 values. Off in the reference.
+  bool box_features = false;
+  // Standardise each feature dimension with the training set's mean and std before att_embed
+  // (models/region_feature_standardizer.h). Off in the reference.
+  bool standardize_features = false;
   DecodingOptions decoding;
   SpecialTokens tokens;
   void validate_options() const;
@@ -197,6 +206,7 @@ class RelationTransformerCaptioner : public Captioner {
   std::vector<std::string> sparse_compute_weight_names() const override;
   void use_sparse_weights(const SparseWeights& weights) override;
   bool has_sparse_weights() const { return !sparse_weights_.empty(); }
+  RegionFeatureStandardizer* region_feature_standardizer() override { return standardizer_.get(); }
 
  private:
   void check_inputs(const CaptionerInputs& inputs) const;
@@ -204,6 +214,7 @@ class RelationTransformerCaptioner : public Captioner {
   RelationTransformerConfig config_;
   std::shared_ptr<Generator> dropout_generator_;
   std::shared_ptr<nn::Linear> att_embed_, logit_;
+  std::shared_ptr<RegionFeatureStandardizer> standardizer_;  // null unless standardize_features
   std::shared_ptr<nn::Embedding> embedding_;
   std::shared_ptr<LayerStack<RelationEncoderLayer>> encoder_;
   std::shared_ptr<LayerStack<RelationDecoderLayer>> decoder_;

@@ -8,6 +8,7 @@
 #include "engine/json_fields.h"
 #include "engine/ops.h"
 #include "models/captioner_registry.h"
+#include "models/region_box_features.h"
 #include "models/soft_attention.h"  // caption_cross_entropy
 
 namespace sparsecap::models {
@@ -37,6 +38,8 @@ void to_json(nlohmann::json& json, const UpDownConfig& config) {
           {"attention_size", config.attention_size},
           {"dropout", config.dropout},
           {"forget_bias", config.forget_bias},
+          {"box_features", config.box_features},
+          {"standardize_features", config.standardize_features},
           {"decoding", decoding_options_json(config.decoding)},
           {"tokens", special_tokens_json(config.tokens)}};
 }
@@ -44,7 +47,7 @@ void to_json(nlohmann::json& json, const UpDownConfig& config) {
 void from_json(const nlohmann::json& json, UpDownConfig& config) {
   check_known_keys(json,
                    {"vocabulary_size", "feature_size", "embedding_size", "hidden_size", "attention_size", "dropout",
-                    "forget_bias", "decoding", "tokens"},
+                    "forget_bias", "box_features", "standardize_features", "decoding", "tokens"},
                    "model");
   read_field(json, "vocabulary_size", config.vocabulary_size, "model");
   read_field(json, "feature_size", config.feature_size, "model");
@@ -53,6 +56,8 @@ void from_json(const nlohmann::json& json, UpDownConfig& config) {
   read_field(json, "attention_size", config.attention_size, "model");
   read_field(json, "dropout", config.dropout, "model");
   read_field(json, "forget_bias", config.forget_bias, "model");
+  read_field(json, "box_features", config.box_features, "model");
+  read_field(json, "standardize_features", config.standardize_features, "model");
   if (json.contains("decoding")) read_decoding_options(json.at("decoding"), config.decoding);
   if (json.contains("tokens")) read_special_tokens(json.at("tokens"), config.tokens);
 }
@@ -77,9 +82,12 @@ UpDownCaptioner::UpDownCaptioner(const UpDownConfig& config, Generator& generato
     : config_(config), dropout_generator_(std::make_shared<Generator>(generator.seed(), generator.stream() + 1)) {
   config_.validate();
   const int64_t hidden = config_.hidden_size, features = config_.feature_size, embedding = config_.embedding_size;
+  if (config_.standardize_features)
+    standardizer_ = register_module("feature_standardizer", std::make_shared<RegionFeatureStandardizer>(features));
   embedding_ = register_module("embedding", xavier_embedding(config_.vocabulary_size, embedding, generator));
   fc_embed_ = register_module("fc_embed", xavier_linear(features, hidden, generator));
-  att_embed_ = register_module("att_embed", xavier_linear(features, hidden, generator));
+  const int64_t region_width = features + (config_.box_features ? kRegionBoxFeatureCount : 0);
+  att_embed_ = register_module("att_embed", xavier_linear(region_width, hidden, generator));
   ctx2att_ = register_module("ctx2att", xavier_linear(hidden, config_.attention_size, generator));
   CellOptions cell_options;
   cell_options.forget_bias = config_.forget_bias;
@@ -132,9 +140,14 @@ void UpDownCaptioner::check_inputs(const CaptionerInputs& inputs) const {
                   "up_down captions region features; the batch has no region features, mask or fc features");
   const Tensor& regions = inputs.region_features;
   SPARSECAP_CHECK(regions.dim() == 3 && regions.size(2) == config_.feature_size, "expected region features [B, R, ",
-                  config_.feature_size, "], got ", shape_str(regions.shape()), " in up_down");
+                  config_.feature_size, "], got ", shape_str(regions.shape()), " in up_down",
+                  " (model.feature_size must be the width of the data's region features)");
   check_shape(inputs.region_mask, {regions.size(0), regions.size(1)}, "up_down region mask");
   check_shape(inputs.fc_features, {regions.size(0), config_.feature_size}, "up_down fc features");
+  if (config_.box_features) {
+    SPARSECAP_CHECK(inputs.boxes.defined(), "up_down with box_features needs the regions' boxes");
+    check_shape(inputs.boxes, {regions.size(0), regions.size(1), 4}, "up_down boxes");
+  }
 }
 
 Tensor UpDownCaptioner::embedded(const nn::Linear& layer, const Tensor& x) {
@@ -145,8 +158,14 @@ Tensor UpDownCaptioner::embedded(const nn::Linear& layer, const Tensor& x) {
 UpDownMemory UpDownCaptioner::embed_memory(const CaptionerInputs& inputs) {
   check_inputs(inputs);
   UpDownMemory memory;
-  memory.fc = embedded(*fc_embed_, inputs.fc_features);
-  memory.regions = embedded(*att_embed_, inputs.region_features);
+  Tensor fc = inputs.fc_features, regions = inputs.region_features;
+  if (standardizer_) {
+    fc = standardizer_->forward(fc);
+    regions = standardizer_->forward(regions);
+  }
+  if (config_.box_features) regions = append_region_box_features(regions, inputs.boxes);
+  memory.fc = embedded(*fc_embed_, fc);
+  memory.regions = embedded(*att_embed_, regions);
   memory.keys = sparse::linear(memory.regions, sparse_weights_.handle(ctx2att_->weight()), ctx2att_->bias()->effective());
   memory.mask = inputs.region_mask.to(memory.regions.dtype()).to(memory.regions.device());
   return memory;

@@ -5,6 +5,8 @@
 // Once per image, with region features V [R, D], mask m [R] (1 on real regions) and fc [D]:
 //   v_fc = dropout(relu(fc_embed(fc)))            [H]
 //   A    = dropout(relu(att_embed(V)))            [R, H]
+// Options off in the reference: V and fc standardised per dimension (standardize_features), then
+// V's boxes appended (box_features).
 //   K    = ctx2att(A)                             [R, A_h]
 // Per time step t (x_t = dropout(relu(embedding(w_{t-1}))), states start at zero):
 //   (h1, c1) = attention_lstm([h2_{t-1}, v_fc, x_t], (h1, c1))
@@ -31,6 +33,7 @@
 #include "models/captioner.h"
 #include "models/decoding.h"
 #include "models/recurrent_captioner_parts.h"
+#include "models/region_feature_standardizer.h"
 #include "models/rnn_cells.h"
 
 namespace sparsecap::models {
@@ -43,6 +46,12 @@ struct UpDownConfig {
   int64_t attention_size = 512;   // att_hid_size
   double dropout = 0.5;           // embeddings and language output (drop_prob_lm)
   double forget_bias = 0.0;       // initial LSTM forget-gate bias (the PyTorch reference adds none)
+  // Append each region's box (x0, y0, x1, y1, area; models/region_box_features.h) to its feature
+  // before att_embed, which then reads D + 5 values. Off in the reference.
+  bool box_features = false;
+  // Standardise each feature dimension (regions and fc) with the training set's mean and std
+  // before the embeddings (models/region_feature_standardizer.h). Off in the reference.
+  bool standardize_features = false;
   DecodingOptions decoding;       // beam 3, at most 30 words
   SpecialTokens tokens;
   void validate_options() const;  // all but the vocabulary; throws naming the offending key and value
@@ -50,7 +59,7 @@ struct UpDownConfig {
 };
 
 // JSON: {"vocabulary_size", "feature_size", "embedding_size", "hidden_size", "attention_size",
-// "dropout", "forget_bias", "decoding": {"beam_size", "max_words"}, "tokens": {"pad", "bos",
+// "dropout", "forget_bias", "box_features", "standardize_features", "decoding": {"beam_size", "max_words"}, "tokens": {"pad", "bos",
 // "eos"}}. Missing keys keep defaults; unknown keys throw.
 void to_json(nlohmann::json& json, const UpDownConfig& config);
 void from_json(const nlohmann::json& json, UpDownConfig& config);
@@ -118,6 +127,7 @@ class UpDownCaptioner : public Captioner {
   std::vector<std::string> sparse_compute_weight_names() const override;
   void use_sparse_weights(const SparseWeights& weights) override;
   bool has_sparse_weights() const { return !sparse_weights_.empty(); }
+  RegionFeatureStandardizer* region_feature_standardizer() override { return standardizer_.get(); }
 
  private:
   void check_inputs(const CaptionerInputs& inputs) const;
@@ -127,6 +137,7 @@ class UpDownCaptioner : public Captioner {
   std::shared_ptr<Generator> dropout_generator_;
   std::shared_ptr<nn::Embedding> embedding_;
   std::shared_ptr<nn::Linear> fc_embed_, att_embed_, ctx2att_, h2att_, alpha_net_, logit_;
+  std::shared_ptr<RegionFeatureStandardizer> standardizer_;  // null unless standardize_features
   std::shared_ptr<RecurrentCell> attention_lstm_, language_lstm_;
   SparseWeightTable sparse_weights_;
 };

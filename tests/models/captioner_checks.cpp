@@ -25,6 +25,20 @@ double max_abs_difference(const Tensor& a, const Tensor& b) {
   return worst;
 }
 
+Tensor random_boxes(int64_t images, int64_t regions, Generator& generator, DType dtype) {
+  const Tensor corners = rand({images, regions, 4}, generator, DType::F64);
+  // x0, y0 in [0, 0.5), x1, y1 in [0.55, 1).
+  const Tensor lower = mul_scalar(narrow(corners, 2, 0, 2), 0.5);
+  const Tensor upper = add_scalar(mul_scalar(narrow(corners, 2, 2, 2), 0.45), 0.55);
+  return concat({lower, upper}, 2).to(dtype);
+}
+
+Tensor regions_with_boxes_by_hand(const Tensor& regions, const Tensor& boxes) {
+  const Tensor width = sub(narrow(boxes, 1, 2, 1), narrow(boxes, 1, 0, 1));
+  const Tensor height = sub(narrow(boxes, 1, 3, 1), narrow(boxes, 1, 1, 1));
+  return concat({regions, boxes, mul(width, height)}, 1);
+}
+
 std::map<std::string, std::vector<double>> parameter_gradients(const nn::Module& model) {
   std::map<std::string, std::vector<double>> gradients;
   for (const auto& [name, parameter] : model.named_parameters())

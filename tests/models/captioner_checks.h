@@ -8,12 +8,20 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/rng.h"
 #include "engine/tensor.h"
 #include "models/captioner.h"
 
 namespace sparsecap::models::captioner_checks {
 
 double max_abs_difference(const Tensor& a, const Tensor& b);
+
+// Random boxes [B, R, 4] inside [0, 1] with x0 < x1 and y0 < y1, in `dtype`.
+Tensor random_boxes(int64_t images, int64_t regions, Generator& generator, DType dtype);
+
+// Region features [n, D] with their boxes [n, 4] appended as x0, y0, x1, y1 and the area, written
+// with primitive ops (the by-hand twin of models::append_region_box_features).
+Tensor regions_with_boxes_by_hand(const Tensor& regions, const Tensor& boxes);
 
 // Every parameter's gradient by name (zeros for one that has none).
 std::map<std::string, std::vector<double>> parameter_gradients(const nn::Module& model);

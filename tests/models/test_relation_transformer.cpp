@@ -116,8 +116,14 @@ Tensor logits_by_hand(const RelationTransformerCaptioner& model, const Captioner
   for (const auto& [name, parameter] : model.named_parameters()) m.p[name] = parameter->value();
   const RelationTransformerConfig& c = model.config();
   m.heads = c.heads;
-  const Tensor regions = narrow(inputs.region_features.row(image), 0, 0, real);
   const Tensor boxes = narrow(inputs.boxes, 0, image, 1);
+  Tensor regions = narrow(inputs.region_features.row(image), 0, 0, real);
+  if (c.standardize_features) {
+    const nn::StateDict state = model.state_dict();
+    regions = div(sub(regions, state.at("feature_standardizer.mean").to(DType::F64)),
+                  state.at("feature_standardizer.std").to(DType::F64));
+  }
+  if (c.box_features) regions = captioner_checks::regions_with_boxes_by_hand(regions, narrow(boxes.row(0), 0, 0, real));
   const Tensor geometry = narrow(narrow(box_relation_geometry(narrow(boxes, 1, 0, real)).row(0), 0, 0, real), 1, 0, real);
   Tensor x = relu(m.lin(regions, "att_embed"));
   for (int64_t l = 0; l < c.encoder_layers; ++l) {
@@ -226,6 +232,31 @@ TEST(RelationTransformerCaptioner, ForwardFollowsTheEquations) {
   const Tensor logits = model.forward_teacher_forced(inputs, tiny_captions(), 2);
   ASSERT_EQ(logits.shape(), (Shape{4, 5, 11}));
   EXPECT_LT(max_abs_difference(logits, all_logits_by_hand(model, inputs, real, tiny_captions(), 2)), 1e-11);
+}
+
+TEST(RelationTransformerCaptioner, StandardizedAndBoxFeaturesFollowTheEquations) {
+  Generator generator(12);
+  RelationTransformerConfig config = tiny_config();
+  config.box_features = true;
+  config.standardize_features = true;
+  RelationTransformerCaptioner model(config, generator);
+  model.to(DType::F64);
+  model.eval();
+  model.region_feature_standardizer()->set_statistics({0.5, -1, 2, 0, 0.1, 3}, {2, 0.5, 1, 4, 0.25, 1.5});
+  const std::vector<int64_t> real = {3, 2};
+  const CaptionerInputs inputs = region_inputs(real, 3, 6, generator);
+  const Tensor logits = model.forward_teacher_forced(inputs, tiny_captions(), 2);
+  EXPECT_LT(max_abs_difference(logits, all_logits_by_hand(model, inputs, real, tiny_captions(), 2)), 1e-11);
+  // Without the box relation the boxes still reach the model, through the features.
+  config.box_relation = false;
+  RelationTransformerCaptioner plain(config, generator);
+  plain.to(DType::F64);
+  plain.eval();
+  CaptionerInputs moved = inputs;
+  moved.boxes = captioner_checks::random_boxes(2, 3, generator, DType::F64);
+  EXPECT_GT(max_abs_difference(plain.forward_teacher_forced(moved, tiny_captions(), 2),
+                               plain.forward_teacher_forced(inputs, tiny_captions(), 2)),
+            1e-6);
 }
 
 TEST(RelationTransformerCaptioner, GradientsMatchTheEquationsWrittenWithOps) {
@@ -343,6 +374,8 @@ TEST(RelationTransformerCaptioner, SparseExportDecodesTheSameCaptions) {
 TEST(RelationTransformerConfig, JsonRoundTripDefaultsAndErrors) {
   RelationTransformerConfig config = tiny_config();
   config.box_relation = false;
+  config.box_features = true;
+  config.standardize_features = true;
   const nlohmann::json json = config;
   EXPECT_EQ(nlohmann::json(json.get<RelationTransformerConfig>()), json);
   const nlohmann::json resolved = resolve_captioner_config({{"type", "relation_transformer"}});
@@ -354,6 +387,8 @@ TEST(RelationTransformerConfig, JsonRoundTripDefaultsAndErrors) {
   EXPECT_EQ(resolved.at("feature_size"), 2048);
   EXPECT_EQ(resolved.at("dropout"), 0.1);
   EXPECT_EQ(resolved.at("box_relation"), true);
+  EXPECT_EQ(resolved.at("box_features"), false);
+  EXPECT_EQ(resolved.at("standardize_features"), false);
   const auto error_of = [](const char* text) {
     try {
       nlohmann::json::parse(text).get<RelationTransformerConfig>().validate();
@@ -367,7 +402,8 @@ TEST(RelationTransformerConfig, JsonRoundTripDefaultsAndErrors) {
   EXPECT_EQ(error_of(R"({"vocabulary_size": 10, "encoder_layers": 0})"), "encoder_layers must be positive, got 0");
   EXPECT_EQ(error_of(R"({"layers": 2})"),
             "unknown key model.layers (known: vocabulary_size, feature_size, model_size, feed_forward_size, "
-            "encoder_layers, decoder_layers, heads, dropout, box_relation, decoding, tokens)");
+            "encoder_layers, decoder_layers, heads, dropout, box_relation, box_features, standardize_features, "
+            "decoding, tokens)");
 }
 
 TEST(RelationTransformerCaptioner, TinyModelOverfitsFourImagesTwoCaptionsEach) {

@@ -12,6 +12,7 @@
 #include "engine/optim/adam.h"
 #include "engine/rng.h"
 #include "models/captioner_registry.h"
+#include "models/region_box_features.h"
 #include "models/up_down.h"
 #include "tests/engine/gradcheck.h"
 #include "tests/models/captioner_checks.h"
@@ -77,8 +78,17 @@ std::pair<Tensor, Tensor> lstm_by_hand(const Tensor& x, const Tensor& h, const T
 Tensor logits_by_hand(const UpDownCaptioner& model, const CaptionerInputs& inputs, int64_t image, int64_t real_regions,
                       const std::vector<int64_t>& tokens) {
   std::map<std::string, Tensor> p = parameter_values(model);
-  const Tensor regions = narrow(inputs.region_features.row(image), 0, 0, real_regions);     // [n, D]
-  const Tensor fc = narrow(inputs.fc_features, 0, image, 1);                                // [1, D]
+  Tensor regions = narrow(inputs.region_features.row(image), 0, 0, real_regions);           // [n, D]
+  Tensor fc = narrow(inputs.fc_features, 0, image, 1);                                      // [1, D]
+  if (model.config().standardize_features) {
+    const nn::StateDict state = model.state_dict();
+    const Tensor mean = state.at("feature_standardizer.mean").to(DType::F64);
+    const Tensor std = state.at("feature_standardizer.std").to(DType::F64);
+    regions = div(sub(regions, mean), std);
+    fc = div(sub(fc, mean), std);
+  }
+  if (model.config().box_features)
+    regions = captioner_checks::regions_with_boxes_by_hand(regions, narrow(inputs.boxes.row(image), 0, 0, real_regions));
   const Tensor v_fc = relu(linear(fc, p["fc_embed.weight"], p["fc_embed.bias"]));           // [1, H]
   const Tensor attended_memory = relu(linear(regions, p["att_embed.weight"], p["att_embed.bias"]));  // [n, H]
   const Tensor keys = linear(attended_memory, p["ctx2att.weight"], p["ctx2att.bias"]);      // [n, A]
@@ -161,6 +171,61 @@ TEST(UpDownCaptioner, ForwardFollowsTheEquations) {
   const Tensor logits = model.forward_teacher_forced(inputs, tiny_captions(), 2);
   ASSERT_EQ(logits.shape(), (Shape{4, 5, 11}));
   EXPECT_LT(max_abs_difference(logits, all_logits_by_hand(model, inputs, real, tiny_captions(), 2)), 1e-12);
+}
+
+TEST(RegionBoxFeatures, AppendCornersAndAreaToEachRegion) {
+  const Tensor features = from_vector<double>({1, 2, 3, 4}, {1, 2, 2});
+  const Tensor boxes = from_vector<double>({0.1, 0.2, 0.5, 0.6, 0, 0, 0, 0}, {1, 2, 4});
+  const std::vector<double> expected = {1, 2, 0.1, 0.2, 0.5, 0.6, 0.4 * 0.4,  //
+                                        3, 4, 0, 0, 0, 0, 0};
+  const Tensor out = append_region_box_features(features, boxes);
+  ASSERT_EQ(out.shape(), (Shape{1, 2, 7}));
+  const std::vector<double> values = out.to_vector<double>();
+  for (size_t i = 0; i < expected.size(); ++i) EXPECT_NEAR(values[i], expected[i], 1e-15) << i;
+  EXPECT_THROW(append_region_box_features(features, narrow(boxes, 1, 0, 1)), Error);
+}
+
+TEST(UpDownCaptioner, BoxFeaturesFollowTheEquationsAndMoveTheOutput) {
+  Generator generator(12);
+  UpDownConfig config = tiny_config();
+  config.box_features = true;
+  UpDownCaptioner model(config, generator);
+  model.to(DType::F64);
+  model.eval();
+  EXPECT_EQ(parameter_values(model).at("att_embed.weight").shape(), (Shape{7, 6 + 5}));
+  const std::vector<int64_t> real = {3, 2};
+  CaptionerInputs inputs = region_inputs(real, 3, 6, generator);
+  inputs.boxes = captioner_checks::random_boxes(2, 3, generator, DType::F64);
+  const Tensor logits = model.forward_teacher_forced(inputs, tiny_captions(), 2);
+  EXPECT_LT(max_abs_difference(logits, all_logits_by_hand(model, inputs, real, tiny_captions(), 2)), 1e-12);
+  // The same regions elsewhere in the picture give other words; without boxes the model refuses.
+  CaptionerInputs moved = inputs;
+  moved.boxes = captioner_checks::random_boxes(2, 3, generator, DType::F64);
+  EXPECT_GT(max_abs_difference(model.forward_teacher_forced(moved, tiny_captions(), 2), logits), 1e-6);
+  moved.boxes = Tensor();
+  EXPECT_THROW(model.forward_teacher_forced(moved, tiny_captions(), 2), Error);
+}
+
+TEST(UpDownCaptioner, StandardizedFeaturesFollowTheEquations) {
+  Generator generator(13);
+  UpDownConfig config = tiny_config();
+  config.standardize_features = true;
+  config.box_features = true;
+  UpDownCaptioner model(config, generator);
+  model.to(DType::F64);
+  model.eval();
+  ASSERT_NE(model.region_feature_standardizer(), nullptr);
+  model.region_feature_standardizer()->set_statistics({0.5, -1, 2, 0, 0.1, 3}, {2, 0.5, 1, 4, 0.25, 1.5});
+  const std::vector<int64_t> real = {3, 2};
+  CaptionerInputs inputs = region_inputs(real, 3, 6, generator);
+  inputs.boxes = captioner_checks::random_boxes(2, 3, generator, DType::F64);
+  const Tensor logits = model.forward_teacher_forced(inputs, tiny_captions(), 2);
+  EXPECT_LT(max_abs_difference(logits, all_logits_by_hand(model, inputs, real, tiny_captions(), 2)), 1e-12);
+  // Other statistics, other logits: the standardizer is on the path.
+  model.region_feature_standardizer()->set_statistics(std::vector<double>(6, 0.0), std::vector<double>(6, 1.0));
+  EXPECT_GT(max_abs_difference(model.forward_teacher_forced(inputs, tiny_captions(), 2), logits), 1e-6);
+  UpDownCaptioner plain(tiny_config(), generator);
+  EXPECT_EQ(plain.region_feature_standardizer(), nullptr);
 }
 
 TEST(UpDownCaptioner, GradientsMatchTheEquationsWrittenWithOps) {
@@ -271,19 +336,26 @@ TEST(UpDownCaptioner, SparseExportDecodesTheSameCaptions) {
   config.hidden_size = 24;
   config.embedding_size = 16;
   config.attention_size = 12;
+  config.box_features = true;  // the exported config must bring the wider att_embed back
+  config.standardize_features = true;  // and the export the standardizer's statistics
   UpDownCaptioner model(config, generator);
+  model.region_feature_standardizer()->set_statistics({0.5, -1, 2, 0, 0.1, 3}, {2, 0.5, 1, 4, 0.25, 1.5});
   captioner_checks::prune_randomly(model, 0.8, 3);
   model.eval();
   nlohmann::json section = config;
   section.erase("vocabulary_size");
   section.erase("tokens");
   section["type"] = "up_down";
-  captioner_checks::expect_export_round_trip(model, section, region_inputs({3, 2, 1, 3}, 3, 6, generator, DType::F32), 11);
+  CaptionerInputs inputs = region_inputs({3, 2, 1, 3}, 3, 6, generator, DType::F32);
+  inputs.boxes = captioner_checks::random_boxes(4, 3, generator, DType::F32);
+  captioner_checks::expect_export_round_trip(model, section, inputs, 11);
 }
 
 TEST(UpDownConfig, JsonRoundTripDefaultsAndErrors) {
   UpDownConfig config = tiny_config();
   config.decoding.beam_size = 5;
+  config.box_features = true;
+  config.standardize_features = true;
   const nlohmann::json json = config;
   const UpDownConfig back = json.get<UpDownConfig>();
   EXPECT_EQ(nlohmann::json(back), json);
@@ -295,6 +367,8 @@ TEST(UpDownConfig, JsonRoundTripDefaultsAndErrors) {
   EXPECT_EQ(resolved.at("embedding_size"), 1000);
   EXPECT_EQ(resolved.at("attention_size"), 512);
   EXPECT_EQ(resolved.at("dropout"), 0.5);
+  EXPECT_EQ(resolved.at("box_features"), false);
+  EXPECT_EQ(resolved.at("standardize_features"), false);
   EXPECT_FALSE(resolved.contains("vocabulary_size"));
   Generator generator(10);
   const std::unique_ptr<Captioner> built = make_captioner(
@@ -315,7 +389,7 @@ TEST(UpDownConfig, JsonRoundTripDefaultsAndErrors) {
   };
   EXPECT_EQ(error_of(R"({"hidden": 3})"),
             "unknown key model.hidden (known: vocabulary_size, feature_size, embedding_size, hidden_size, "
-            "attention_size, dropout, forget_bias, decoding, tokens)");
+            "attention_size, dropout, forget_bias, box_features, standardize_features, decoding, tokens)");
   EXPECT_EQ(error_of(R"({"vocabulary_size": 10, "attention_size": 0})"), "attention_size must be positive, got 0");
   EXPECT_EQ(error_of(R"({"vocabulary_size": 10, "dropout": 1.0})"), "dropout 1 outside [0, 1)");
   EXPECT_EQ(error_of(R"({"vocabulary_size": 10, "decoding": {"beam_size": 0}})"), "decoding.beam_size must be >= 1, got 0");
@@ -334,7 +408,8 @@ TEST(UpDownCaptioner, ErrorsNameTheMissingOrMisshapenInputs) {
     model.loss(inputs, tiny_captions(), 2);
     FAIL() << "expected an error";
   } catch (const Error& error) {
-    EXPECT_STREQ(error.what(), "expected region features [B, R, 6], got [2, 3, 5] in up_down");
+    EXPECT_STREQ(error.what(), "expected region features [B, R, 6], got [2, 3, 5] in up_down (model.feature_size must "
+                               "be the width of the data's region features)");
   }
 }
 
