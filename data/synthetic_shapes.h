@@ -40,7 +40,9 @@ struct SyntheticShapesOptions {
   int64_t image_count = 10000;
   uint64_t seed = 0;
   int image_size = 64;      // square images
-  int feature_dim = 256;    // per-box descriptor size (256, 2048, ...); see box_descriptor
+  // Per-box descriptor size; see box_descriptor. 384 is colour plus the 4x4 orientation grid: a
+  // linear probe reads an object's shape from 95% of its regions against 90% at 256.
+  int feature_dim = 384;
   int captions_per_image = 5;
   double train_fraction = 0.8;  // the rest is split evenly between val and test
   double val_fraction = 0.1;
