@@ -29,6 +29,8 @@ class RegionFeatureStandardizer : public nn::Module {
   // training set must not blow up). Throws naming the sizes when either is not feature_size long.
   void set_statistics(const std::vector<double>& mean, const std::vector<double>& std);
 
+  int64_t feature_size() const { return feature_size_; }
+
   static constexpr double kMinimumStd = 1e-3;
 
  private:

@@ -50,6 +50,13 @@ RegionFeatureMoments standardize_region_features(models::Captioner& model, const
   models::RegionFeatureStandardizer* standardizer = model.region_feature_standardizer();
   if (standardizer == nullptr) return {};
   RegionFeatureMoments moments = measure_region_features(dataset, layout, max_images);
+  const auto width = static_cast<int64_t>(moments.mean.size());
+  if (width != standardizer->feature_size())
+    throw data::DataError(layout.att_dir.string(),
+                          "the region features are " + std::to_string(width) + "-d and model.feature_size is " +
+                              std::to_string(standardizer->feature_size()) +
+                              "; set model.feature_size to the features' width (a synthetic set written before "
+                              "384-d became the default has 256-d features: delete it to regenerate it)");
   standardizer->set_statistics(moments.mean, moments.std);
   return moments;
 }

@@ -23,7 +23,8 @@ RegionFeatureMoments measure_region_features(const data::KarpathyDataset& datase
                                              const data::RegionFeatureLayout& layout, int64_t max_images);
 
 // For a model with a standardizer: measures (max_images as above) and sets its statistics.
-// Returns the moments (images == 0 when the model has no standardizer).
+// Returns the moments (images == 0 when the model has no standardizer). A DataError naming the
+// feature folder when the features' width is not the model's feature_size.
 RegionFeatureMoments standardize_region_features(models::Captioner& model, const data::KarpathyDataset& dataset,
                                                  const data::RegionFeatureLayout& layout, int64_t max_images);
 

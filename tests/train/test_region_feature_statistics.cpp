@@ -9,6 +9,7 @@
 
 #include "data/data_error.h"
 #include "data/npy.h"
+#include "models/captioner_registry.h"
 #include "models/region_feature_standardizer.h"
 #include "tests/data/temporary_directory.h"
 #include "tests/train/tiny_shapes_set.h"
@@ -74,6 +75,23 @@ TEST_F(RegionFeatureStatisticsTest, AnImageOfAnotherWidthIsNamed) {
     FAIL() << "no error";
   } catch (const data::DataError& error) {
     EXPECT_NE(std::string(error.what()).find("image id 1 has 3-d features"), std::string::npos) << error.what();
+  }
+}
+
+TEST_F(RegionFeatureStatisticsTest, AModelOfAnotherFeatureSizeIsToldTheFolderAndTheWidths) {
+  RunConfig config;
+  config.model = {{"type", "up_down"},   {"feature_size", 3},  {"hidden_size", 4},
+                  {"embedding_size", 4}, {"attention_size", 2}, {"standardize_features", true}};
+  Generator generator(1);
+  const std::unique_ptr<models::Captioner> model =
+      models::make_captioner(config.model, models::CaptionerVocabulary{.size = 10, .tokens = {}}, generator);
+  try {
+    standardize_region_features(*model, dataset_, layout_, 100);
+    FAIL() << "no error";
+  } catch (const data::DataError& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find(layout_.att_dir.string()), std::string::npos) << message;
+    EXPECT_NE(message.find("the region features are 2-d and model.feature_size is 3"), std::string::npos) << message;
   }
 }
 
