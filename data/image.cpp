@@ -11,6 +11,7 @@
 
 #include "data/data_error.h"
 #include "data/file_io.h"
+#include "data/jpeg_structure.h"
 
 namespace sparsecap::data {
 
@@ -66,6 +67,7 @@ RgbImage decode_image(std::span<const uint8_t> bytes, const std::string& name) {
   if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max()))
     throw DataError(name, "cannot decode image: file of " + std::to_string(bytes.size()) + " bytes is too large to decode");
   if (png) check_png_chunks(bytes, name);
+  if (jpeg) check_jpeg_structure(bytes, name);
   int width = 0, height = 0, channels_in_file = 0;
   if (!stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &width, &height, &channels_in_file)) {
     const char* reason = stbi_failure_reason();
