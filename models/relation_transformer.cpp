@@ -51,7 +51,8 @@ void to_json(nlohmann::json& json, const RelationTransformerConfig& config) {
 void from_json(const nlohmann::json& json, RelationTransformerConfig& config) {
   check_known_keys(json,
                    {"vocabulary_size", "feature_size", "model_size", "feed_forward_size", "encoder_layers",
-                    "decoder_layers", "heads", "dropout", "box_relation", "box_features", "standardize_features", "decoding", "tokens"},
+                    "decoder_layers", "heads", "dropout", "box_relation", "box_features", "standardize_features",
+                    "decoding", "tokens"},
                    "model");
   read_field(json, "vocabulary_size", config.vocabulary_size, "model");
   read_field(json, "feature_size", config.feature_size, "model");
@@ -336,7 +337,8 @@ void RelationTransformerCaptioner::check_inputs(const CaptionerInputs& inputs) c
                   " (model.feature_size must be the width of the data's region features)");
   check_shape(inputs.region_mask, {regions.size(0), regions.size(1)}, "relation_transformer region mask");
   if (config_.box_relation || config_.box_features) {
-    SPARSECAP_CHECK(inputs.boxes.defined(), "relation_transformer with box_relation or box_features needs the regions' boxes");
+    SPARSECAP_CHECK(inputs.boxes.defined(),
+                    "relation_transformer with box_relation or box_features needs the regions' boxes");
     check_shape(inputs.boxes, {regions.size(0), regions.size(1), 4}, "relation_transformer boxes");
   }
 }
