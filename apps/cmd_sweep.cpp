@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "apps/commands.h"
+#include "apps/demo.h"
 #include "apps/python_script.h"
 #include "engine/error.h"
 #include "train/dataset_setup.h"
@@ -43,6 +44,7 @@ struct SweepArguments {
   int64_t steps = 0;
   int64_t test_images = 0;
   int64_t beam = 3;
+  int64_t pretrain_steps = 1200;  // as the demo's encoder
   bool tables_only = false;
   std::string cell;  // internal: run only this cell (the children of --jobs)
 };
@@ -54,6 +56,7 @@ train::SweepPlan sweep_plan(const SweepArguments& args) {
   SPARSECAP_CHECK(args.steps >= 0, "sweep: --steps must not be negative, got ", args.steps);
   SPARSECAP_CHECK(args.test_images >= 0, "sweep: --test-images must not be negative, got ", args.test_images);
   SPARSECAP_CHECK(args.beam >= 1, "sweep: --beam must be at least 1, got ", args.beam);
+  SPARSECAP_CHECK(args.pretrain_steps >= 1, "sweep: --pretrain-steps must be at least 1, got ", args.pretrain_steps);
   SPARSECAP_CHECK(std::filesystem::exists(args.config), "sweep: config file ", args.config, " does not exist");
   train::SweepPlan plan;
   plan.base_config = args.config;
@@ -196,6 +199,12 @@ void run_sweep(const SweepArguments& args) {
   // Generated once here (when the config names the synthetic set and it is missing), not by every
   // child at once.
   if (!pending.empty()) train::ensure_dataset(train::sweep_cell_config(plan, pending.front()).data);
+  // Likewise the encoder of a frozen-encoder config that names none: pre-trained once for all cells.
+  if (!pending.empty()) {
+    const train::RunConfig config = train::sweep_cell_config(plan, pending.front());
+    if (config.init.encoder_weights == train::sweep_encoder_path(plan).string())
+      pretrained_encoder(plan.out.string(), config, args.pretrain_steps);
+  }
   std::vector<std::string> failed;
   if (args.jobs > 1)
     failed = run_cells_in_children(args, pending);
@@ -222,6 +231,9 @@ void add_sweep_command(CLI::App& app) {
   command->add_option("--steps", args->steps, "training steps per cell (0: the config's)")->capture_default_str();
   command->add_option("--test-images", args->test_images, "test images each cell is scored on (0: all)")->capture_default_str();
   command->add_option("--beam", args->beam, "beam size of the evaluation")->capture_default_str();
+  command->add_option("--pretrain-steps", args->pretrain_steps,
+                      "steps of the encoder pre-training, for a config that freezes an encoder it does not name")
+      ->capture_default_str();
   command->add_flag("--tables-only", args->tables_only,
                     "write the tables and the plot from the cells finished so far; train nothing");
   command->add_option("--cell", args->cell, "run only this cell (used by --jobs)")->group("");

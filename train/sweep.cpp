@@ -111,6 +111,10 @@ SweepRow sweep_row(const SweepCell& cell, const TrainedRun& trained, const Split
   row.cider_d = scores.metric("CIDEr_D").corpus;
   row.percent_unique = evaluation.statistics.percent_unique;
   row.average_length = evaluation.statistics.average_length;
+  if (evaluation.grounded) {
+    row.color_shape_precision = evaluation.grounded->model.color_shape.precision();
+    row.shape_recall = evaluation.grounded->model.shape.recall();
+  }
   return row;
 }
 
@@ -223,12 +227,18 @@ RunConfig sweep_cell_config(const SweepPlan& plan, const SweepCell& cell) {
     document["pruning"] = sweep_pruning_section(base_pruning, cell.method_label.substr(0, colon), scope,
                                                 cell.target_sparsity, total_steps);
   }
+  RunConfig config;
   try {
-    return parse_run_config(std::move(document), plan.overrides);
+    config = parse_run_config(std::move(document), plan.overrides);
   } catch (const Error& e) {
     throw Error(plan.base_config.string() + " (sweep cell " + cell.name + "): " + e.what());
   }
+  if (config.optim.freeze_encoder && config.init.encoder_weights.empty())
+    config.init.encoder_weights = sweep_encoder_path(plan).string();
+  return config;
 }
+
+std::filesystem::path sweep_encoder_path(const SweepPlan& plan) { return plan.out / "encoder.safetensors"; }
 
 void to_json(json& out, const SweepRow& row) {
   out = {{"method", row.method},
@@ -243,6 +253,8 @@ void to_json(json& out, const SweepRow& row) {
          {"percent_unique", row.percent_unique},
          {"average_length", row.average_length},
          {"training_seconds", row.training_seconds}};
+  if (row.color_shape_precision) out["color_shape_precision"] = *row.color_shape_precision;
+  if (row.shape_recall) out["shape_recall"] = *row.shape_recall;
 }
 
 void from_json(const json& in, SweepRow& row) {
@@ -258,6 +270,9 @@ void from_json(const json& in, SweepRow& row) {
   row.percent_unique = in.at("percent_unique").get<double>();
   row.average_length = in.at("average_length").get<double>();
   row.training_seconds = in.at("training_seconds").get<double>();
+  // Results written before the grounded columns existed have neither field.
+  if (in.contains("color_shape_precision")) row.color_shape_precision = in.at("color_shape_precision").get<double>();
+  if (in.contains("shape_recall")) row.shape_recall = in.at("shape_recall").get<double>();
 }
 
 std::filesystem::path sweep_result_path(const SweepCell& cell) { return cell.dir / "eval" / "sweep_result.json"; }
@@ -293,14 +308,21 @@ std::vector<SweepRow> read_sweep_rows(const SweepPlan& plan) {
 
 namespace {
 
-// The columns of both tables, formatted.
-std::vector<std::string> table_cells(const SweepRow& row) {
+bool any_grounded(const std::vector<SweepRow>& rows) {
+  return std::any_of(rows.begin(), rows.end(), [](const SweepRow& row) { return row.color_shape_precision.has_value(); });
+}
+
+// The columns of both tables, formatted; the grounded ones only `with_grounded`.
+std::vector<std::string> table_cells(const SweepRow& row, bool with_grounded) {
   auto format = [](const char* pattern, double value) {
     char text[64];
     std::snprintf(text, sizeof(text), pattern, value);
     return std::string(text);
   };
-  return {row.method,
+  auto percent = [&](const std::optional<double>& value) {
+    return value ? format("%.1f", 100.0 * *value) : std::string("-");
+  };
+  std::vector<std::string> cells = {row.method,
           format("%g", row.target_sparsity),
           format("%.2f", 100.0 * row.sparsity),
           std::to_string(row.nnz),
@@ -312,11 +334,14 @@ std::vector<std::string> table_cells(const SweepRow& row) {
           format("%.1f", row.percent_unique),
           format("%.2f", row.average_length),
           format("%.0f", row.training_seconds)};
+  if (with_grounded) cells.insert(cells.end(), {percent(row.color_shape_precision), percent(row.shape_recall)});
+  return cells;
 }
 
-const std::vector<std::string>& table_header() {
-  static const std::vector<std::string> header = {"method",  "target",  "sparsity %", "NNZ",      "file MB",    "BLEU-4",
-                                                  "METEOR", "ROUGE-L", "CIDEr-D",    "% unique", "avg length", "training s"};
+std::vector<std::string> table_header(bool with_grounded) {
+  std::vector<std::string> header = {"method",  "target",  "sparsity %", "NNZ",      "file MB",    "BLEU-4",
+                                     "METEOR", "ROUGE-L", "CIDEr-D",    "% unique", "avg length", "training s"};
+  if (with_grounded) header.insert(header.end(), {"colour+shape P %", "shape R %"});
   return header;
 }
 
@@ -331,15 +356,17 @@ std::string markdown_line(const std::vector<std::string>& cells) { return "| " +
 }  // namespace
 
 std::string format_sweep_table_markdown(const std::vector<SweepRow>& rows) {
-  std::string out = markdown_line(table_header());
-  out += markdown_line(std::vector<std::string>(table_header().size(), "---"));
-  for (const SweepRow& row : rows) out += markdown_line(table_cells(row));
+  const bool grounded = any_grounded(rows);
+  std::string out = markdown_line(table_header(grounded));
+  out += markdown_line(std::vector<std::string>(table_header(grounded).size(), "---"));
+  for (const SweepRow& row : rows) out += markdown_line(table_cells(row, grounded));
   return out;
 }
 
 std::string format_sweep_table_csv(const std::vector<SweepRow>& rows) {
-  std::string out = joined(table_header(), ",") + "\n";
-  for (const SweepRow& row : rows) out += joined(table_cells(row), ",") + "\n";
+  const bool grounded = any_grounded(rows);
+  std::string out = joined(table_header(grounded), ",") + "\n";
+  for (const SweepRow& row : rows) out += joined(table_cells(row, grounded), ",") + "\n";
   return out;
 }
 

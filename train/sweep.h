@@ -68,8 +68,14 @@ nlohmann::json sweep_pruning_section(const nlohmann::json& base_pruning, const s
                                      const std::string& scope, double sparsity, int64_t total_steps);
 
 // The base config with the cell's pruning section (none for the dense cell), the steps and the
-// plan's overrides applied, resolved.
+// plan's overrides applied, resolved. A config that freezes its encoder without naming its
+// weights (optim.freeze_encoder, no init.encoder_weights) gets the sweep's own pre-trained encoder,
+// sweep_encoder_path(plan), so that every cell starts from the same one.
 RunConfig sweep_cell_config(const SweepPlan& plan, const SweepCell& cell);
+
+// <out>/encoder.safetensors: the encoder the sweep pre-trains once on the scene labels for the
+// cells of a frozen-encoder config (`sparsecap sweep` writes it before the first cell starts).
+std::filesystem::path sweep_encoder_path(const SweepPlan& plan);
 
 // One row of the table.
 struct SweepRow {
@@ -81,6 +87,10 @@ struct SweepRow {
   double bleu4 = 0, meteor = 0, rouge_l = 0, cider_d = 0;
   double percent_unique = 0, average_length = 0;
   double training_seconds = 0;
+  // Grounded scores on the synthetic set (data/shapes_grounded_scores.h), when the split has scene
+  // files: colour + shape precision and shape recall, the two figures that tell a model that sees
+  // from one that has only learned the captions' language. Empty otherwise.
+  std::optional<double> color_shape_precision, shape_recall;
 };
 void to_json(nlohmann::json& json, const SweepRow& row);
 void from_json(const nlohmann::json& json, SweepRow& row);
@@ -100,7 +110,8 @@ SweepRow run_sweep_cell(const SweepPlan& plan, const SweepCell& cell);
 std::vector<SweepRow> read_sweep_rows(const SweepPlan& plan);
 
 // Markdown and CSV tables (same columns: method, target, sparsity %, NNZ, file MB, BLEU-4, METEOR,
-// ROUGE-L, CIDEr-D, % unique, avg length, training s).
+// ROUGE-L, CIDEr-D, % unique, avg length, training s, and colour + shape P % and shape R % when
+// any row has grounded scores; "-" where a row has none).
 std::string format_sweep_table_markdown(const std::vector<SweepRow>& rows);
 std::string format_sweep_table_csv(const std::vector<SweepRow>& rows);
 // table.md and table.csv in the plan's out directory.

@@ -17,6 +17,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
+nlohmann::json read_json(const fs::path& path) {
+  std::ifstream in(path);
+  return nlohmann::json::parse(in);
+}
+
 TEST(SweepMethods, ParsesMethodsWithAndWithoutScope) {
   const std::vector<SweepMethod> methods = parse_sweep_methods("supermask,hard:blind,gradual:uniform,snip,lottery");
   ASSERT_EQ(methods.size(), 5u);
@@ -147,6 +152,20 @@ TEST_F(TinySweep, CellConfigsReplaceThePruningSectionAndSetTheSteps) {
   EXPECT_THROW(sweep_cell_config(plan_, find_sweep_cell(plan_, "snip_0.75")), Error);
 }
 
+TEST_F(TinySweep, AFrozenEncoderWithoutWeightsGetsTheSweepsEncoder) {
+  EXPECT_TRUE(sweep_cell_config(plan_, find_sweep_cell(plan_, "dense")).init.encoder_weights.empty());
+  plan_.overrides = {"optim.freeze_encoder=true"};
+  for (const SweepCell& cell : sweep_cells(plan_)) {
+    SCOPED_TRACE(cell.name);
+    EXPECT_EQ(sweep_cell_config(plan_, cell).init.encoder_weights, (plan_.out / "encoder.safetensors").string());
+  }
+  EXPECT_EQ(sweep_encoder_path(plan_), plan_.out / "encoder.safetensors");
+  // A config that names its encoder keeps it.
+  plan_.overrides.push_back("init.encoder_weights=/elsewhere/encoder.safetensors");
+  EXPECT_EQ(sweep_cell_config(plan_, find_sweep_cell(plan_, "snip_0.75")).init.encoder_weights,
+            "/elsewhere/encoder.safetensors");
+}
+
 TEST_F(TinySweep, RunsEveryCellWritesRowsAndTablesAndSkipsFinishedCells) {
   EXPECT_EQ(unfinished_sweep_cells(plan_).size(), 3u);
   for (const SweepCell& cell : unfinished_sweep_cells(plan_)) run_sweep_cell(plan_, cell);
@@ -176,6 +195,12 @@ TEST_F(TinySweep, RunsEveryCellWritesRowsAndTablesAndSkipsFinishedCells) {
     EXPECT_GE(rows[i].average_length, 0);
     EXPECT_GT(rows[i].percent_unique, 0);
     EXPECT_LE(rows[i].percent_unique, 100);
+    // The tiny set has scene files: the row carries the model's grounded scores of its result file.
+    const nlohmann::json grounded = read_json(sweep_result_path(cell)).at("evaluation").at("grounded");
+    ASSERT_TRUE(rows[i].color_shape_precision.has_value());
+    ASSERT_TRUE(rows[i].shape_recall.has_value());
+    EXPECT_DOUBLE_EQ(*rows[i].color_shape_precision, grounded.at("color_shape").at("precision").get<double>());
+    EXPECT_DOUBLE_EQ(*rows[i].shape_recall, grounded.at("shape").at("recall").get<double>());
   }
   // A 75% sparse CSR file is smaller than the dense float32 one.
   EXPECT_LT(rows[1].file_bytes, rows[0].file_bytes);
@@ -185,14 +210,17 @@ TEST_F(TinySweep, RunsEveryCellWritesRowsAndTablesAndSkipsFinishedCells) {
   std::vector<std::string> lines;
   for (std::string line; std::getline(csv, line);) lines.push_back(line);
   ASSERT_EQ(lines.size(), 4u);
-  EXPECT_EQ(lines[0], "method,target,sparsity %,NNZ,file MB,BLEU-4,METEOR,ROUGE-L,CIDEr-D,% unique,avg length,training s");
+  EXPECT_EQ(lines[0],
+            "method,target,sparsity %,NNZ,file MB,BLEU-4,METEOR,ROUGE-L,CIDEr-D,% unique,avg length,training s,"
+            "colour+shape P %,shape R %");
   EXPECT_EQ(lines[2].substr(0, lines[2].find(',', lines[2].find(',') + 1)), "hard:blind,0.75");
   EXPECT_NE(lines[2].find("," + std::to_string(rows[1].nnz) + ","), std::string::npos);
   std::ifstream markdown(plan_.out / "table.md");
   std::stringstream text;
   text << markdown.rdbuf();
   EXPECT_EQ(text.str().substr(0, text.str().find('\n')),
-            "| method | target | sparsity % | NNZ | file MB | BLEU-4 | METEOR | ROUGE-L | CIDEr-D | % unique | avg length | training s |");
+            "| method | target | sparsity % | NNZ | file MB | BLEU-4 | METEOR | ROUGE-L | CIDEr-D | % unique | avg length | "
+            "training s | colour+shape P % | shape R % |");
   EXPECT_NE(text.str().find("| snip | 0.75 | "), std::string::npos) << text.str();
   EXPECT_NE(text.str().find(" | " + std::to_string(rows[2].nnz) + " | "), std::string::npos) << text.str();
 
@@ -230,9 +258,25 @@ TEST(SweepRows, JsonRoundTrip) {
   EXPECT_EQ(back.file_bytes, 56789u);
   EXPECT_DOUBLE_EQ(back.cider_d, 0.4);
   EXPECT_DOUBLE_EQ(back.training_seconds, 61);
+  EXPECT_FALSE(back.color_shape_precision.has_value());
+  EXPECT_FALSE(back.shape_recall.has_value());
+  // Without grounded scores in any row, the tables have no grounded columns.
   EXPECT_EQ(format_sweep_table_csv({row}),
             "method,target,sparsity %,NNZ,file MB,BLEU-4,METEOR,ROUGE-L,CIDEr-D,% unique,avg length,training s\n"
             "lottery,0.99,98.99,1234,0.057,0.1000,0.2000,0.3000,0.4000,12.5,8.25,61\n");
+
+  SweepRow grounded = row;
+  grounded.color_shape_precision = 0.8125;
+  grounded.shape_recall = 0.5;
+  const SweepRow grounded_back = nlohmann::json(grounded).get<SweepRow>();
+  EXPECT_DOUBLE_EQ(grounded_back.color_shape_precision.value_or(-1), 0.8125);
+  EXPECT_DOUBLE_EQ(grounded_back.shape_recall.value_or(-1), 0.5);
+  // With them in one row, every row gets the columns, "-" where it has none.
+  EXPECT_EQ(format_sweep_table_csv({grounded, row}),
+            "method,target,sparsity %,NNZ,file MB,BLEU-4,METEOR,ROUGE-L,CIDEr-D,% unique,avg length,training s,"
+            "colour+shape P %,shape R %\n"
+            "lottery,0.99,98.99,1234,0.057,0.1000,0.2000,0.3000,0.4000,12.5,8.25,61,81.2,50.0\n"
+            "lottery,0.99,98.99,1234,0.057,0.1000,0.2000,0.3000,0.4000,12.5,8.25,61,-,-\n");
 }
 
 }  // namespace
