@@ -2,7 +2,9 @@
 """Draws CIDEr-D against sparsity, one line per pruning method, from the table.csv that
 `sparsecap sweep` writes; the dense baseline is a horizontal dashed line. The sparsity axis is a logit scale.
 When the table has the synthetic set's grounded columns, a second panel draws colour + shape
-precision the same way (CIDEr-D alone can hide a model that no longer looks at the image).
+recall the same way: the share of the pictures' objects named with their colour and shape (CIDEr-D
+alone can hide a model that no longer looks at the image; precision alone rewards a model that
+names almost nothing).
 
 usage: sweep_plot.py TABLE_CSV OUT_PNG
 Exit code 3: matplotlib is missing (the command then says what to install).
@@ -18,7 +20,7 @@ def read_rows(path):
         return list(csv.DictReader(f))
 
 
-GROUNDED_COLUMN = "colour+shape P %"
+GROUNDED_COLUMN = "colour+shape R %"
 
 
 def lines_by_method(rows, column):
@@ -62,7 +64,7 @@ def main(csv_path, png_path):
     rows = read_rows(csv_path)
     panels = [("CIDEr-D", "CIDEr-D")]
     if has_grounded_scores(rows):
-        panels.append((GROUNDED_COLUMN, "colour + shape precision %"))
+        panels.append((GROUNDED_COLUMN, "colour + shape recall %"))
     figure, axes = plt.subplots(1, len(panels), figsize=(7 * len(panels), 4.5), squeeze=False)
     for panel, (column, title) in zip(axes[0], panels):
         draw(panel, rows, column, title)

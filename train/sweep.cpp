@@ -113,6 +113,7 @@ SweepRow sweep_row(const SweepCell& cell, const TrainedRun& trained, const Split
   row.average_length = evaluation.statistics.average_length;
   if (evaluation.grounded) {
     row.color_shape_precision = evaluation.grounded->model.color_shape.precision();
+    row.color_shape_recall = evaluation.grounded->model.color_shape.recall();
     row.shape_recall = evaluation.grounded->model.shape.recall();
   }
   return row;
@@ -254,6 +255,7 @@ void to_json(json& out, const SweepRow& row) {
          {"average_length", row.average_length},
          {"training_seconds", row.training_seconds}};
   if (row.color_shape_precision) out["color_shape_precision"] = *row.color_shape_precision;
+  if (row.color_shape_recall) out["color_shape_recall"] = *row.color_shape_recall;
   if (row.shape_recall) out["shape_recall"] = *row.shape_recall;
 }
 
@@ -272,6 +274,7 @@ void from_json(const json& in, SweepRow& row) {
   row.training_seconds = in.at("training_seconds").get<double>();
   // Results written before the grounded columns existed have neither field.
   if (in.contains("color_shape_precision")) row.color_shape_precision = in.at("color_shape_precision").get<double>();
+  if (in.contains("color_shape_recall")) row.color_shape_recall = in.at("color_shape_recall").get<double>();
   if (in.contains("shape_recall")) row.shape_recall = in.at("shape_recall").get<double>();
 }
 
@@ -301,8 +304,18 @@ SweepRow run_sweep_cell(const SweepPlan& plan, const SweepCell& cell) {
 
 std::vector<SweepRow> read_sweep_rows(const SweepPlan& plan) {
   std::vector<SweepRow> rows;
-  for (const SweepCell& cell : sweep_cells(plan))
-    if (sweep_cell_finished(cell)) rows.push_back(read_json_file(sweep_result_path(cell)).at("row").get<SweepRow>());
+  for (const SweepCell& cell : sweep_cells(plan)) {
+    if (!sweep_cell_finished(cell)) continue;
+    const json result = read_json_file(sweep_result_path(cell));
+    SweepRow row = result.at("row").get<SweepRow>();
+    const json grounded = result.value(json::json_pointer("/evaluation/grounded"), json());
+    if (grounded.is_object()) {
+      row.color_shape_precision = grounded.at("color_shape").at("precision").get<double>();
+      row.color_shape_recall = grounded.at("color_shape").at("recall").get<double>();
+      row.shape_recall = grounded.at("shape").at("recall").get<double>();
+    }
+    rows.push_back(row);
+  }
   return rows;
 }
 
@@ -334,14 +347,16 @@ std::vector<std::string> table_cells(const SweepRow& row, bool with_grounded) {
           format("%.1f", row.percent_unique),
           format("%.2f", row.average_length),
           format("%.0f", row.training_seconds)};
-  if (with_grounded) cells.insert(cells.end(), {percent(row.color_shape_precision), percent(row.shape_recall)});
+  if (with_grounded)
+    cells.insert(cells.end(),
+                 {percent(row.color_shape_precision), percent(row.color_shape_recall), percent(row.shape_recall)});
   return cells;
 }
 
 std::vector<std::string> table_header(bool with_grounded) {
   std::vector<std::string> header = {"method",  "target",  "sparsity %", "NNZ",      "file MB",    "BLEU-4",
                                      "METEOR", "ROUGE-L", "CIDEr-D",    "% unique", "avg length", "training s"};
-  if (with_grounded) header.insert(header.end(), {"colour+shape P %", "shape R %"});
+  if (with_grounded) header.insert(header.end(), {"colour+shape P %", "colour+shape R %", "shape R %"});
   return header;
 }
 

@@ -88,9 +88,10 @@ struct SweepRow {
   double percent_unique = 0, average_length = 0;
   double training_seconds = 0;
   // Grounded scores on the synthetic set (data/shapes_grounded_scores.h), when the split has scene
-  // files: colour + shape precision and shape recall, the two figures that tell a model that sees
-  // from one that has only learned the captions' language. Empty otherwise.
-  std::optional<double> color_shape_precision, shape_recall;
+  // files: colour + shape precision and recall and shape recall, the figures that tell a model that
+  // sees from one that has only learned the captions' language (precision alone can be high for a
+  // model that names almost nothing). Empty otherwise.
+  std::optional<double> color_shape_precision, color_shape_recall, shape_recall;
 };
 void to_json(nlohmann::json& json, const SweepRow& row);
 void from_json(const nlohmann::json& json, SweepRow& row);
@@ -106,12 +107,14 @@ std::vector<SweepCell> unfinished_sweep_cells(const SweepPlan& plan);
 // file. Training seconds add up over sessions (<cell>/sweep_training_time.json).
 SweepRow run_sweep_cell(const SweepPlan& plan, const SweepCell& cell);
 
-// The rows of every finished cell, in plan order; unfinished cells are left out.
+// The rows of every finished cell, in plan order; unfinished cells are left out. The grounded
+// fields come from each result's stored evaluation, so results written before a grounded column
+// existed get it too.
 std::vector<SweepRow> read_sweep_rows(const SweepPlan& plan);
 
 // Markdown and CSV tables (same columns: method, target, sparsity %, NNZ, file MB, BLEU-4, METEOR,
-// ROUGE-L, CIDEr-D, % unique, avg length, training s, and colour + shape P % and shape R % when
-// any row has grounded scores; "-" where a row has none).
+// ROUGE-L, CIDEr-D, % unique, avg length, training s, and colour + shape P % and R % and shape R %
+// when any row has grounded scores; "-" where a row has none).
 std::string format_sweep_table_markdown(const std::vector<SweepRow>& rows);
 std::string format_sweep_table_csv(const std::vector<SweepRow>& rows);
 // table.md and table.csv in the plan's out directory.

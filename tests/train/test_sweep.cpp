@@ -198,9 +198,22 @@ TEST_F(TinySweep, RunsEveryCellWritesRowsAndTablesAndSkipsFinishedCells) {
     // The tiny set has scene files: the row carries the model's grounded scores of its result file.
     const nlohmann::json grounded = read_json(sweep_result_path(cell)).at("evaluation").at("grounded");
     ASSERT_TRUE(rows[i].color_shape_precision.has_value());
+    ASSERT_TRUE(rows[i].color_shape_recall.has_value());
     ASSERT_TRUE(rows[i].shape_recall.has_value());
     EXPECT_DOUBLE_EQ(*rows[i].color_shape_precision, grounded.at("color_shape").at("precision").get<double>());
+    EXPECT_DOUBLE_EQ(*rows[i].color_shape_recall, grounded.at("color_shape").at("recall").get<double>());
     EXPECT_DOUBLE_EQ(*rows[i].shape_recall, grounded.at("shape").at("recall").get<double>());
+  }
+  // A result written before the grounded columns existed gets them from its stored evaluation.
+  {
+    const fs::path result_file = sweep_result_path(sweep_cells(plan_)[2]);
+    nlohmann::json result = read_json(result_file);
+    for (const char* key : {"color_shape_precision", "color_shape_recall", "shape_recall"}) result["row"].erase(key);
+    std::ofstream(result_file) << result.dump();
+    const SweepRow reread = read_sweep_rows(plan_)[2];
+    EXPECT_EQ(reread.color_shape_precision, rows[2].color_shape_precision);
+    EXPECT_EQ(reread.color_shape_recall, rows[2].color_shape_recall);
+    EXPECT_EQ(reread.shape_recall, rows[2].shape_recall);
   }
   // A 75% sparse CSR file is smaller than the dense float32 one.
   EXPECT_LT(rows[1].file_bytes, rows[0].file_bytes);
@@ -212,7 +225,7 @@ TEST_F(TinySweep, RunsEveryCellWritesRowsAndTablesAndSkipsFinishedCells) {
   ASSERT_EQ(lines.size(), 4u);
   EXPECT_EQ(lines[0],
             "method,target,sparsity %,NNZ,file MB,BLEU-4,METEOR,ROUGE-L,CIDEr-D,% unique,avg length,training s,"
-            "colour+shape P %,shape R %");
+            "colour+shape P %,colour+shape R %,shape R %");
   EXPECT_EQ(lines[2].substr(0, lines[2].find(',', lines[2].find(',') + 1)), "hard:blind,0.75");
   EXPECT_NE(lines[2].find("," + std::to_string(rows[1].nnz) + ","), std::string::npos);
   std::ifstream markdown(plan_.out / "table.md");
@@ -220,7 +233,7 @@ TEST_F(TinySweep, RunsEveryCellWritesRowsAndTablesAndSkipsFinishedCells) {
   text << markdown.rdbuf();
   EXPECT_EQ(text.str().substr(0, text.str().find('\n')),
             "| method | target | sparsity % | NNZ | file MB | BLEU-4 | METEOR | ROUGE-L | CIDEr-D | % unique | avg length | "
-            "training s | colour+shape P % | shape R % |");
+            "training s | colour+shape P % | colour+shape R % | shape R % |");
   EXPECT_NE(text.str().find("| snip | 0.75 | "), std::string::npos) << text.str();
   EXPECT_NE(text.str().find(" | " + std::to_string(rows[2].nnz) + " | "), std::string::npos) << text.str();
 
@@ -267,16 +280,18 @@ TEST(SweepRows, JsonRoundTrip) {
 
   SweepRow grounded = row;
   grounded.color_shape_precision = 0.8125;
+  grounded.color_shape_recall = 0.25;
   grounded.shape_recall = 0.5;
   const SweepRow grounded_back = nlohmann::json(grounded).get<SweepRow>();
   EXPECT_DOUBLE_EQ(grounded_back.color_shape_precision.value_or(-1), 0.8125);
+  EXPECT_DOUBLE_EQ(grounded_back.color_shape_recall.value_or(-1), 0.25);
   EXPECT_DOUBLE_EQ(grounded_back.shape_recall.value_or(-1), 0.5);
   // With them in one row, every row gets the columns, "-" where it has none.
   EXPECT_EQ(format_sweep_table_csv({grounded, row}),
             "method,target,sparsity %,NNZ,file MB,BLEU-4,METEOR,ROUGE-L,CIDEr-D,% unique,avg length,training s,"
-            "colour+shape P %,shape R %\n"
-            "lottery,0.99,98.99,1234,0.057,0.1000,0.2000,0.3000,0.4000,12.5,8.25,61,81.2,50.0\n"
-            "lottery,0.99,98.99,1234,0.057,0.1000,0.2000,0.3000,0.4000,12.5,8.25,61,-,-\n");
+            "colour+shape P %,colour+shape R %,shape R %\n"
+            "lottery,0.99,98.99,1234,0.057,0.1000,0.2000,0.3000,0.4000,12.5,8.25,61,81.2,25.0,50.0\n"
+            "lottery,0.99,98.99,1234,0.057,0.1000,0.2000,0.3000,0.4000,12.5,8.25,61,-,-,-\n");
 }
 
 }  // namespace
