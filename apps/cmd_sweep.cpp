@@ -196,14 +196,13 @@ void run_sweep(const SweepArguments& args) {
   for (const train::SweepCell& cell : train::sweep_cells(plan))
     if (train::sweep_cell_finished(cell)) std::printf("%s: finished before, skipped\n", cell.name.c_str());
   const std::vector<train::SweepCell> pending = train::unfinished_sweep_cells(plan);
-  // Generated once here (when the config names the synthetic set and it is missing), not by every
-  // child at once.
-  if (!pending.empty()) train::ensure_dataset(train::sweep_cell_config(plan, pending.front()).data);
-  // Likewise the encoder of a frozen-encoder config that names none: pre-trained once for all cells.
+  // The data set (when the config names the synthetic set and it is missing) and the encoder of a
+  // frozen-encoder config that names none are made once here, not by every child at once.
   if (!pending.empty()) {
-    const train::RunConfig config = train::sweep_cell_config(plan, pending.front());
-    if (config.init.encoder_weights == train::sweep_encoder_path(plan).string())
-      pretrained_encoder(plan.out.string(), config, args.pretrain_steps);
+    const train::RunConfig first = train::sweep_cell_config(plan, pending.front());
+    train::ensure_dataset(first.data);
+    if (first.init.encoder_weights == train::sweep_encoder_path(plan).string())
+      pretrained_encoder(plan.out.string(), first, args.pretrain_steps);  // writes <out>/encoder.safetensors
   }
   std::vector<std::string> failed;
   if (args.jobs > 1)

@@ -272,7 +272,7 @@ void from_json(const json& in, SweepRow& row) {
   row.percent_unique = in.at("percent_unique").get<double>();
   row.average_length = in.at("average_length").get<double>();
   row.training_seconds = in.at("training_seconds").get<double>();
-  // Results written before the grounded columns existed have neither field.
+  // Rows written before the grounded columns existed have none of these fields.
   if (in.contains("color_shape_precision")) row.color_shape_precision = in.at("color_shape_precision").get<double>();
   if (in.contains("color_shape_recall")) row.color_shape_recall = in.at("color_shape_recall").get<double>();
   if (in.contains("shape_recall")) row.shape_recall = in.at("shape_recall").get<double>();
