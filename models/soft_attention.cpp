@@ -49,7 +49,8 @@ void to_json(nlohmann::json& json, const SoftAttentionConfig& config) {
             {"forget_bias", d.forget_bias},
             {"coordinate_channels", d.coordinate_channels},
             {"coverage", d.coverage},
-            {"context_in_output", d.context_in_output}}},
+            {"context_in_output", d.context_in_output},
+            {"word_in_query", d.word_in_query}}},
           {"decoding", {{"beam_size", config.decoding.beam_size}, {"max_words", config.decoding.max_words}}},
           {"tokens", {{"pad", config.tokens.pad}, {"bos", config.tokens.bos}, {"eos", config.tokens.eos}}}};
 }
@@ -61,7 +62,7 @@ void from_json(const nlohmann::json& json, SoftAttentionConfig& config) {
     const nlohmann::json& d = json.at("decoder");
     check_known_keys(d,
                      {"vocabulary_size", "cell", "hidden_size", "embedding_size", "attention_size", "dropout",
-                      "forget_bias", "coordinate_channels", "coverage", "context_in_output"},
+                      "forget_bias", "coordinate_channels", "coverage", "context_in_output", "word_in_query"},
                      "decoder");
     read_field(d, "vocabulary_size", config.decoder.vocabulary_size, "decoder");
     if (d.contains("cell")) {
@@ -77,6 +78,7 @@ void from_json(const nlohmann::json& json, SoftAttentionConfig& config) {
     read_field(d, "coordinate_channels", config.decoder.coordinate_channels, "decoder");
     read_field(d, "coverage", config.decoder.coverage, "decoder");
     read_field(d, "context_in_output", config.decoder.context_in_output, "decoder");
+    read_field(d, "word_in_query", config.decoder.word_in_query, "decoder");
   }
   if (json.contains("decoding")) {
     const nlohmann::json& d = json.at("decoding");
@@ -113,6 +115,13 @@ SoftAttentionDecoder::SoftAttentionDecoder(const SoftAttentionDecoderConfig& con
                                                                  nn::LinearOptions{.bias = false}));
     nn::init::xavier_uniform_(att_coverage_->weight()->value(), generator);
   }
+  if (config.word_in_query) {
+    // No bias either, for the same reason.
+    att_word_ = register_module("att_word",
+                                std::make_shared<nn::Linear>(config.embedding_size, config.attention_size, generator,
+                                                             nn::LinearOptions{.bias = false}));
+    nn::init::xavier_uniform_(att_word_->weight()->value(), generator);
+  }
   CellOptions cell_options;
   cell_options.forget_bias = config.forget_bias;
   cell_ = register_module(cell_type_name(config.cell),
@@ -136,6 +145,7 @@ std::vector<nn::ParameterPtr> SoftAttentionDecoder::weight_matrices() const {
                                             cell_->w_ih(),        cell_->w_hh()};
   if (init_c_) matrices.push_back(init_c_->weight());
   if (att_coverage_) matrices.push_back(att_coverage_->weight());
+  if (att_word_) matrices.push_back(att_word_->weight());
   return matrices;
 }
 
@@ -174,6 +184,7 @@ SoftAttentionStepWeights SoftAttentionDecoder::step_weights() const {
                                   weight_handle(att_qk_->weight()),
                                   att_qk_->bias()->effective(),
                                   att_coverage_ ? weight_handle(att_coverage_->weight()) : sparse::WeightHandle(),
+                                  att_word_ ? weight_handle(att_word_->weight()) : sparse::WeightHandle(),
                                   cell,
                                   weight_handle(logit_->weight()),
                                   logit_->bias()->effective()};
@@ -194,10 +205,11 @@ SoftAttentionState SoftAttentionDecoder::initial_state(const Tensor& memory) con
   return state;
 }
 
-Tensor SoftAttentionDecoder::attention_weights(const Tensor& keys, const SoftAttentionState& state,
+Tensor SoftAttentionDecoder::attention_weights(const Tensor& words, const Tensor& keys, const SoftAttentionState& state,
                                                const SoftAttentionStepWeights& weights) const {
   const int64_t rows = keys.size(0), positions = keys.size(1);
-  const Tensor query = sparse::linear(state.cell.h, weights.query_weight, weights.query_bias);  // [N, A]
+  Tensor query = sparse::linear(state.cell.h, weights.query_weight, weights.query_bias);  // [N, A]
+  if (config_.word_in_query) query = add(query, sparse::linear(words, weights.word_query_weight));
   Tensor energies = add(keys, unsqueeze(query, 1));                                             // [N, P, A]
   if (config_.coverage)
     energies = add(energies, sparse::linear(unsqueeze(state.coverage, 2), weights.coverage_weight));
@@ -207,7 +219,7 @@ Tensor SoftAttentionDecoder::attention_weights(const Tensor& keys, const SoftAtt
 
 SoftAttentionState SoftAttentionDecoder::step(const Tensor& words, const Tensor& memory, const Tensor& keys,
                                               const SoftAttentionState& state, const SoftAttentionStepWeights& weights) {
-  const Tensor alpha = attention_weights(keys, state, weights);                          // [N, P]
+  const Tensor alpha = attention_weights(words, keys, state, weights);                          // [N, P]
   // sum_p alpha[n, p] memory[n, p, :] as one broadcast multiply and one reduction: a batched
   // matmul would run `rows` separate [1, P] x [P, C] GEMM calls, and their per-call threading
   // overhead was most of a decoder step at batch 50.

@@ -4,7 +4,8 @@
 // recurrent decoder with additive attention.
 //
 // Per time step t, with memory a [P, C] (P positions), keys K = att_key(a) [P, A] computed once:
-//   e_t     = att_qk(tanh(K + att_query(h_{t-1}) [+ att_coverage(cov_t)]))    [P]   (additive alignment)
+//   e_t     = att_qk(tanh(K + att_query(h_{t-1}) [+ att_word(x_t)] [+ att_coverage(cov_t)]))    [P]
+//             (additive alignment; x_t = embedding(w_{t-1}), the word this step reads)
 //   alpha_t = softmax over positions of e_t;  z_t = sum_p alpha_t,p a_p   (context, [C])
 //   cov_t   = sum_{s<t} alpha_s    [P]   (only with "coverage": the attention each position has had)
 //   h_t     = cell([embedding(w_{t-1}), z_t], h_{t-1}) (LSTM or GRU; dropout on input and output)
@@ -54,6 +55,11 @@ struct SoftAttentionDecoderConfig {
   bool coordinate_channels = false;
   bool coverage = false;
   bool context_in_output = false;
+  // The attention's query also reads the word this step is fed (att_word(x_t)). The paper's query
+  // is h_{t-1} alone, which was computed before w_{t-1} was chosen: after naming a colour the
+  // attention cannot know which colour was named, and the shape word may come from a neighbour.
+  // The Up-Down captioner's attention LSTM reads the word before attending, for the same reason.
+  bool word_in_query = false;
   bool operator==(const SoftAttentionDecoderConfig&) const = default;
 };
 
@@ -68,7 +74,7 @@ struct SoftAttentionConfig {
 
 // JSON: {"encoder": {...}, "decoder": {"vocabulary_size", "cell": "lstm"|"gru", "hidden_size",
 // "embedding_size", "attention_size", "dropout", "forget_bias", "coordinate_channels", "coverage",
-// "context_in_output"}, "decoding": {"beam_size", "max_words"}, "tokens": {"pad", "bos", "eos"}}. Missing keys keep
+// "context_in_output", "word_in_query"}, "decoding": {"beam_size", "max_words"}, "tokens": {"pad", "bos", "eos"}}. Missing keys keep
 // defaults; unknown keys throw.
 void to_json(nlohmann::json& json, const SoftAttentionConfig& config);
 void from_json(const nlohmann::json& json, SoftAttentionConfig& config);
@@ -82,6 +88,7 @@ struct SoftAttentionStepWeights {
   sparse::WeightHandle qk_weight;
   Tensor qk_bias;
   sparse::WeightHandle coverage_weight;  // [A, 1]; empty without coverage
+  sparse::WeightHandle word_query_weight;  // [A, E]; empty without word_in_query
   CellWeights cell;
   sparse::WeightHandle logit_weight;
   Tensor logit_bias;
@@ -111,8 +118,9 @@ class SoftAttentionDecoder : public nn::Module {
   // words [N, E], memory [N, P, C], keys [N, P, A] -> the next state (cell.h feeds the output layer).
   SoftAttentionState step(const Tensor& words, const Tensor& memory, const Tensor& keys,
                           const SoftAttentionState& state, const SoftAttentionStepWeights& weights);
-  // The attention weights [N, P] in `state` (softmax over positions).
-  Tensor attention_weights(const Tensor& keys, const SoftAttentionState& state,
+  // The attention weights [N, P] of the step that reads `words` [N, E] in `state` (softmax over
+  // positions).
+  Tensor attention_weights(const Tensor& words, const Tensor& keys, const SoftAttentionState& state,
                            const SoftAttentionStepWeights& weights) const;
   // What the output layer reads after a step: h [N, H], or [h, z] [N, H + C] with context_in_output.
   Tensor output_features(const SoftAttentionState& state) const;
@@ -140,7 +148,7 @@ class SoftAttentionDecoder : public nn::Module {
   int64_t memory_channels_;
   std::shared_ptr<Generator> dropout_generator_;
   std::shared_ptr<nn::Embedding> embedding_;
-  std::shared_ptr<nn::Linear> att_key_, att_query_, att_qk_, att_coverage_, init_h_, init_c_, logit_;
+  std::shared_ptr<nn::Linear> att_key_, att_query_, att_qk_, att_coverage_, att_word_, init_h_, init_c_, logit_;
   std::shared_ptr<RecurrentCell> cell_;
   std::map<const nn::Parameter*, std::shared_ptr<const sparse::CsrMatrix>> sparse_weights_;
 };

@@ -224,12 +224,14 @@ TEST(SoftAttentionCaptioner, FirstStepFollowsTheEquations) {
   EXPECT_LT(max_abs_difference(narrow(logits.row(1), 0, 0, 1), expected), 1e-12);
 }
 
-// tiny_config with the decoder's extensions: coordinate channels, coverage, context in the output.
+// tiny_config with the decoder's extensions: coordinate channels, coverage, context in the output,
+// the word in the attention's query.
 SoftAttentionConfig tiny_extended_config(CellType cell = CellType::Lstm) {
   SoftAttentionConfig config = tiny_config(cell);
   config.decoder.coordinate_channels = true;
   config.decoder.coverage = true;
   config.decoder.context_in_output = true;
+  config.decoder.word_in_query = true;
   return config;
 }
 
@@ -259,13 +261,14 @@ TEST(SoftAttentionCaptioner, ExtendedDecoderFollowsTheEquations) {
   Tensor coverage = zeros({4, 1}, DType::F64);                                                   // [P, 1]
   Tensor context;
   for (const int64_t token : {kBos, int64_t{4}}) {
-    const Tensor query = linear(h, p["decoder.att_query.weight"], p["decoder.att_query.bias"]);
+    const Tensor word = embedding(p["decoder.embedding.weight"], from_vector<int64_t>({token}, {1}));
+    const Tensor query = add(linear(h, p["decoder.att_query.weight"], p["decoder.att_query.bias"]),
+                             linear(word, p["decoder.att_word.weight"]));                       // [1, A]
     const Tensor covered = linear(coverage, p["decoder.att_coverage.weight"]);                  // [P, A]
     const Tensor scores = linear(tanh(add(add(keys, query), covered)), p["decoder.att_qk.weight"],
                                  p["decoder.att_qk.bias"]);                                     // [P, 1]
     const Tensor alpha = softmax(transpose(scores));                                           // [1, P]
     coverage = add(coverage, transpose(alpha));
-    const Tensor word = embedding(p["decoder.embedding.weight"], from_vector<int64_t>({token}, {1}));
     context = matmul(alpha, memory);                                                           // [1, C]
     const Tensor gates = add(linear(concat({word, context}, 1), p["decoder.lstm.w_ih"], p["decoder.lstm.b_ih"]),
                              linear(h, p["decoder.lstm.w_hh"], p["decoder.lstm.b_hh"]));
@@ -452,6 +455,7 @@ TEST(SoftAttentionConfig, JsonRoundTripAndErrors) {
   EXPECT_FALSE(defaults.decoder.coordinate_channels);  // the paper's decoder unless asked
   EXPECT_FALSE(defaults.decoder.coverage);
   EXPECT_FALSE(defaults.decoder.context_in_output);
+  EXPECT_FALSE(defaults.decoder.word_in_query);
   const SoftAttentionConfig extended = tiny_extended_config();
   EXPECT_EQ(nlohmann::json(extended).get<SoftAttentionConfig>().decoder, extended.decoder);
 
@@ -465,7 +469,7 @@ TEST(SoftAttentionConfig, JsonRoundTripAndErrors) {
   };
   EXPECT_EQ(error_of(R"({"decoder": {"cel": "gru"}})"),
             "unknown key decoder.cel (known: vocabulary_size, cell, hidden_size, embedding_size, attention_size, "
-            "dropout, forget_bias, coordinate_channels, coverage, context_in_output)");
+            "dropout, forget_bias, coordinate_channels, coverage, context_in_output, word_in_query)");
   EXPECT_EQ(error_of(R"({"decoder": {"coverage": 1}})"), "decoder.coverage: value 1 has the wrong type");
   EXPECT_EQ(error_of(R"({"decoder": {"cell": "rnn", "vocabulary_size": 10}})"),
             "unknown recurrent cell 'rnn' (expected lstm or gru)");
