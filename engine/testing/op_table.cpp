@@ -104,6 +104,11 @@ std::vector<OpCase> build_table() {
     Tensor running_mean = zeros({2}, x[0].dtype(), x[0].device()), running_var = ones({2}, x[0].dtype(), x[0].device());
     return batch_norm(x[0], x[1], x[2], running_mean, running_var, true);
   });
+  // 20 positions per plane: the CPU's eight-way partial sums run twice and then a tail of four.
+  add_case("batch_norm_train_wide_planes", {normal({2, 2, 4, 5}), normal({2}), normal({2})}, [](const Inputs& x) {
+    Tensor running_mean = zeros({2}, x[0].dtype(), x[0].device()), running_var = ones({2}, x[0].dtype(), x[0].device());
+    return batch_norm(x[0], x[1], x[2], running_mean, running_var, true);
+  });
   add_case("batch_norm_eval", {normal({2, 2, 2, 3}), normal({2}), normal({2})}, [](const Inputs& x) {
     Tensor running_mean = full({2}, 0.3, x[0].dtype(), x[0].device()), running_var = full({2}, 1.7, x[0].dtype(), x[0].device());
     return batch_norm(x[0], x[1], x[2], running_mean, running_var, false);
