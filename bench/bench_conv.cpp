@@ -200,13 +200,7 @@ int main(int argc, char** argv) {
   using namespace sparsecap::bench;
   // Three repetitions unless told otherwise; the ratios use each benchmark's fastest (the machine
   // this runs on is often shared).
-  std::vector<char*> args(argv, argv + argc);
-  std::string repetitions = "--benchmark_repetitions=3";
-  if (std::none_of(args.begin(), args.end(),
-                   [](const char* a) { return std::string(a).rfind("--benchmark_repetitions", 0) == 0; }))
-    args.insert(args.begin() + 1, repetitions.data());
-  int count = static_cast<int>(args.size());
-  benchmark::Initialize(&count, args.data());
+  initialize_with_repetitions(argc, argv);
   std::printf("machine: %s, %d hardware threads; depthwise 3x3, padding 1, NCHW float32, batch %lld\n",
               sparsecap::cpu::cpu_model().c_str(), omp_get_num_procs(), static_cast<long long>(kBatch));
   const std::vector<int> thread_counts = {1, 2};

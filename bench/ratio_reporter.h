@@ -70,4 +70,16 @@ class FastestRepetitionReporter : public RatioReporter {
   }
 };
 
+// benchmark::Initialize with `repetitions` repetitions of each benchmark unless the command line
+// asks for another number: with FastestRepetitionReporter the ratios use the fastest of them.
+inline void initialize_with_repetitions(int argc, char** argv, int repetitions = 3) {
+  std::vector<char*> args(argv, argv + argc);
+  std::string flag = "--benchmark_repetitions=" + std::to_string(repetitions);
+  if (std::none_of(args.begin(), args.end(),
+                   [](const char* a) { return std::string(a).rfind("--benchmark_repetitions", 0) == 0; }))
+    args.insert(args.begin() + 1, flag.data());
+  int count = static_cast<int>(args.size());
+  benchmark::Initialize(&count, args.data());
+}
+
 }  // namespace sparsecap::bench
