@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <fstream>
 #include <set>
+#include <tuple>
 
 #include "../data/temporary_directory.h"
 #include "engine/autograd.h"
@@ -84,8 +85,16 @@ struct PrunedModel {
   std::unique_ptr<models::SoftAttentionCaptioner> model;
 };
 
-PrunedModel pruned_captioner(models::CellType cell, double sparsity = 0.9) {
+// `extended`: the decoder's options on (coordinate channels, coverage, context in the output, the
+// word in the query), which add the coverage and word-query matrices to the CSR weights.
+PrunedModel pruned_captioner(models::CellType cell, double sparsity = 0.9, bool extended = false) {
   PrunedModel pruned{small_config(cell), nullptr};
+  if (extended) {
+    pruned.config.decoder.coordinate_channels = true;
+    pruned.config.decoder.coverage = true;
+    pruned.config.decoder.context_in_output = true;
+    pruned.config.decoder.word_in_query = true;
+  }
   Generator generator(21);
   pruned.model = std::make_unique<models::SoftAttentionCaptioner>(pruned.config, generator);
   // Batch-norm statistics away from their defaults so their round trip is tested too.
@@ -273,15 +282,17 @@ TEST(SparseExport, BrokenCsrInAFileIsAClearError) {
                     {"w", "values must be F16 or F32"});
 }
 
-class SparseEquivalence : public ::testing::TestWithParam<models::CellType> {};
+// (cell, extended decoder)
+class SparseEquivalence : public ::testing::TestWithParam<std::tuple<models::CellType, bool>> {};
 
 TEST_P(SparseEquivalence, ExportedModelDecodesLikeTheDenseModel) {
   TemporaryDirectory directory;
-  PrunedModel pruned = pruned_captioner(GetParam());
+  const auto [cell, extended] = GetParam();
+  PrunedModel pruned = pruned_captioner(cell, 0.9, extended);
   const ExportReport report = export_model(*pruned.model, csr_names(*pruned.model), run_config_json(pruned.config), words(40),
                                            directory.path() / "model.safetensors", ExportOptions{});
   train::ExportedCaptioner loaded = train::load_exported_captioner(report.path);
-  EXPECT_EQ(loaded.csr_weights, GetParam() == models::CellType::Lstm ? 9 : 8);
+  EXPECT_EQ(loaded.csr_weights, (cell == models::CellType::Lstm ? 9 : 8) + (extended ? 2 : 0));
   EXPECT_EQ(loaded.vocabulary, words(40));
   EXPECT_EQ(loaded.config.model["decoder"]["hidden_size"], 48);
   auto* loaded_model = dynamic_cast<models::SoftAttentionCaptioner*>(loaded.model.get());
@@ -320,8 +331,9 @@ TEST_P(SparseEquivalence, ExportedModelDecodesLikeTheDenseModel) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(LstmAndGru, SparseEquivalence,
-                         ::testing::Values(models::CellType::Lstm, models::CellType::Gru));
+INSTANTIATE_TEST_SUITE_P(LstmAndGruPlainAndExtended, SparseEquivalence,
+                         ::testing::Combine(::testing::Values(models::CellType::Lstm, models::CellType::Gru),
+                                            ::testing::Bool()));
 
 TEST(SparseExport, LoadRejectsAFileThatIsNotAnExport) {
   TemporaryDirectory directory;
