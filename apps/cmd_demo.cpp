@@ -23,7 +23,7 @@ struct DemoArguments {
   std::string out = "runs/demo";
   bool full = false;
   int64_t steps = 0;  // 0: the default for the chosen size
-  int64_t pretrain_steps = 1500;
+  int64_t pretrain_steps = kDefaultPretrainSteps;
   bool all_models = false;
   std::vector<std::string> only;
   std::string configs_dir = SPARSECAP_CONFIGS_DIR;

@@ -44,7 +44,7 @@ struct SweepArguments {
   int64_t steps = 0;
   int64_t test_images = 0;
   int64_t beam = 3;
-  int64_t pretrain_steps = 1500;  // as the demo's encoder
+  int64_t pretrain_steps = kDefaultPretrainSteps;  // as the demo's encoder
   bool tables_only = false;
   std::string cell;  // internal: run only this cell (the children of --jobs)
 };
