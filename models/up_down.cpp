@@ -6,6 +6,7 @@
 #include "engine/autograd.h"
 #include "engine/error.h"
 #include "engine/json_fields.h"
+#include "engine/nn/init.h"
 #include "engine/ops.h"
 #include "models/captioner_registry.h"
 #include "models/region_box_features.h"
@@ -40,6 +41,7 @@ void to_json(nlohmann::json& json, const UpDownConfig& config) {
           {"forget_bias", config.forget_bias},
           {"box_features", config.box_features},
           {"standardize_features", config.standardize_features},
+          {"coverage", config.coverage},
           {"decoding", decoding_options_json(config.decoding)},
           {"tokens", special_tokens_json(config.tokens)}};
 }
@@ -47,7 +49,7 @@ void to_json(nlohmann::json& json, const UpDownConfig& config) {
 void from_json(const nlohmann::json& json, UpDownConfig& config) {
   check_known_keys(json,
                    {"vocabulary_size", "feature_size", "embedding_size", "hidden_size", "attention_size", "dropout",
-                    "forget_bias", "box_features", "standardize_features", "decoding", "tokens"},
+                    "forget_bias", "box_features", "standardize_features", "coverage", "decoding", "tokens"},
                    "model");
   read_field(json, "vocabulary_size", config.vocabulary_size, "model");
   read_field(json, "feature_size", config.feature_size, "model");
@@ -58,6 +60,7 @@ void from_json(const nlohmann::json& json, UpDownConfig& config) {
   read_field(json, "forget_bias", config.forget_bias, "model");
   read_field(json, "box_features", config.box_features, "model");
   read_field(json, "standardize_features", config.standardize_features, "model");
+  read_field(json, "coverage", config.coverage, "model");
   if (json.contains("decoding")) read_decoding_options(json.at("decoding"), config.decoding);
   if (json.contains("tokens")) read_special_tokens(json.at("tokens"), config.tokens);
 }
@@ -96,16 +99,24 @@ UpDownCaptioner::UpDownCaptioner(const UpDownConfig& config, Generator& generato
                                                                           generator, cell_options));
   h2att_ = register_module("h2att", xavier_linear(hidden, config_.attention_size, generator));
   alpha_net_ = register_module("alpha_net", xavier_linear(config_.attention_size, 1, generator));
+  if (config_.coverage) {
+    // No bias: h2att's already shifts every energy's argument.
+    att_coverage_ = register_module(
+        "att_coverage", std::make_shared<nn::Linear>(1, config_.attention_size, generator, nn::LinearOptions{.bias = false}));
+    nn::init::xavier_uniform_(att_coverage_->weight()->value(), generator);
+  }
   language_lstm_ = register_module("language_lstm",
                                    make_recurrent_cell(CellType::Lstm, 2 * hidden, hidden, generator, cell_options));
   logit_ = register_module("logit", xavier_linear(hidden, config_.vocabulary_size, generator));
 }
 
 std::vector<nn::ParameterPtr> UpDownCaptioner::weight_matrices() const {
-  return {embedding_->weight(),      fc_embed_->weight(),       att_embed_->weight(),
-          ctx2att_->weight(),        attention_lstm_->w_ih(),   attention_lstm_->w_hh(),
-          h2att_->weight(),          alpha_net_->weight(),      language_lstm_->w_ih(),
-          language_lstm_->w_hh(),    logit_->weight()};
+  std::vector<nn::ParameterPtr> matrices = {embedding_->weight(),    fc_embed_->weight(),     att_embed_->weight(),
+                                            ctx2att_->weight(),      attention_lstm_->w_ih(), attention_lstm_->w_hh(),
+                                            h2att_->weight(),        alpha_net_->weight(),    language_lstm_->w_ih(),
+                                            language_lstm_->w_hh(),  logit_->weight()};
+  if (att_coverage_) matrices.push_back(att_coverage_->weight());
+  return matrices;
 }
 
 std::vector<std::string> UpDownCaptioner::sparse_compute_weight_names() const {
@@ -130,6 +141,7 @@ UpDownStepWeights UpDownCaptioner::step_weights() const {
                            h2att_->bias()->effective(),
                            sparse_weights_.handle(alpha_net_->weight()),
                            alpha_net_->bias()->effective(),
+                           att_coverage_ ? sparse_weights_.handle(att_coverage_->weight()) : sparse::WeightHandle(),
                            cell_weights(*language_lstm_),
                            sparse_weights_.handle(logit_->weight()),
                            logit_->bias()->effective()};
@@ -171,16 +183,22 @@ UpDownMemory UpDownCaptioner::embed_memory(const CaptionerInputs& inputs) {
   return memory;
 }
 
-UpDownState UpDownCaptioner::initial_state(int64_t rows, const Tensor& like) const {
+UpDownState UpDownCaptioner::initial_state(const UpDownMemory& memory) const {
+  const Tensor& like = memory.fc;
+  const int64_t rows = like.size(0);
   const Tensor zero = zeros({rows, config_.hidden_size}, like.dtype(), like.device());
-  return UpDownState{{zero, zero}, {zero, zero}};
+  UpDownState state{{zero, zero}, {zero, zero}, Tensor()};
+  if (config_.coverage) state.coverage = zeros({rows, memory.regions.size(1)}, like.dtype(), like.device());
+  return state;
 }
 
-Tensor UpDownCaptioner::attention_weights(const UpDownMemory& memory, const Tensor& h1,
+Tensor UpDownCaptioner::attention_weights(const UpDownMemory& memory, const Tensor& h1, const Tensor& coverage,
                                           const UpDownStepWeights& weights) const {
   const int64_t rows = memory.keys.size(0), regions = memory.keys.size(1);
   const Tensor query = sparse::linear(h1, weights.h2att_weight, weights.h2att_bias);  // [N, A_h]
-  const Tensor alignment = tanh(add(memory.keys, unsqueeze(query, 1)));               // [N, R, A_h]
+  Tensor energies = add(memory.keys, unsqueeze(query, 1));                            // [N, R, A_h]
+  if (config_.coverage) energies = add(energies, sparse::linear(unsqueeze(coverage, 2), weights.coverage_weight));
+  const Tensor alignment = tanh(energies);
   const Tensor scores = sparse::linear(alignment, weights.alpha_weight, weights.alpha_bias).reshape({rows, regions});
   return masked_softmax(scores, memory.mask);
 }
@@ -189,12 +207,12 @@ UpDownState UpDownCaptioner::step(const Tensor& words, const UpDownMemory& memor
                                   const UpDownStepWeights& weights) const {
   const RecurrentState attention =
       attention_lstm_->step(concat({state.language.h, memory.fc, words}, 1), state.attention, weights.attention_lstm);
-  const Tensor alpha = attention_weights(memory, attention.h, weights);              // [N, R]
+  const Tensor alpha = attention_weights(memory, attention.h, state.coverage, weights);  // [N, R]
   // One broadcast multiply and one reduction rather than N tiny GEMMs (as Soft-Attention).
   const Tensor attended = sum(mul(unsqueeze(alpha, 2), memory.regions), 1);          // [N, H]
   const RecurrentState language =
       language_lstm_->step(concat({attended, attention.h}, 1), state.language, weights.language_lstm);
-  return UpDownState{attention, language};
+  return UpDownState{attention, language, config_.coverage ? add(state.coverage, alpha) : Tensor()};
 }
 
 Tensor UpDownCaptioner::word_inputs(const Tensor& tokens, const UpDownStepWeights& weights) {
@@ -214,7 +232,7 @@ Tensor UpDownCaptioner::forward_teacher_forced(const CaptionerInputs& inputs, co
   const UpDownStepWeights weights = step_weights();
   // The memory once per image, then repeated for each of its captions.
   const UpDownMemory memory = embed_memory(inputs).repeated(seq_per_img);
-  UpDownState state = initial_state(captions.size(0), memory.fc);
+  UpDownState state = initial_state(memory);
   const Tensor words = word_inputs(time_major_inputs(captions), weights);  // [L - 1, N, E]
   std::vector<Tensor> outputs;
   outputs.reserve(static_cast<size_t>(words.size(0)));
@@ -250,6 +268,7 @@ class UpDownDecodingState : public DecodingState {
       s->h = index_select(s->h, index);
       s->c = index_select(s->c, index);
     }
+    if (state.coverage.defined()) state.coverage = index_select(state.coverage, index);
   }
 
   UpDownMemory memory;
@@ -262,7 +281,7 @@ class UpDownDecodingState : public DecodingState {
 std::unique_ptr<DecodingState> UpDownCaptioner::encode(const CaptionerInputs& inputs) {
   UpDownStepWeights weights = step_weights();
   UpDownMemory memory = embed_memory(inputs);
-  UpDownState state = initial_state(memory.fc.size(0), memory.fc);
+  UpDownState state = initial_state(memory);
   return std::make_unique<UpDownDecodingState>(std::move(memory), std::move(state), std::move(weights));
 }
 

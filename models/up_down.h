@@ -10,10 +10,13 @@
 //   K    = ctx2att(A)                             [R, A_h]
 // Per time step t (x_t = dropout(relu(embedding(w_{t-1}))), states start at zero):
 //   (h1, c1) = attention_lstm([h2_{t-1}, v_fc, x_t], (h1, c1))
-//   e_t      = alpha_net(tanh(K + h2att(h1)))     [R]; alpha = softmax over the real regions only
+//   e_t      = alpha_net(tanh(K + h2att(h1) [+ att_coverage(cov_t)]))   [R]; alpha = softmax over
+//              the real regions only
 //   a_t      = sum_r alpha_r A_r                  [H]
 //   (h2, c2) = language_lstm([a_t, h1], (h2, c2))
 //   logits   = logit(dropout(h2))
+// With "coverage" (off in the reference), cov_t = sum_{s<t} alpha_s [R] is the attention each
+// region has had so far (Tu et al. 2016), as in the Soft-Attention decoder's option.
 // Reference sizes (the defaults): H = 1000 (rnn and input encoding), A_h = 512, D = 2048; the
 // language dropout is 0.5 (0.1 in pruned runs, which the Supermask config sets).
 //
@@ -52,6 +55,10 @@ struct UpDownConfig {
   // Standardise each feature dimension (regions and fc) with the training set's mean and std
   // before the embeddings (models/region_feature_standardizer.h). Off in the reference.
   bool standardize_features = false;
+  // A coverage term in the attention energies: att_coverage, one [A_h, 1] weight without bias,
+  // reads the attention each region has had so far. A caption that lists the objects must name
+  // each once; without it the attention can return to a region it has named. Off in the reference.
+  bool coverage = false;
   DecodingOptions decoding;       // beam 3, at most 30 words
   SpecialTokens tokens;
   void validate_options() const;  // all but the vocabulary; throws naming the offending key and value
@@ -59,7 +66,7 @@ struct UpDownConfig {
 };
 
 // JSON: {"vocabulary_size", "feature_size", "embedding_size", "hidden_size", "attention_size",
-// "dropout", "forget_bias", "box_features", "standardize_features", "decoding": {"beam_size", "max_words"}, "tokens": {"pad", "bos",
+// "dropout", "forget_bias", "box_features", "standardize_features", "coverage", "decoding": {"beam_size", "max_words"}, "tokens": {"pad", "bos",
 // "eos"}}. Missing keys keep defaults; unknown keys throw.
 void to_json(nlohmann::json& json, const UpDownConfig& config);
 void from_json(const nlohmann::json& json, UpDownConfig& config);
@@ -72,6 +79,7 @@ struct UpDownStepWeights {
   Tensor h2att_bias;
   sparse::WeightHandle alpha_weight;
   Tensor alpha_bias;
+  sparse::WeightHandle coverage_weight;  // [A_h, 1]; empty without coverage
   CellWeights language_lstm;
   sparse::WeightHandle logit_weight;
   Tensor logit_bias;
@@ -87,6 +95,7 @@ struct UpDownMemory {
 
 struct UpDownState {
   RecurrentState attention, language;
+  Tensor coverage;  // [N, R] attention so far; undefined without coverage
 };
 
 class UpDownCaptioner : public Captioner {
@@ -98,12 +107,14 @@ class UpDownCaptioner : public Captioner {
   // Region features [B, R, D], mask [B, R], fc [B, D] -> the embedded memory.
   UpDownMemory embed_memory(const CaptionerInputs& inputs);
   UpDownStepWeights step_weights() const;
-  UpDownState initial_state(int64_t rows, const Tensor& like) const;  // zeros in like's dtype and device
+  UpDownState initial_state(const UpDownMemory& memory) const;  // zeros, one row per memory row
   // words: the embedded previous tokens [N, E] -> the next state.
   UpDownState step(const Tensor& words, const UpDownMemory& memory, const UpDownState& state,
                    const UpDownStepWeights& weights) const;
-  // The attention weights [N, R] for attention-LSTM output h1 [N, H].
-  Tensor attention_weights(const UpDownMemory& memory, const Tensor& h1, const UpDownStepWeights& weights) const;
+  // The attention weights [N, R] for attention-LSTM output h1 [N, H] (and the coverage so far
+  // [N, R] with the coverage option; undefined otherwise).
+  Tensor attention_weights(const UpDownMemory& memory, const Tensor& h1, const Tensor& coverage,
+                           const UpDownStepWeights& weights) const;
   Tensor word_inputs(const Tensor& tokens, const UpDownStepWeights& weights);  // embed, ReLU, dropout
   Tensor logits(const Tensor& h2, const UpDownStepWeights& weights);           // dropout, logit
 
@@ -136,7 +147,7 @@ class UpDownCaptioner : public Captioner {
   UpDownConfig config_;
   std::shared_ptr<Generator> dropout_generator_;
   std::shared_ptr<nn::Embedding> embedding_;
-  std::shared_ptr<nn::Linear> fc_embed_, att_embed_, ctx2att_, h2att_, alpha_net_, logit_;
+  std::shared_ptr<nn::Linear> fc_embed_, att_embed_, ctx2att_, h2att_, alpha_net_, att_coverage_, logit_;
   std::shared_ptr<RegionFeatureStandardizer> standardizer_;  // null unless standardize_features
   std::shared_ptr<RecurrentCell> attention_lstm_, language_lstm_;
   SparseWeightTable sparse_weights_;

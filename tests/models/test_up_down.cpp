@@ -94,13 +94,17 @@ Tensor logits_by_hand(const UpDownCaptioner& model, const CaptionerInputs& input
   const Tensor keys = linear(attended_memory, p["ctx2att.weight"], p["ctx2att.bias"]);      // [n, A]
   const int64_t hidden = model.config().hidden_size;
   Tensor h1 = zeros({1, hidden}, DType::F64), c1 = h1, h2 = h1, c2 = h1;
+  Tensor coverage = zeros({real_regions, 1}, DType::F64);  // the attention each region has had
   std::vector<Tensor> logits;
   for (size_t t = 0; t + 1 < tokens.size(); ++t) {
     const Tensor x = relu(embedding(p["embedding.weight"], from_vector<int64_t>({tokens[t]}, {1})));
     std::tie(h1, c1) = lstm_by_hand(concat({h2, v_fc, x}, 1), h1, c1, p, "attention_lstm");
-    const Tensor query = linear(h1, p["h2att.weight"], p["h2att.bias"]);
-    const Tensor scores = linear(tanh(add(keys, query)), p["alpha_net.weight"], p["alpha_net.bias"]);  // [n, 1]
-    const Tensor attended = matmul(softmax(transpose(scores)), attended_memory);                     // [1, H]
+    Tensor energies = add(keys, linear(h1, p["h2att.weight"], p["h2att.bias"]));               // [n, A]
+    if (model.config().coverage) energies = add(energies, matmul(coverage, transpose(p["att_coverage.weight"])));
+    const Tensor scores = linear(tanh(energies), p["alpha_net.weight"], p["alpha_net.bias"]);  // [n, 1]
+    const Tensor alpha = softmax(transpose(scores));                                            // [1, n]
+    coverage = add(coverage, transpose(alpha));
+    const Tensor attended = matmul(alpha, attended_memory);                                    // [1, H]
     std::tie(h2, c2) = lstm_by_hand(concat({attended, h1}, 1), h2, c2, p, "language_lstm");
     logits.push_back(linear(h2, p["logit.weight"], p["logit.bias"]));
   }
@@ -228,9 +232,11 @@ TEST(UpDownCaptioner, StandardizedFeaturesFollowTheEquations) {
   EXPECT_EQ(plain.region_feature_standardizer(), nullptr);
 }
 
-TEST(UpDownCaptioner, GradientsMatchTheEquationsWrittenWithOps) {
-  Generator generator(3);
-  UpDownCaptioner model(tiny_config(), generator);
+// The model's parameter gradients against those of the by-hand logits; every one but alpha_net's
+// bias (a shift of every score, which softmax ignores) must be non-zero.
+void expect_gradients_match_the_equations(const UpDownConfig& config, uint64_t seed) {
+  Generator generator(seed);
+  UpDownCaptioner model(config, generator);
   model.to(DType::F64);
   model.train();  // dropout 0: training mode changes nothing but must not break the comparison
   const std::vector<int64_t> real = {3, 2};
@@ -251,9 +257,53 @@ TEST(UpDownCaptioner, GradientsMatchTheEquationsWrittenWithOps) {
     }
     EXPECT_LT(worst, 1e-12) << name;
     if (name != "alpha_net.bias") {
-      EXPECT_GT(magnitude, 0.0) << name;  // a shift of every score: softmax ignores it
+      EXPECT_GT(magnitude, 0.0) << name;
     }
   }
+}
+
+TEST(UpDownCaptioner, GradientsMatchTheEquationsWrittenWithOps) { expect_gradients_match_the_equations(tiny_config(), 3); }
+
+UpDownConfig coverage_config() {
+  UpDownConfig config = tiny_config();
+  config.coverage = true;
+  return config;
+}
+
+TEST(UpDownCaptioner, CoverageFollowsTheEquations) {
+  Generator generator(14);
+  UpDownCaptioner model(coverage_config(), generator);
+  model.to(DType::F64);
+  model.eval();
+  EXPECT_EQ(parameter_values(model).at("att_coverage.weight").shape(), (Shape{4, 1}));
+  const std::vector<int64_t> real = {3, 2};
+  const CaptionerInputs inputs = region_inputs(real, 3, 6, generator);
+  const Tensor logits = model.forward_teacher_forced(inputs, tiny_captions(), 2);
+  EXPECT_LT(max_abs_difference(logits, all_logits_by_hand(model, inputs, real, tiny_captions(), 2)), 1e-12);
+  // The term is on the path: without it the logits move after the first step only.
+  for (const auto& [name, parameter] : model.named_parameters())
+    if (name == "att_coverage.weight") parameter->value().zero_();
+  const Tensor without = model.forward_teacher_forced(inputs, tiny_captions(), 2);
+  EXPECT_LT(max_abs_difference(narrow(without, 1, 0, 1), narrow(logits, 1, 0, 1)), 1e-12);
+  EXPECT_GT(max_abs_difference(without, logits), 1e-6);
+}
+
+TEST(UpDownCaptioner, CoverageGradientsMatchTheEquationsWrittenWithOps) {
+  expect_gradients_match_the_equations(coverage_config(), 15);
+}
+
+TEST(UpDownCaptioner, CoverageTeacherForcingEqualsStepByStepDecodingAndIgnoresPadding) {
+  Generator generator(16);
+  UpDownCaptioner model(coverage_config(), generator);
+  model.to(DType::F64);
+  model.eval();
+  const CaptionerInputs inputs = region_inputs({3, 2}, 4, 6, generator);
+  const Tensor logits = model.forward_teacher_forced(inputs, tiny_captions(), 2);
+  captioner_checks::expect_decoding_matches_teacher_forcing(model, inputs, tiny_captions(), 2, logits, 1e-12);
+  CaptionerInputs narrower = inputs;
+  narrower.region_features = narrow(inputs.region_features, 1, 0, 3);
+  narrower.region_mask = narrow(inputs.region_mask, 1, 0, 3);
+  EXPECT_LT(max_abs_difference(model.forward_teacher_forced(narrower, tiny_captions(), 2), logits), 1e-12);
 }
 
 TEST(UpDownCaptioner, GradientsOfTheFeaturesMatchFiniteDifferences) {
@@ -327,6 +377,11 @@ TEST(UpDownCaptioner, SupermaskGatesEveryWeightMatrixAndEmbeddingOnly) {
   EXPECT_EQ(gated.gated.size(), 11u);
   for (const std::string& name : gated.gated)
     EXPECT_TRUE(name.ends_with(".weight") || name.ends_with(".w_ih") || name.ends_with(".w_hh")) << name;
+  UpDownCaptioner with_coverage(coverage_config(), generator);
+  const captioner_checks::GatedParameters gated_with_coverage =
+      captioner_checks::supermask_gated_parameters(with_coverage);
+  EXPECT_EQ(gated_with_coverage.gated, gated_with_coverage.weights_and_embeddings);
+  EXPECT_EQ(gated_with_coverage.gated.size(), 12u);  // and att_coverage.weight
 }
 
 TEST(UpDownCaptioner, SparseExportDecodesTheSameCaptions) {
@@ -338,6 +393,7 @@ TEST(UpDownCaptioner, SparseExportDecodesTheSameCaptions) {
   config.attention_size = 12;
   config.box_features = true;  // the exported config must bring the wider att_embed back
   config.standardize_features = true;  // and the export the standardizer's statistics
+  config.coverage = true;              // and att_coverage, computed through CSR as well
   UpDownCaptioner model(config, generator);
   model.region_feature_standardizer()->set_statistics({0.5, -1, 2, 0, 0.1, 3}, {2, 0.5, 1, 4, 0.25, 1.5});
   captioner_checks::prune_randomly(model, 0.8, 3);
@@ -348,7 +404,7 @@ TEST(UpDownCaptioner, SparseExportDecodesTheSameCaptions) {
   section["type"] = "up_down";
   CaptionerInputs inputs = region_inputs({3, 2, 1, 3}, 3, 6, generator, DType::F32);
   inputs.boxes = captioner_checks::random_boxes(4, 3, generator, DType::F32);
-  captioner_checks::expect_export_round_trip(model, section, inputs, 11);
+  captioner_checks::expect_export_round_trip(model, section, inputs, 12);  // 11 + att_coverage
 }
 
 TEST(UpDownConfig, JsonRoundTripDefaultsAndErrors) {
@@ -356,6 +412,7 @@ TEST(UpDownConfig, JsonRoundTripDefaultsAndErrors) {
   config.decoding.beam_size = 5;
   config.box_features = true;
   config.standardize_features = true;
+  config.coverage = true;
   const nlohmann::json json = config;
   const UpDownConfig back = json.get<UpDownConfig>();
   EXPECT_EQ(nlohmann::json(back), json);
@@ -369,6 +426,7 @@ TEST(UpDownConfig, JsonRoundTripDefaultsAndErrors) {
   EXPECT_EQ(resolved.at("dropout"), 0.5);
   EXPECT_EQ(resolved.at("box_features"), false);
   EXPECT_EQ(resolved.at("standardize_features"), false);
+  EXPECT_EQ(resolved.at("coverage"), false);
   EXPECT_FALSE(resolved.contains("vocabulary_size"));
   Generator generator(10);
   const std::unique_ptr<Captioner> built = make_captioner(
@@ -389,7 +447,7 @@ TEST(UpDownConfig, JsonRoundTripDefaultsAndErrors) {
   };
   EXPECT_EQ(error_of(R"({"hidden": 3})"),
             "unknown key model.hidden (known: vocabulary_size, feature_size, embedding_size, hidden_size, "
-            "attention_size, dropout, forget_bias, box_features, standardize_features, decoding, tokens)");
+            "attention_size, dropout, forget_bias, box_features, standardize_features, coverage, decoding, tokens)");
   EXPECT_EQ(error_of(R"({"vocabulary_size": 10, "attention_size": 0})"), "attention_size must be positive, got 0");
   EXPECT_EQ(error_of(R"({"vocabulary_size": 10, "dropout": 1.0})"), "dropout 1 outside [0, 1)");
   EXPECT_EQ(error_of(R"({"vocabulary_size": 10, "decoding": {"beam_size": 0}})"), "decoding.beam_size must be >= 1, got 0");
