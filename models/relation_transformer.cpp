@@ -8,6 +8,7 @@
 #include "engine/autograd.h"
 #include "engine/error.h"
 #include "engine/json_fields.h"
+#include "engine/nn/init.h"
 #include "engine/ops.h"
 #include "models/captioner_registry.h"
 #include "models/region_box_features.h"
@@ -24,6 +25,8 @@ void RelationTransformerConfig::validate_options() const {
   for (const auto& [name, size] : sizes) SPARSECAP_CHECK(size > 0, name, " must be positive, got ", size);
   SPARSECAP_CHECK(model_size % heads == 0, "model_size ", model_size, " is not a multiple of heads ", heads);
   SPARSECAP_CHECK(dropout >= 0.0 && dropout < 1.0, "dropout ", dropout, " outside [0, 1)");
+  SPARSECAP_CHECK(!coverage || decoder_layers >= 2, "coverage needs decoder_layers >= 2 (the first layer's attention ",
+                  "feeds the second's), got ", decoder_layers);
   validate_decoding_options(decoding);
 }
 
@@ -44,6 +47,7 @@ void to_json(nlohmann::json& json, const RelationTransformerConfig& config) {
           {"box_relation", config.box_relation},
           {"box_features", config.box_features},
           {"standardize_features", config.standardize_features},
+          {"coverage", config.coverage},
           {"decoding", decoding_options_json(config.decoding)},
           {"tokens", special_tokens_json(config.tokens)}};
 }
@@ -52,7 +56,7 @@ void from_json(const nlohmann::json& json, RelationTransformerConfig& config) {
   check_known_keys(json,
                    {"vocabulary_size", "feature_size", "model_size", "feed_forward_size", "encoder_layers",
                     "decoder_layers", "heads", "dropout", "box_relation", "box_features", "standardize_features",
-                    "decoding", "tokens"},
+                    "coverage", "decoding", "tokens"},
                    "model");
   read_field(json, "vocabulary_size", config.vocabulary_size, "model");
   read_field(json, "feature_size", config.feature_size, "model");
@@ -65,6 +69,7 @@ void from_json(const nlohmann::json& json, RelationTransformerConfig& config) {
   read_field(json, "box_relation", config.box_relation, "model");
   read_field(json, "box_features", config.box_features, "model");
   read_field(json, "standardize_features", config.standardize_features, "model");
+  read_field(json, "coverage", config.coverage, "model");
   if (json.contains("decoding")) read_decoding_options(json.at("decoding"), config.decoding);
   if (json.contains("tokens")) read_special_tokens(json.at("tokens"), config.tokens);
 }
@@ -159,11 +164,13 @@ Tensor MultiHeadAttention::project_heads(const nn::Linear& layer, const Tensor& 
 
 Tensor MultiHeadAttention::attend(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask,
                                   const Tensor& relation_log, double dropout_p, bool training,
-                                  Generator& dropout_generator, const SparseWeightTable& weights) const {
+                                  Generator& dropout_generator, const SparseWeightTable& weights,
+                                  Tensor* mean_attention) const {
   const int64_t batch = q.size(0), queries = q.size(2), head_size = q.size(3);
   Tensor scores = mul_scalar(matmul(q, transpose(k)), 1.0 / std::sqrt(static_cast<double>(head_size)));
   if (relation_log.defined()) scores = add(scores, relation_log);
   Tensor attention = mask.defined() ? masked_softmax(scores, mask) : softmax(scores);
+  if (mean_attention != nullptr) *mean_attention = mean(attention, 1);
   attention = dropout(attention, dropout_p, training, dropout_generator);
   const Tensor context = transpose(matmul(attention, v), 1, 2).reshape({batch, queries, heads_ * head_size});
   return linear_layer(*output_, context, weights);
@@ -217,7 +224,8 @@ Tensor RelationEncoderLayer::forward(const Tensor& x, const Tensor& mask, const 
   return add(y, dropout(fed, dropout_, training, dropout_generator));
 }
 
-RelationDecoderLayer::RelationDecoderLayer(const RelationTransformerConfig& config, Generator& generator)
+RelationDecoderLayer::RelationDecoderLayer(const RelationTransformerConfig& config, bool reads_coverage,
+                                           Generator& generator)
     : dropout_(config.dropout) {
   self_norm_ = register_module("self_norm", std::make_shared<ReferenceLayerNorm>(config.model_size));
   self_attention_ = register_module("self_attention",
@@ -225,6 +233,12 @@ RelationDecoderLayer::RelationDecoderLayer(const RelationTransformerConfig& conf
   source_norm_ = register_module("source_norm", std::make_shared<ReferenceLayerNorm>(config.model_size));
   source_attention_ = register_module("source_attention",
                                       std::make_shared<MultiHeadAttention>(config.model_size, config.heads, generator));
+  if (reads_coverage) {
+    // No bias: a shift of every region's logit, which the softmax ignores.
+    source_coverage_ = register_module(
+        "source_coverage", std::make_shared<nn::Linear>(1, config.heads, generator, nn::LinearOptions{.bias = false}));
+    nn::init::xavier_uniform_(source_coverage_->weight()->value(), generator);
+  }
   feed_forward_norm_ = register_module("feed_forward_norm", std::make_shared<ReferenceLayerNorm>(config.model_size));
   feed_forward_ = register_module("feed_forward",
                                   std::make_shared<FeedForward>(config.model_size, config.feed_forward_size, generator));
@@ -234,6 +248,7 @@ std::vector<nn::ParameterPtr> RelationDecoderLayer::weight_matrices() const {
   std::vector<nn::ParameterPtr> matrices = self_attention_->weight_matrices();
   for (const auto& part : {source_attention_->weight_matrices(), feed_forward_->weight_matrices()})
     matrices.insert(matrices.end(), part.begin(), part.end());
+  if (source_coverage_) matrices.push_back(source_coverage_->weight());
   return matrices;
 }
 
@@ -244,8 +259,9 @@ std::pair<Tensor, Tensor> RelationDecoderLayer::memory_keys_values(const Tensor&
 }
 
 Tensor RelationDecoderLayer::forward(const Tensor& y, AttentionCache& cache, const Tensor& memory_keys,
-                                     const Tensor& memory_values, const Tensor& memory_mask, bool training,
-                                     Generator& dropout_generator, const SparseWeightTable& weights) const {
+                                     const Tensor& memory_values, const Tensor& memory_mask, const Tensor& coverage,
+                                     bool training, Generator& dropout_generator, const SparseWeightTable& weights,
+                                     Tensor* source_attention) const {
   const int64_t batch = y.size(0), queries = y.size(1), heads = memory_keys.size(1);
   const Tensor normed = self_norm_->forward(y);
   const Tensor keys = self_attention_->project_heads(self_attention_->key(), normed, weights);
@@ -259,11 +275,30 @@ Tensor RelationDecoderLayer::forward(const Tensor& y, AttentionCache& cache, con
                               cache.values, mask, Tensor(), dropout_, training, dropout_generator, weights);
   Tensor x = add(y, dropout(self_attended, dropout_, training, dropout_generator));
   const Tensor source_query = source_attention_->project_heads(source_attention_->query(), source_norm_->forward(x), weights);
-  const Tensor source_attended = source_attention_->attend(source_query, memory_keys, memory_values, memory_mask, Tensor(),
-                                                           dropout_, training, dropout_generator, weights);
+  Tensor coverage_logits;
+  if (source_coverage_) {
+    SPARSECAP_CHECK(coverage.defined(), "relation_transformer decoder layer with coverage got none");
+    const Tensor per_head = sparse::linear(unsqueeze(coverage, 3), weights.handle(source_coverage_->weight()));
+    coverage_logits = transpose(transpose(per_head, 1, 3), 2, 3);  // [B, T, R, H] -> [B, H, T, R]
+  }
+  const Tensor source_attended =
+      source_attention_->attend(source_query, memory_keys, memory_values, memory_mask, coverage_logits, dropout_,
+                                training, dropout_generator, weights, source_attention);
   x = add(x, dropout(source_attended, dropout_, training, dropout_generator));
   const Tensor fed = feed_forward_->forward(feed_forward_norm_->forward(x), dropout_, training, dropout_generator, weights);
   return add(x, dropout(fed, dropout_, training, dropout_generator));
+}
+
+Tensor accumulated_attention(const Tensor& attention, AttentionCache& cache) {
+  const int64_t rows = attention.size(0), positions = attention.size(1), regions = attention.size(2);
+  // A lower-triangular ones matrix sums each position with the earlier ones in one matmul.
+  std::vector<double> lower(static_cast<size_t>(positions * positions), 0.0);
+  for (int64_t t = 0; t < positions; ++t)
+    for (int64_t s = 0; s <= t; ++s) lower[static_cast<size_t>(t * positions + s)] = 1.0;
+  Tensor sums = matmul(from_vector(lower, {positions, positions}).to(attention.dtype()).to(attention.device()), attention);
+  if (cache.attention_sum.defined()) sums = add(sums, unsqueeze(cache.attention_sum, 1));
+  cache.attention_sum = narrow(sums, 1, positions - 1, 1).reshape({rows, regions});
+  return sums;
 }
 
 // ---- memory ------------------------------------------------------------------
@@ -301,7 +336,7 @@ RelationTransformerCaptioner::RelationTransformerCaptioner(const RelationTransfo
   embedding_ = register_module("embedding", xavier_embedding(config_.vocabulary_size, d, generator));
   std::vector<std::shared_ptr<RelationDecoderLayer>> decoder_layers;
   for (int64_t l = 0; l < config_.decoder_layers; ++l)
-    decoder_layers.push_back(std::make_shared<RelationDecoderLayer>(config_, generator));
+    decoder_layers.push_back(std::make_shared<RelationDecoderLayer>(config_, config_.coverage && l > 0, generator));
   decoder_ = register_module("decoder", std::make_shared<LayerStack<RelationDecoderLayer>>(std::move(decoder_layers)));
   decoder_norm_ = register_module("decoder_norm", std::make_shared<ReferenceLayerNorm>(d));
   logit_ = register_module("logit", xavier_linear(d, config_.vocabulary_size, generator));
@@ -374,9 +409,14 @@ Tensor RelationTransformerCaptioner::decode(const Tensor& tokens, int64_t start,
   y = dropout(y, config_.dropout, training, *dropout_generator_);
   const auto& layers = decoder_->layers();
   caches.resize(layers.size());
-  for (size_t l = 0; l < layers.size(); ++l)
-    y = layers[l]->forward(y, caches[l], memory.keys[l], memory.values[l], memory.mask, training,
-                                    *dropout_generator_, sparse_weights_);
+  Tensor coverage;  // [B, T, R] from the layer below, with the coverage option
+  for (size_t l = 0; l < layers.size(); ++l) {
+    const bool feeds_coverage = config_.coverage && l + 1 < layers.size();
+    Tensor source_attention;
+    y = layers[l]->forward(y, caches[l], memory.keys[l], memory.values[l], memory.mask, coverage, training,
+                           *dropout_generator_, sparse_weights_, feeds_coverage ? &source_attention : nullptr);
+    if (feeds_coverage) coverage = accumulated_attention(source_attention, caches[l]);
+  }
   return linear_layer(*logit_, decoder_norm_->forward(y), sparse_weights_);
 }
 
@@ -413,6 +453,7 @@ class RelationTransformerDecodingState : public DecodingState {
       if (!cache.keys.defined()) continue;
       cache.keys = index_select(cache.keys, index);
       cache.values = index_select(cache.values, index);
+      if (cache.attention_sum.defined()) cache.attention_sum = index_select(cache.attention_sum, index);
     }
   }
 

@@ -16,6 +16,11 @@
 // (box_relation_geometry). FF = w2(dropout(relu(w1(x)))). LN is the reference's
 // a (x − mean) / (std + 1e-6) + b with the unbiased std. Decoding caches every decoder layer's
 // keys and values, so a step costs one position, not the whole prefix.
+// With "coverage" (off in the reference), decoder layer l >= 1 adds w_l^h · cov_t,r to head h's
+// cross-attention logits, where cov_t = sum_{s<=t} (the mean over heads of layer l − 1's
+// cross-attention at position s) [R]: the regions the layer below has attended while reading the
+// words so far, which name the objects already listed. Layer l − 1 at position t reads w_{t-1},
+// so the sum includes t. Teacher forcing stays parallel: no layer reads its own past attention.
 //
 // Reference sizes (the defaults): d = 512, feed-forward 2048, 6 + 6 layers, 8 heads, 2048-d
 // features, dropout 0.1 (0.1/3 in pruned runs, which the Supermask config sets).
@@ -51,6 +56,9 @@ struct RelationTransformerConfig {
   // Standardise each feature dimension with the training set's mean and std before att_embed
   // (models/region_feature_standardizer.h). Off in the reference.
   bool standardize_features = false;
+  // The coverage term in every decoder layer but the first (see the header): one [H, 1] weight
+  // without bias per such layer, "decoder.<l>.source_coverage.weight". Needs two decoder layers.
+  bool coverage = false;
   DecodingOptions decoding;
   SpecialTokens tokens;
   void validate_options() const;
@@ -92,8 +100,10 @@ class MultiHeadAttention : public nn::Module {
   Tensor project_heads(const nn::Linear& layer, const Tensor& x, const SparseWeightTable& weights) const;
   // q [B, H, T, d_k], k and v [B, H, S, d_k]; mask for masked_softmax ([B, S] or [B*H*T, S]) or
   // undefined; relation_log [B, H, T, S] or undefined -> [B, T, d] after the output projection.
+  // With `mean_attention`, also the attention weights averaged over heads, before dropout [B, T, S].
   Tensor attend(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask, const Tensor& relation_log,
-                double dropout_p, bool training, Generator& dropout_generator, const SparseWeightTable& weights) const;
+                double dropout_p, bool training, Generator& dropout_generator, const SparseWeightTable& weights,
+                Tensor* mean_attention = nullptr) const;
 
   const nn::Linear& query() const { return *query_; }
   const nn::Linear& key() const { return *key_; }
@@ -132,19 +142,23 @@ class RelationEncoderLayer : public nn::Module {
   std::shared_ptr<FeedForward> feed_forward_;
 };
 
-// One decoder layer's self-attention keys and values so far, [N, H, t, d_k] each.
+// One decoder layer's self-attention keys and values so far, [N, H, t, d_k] each; with coverage,
+// its cross-attention (mean over heads) summed over the positions so far [N, R].
 struct AttentionCache {
-  Tensor keys, values;
+  Tensor keys, values, attention_sum;
 };
 
 class RelationDecoderLayer : public nn::Module {
  public:
-  RelationDecoderLayer(const RelationTransformerConfig& config, Generator& generator);
+  // reads_coverage: the layer adds the coverage term to its cross-attention logits.
+  RelationDecoderLayer(const RelationTransformerConfig& config, bool reads_coverage, Generator& generator);
   // y [B, T, d]; self-attention over `cache` plus y's own positions (a causal mask within y);
-  // memory keys/values [B, H, R, d_k] and mask [B, R]. Appends y's keys and values to `cache`.
+  // memory keys/values [B, H, R, d_k] and mask [B, R]; coverage [B, T, R] when the layer reads it.
+  // Appends y's keys and values to `cache`. With `source_attention`, also the cross-attention
+  // averaged over heads [B, T, R].
   Tensor forward(const Tensor& y, AttentionCache& cache, const Tensor& memory_keys, const Tensor& memory_values,
-                 const Tensor& memory_mask, bool training, Generator& dropout_generator,
-                 const SparseWeightTable& weights) const;
+                 const Tensor& memory_mask, const Tensor& coverage, bool training, Generator& dropout_generator,
+                 const SparseWeightTable& weights, Tensor* source_attention = nullptr) const;
   // The memory's keys and values for the cross-attention, computed once per image.
   std::pair<Tensor, Tensor> memory_keys_values(const Tensor& memory, const SparseWeightTable& weights) const;
   std::vector<nn::ParameterPtr> weight_matrices() const;
@@ -153,8 +167,13 @@ class RelationDecoderLayer : public nn::Module {
   double dropout_;
   std::shared_ptr<ReferenceLayerNorm> self_norm_, source_norm_, feed_forward_norm_;
   std::shared_ptr<MultiHeadAttention> self_attention_, source_attention_;
+  std::shared_ptr<nn::Linear> source_coverage_;  // [H, 1]; null unless the layer reads coverage
   std::shared_ptr<FeedForward> feed_forward_;
 };
+
+// attention [B, T, R] at positions start .. start + T − 1 -> at each position, its sum with every
+// earlier position's (those before this call from cache.attention_sum, which it then extends).
+Tensor accumulated_attention(const Tensor& attention, AttentionCache& cache);
 
 // Layers named by their index ("encoder.0.attention.query.weight").
 template <typename Layer>

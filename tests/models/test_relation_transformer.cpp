@@ -84,24 +84,29 @@ struct ByHand {
   Tensor lin(const Tensor& x, const std::string& name) { return linear(x, p[name + ".weight"], p[name + ".bias"]); }
 
   // xq [T, d], xkv [S, d]; relation [H][T, S] log-weights (or empty); causal: query t sees keys 0..t.
+  // With `mean_weights`, also the attention weights averaged over heads [T, S] (not causal only).
   Tensor attention(const Tensor& xq, const Tensor& xkv, const std::string& name, const std::vector<Tensor>& relation,
-                   bool causal) {
+                   bool causal, Tensor* mean_weights = nullptr) {
     const Tensor q = lin(xq, name + ".query"), k = lin(xkv, name + ".key"), v = lin(xkv, name + ".value");
     const int64_t head_size = q.size(1) / heads;
     std::vector<Tensor> per_head;
+    Tensor weight_sum;
     for (int64_t h = 0; h < heads; ++h) {
       const Tensor qh = narrow(q, 1, h * head_size, head_size), kh = narrow(k, 1, h * head_size, head_size),
                    vh = narrow(v, 1, h * head_size, head_size);
       Tensor scores = mul_scalar(matmul(qh, transpose(kh)), 1.0 / std::sqrt(static_cast<double>(head_size)));
       if (!relation.empty()) scores = add(scores, relation[static_cast<size_t>(h)]);
-      std::vector<Tensor> rows;
+      std::vector<Tensor> rows, weight_rows;
       for (int64_t t = 0; t < q.size(0); ++t) {
         const int64_t visible = causal ? t + 1 : k.size(0);
         const Tensor weights = softmax(narrow(narrow(scores, 0, t, 1), 1, 0, visible));
         rows.push_back(matmul(weights, narrow(vh, 0, 0, visible)));
+        weight_rows.push_back(weights);
       }
       per_head.push_back(concat(rows, 0));
+      if (!causal) weight_sum = h == 0 ? concat(weight_rows, 0) : add(weight_sum, concat(weight_rows, 0));
     }
+    if (mean_weights != nullptr) *mean_weights = mul_scalar(weight_sum, 1.0 / static_cast<double>(heads));
     return lin(concat(per_head, 1), name + ".output");
   }
   Tensor feed_forward(const Tensor& x, const std::string& name) {
@@ -142,11 +147,21 @@ Tensor logits_by_hand(const RelationTransformerCaptioner& model, const Captioner
   Tensor y = mul_scalar(embedding(m.p["embedding.weight"], from_vector(std::vector<int64_t>(tokens.begin(), tokens.end() - 1), {length})),
                         std::sqrt(static_cast<double>(c.model_size)));
   y = add(y, sinusoidal_positions(0, length, c.model_size, DType::F64));
+  Tensor coverage;  // [T, R]: the layer below's cross-attention summed over positions 0..t
   for (int64_t l = 0; l < c.decoder_layers; ++l) {
     const std::string layer = "decoder." + std::to_string(l);
     const Tensor normed = m.layer_norm(y, layer + ".self_norm");
     y = add(y, m.attention(normed, normed, layer + ".self_attention", {}, true));
-    y = add(y, m.attention(m.layer_norm(y, layer + ".source_norm"), memory, layer + ".source_attention", {}, false));
+    std::vector<Tensor> coverage_logits;  // per head w_h * coverage
+    if (c.coverage && l > 0)
+      for (int64_t h = 0; h < c.heads; ++h)
+        coverage_logits.push_back(mul(coverage, narrow(m.p[layer + ".source_coverage.weight"], 0, h, 1)));
+    Tensor source_weights;
+    y = add(y, m.attention(m.layer_norm(y, layer + ".source_norm"), memory, layer + ".source_attention", coverage_logits,
+                           false, &source_weights));
+    std::vector<Tensor> sums;
+    for (int64_t t = 0; t < length; ++t) sums.push_back(sum(narrow(source_weights, 0, 0, t + 1), 0, true));
+    coverage = concat(sums, 0);
     y = add(y, m.feed_forward(m.layer_norm(y, layer + ".feed_forward_norm"), layer + ".feed_forward"));
   }
   return m.lin(m.layer_norm(y, "decoder_norm"), "logit");
@@ -334,6 +349,76 @@ TEST(RelationTransformerCaptioner, IncrementalDecodingEqualsFullDecoding) {
   captioner_checks::expect_decoding_matches_teacher_forcing(model, inputs, tiny_captions(), 2, logits, 1e-12);
 }
 
+RelationTransformerConfig coverage_config() {
+  RelationTransformerConfig config = tiny_config();
+  config.decoder_layers = 3;  // layers 1 and 2 read coverage, from layers 0 and 1
+  config.coverage = true;
+  return config;
+}
+
+TEST(RelationTransformerCaptioner, CoverageFollowsTheEquations) {
+  Generator generator(13);
+  RelationTransformerCaptioner model(coverage_config(), generator);
+  model.to(DType::F64);
+  model.eval();
+  std::map<std::string, nn::ParameterPtr> parameters;
+  for (const auto& [name, parameter] : model.named_parameters()) parameters[name] = parameter;
+  EXPECT_FALSE(parameters.count("decoder.0.source_coverage.weight"));
+  ASSERT_TRUE(parameters.count("decoder.2.source_coverage.weight"));
+  EXPECT_EQ(parameters["decoder.1.source_coverage.weight"]->shape(), (Shape{2, 1}));
+  const std::vector<int64_t> real = {3, 2};
+  const CaptionerInputs inputs = region_inputs(real, 4, 6, generator);
+  const Tensor logits = model.forward_teacher_forced(inputs, tiny_captions(), 2);
+  EXPECT_LT(max_abs_difference(logits, all_logits_by_hand(model, inputs, real, tiny_captions(), 2)), 1e-11);
+  // The term is on the path: without its weights the logits move.
+  for (const char* name : {"decoder.1.source_coverage.weight", "decoder.2.source_coverage.weight"})
+    parameters[name]->value().zero_();
+  EXPECT_GT(max_abs_difference(model.forward_teacher_forced(inputs, tiny_captions(), 2), logits), 1e-6);
+}
+
+TEST(RelationTransformerCaptioner, CoverageGradientsMatchTheEquationsWrittenWithOps) {
+  Generator generator(14);
+  RelationTransformerCaptioner model(coverage_config(), generator);
+  model.to(DType::F64);
+  const std::vector<int64_t> real = {3, 2};
+  const CaptionerInputs inputs = region_inputs(real, 3, 6, generator);
+  model.loss(inputs, tiny_captions(), 2).backward();
+  const auto from_model = captioner_checks::parameter_gradients(model);
+  model.zero_grad();
+  const Tensor by_hand = all_logits_by_hand(model, inputs, real, tiny_captions(), 2);
+  cross_entropy(by_hand.reshape({-1, 11}), narrow(tiny_captions(), 1, 1, 5).reshape({-1}), kPad).backward();
+  const auto from_ops = captioner_checks::parameter_gradients(model);
+  ASSERT_EQ(from_model.size(), from_ops.size());
+  for (const char* name : {"decoder.1.source_coverage.weight", "decoder.2.source_coverage.weight"}) {
+    ASSERT_TRUE(from_model.count(name)) << name;
+    const std::vector<double>& gradient = from_model.at(name);
+    const std::vector<double>& expected = from_ops.at(name);
+    for (size_t i = 0; i < gradient.size(); ++i) {
+      EXPECT_NEAR(gradient[i], expected[i], 1e-10) << name << "[" << i << "]";
+      EXPECT_NE(expected[i], 0.0) << name << "[" << i << "]";
+    }
+  }
+  for (const auto& [name, gradient] : from_model) {
+    double worst = 0;
+    for (size_t i = 0; i < gradient.size(); ++i) worst = std::max(worst, std::abs(gradient[i] - from_ops.at(name)[i]));
+    EXPECT_LT(worst, 1e-10) << name;
+  }
+}
+
+TEST(RelationTransformerCaptioner, CoverageIncrementalDecodingEqualsFullDecodingAndIgnoresPadding) {
+  Generator generator(15);
+  RelationTransformerCaptioner model(coverage_config(), generator);
+  model.to(DType::F64);
+  model.eval();
+  const CaptionerInputs inputs = region_inputs({3, 2}, 4, 6, generator);
+  const Tensor logits = model.forward_teacher_forced(inputs, tiny_captions(), 2);
+  captioner_checks::expect_decoding_matches_teacher_forcing(model, inputs, tiny_captions(), 2, logits, 1e-12);
+  CaptionerInputs noisy = inputs;
+  const Tensor padding = unsqueeze(sub(full({2, 4}, 1.0, DType::F64), inputs.region_mask), 2);
+  noisy.region_features = add(inputs.region_features, mul(mul_scalar(randn({2, 4, 6}, generator, DType::F64), 10.0), padding));
+  EXPECT_EQ(max_abs_difference(model.forward_teacher_forced(noisy, tiny_captions(), 2), logits), 0.0);
+}
+
 TEST(RelationTransformerCaptioner, BeamOfOneIsGreedyDecoding) {
   Generator generator(7);
   RelationTransformerConfig config = tiny_config();
@@ -352,6 +437,12 @@ TEST(RelationTransformerCaptioner, SupermaskGatesEveryWeightMatrixAndEmbeddingOn
   EXPECT_EQ(gated.gated.size(), 1u + 2 * 7 + 1 + 2 * 10 + 1);
   for (const std::string& name : gated.gated) EXPECT_TRUE(name.ends_with(".weight")) << name;
   for (const std::string& name : gated.gated) EXPECT_EQ(name.find("norm"), std::string::npos) << name;
+  RelationTransformerCaptioner with_coverage(coverage_config(), generator);
+  const captioner_checks::GatedParameters gated_with_coverage =
+      captioner_checks::supermask_gated_parameters(with_coverage);
+  EXPECT_EQ(gated_with_coverage.gated, gated_with_coverage.weights_and_embeddings);
+  // Three decoder layers, two of them with source_coverage.
+  EXPECT_EQ(gated_with_coverage.gated.size(), 1u + 2 * 7 + 1 + 3 * 10 + 2 + 1);
 }
 
 TEST(RelationTransformerCaptioner, SparseExportDecodesTheSameCaptions) {
@@ -360,6 +451,7 @@ TEST(RelationTransformerCaptioner, SparseExportDecodesTheSameCaptions) {
   config.vocabulary_size = 40;
   config.model_size = 16;
   config.feed_forward_size = 24;
+  config.coverage = true;  // the export must bring decoder.1.source_coverage back
   RelationTransformerCaptioner model(config, generator);
   captioner_checks::prune_randomly(model, 0.7, 3);
   model.eval();
@@ -368,7 +460,7 @@ TEST(RelationTransformerCaptioner, SparseExportDecodesTheSameCaptions) {
   section.erase("tokens");
   section["type"] = "relation_transformer";
   captioner_checks::expect_export_round_trip(model, section, region_inputs({3, 2, 1, 3}, 3, 6, generator, DType::F32),
-                                             1 + 2 * 7 + 1 + 2 * 10 + 1);
+                                             1 + 2 * 7 + 1 + 2 * 10 + 1 + 1);
 }
 
 TEST(RelationTransformerConfig, JsonRoundTripDefaultsAndErrors) {
@@ -376,6 +468,7 @@ TEST(RelationTransformerConfig, JsonRoundTripDefaultsAndErrors) {
   config.box_relation = false;
   config.box_features = true;
   config.standardize_features = true;
+  config.coverage = true;
   const nlohmann::json json = config;
   EXPECT_EQ(nlohmann::json(json.get<RelationTransformerConfig>()), json);
   const nlohmann::json resolved = resolve_captioner_config({{"type", "relation_transformer"}});
@@ -389,6 +482,7 @@ TEST(RelationTransformerConfig, JsonRoundTripDefaultsAndErrors) {
   EXPECT_EQ(resolved.at("box_relation"), true);
   EXPECT_EQ(resolved.at("box_features"), false);
   EXPECT_EQ(resolved.at("standardize_features"), false);
+  EXPECT_EQ(resolved.at("coverage"), false);
   const auto error_of = [](const char* text) {
     try {
       nlohmann::json::parse(text).get<RelationTransformerConfig>().validate();
@@ -400,10 +494,12 @@ TEST(RelationTransformerConfig, JsonRoundTripDefaultsAndErrors) {
   EXPECT_EQ(error_of(R"({"vocabulary_size": 10, "model_size": 10, "heads": 4})"),
             "model_size 10 is not a multiple of heads 4");
   EXPECT_EQ(error_of(R"({"vocabulary_size": 10, "encoder_layers": 0})"), "encoder_layers must be positive, got 0");
+  EXPECT_EQ(error_of(R"({"vocabulary_size": 10, "decoder_layers": 1, "coverage": true})"),
+            "coverage needs decoder_layers >= 2 (the first layer's attention feeds the second's), got 1");
   EXPECT_EQ(error_of(R"({"layers": 2})"),
             "unknown key model.layers (known: vocabulary_size, feature_size, model_size, feed_forward_size, "
             "encoder_layers, decoder_layers, heads, dropout, box_relation, box_features, standardize_features, "
-            "decoding, tokens)");
+            "coverage, decoding, tokens)");
 }
 
 TEST(RelationTransformerCaptioner, TinyModelOverfitsFourImagesTwoCaptionsEach) {
