@@ -23,6 +23,9 @@ void UpDownConfig::validate_options() const {
                                                    {"attention_size", attention_size}};
   for (const auto& [name, size] : sizes) SPARSECAP_CHECK(size > 0, name, " must be positive, got ", size);
   SPARSECAP_CHECK(dropout >= 0.0 && dropout < 1.0, "dropout ", dropout, " outside [0, 1)");
+  SPARSECAP_CHECK(box_frequencies >= 0 && box_frequencies <= 16, "box_frequencies must be in [0, 16], got ",
+                  box_frequencies);
+  SPARSECAP_CHECK(box_frequencies == 0 || box_features, "box_frequencies needs box_features");
   validate_decoding_options(decoding);
 }
 
@@ -40,6 +43,7 @@ void to_json(nlohmann::json& json, const UpDownConfig& config) {
           {"dropout", config.dropout},
           {"forget_bias", config.forget_bias},
           {"box_features", config.box_features},
+          {"box_frequencies", config.box_frequencies},
           {"standardize_features", config.standardize_features},
           {"coverage", config.coverage},
           {"decoding", decoding_options_json(config.decoding)},
@@ -49,7 +53,8 @@ void to_json(nlohmann::json& json, const UpDownConfig& config) {
 void from_json(const nlohmann::json& json, UpDownConfig& config) {
   check_known_keys(json,
                    {"vocabulary_size", "feature_size", "embedding_size", "hidden_size", "attention_size", "dropout",
-                    "forget_bias", "box_features", "standardize_features", "coverage", "decoding", "tokens"},
+                    "forget_bias", "box_features", "box_frequencies", "standardize_features", "coverage", "decoding",
+                    "tokens"},
                    "model");
   read_field(json, "vocabulary_size", config.vocabulary_size, "model");
   read_field(json, "feature_size", config.feature_size, "model");
@@ -59,6 +64,7 @@ void from_json(const nlohmann::json& json, UpDownConfig& config) {
   read_field(json, "dropout", config.dropout, "model");
   read_field(json, "forget_bias", config.forget_bias, "model");
   read_field(json, "box_features", config.box_features, "model");
+  read_field(json, "box_frequencies", config.box_frequencies, "model");
   read_field(json, "standardize_features", config.standardize_features, "model");
   read_field(json, "coverage", config.coverage, "model");
   if (json.contains("decoding")) read_decoding_options(json.at("decoding"), config.decoding);
@@ -89,7 +95,8 @@ UpDownCaptioner::UpDownCaptioner(const UpDownConfig& config, Generator& generato
     standardizer_ = register_module("feature_standardizer", std::make_shared<RegionFeatureStandardizer>(features));
   embedding_ = register_module("embedding", xavier_embedding(config_.vocabulary_size, embedding, generator));
   fc_embed_ = register_module("fc_embed", xavier_linear(features, hidden, generator));
-  const int64_t region_width = features + (config_.box_features ? kRegionBoxFeatureCount : 0);
+  const int64_t box_values = config_.box_features ? region_box_feature_count(config_.box_frequencies) : 0;
+  const int64_t region_width = features + box_values;
   att_embed_ = register_module("att_embed", xavier_linear(region_width, hidden, generator));
   ctx2att_ = register_module("ctx2att", xavier_linear(hidden, config_.attention_size, generator));
   CellOptions cell_options;
@@ -175,7 +182,7 @@ UpDownMemory UpDownCaptioner::embed_memory(const CaptionerInputs& inputs) {
     fc = standardizer_->forward(fc);
     regions = standardizer_->forward(regions);
   }
-  if (config_.box_features) regions = append_region_box_features(regions, inputs.boxes);
+  if (config_.box_features) regions = append_region_box_features(regions, inputs.boxes, config_.box_frequencies);
   memory.fc = embedded(*fc_embed_, fc);
   memory.regions = embedded(*att_embed_, regions);
   memory.keys = sparse::linear(memory.regions, sparse_weights_.handle(ctx2att_->weight()), ctx2att_->bias()->effective());

@@ -52,6 +52,10 @@ struct UpDownConfig {
   // Append each region's box (x0, y0, x1, y1, area; models/region_box_features.h) to its feature
   // before att_embed, which then reads D + 5 values. Off in the reference.
   bool box_features = false;
+  // With box_features, also a sinusoidal code of each box: sin and cos of pi 2^k g for its centre,
+  // width and height g and k < box_frequencies (models/region_box_features.h), 8 values per
+  // frequency. 0: the five raw values only. Off in the reference.
+  int64_t box_frequencies = 0;
   // Standardise each feature dimension (regions and fc) with the training set's mean and std
   // before the embeddings (models/region_feature_standardizer.h). Off in the reference.
   bool standardize_features = false;
@@ -66,7 +70,8 @@ struct UpDownConfig {
 };
 
 // JSON: {"vocabulary_size", "feature_size", "embedding_size", "hidden_size", "attention_size",
-// "dropout", "forget_bias", "box_features", "standardize_features", "coverage", "decoding": {"beam_size", "max_words"}, "tokens": {"pad", "bos",
+// "dropout", "forget_bias", "box_features", "box_frequencies", "standardize_features", "coverage",
+// "decoding": {"beam_size", "max_words"}, "tokens": {"pad", "bos",
 // "eos"}}. Missing keys keep defaults; unknown keys throw.
 void to_json(nlohmann::json& json, const UpDownConfig& config);
 void from_json(const nlohmann::json& json, UpDownConfig& config);

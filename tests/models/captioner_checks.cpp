@@ -33,10 +33,26 @@ Tensor random_boxes(int64_t images, int64_t regions, Generator& generator, DType
   return concat({lower, upper}, 2).to(dtype);
 }
 
-Tensor regions_with_boxes_by_hand(const Tensor& regions, const Tensor& boxes) {
+Tensor regions_with_boxes_by_hand(const Tensor& regions, const Tensor& boxes, int64_t frequencies) {
   const Tensor width = sub(narrow(boxes, 1, 2, 1), narrow(boxes, 1, 0, 1));
   const Tensor height = sub(narrow(boxes, 1, 3, 1), narrow(boxes, 1, 1, 1));
-  return concat({regions, boxes, mul(width, height)}, 1);
+  const Tensor raw = concat({regions, boxes, mul(width, height)}, 1);
+  if (frequencies == 0) return raw;
+  const int64_t n = boxes.size(0);
+  const std::vector<double> b = boxes.to_vector<double>();
+  std::vector<double> code;
+  for (int64_t r = 0; r < n; ++r) {
+    const double* box = b.data() + r * 4;
+    const double geometry[4] = {(box[0] + box[2]) / 2, (box[1] + box[3]) / 2, box[2] - box[0], box[3] - box[1]};
+    for (const double g : geometry) {
+      double scale = M_PI;
+      for (int64_t k = 0; k < frequencies; ++k, scale *= 2) {
+        code.push_back(std::sin(scale * g));
+        code.push_back(std::cos(scale * g));
+      }
+    }
+  }
+  return concat({raw, from_vector(code, {n, 8 * frequencies}).to(regions.dtype())}, 1);
 }
 
 std::map<std::string, std::vector<double>> parameter_gradients(const nn::Module& model) {

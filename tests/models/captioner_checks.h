@@ -21,7 +21,8 @@ Tensor random_boxes(int64_t images, int64_t regions, Generator& generator, DType
 
 // Region features [n, D] with their boxes [n, 4] appended as x0, y0, x1, y1 and the area, written
 // with primitive ops (the by-hand twin of models::append_region_box_features).
-Tensor regions_with_boxes_by_hand(const Tensor& regions, const Tensor& boxes);
+// With `frequencies`, each box's sinusoidal code follows, written element by element.
+Tensor regions_with_boxes_by_hand(const Tensor& regions, const Tensor& boxes, int64_t frequencies = 0);
 
 // Every parameter's gradient by name (zeros for one that has none).
 std::map<std::string, std::vector<double>> parameter_gradients(const nn::Module& model);

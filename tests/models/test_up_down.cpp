@@ -88,7 +88,8 @@ Tensor logits_by_hand(const UpDownCaptioner& model, const CaptionerInputs& input
     fc = div(sub(fc, mean), std);
   }
   if (model.config().box_features)
-    regions = captioner_checks::regions_with_boxes_by_hand(regions, narrow(inputs.boxes.row(image), 0, 0, real_regions));
+    regions = captioner_checks::regions_with_boxes_by_hand(regions, narrow(inputs.boxes.row(image), 0, 0, real_regions),
+                                                           model.config().box_frequencies);
   const Tensor v_fc = relu(linear(fc, p["fc_embed.weight"], p["fc_embed.bias"]));           // [1, H]
   const Tensor attended_memory = relu(linear(regions, p["att_embed.weight"], p["att_embed.bias"]));  // [n, H]
   const Tensor keys = linear(attended_memory, p["ctx2att.weight"], p["ctx2att.bias"]);      // [n, A]
@@ -187,6 +188,20 @@ TEST(RegionBoxFeatures, AppendCornersAndAreaToEachRegion) {
   const std::vector<double> values = out.to_vector<double>();
   for (size_t i = 0; i < expected.size(); ++i) EXPECT_NEAR(values[i], expected[i], 1e-15) << i;
   EXPECT_THROW(append_region_box_features(features, narrow(boxes, 1, 0, 1)), Error);
+  // Two frequencies: centre x 0.3, centre y 0.4, width 0.4, height 0.4 of the first box.
+  const Tensor coded = append_region_box_features(features, boxes, 2);
+  ASSERT_EQ(coded.shape(), (Shape{1, 2, 2 + 5 + 16}));
+  EXPECT_EQ(region_box_feature_count(2), 21);
+  const std::vector<double> code = coded.to_vector<double>();
+  const double g[4] = {0.3, 0.4, 0.4, 0.4};
+  for (int c = 0; c < 4; ++c)
+    for (int k = 0; k < 2; ++k) {
+      const double angle = (k == 0 ? M_PI : 2 * M_PI) * g[c];
+      EXPECT_NEAR(code[7 + c * 4 + k * 2], std::sin(angle), 1e-15) << c << " " << k;
+      EXPECT_NEAR(code[7 + c * 4 + k * 2 + 1], std::cos(angle), 1e-15) << c << " " << k;
+    }
+  EXPECT_NEAR(code[23 + 7], 0.0, 1e-15);   // the zero box: sin 0
+  EXPECT_NEAR(code[23 + 8], 1.0, 1e-15);   // cos 0
 }
 
 TEST(UpDownCaptioner, BoxFeaturesFollowTheEquationsAndMoveTheOutput) {
@@ -208,6 +223,22 @@ TEST(UpDownCaptioner, BoxFeaturesFollowTheEquationsAndMoveTheOutput) {
   EXPECT_GT(max_abs_difference(model.forward_teacher_forced(moved, tiny_captions(), 2), logits), 1e-6);
   moved.boxes = Tensor();
   EXPECT_THROW(model.forward_teacher_forced(moved, tiny_captions(), 2), Error);
+}
+
+TEST(UpDownCaptioner, BoxFrequenciesFollowTheEquations) {
+  Generator generator(19);
+  UpDownConfig config = tiny_config();
+  config.box_features = true;
+  config.box_frequencies = 3;
+  UpDownCaptioner model(config, generator);
+  model.to(DType::F64);
+  model.eval();
+  EXPECT_EQ(parameter_values(model).at("att_embed.weight").shape(), (Shape{7, 6 + 5 + 24}));
+  const std::vector<int64_t> real = {3, 2};
+  CaptionerInputs inputs = region_inputs(real, 3, 6, generator);
+  inputs.boxes = captioner_checks::random_boxes(2, 3, generator, DType::F64);
+  const Tensor logits = model.forward_teacher_forced(inputs, tiny_captions(), 2);
+  EXPECT_LT(max_abs_difference(logits, all_logits_by_hand(model, inputs, real, tiny_captions(), 2)), 1e-12);
 }
 
 TEST(UpDownCaptioner, StandardizedFeaturesFollowTheEquations) {
@@ -394,6 +425,7 @@ TEST(UpDownCaptioner, SparseExportDecodesTheSameCaptions) {
   config.box_features = true;  // the exported config must bring the wider att_embed back
   config.standardize_features = true;  // and the export the standardizer's statistics
   config.coverage = true;              // and att_coverage, computed through CSR as well
+  config.box_frequencies = 2;          // and the box code's columns of att_embed
   UpDownCaptioner model(config, generator);
   model.region_feature_standardizer()->set_statistics({0.5, -1, 2, 0, 0.1, 3}, {2, 0.5, 1, 4, 0.25, 1.5});
   captioner_checks::prune_randomly(model, 0.8, 3);
@@ -413,6 +445,7 @@ TEST(UpDownConfig, JsonRoundTripDefaultsAndErrors) {
   config.box_features = true;
   config.standardize_features = true;
   config.coverage = true;
+  config.box_frequencies = 4;
   const nlohmann::json json = config;
   const UpDownConfig back = json.get<UpDownConfig>();
   EXPECT_EQ(nlohmann::json(back), json);
@@ -427,6 +460,7 @@ TEST(UpDownConfig, JsonRoundTripDefaultsAndErrors) {
   EXPECT_EQ(resolved.at("box_features"), false);
   EXPECT_EQ(resolved.at("standardize_features"), false);
   EXPECT_EQ(resolved.at("coverage"), false);
+  EXPECT_EQ(resolved.at("box_frequencies"), 0);
   EXPECT_FALSE(resolved.contains("vocabulary_size"));
   Generator generator(10);
   const std::unique_ptr<Captioner> built = make_captioner(
@@ -447,7 +481,11 @@ TEST(UpDownConfig, JsonRoundTripDefaultsAndErrors) {
   };
   EXPECT_EQ(error_of(R"({"hidden": 3})"),
             "unknown key model.hidden (known: vocabulary_size, feature_size, embedding_size, hidden_size, "
-            "attention_size, dropout, forget_bias, box_features, standardize_features, coverage, decoding, tokens)");
+            "attention_size, dropout, forget_bias, box_features, box_frequencies, standardize_features, coverage, "
+            "decoding, tokens)");
+  EXPECT_EQ(error_of(R"({"vocabulary_size": 10, "box_frequencies": 2})"), "box_frequencies needs box_features");
+  EXPECT_EQ(error_of(R"({"vocabulary_size": 10, "box_features": true, "box_frequencies": 17})"),
+            "box_frequencies must be in [0, 16], got 17");
   EXPECT_EQ(error_of(R"({"vocabulary_size": 10, "attention_size": 0})"), "attention_size must be positive, got 0");
   EXPECT_EQ(error_of(R"({"vocabulary_size": 10, "dropout": 1.0})"), "dropout 1 outside [0, 1)");
   EXPECT_EQ(error_of(R"({"vocabulary_size": 10, "decoding": {"beam_size": 0}})"), "decoding.beam_size must be >= 1, got 0");
