@@ -25,6 +25,9 @@ void RelationTransformerConfig::validate_options() const {
   for (const auto& [name, size] : sizes) SPARSECAP_CHECK(size > 0, name, " must be positive, got ", size);
   SPARSECAP_CHECK(model_size % heads == 0, "model_size ", model_size, " is not a multiple of heads ", heads);
   SPARSECAP_CHECK(dropout >= 0.0 && dropout < 1.0, "dropout ", dropout, " outside [0, 1)");
+  SPARSECAP_CHECK(box_frequencies >= 0 && box_frequencies <= 16, "box_frequencies must be in [0, 16], got ",
+                  box_frequencies);
+  SPARSECAP_CHECK(box_frequencies == 0 || box_features, "box_frequencies needs box_features");
   SPARSECAP_CHECK(!coverage || decoder_layers >= 2, "coverage needs decoder_layers >= 2 (the first layer's attention ",
                   "feeds the second's), got ", decoder_layers);
   validate_decoding_options(decoding);
@@ -46,8 +49,10 @@ void to_json(nlohmann::json& json, const RelationTransformerConfig& config) {
           {"dropout", config.dropout},
           {"box_relation", config.box_relation},
           {"box_features", config.box_features},
+          {"box_frequencies", config.box_frequencies},
           {"standardize_features", config.standardize_features},
           {"coverage", config.coverage},
+          {"region_sum", config.region_sum},
           {"decoding", decoding_options_json(config.decoding)},
           {"tokens", special_tokens_json(config.tokens)}};
 }
@@ -55,8 +60,8 @@ void to_json(nlohmann::json& json, const RelationTransformerConfig& config) {
 void from_json(const nlohmann::json& json, RelationTransformerConfig& config) {
   check_known_keys(json,
                    {"vocabulary_size", "feature_size", "model_size", "feed_forward_size", "encoder_layers",
-                    "decoder_layers", "heads", "dropout", "box_relation", "box_features", "standardize_features",
-                    "coverage", "decoding", "tokens"},
+                    "decoder_layers", "heads", "dropout", "box_relation", "box_features", "box_frequencies",
+                    "standardize_features", "coverage", "region_sum", "decoding", "tokens"},
                    "model");
   read_field(json, "vocabulary_size", config.vocabulary_size, "model");
   read_field(json, "feature_size", config.feature_size, "model");
@@ -68,8 +73,10 @@ void from_json(const nlohmann::json& json, RelationTransformerConfig& config) {
   read_field(json, "dropout", config.dropout, "model");
   read_field(json, "box_relation", config.box_relation, "model");
   read_field(json, "box_features", config.box_features, "model");
+  read_field(json, "box_frequencies", config.box_frequencies, "model");
   read_field(json, "standardize_features", config.standardize_features, "model");
   read_field(json, "coverage", config.coverage, "model");
+  read_field(json, "region_sum", config.region_sum, "model");
   if (json.contains("decoding")) read_decoding_options(json.at("decoding"), config.decoding);
   if (json.contains("tokens")) read_special_tokens(json.at("tokens"), config.tokens);
 }
@@ -308,6 +315,7 @@ RelationTransformerMemory RelationTransformerMemory::repeated(int64_t times) con
   for (const Tensor& k : keys) out.keys.push_back(repeat_rows(k, times));
   for (const Tensor& v : values) out.values.push_back(repeat_rows(v, times));
   out.mask = repeat_rows(mask, times);
+  if (summed.defined()) out.summed = repeat_rows(summed, times);
   return out;
 }
 
@@ -315,6 +323,7 @@ void RelationTransformerMemory::select_rows(const Tensor& index) {
   for (Tensor& k : keys) k = index_select(k, index);
   for (Tensor& v : values) v = index_select(v, index);
   mask = index_select(mask, index);
+  if (summed.defined()) summed = index_select(summed, index);
 }
 
 // ---- captioner -----------------------------------------------------------------
@@ -323,7 +332,8 @@ RelationTransformerCaptioner::RelationTransformerCaptioner(const RelationTransfo
     : config_(config), dropout_generator_(std::make_shared<Generator>(generator.seed(), generator.stream() + 1)) {
   config_.validate();
   const int64_t d = config_.model_size;
-  const int64_t region_width = config_.feature_size + (config_.box_features ? kRegionBoxFeatureCount : 0);
+  const int64_t box_values = config_.box_features ? region_box_feature_count(config_.box_frequencies) : 0;
+  const int64_t region_width = config_.feature_size + box_values;
   if (config_.standardize_features)
     standardizer_ =
         register_module("feature_standardizer", std::make_shared<RegionFeatureStandardizer>(config_.feature_size));
@@ -340,6 +350,11 @@ RelationTransformerCaptioner::RelationTransformerCaptioner(const RelationTransfo
   decoder_ = register_module("decoder", std::make_shared<LayerStack<RelationDecoderLayer>>(std::move(decoder_layers)));
   decoder_norm_ = register_module("decoder_norm", std::make_shared<ReferenceLayerNorm>(d));
   logit_ = register_module("logit", xavier_linear(d, config_.vocabulary_size, generator));
+  if (config_.region_sum) {
+    region_sum_ = register_module("region_sum",
+                                  std::make_shared<nn::Linear>(d, d, generator, nn::LinearOptions{.bias = false}));
+    nn::init::xavier_uniform_(region_sum_->weight()->value(), generator);
+  }
 }
 
 std::vector<nn::ParameterPtr> RelationTransformerCaptioner::weight_matrices() const {
@@ -350,6 +365,7 @@ std::vector<nn::ParameterPtr> RelationTransformerCaptioner::weight_matrices() co
   for (const auto& layer : decoder_->layers())
     for (const nn::ParameterPtr& p : layer->weight_matrices()) matrices.push_back(p);
   matrices.push_back(logit_->weight());
+  if (region_sum_) matrices.push_back(region_sum_->weight());
   return matrices;
 }
 
@@ -382,7 +398,7 @@ RelationTransformerMemory RelationTransformerCaptioner::encode_memory(const Capt
   check_inputs(inputs);
   const bool training = is_training();
   Tensor regions = standardizer_ ? standardizer_->forward(inputs.region_features) : inputs.region_features;
-  if (config_.box_features) regions = append_region_box_features(regions, inputs.boxes);
+  if (config_.box_features) regions = append_region_box_features(regions, inputs.boxes, config_.box_frequencies);
   Tensor x = dropout(relu(linear_layer(*att_embed_, regions, sparse_weights_)), config_.dropout, training,
                      *dropout_generator_);
   const Tensor mask = inputs.region_mask.to(x.dtype());
@@ -391,6 +407,9 @@ RelationTransformerMemory RelationTransformerCaptioner::encode_memory(const Capt
   const Tensor memory = encoder_norm_->forward(x);
   RelationTransformerMemory out;
   out.mask = mask;
+  // Padded regions' memory is not zero: the mask keeps them out of the sum.
+  if (region_sum_)
+    out.summed = sparse::linear(sum(mul(memory, unsqueeze(mask, 2)), 1), sparse_weights_.handle(region_sum_->weight()));
   for (const auto& layer : decoder_->layers()) {
     auto [keys, values] = layer->memory_keys_values(memory, sparse_weights_);
     out.keys.push_back(keys);
@@ -406,6 +425,7 @@ Tensor RelationTransformerCaptioner::decode(const Tensor& tokens, int64_t start,
   const Tensor words = sparse::embedding(sparse_weights_.handle(embedding_->weight()), tokens);  // [B, T, d]
   Tensor y = add(mul_scalar(words, std::sqrt(static_cast<double>(d))),
                  sinusoidal_positions(start, length, d, words.dtype()).to(words.device()));
+  if (memory.summed.defined()) y = add(y, unsqueeze(memory.summed, 1));
   y = dropout(y, config_.dropout, training, *dropout_generator_);
   const auto& layers = decoder_->layers();
   caches.resize(layers.size());

@@ -8,7 +8,7 @@
 //            then its boxes appended, box_features)
 //   encoder  x += dropout(MHA(LN(x), LN(x); region mask, relation)); x += dropout(FF(LN(x)))
 //            memory = LN(x)
-//   decoder  y_0 = dropout(embedding(w) * sqrt(d) + position(t))
+//   decoder  y_0 = dropout(embedding(w) * sqrt(d) + position(t) [+ region_sum(sum_r m_r memory_r)])
 //            y += dropout(MHA(LN(y), LN(y); causal)); y += dropout(MHA(LN(y), memory; region mask))
 //            y += dropout(FF(LN(y)));  logits = logit(LN(y))
 // MHA: per head softmax(q k^T / sqrt(d_k) + log(clamp(relu(W_g^h · g_ij), 1e-6))) v, the relation
@@ -53,12 +53,20 @@ struct RelationTransformerConfig {
   // Append each region's box (x0, y0, x1, y1, area; models/region_box_features.h) to its feature
   // before att_embed, which then reads feature_size + 5 values. Off in the reference.
   bool box_features = false;
+  // With box_features, also a sinusoidal code of each box: sin and cos of pi 2^k g for its centre,
+  // width and height g and k < box_frequencies (models/region_box_features.h), 8 values per
+  // frequency. 0: the five raw values only. Off in the reference.
+  int64_t box_frequencies = 0;
   // Standardise each feature dimension with the training set's mean and std before att_embed
   // (models/region_feature_standardizer.h). Off in the reference.
   bool standardize_features = false;
   // The coverage term in every decoder layer but the first (see the header): one [H, 1] weight
   // without bias per such layer, "decoder.<l>.source_coverage.weight". Needs two decoder layers.
   bool coverage = false;
+  // Every decoder position's input also gets region_sum(sum of the real regions' memory), one
+  // [d, d] weight without bias. Softmax attention normalises the number of regions away, and a
+  // caption that lists the objects must know when none is left. Off in the reference.
+  bool region_sum = false;
   DecodingOptions decoding;
   SpecialTokens tokens;
   void validate_options() const;
@@ -192,6 +200,7 @@ class LayerStack : public nn::Module {
 struct RelationTransformerMemory {
   std::vector<Tensor> keys, values;  // [B, H, R, d_k] per decoder layer
   Tensor mask;                       // [B, R]
+  Tensor summed;                     // [B, d] with region_sum: region_sum(sum_r m_r memory_r)
   RelationTransformerMemory repeated(int64_t times) const;
   void select_rows(const Tensor& index);
 };
@@ -232,7 +241,7 @@ class RelationTransformerCaptioner : public Captioner {
 
   RelationTransformerConfig config_;
   std::shared_ptr<Generator> dropout_generator_;
-  std::shared_ptr<nn::Linear> att_embed_, logit_;
+  std::shared_ptr<nn::Linear> att_embed_, logit_, region_sum_;
   std::shared_ptr<RegionFeatureStandardizer> standardizer_;  // null unless standardize_features
   std::shared_ptr<nn::Embedding> embedding_;
   std::shared_ptr<LayerStack<RelationEncoderLayer>> encoder_;

@@ -128,7 +128,8 @@ Tensor logits_by_hand(const RelationTransformerCaptioner& model, const Captioner
     regions = div(sub(regions, state.at("feature_standardizer.mean").to(DType::F64)),
                   state.at("feature_standardizer.std").to(DType::F64));
   }
-  if (c.box_features) regions = captioner_checks::regions_with_boxes_by_hand(regions, narrow(boxes.row(0), 0, 0, real));
+  if (c.box_features)
+    regions = captioner_checks::regions_with_boxes_by_hand(regions, narrow(boxes.row(0), 0, 0, real), c.box_frequencies);
   const Tensor geometry = narrow(narrow(box_relation_geometry(narrow(boxes, 1, 0, real)).row(0), 0, 0, real), 1, 0, real);
   Tensor x = relu(m.lin(regions, "att_embed"));
   for (int64_t l = 0; l < c.encoder_layers; ++l) {
@@ -147,6 +148,7 @@ Tensor logits_by_hand(const RelationTransformerCaptioner& model, const Captioner
   Tensor y = mul_scalar(embedding(m.p["embedding.weight"], from_vector(std::vector<int64_t>(tokens.begin(), tokens.end() - 1), {length})),
                         std::sqrt(static_cast<double>(c.model_size)));
   y = add(y, sinusoidal_positions(0, length, c.model_size, DType::F64));
+  if (c.region_sum) y = add(y, linear(sum(memory, 0, true), m.p["region_sum.weight"]));
   Tensor coverage;  // [T, R]: the layer below's cross-attention summed over positions 0..t
   for (int64_t l = 0; l < c.decoder_layers; ++l) {
     const std::string layer = "decoder." + std::to_string(l);
@@ -253,6 +255,7 @@ TEST(RelationTransformerCaptioner, StandardizedAndBoxFeaturesFollowTheEquations)
   Generator generator(12);
   RelationTransformerConfig config = tiny_config();
   config.box_features = true;
+  config.box_frequencies = 2;
   config.standardize_features = true;
   RelationTransformerCaptioner model(config, generator);
   model.to(DType::F64);
@@ -419,6 +422,39 @@ TEST(RelationTransformerCaptioner, CoverageIncrementalDecodingEqualsFullDecoding
   EXPECT_EQ(max_abs_difference(model.forward_teacher_forced(noisy, tiny_captions(), 2), logits), 0.0);
 }
 
+TEST(RelationTransformerCaptioner, RegionSumFollowsTheEquationsAndIgnoresPadding) {
+  Generator generator(16);
+  RelationTransformerConfig config = tiny_config();
+  config.region_sum = true;
+  RelationTransformerCaptioner model(config, generator);
+  model.to(DType::F64);
+  model.eval();
+  const std::vector<int64_t> real = {3, 2};
+  const CaptionerInputs inputs = region_inputs(real, 4, 6, generator);
+  const Tensor logits = model.forward_teacher_forced(inputs, tiny_captions(), 2);
+  EXPECT_LT(max_abs_difference(logits, all_logits_by_hand(model, inputs, real, tiny_captions(), 2)), 1e-11);
+  captioner_checks::expect_decoding_matches_teacher_forcing(model, inputs, tiny_captions(), 2, logits, 1e-12);
+  CaptionerInputs noisy = inputs;
+  const Tensor padding = unsqueeze(sub(full({2, 4}, 1.0, DType::F64), inputs.region_mask), 2);
+  noisy.region_features = add(inputs.region_features, mul(mul_scalar(randn({2, 4, 6}, generator, DType::F64), 10.0), padding));
+  EXPECT_EQ(max_abs_difference(model.forward_teacher_forced(noisy, tiny_captions(), 2), logits), 0.0);
+  // The weight is on the path and gets the gradient the equations give it.
+  model.loss(inputs, tiny_captions(), 2).backward();
+  const auto from_model = captioner_checks::parameter_gradients(model);
+  model.zero_grad();
+  cross_entropy(all_logits_by_hand(model, inputs, real, tiny_captions(), 2).reshape({-1, 11}),
+                narrow(tiny_captions(), 1, 1, 5).reshape({-1}), kPad)
+      .backward();
+  const auto from_ops = captioner_checks::parameter_gradients(model);
+  const std::vector<double>& gradient = from_model.at("region_sum.weight");
+  double magnitude = 0;
+  for (size_t i = 0; i < gradient.size(); ++i) {
+    EXPECT_NEAR(gradient[i], from_ops.at("region_sum.weight")[i], 1e-10) << i;
+    magnitude += std::abs(gradient[i]);
+  }
+  EXPECT_GT(magnitude, 0.0);
+}
+
 TEST(RelationTransformerCaptioner, BeamOfOneIsGreedyDecoding) {
   Generator generator(7);
   RelationTransformerConfig config = tiny_config();
@@ -451,7 +487,8 @@ TEST(RelationTransformerCaptioner, SparseExportDecodesTheSameCaptions) {
   config.vocabulary_size = 40;
   config.model_size = 16;
   config.feed_forward_size = 24;
-  config.coverage = true;  // the export must bring decoder.1.source_coverage back
+  config.coverage = true;    // the export must bring decoder.1.source_coverage back
+  config.region_sum = true;  // and region_sum
   RelationTransformerCaptioner model(config, generator);
   captioner_checks::prune_randomly(model, 0.7, 3);
   model.eval();
@@ -460,7 +497,7 @@ TEST(RelationTransformerCaptioner, SparseExportDecodesTheSameCaptions) {
   section.erase("tokens");
   section["type"] = "relation_transformer";
   captioner_checks::expect_export_round_trip(model, section, region_inputs({3, 2, 1, 3}, 3, 6, generator, DType::F32),
-                                             1 + 2 * 7 + 1 + 2 * 10 + 1 + 1);
+                                             1 + 2 * 7 + 1 + 2 * 10 + 1 + 1 + 1);
 }
 
 TEST(RelationTransformerConfig, JsonRoundTripDefaultsAndErrors) {
@@ -469,6 +506,8 @@ TEST(RelationTransformerConfig, JsonRoundTripDefaultsAndErrors) {
   config.box_features = true;
   config.standardize_features = true;
   config.coverage = true;
+  config.box_frequencies = 3;
+  config.region_sum = true;
   const nlohmann::json json = config;
   EXPECT_EQ(nlohmann::json(json.get<RelationTransformerConfig>()), json);
   const nlohmann::json resolved = resolve_captioner_config({{"type", "relation_transformer"}});
@@ -483,6 +522,8 @@ TEST(RelationTransformerConfig, JsonRoundTripDefaultsAndErrors) {
   EXPECT_EQ(resolved.at("box_features"), false);
   EXPECT_EQ(resolved.at("standardize_features"), false);
   EXPECT_EQ(resolved.at("coverage"), false);
+  EXPECT_EQ(resolved.at("box_frequencies"), 0);
+  EXPECT_EQ(resolved.at("region_sum"), false);
   const auto error_of = [](const char* text) {
     try {
       nlohmann::json::parse(text).get<RelationTransformerConfig>().validate();
@@ -498,8 +539,9 @@ TEST(RelationTransformerConfig, JsonRoundTripDefaultsAndErrors) {
             "coverage needs decoder_layers >= 2 (the first layer's attention feeds the second's), got 1");
   EXPECT_EQ(error_of(R"({"layers": 2})"),
             "unknown key model.layers (known: vocabulary_size, feature_size, model_size, feed_forward_size, "
-            "encoder_layers, decoder_layers, heads, dropout, box_relation, box_features, standardize_features, "
-            "coverage, decoding, tokens)");
+            "encoder_layers, decoder_layers, heads, dropout, box_relation, box_features, box_frequencies, "
+            "standardize_features, coverage, region_sum, decoding, tokens)");
+  EXPECT_EQ(error_of(R"({"vocabulary_size": 10, "box_frequencies": 1})"), "box_frequencies needs box_features");
 }
 
 TEST(RelationTransformerCaptioner, TinyModelOverfitsFourImagesTwoCaptionsEach) {
