@@ -182,6 +182,20 @@ Tensor all_logits_by_hand(const RelationTransformerCaptioner& model, const Capti
   return stack(rows, 0);
 }
 
+// Every parameter's gradient of the caption loss on tiny_captions(), from the model and from the
+// by-hand logits.
+using Gradients = std::map<std::string, std::vector<double>>;
+std::pair<Gradients, Gradients> model_and_equation_gradients(RelationTransformerCaptioner& model,
+                                                             const CaptionerInputs& inputs,
+                                                             const std::vector<int64_t>& real) {
+  model.loss(inputs, tiny_captions(), 2).backward();
+  Gradients from_model = captioner_checks::parameter_gradients(model);
+  model.zero_grad();
+  const Tensor by_hand = all_logits_by_hand(model, inputs, real, tiny_captions(), 2);
+  cross_entropy(by_hand.reshape({-1, 11}), narrow(tiny_captions(), 1, 1, 5).reshape({-1}), kPad).backward();
+  return {std::move(from_model), captioner_checks::parameter_gradients(model)};
+}
+
 TEST(BoxRelationGeometry, MatchesTheFormulaForTwoBoxes) {
   // Box 0: [0, 0, 0.5, 0.5] (centre 0.25, 0.25, size 0.5 x 0.5); box 1: [0.5, 0, 1, 1] (0.75, 0.5; 0.5 x 1).
   const Tensor geometry = box_relation_geometry(from_vector<double>({0, 0, 0.5, 0.5, 0.5, 0, 1, 1}, {1, 2, 4}));
@@ -283,12 +297,7 @@ TEST(RelationTransformerCaptioner, GradientsMatchTheEquationsWrittenWithOps) {
   model.to(DType::F64);
   const std::vector<int64_t> real = {3, 2};
   const CaptionerInputs inputs = region_inputs(real, 3, 6, generator);
-  model.loss(inputs, tiny_captions(), 2).backward();
-  const auto from_model = captioner_checks::parameter_gradients(model);
-  model.zero_grad();
-  const Tensor by_hand = all_logits_by_hand(model, inputs, real, tiny_captions(), 2);
-  cross_entropy(by_hand.reshape({-1, 11}), narrow(tiny_captions(), 1, 1, 5).reshape({-1}), kPad).backward();
-  const auto from_ops = captioner_checks::parameter_gradients(model);
+  const auto [from_model, from_ops] = model_and_equation_gradients(model, inputs, real);
   ASSERT_EQ(from_model.size(), from_ops.size());
   int nonzero = 0;
   for (const auto& [name, gradient] : from_model) {
@@ -385,12 +394,7 @@ TEST(RelationTransformerCaptioner, CoverageGradientsMatchTheEquationsWrittenWith
   model.to(DType::F64);
   const std::vector<int64_t> real = {3, 2};
   const CaptionerInputs inputs = region_inputs(real, 3, 6, generator);
-  model.loss(inputs, tiny_captions(), 2).backward();
-  const auto from_model = captioner_checks::parameter_gradients(model);
-  model.zero_grad();
-  const Tensor by_hand = all_logits_by_hand(model, inputs, real, tiny_captions(), 2);
-  cross_entropy(by_hand.reshape({-1, 11}), narrow(tiny_captions(), 1, 1, 5).reshape({-1}), kPad).backward();
-  const auto from_ops = captioner_checks::parameter_gradients(model);
+  const auto [from_model, from_ops] = model_and_equation_gradients(model, inputs, real);
   ASSERT_EQ(from_model.size(), from_ops.size());
   for (const char* name : {"decoder.1.source_coverage.weight", "decoder.2.source_coverage.weight"}) {
     ASSERT_TRUE(from_model.count(name)) << name;
@@ -439,13 +443,7 @@ TEST(RelationTransformerCaptioner, RegionSumFollowsTheEquationsAndIgnoresPadding
   noisy.region_features = add(inputs.region_features, mul(mul_scalar(randn({2, 4, 6}, generator, DType::F64), 10.0), padding));
   EXPECT_EQ(max_abs_difference(model.forward_teacher_forced(noisy, tiny_captions(), 2), logits), 0.0);
   // The weight is on the path and gets the gradient the equations give it.
-  model.loss(inputs, tiny_captions(), 2).backward();
-  const auto from_model = captioner_checks::parameter_gradients(model);
-  model.zero_grad();
-  cross_entropy(all_logits_by_hand(model, inputs, real, tiny_captions(), 2).reshape({-1, 11}),
-                narrow(tiny_captions(), 1, 1, 5).reshape({-1}), kPad)
-      .backward();
-  const auto from_ops = captioner_checks::parameter_gradients(model);
+  const auto [from_model, from_ops] = model_and_equation_gradients(model, inputs, real);
   const std::vector<double>& gradient = from_model.at("region_sum.weight");
   double magnitude = 0;
   for (size_t i = 0; i < gradient.size(); ++i) {
