@@ -5,7 +5,7 @@
 //
 //   regions  x_0 = dropout(relu(att_embed(V)))                             [R, d]
 //            (options off in the reference: V standardised per dimension, standardize_features,
-//            then its boxes appended, box_features)
+//            then its boxes appended, box_features, with their sinusoidal code, box_frequencies)
 //   encoder  x += dropout(MHA(LN(x), LN(x); region mask, relation)); x += dropout(FF(LN(x)))
 //            memory = LN(x)
 //   decoder  y_0 = dropout(embedding(w) * sqrt(d) + position(t) [+ region_sum(sum_r m_r memory_r)])

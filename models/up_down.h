@@ -6,7 +6,7 @@
 //   v_fc = dropout(relu(fc_embed(fc)))            [H]
 //   A    = dropout(relu(att_embed(V)))            [R, H]
 // Options off in the reference: V and fc standardised per dimension (standardize_features), then
-// V's boxes appended (box_features).
+// V's boxes appended (box_features) with their sinusoidal code (box_frequencies).
 //   K    = ctx2att(A)                             [R, A_h]
 // Per time step t (x_t = dropout(relu(embedding(w_{t-1}))), states start at zero):
 //   (h1, c1) = attention_lstm([h2_{t-1}, v_fc, x_t], (h1, c1))
