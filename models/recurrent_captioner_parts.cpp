@@ -16,6 +16,12 @@ std::shared_ptr<nn::Linear> xavier_linear(int64_t in, int64_t out, Generator& ge
   return layer;
 }
 
+std::shared_ptr<nn::Linear> xavier_linear_without_bias(int64_t in, int64_t out, Generator& generator) {
+  auto layer = std::make_shared<nn::Linear>(in, out, generator, nn::LinearOptions{.bias = false});
+  nn::init::xavier_uniform_(layer->weight()->value(), generator);
+  return layer;
+}
+
 std::shared_ptr<nn::Embedding> xavier_embedding(int64_t count, int64_t size, Generator& generator) {
   auto table = std::make_shared<nn::Embedding>(count, size, generator);
   nn::init::xavier_uniform_(table->weight()->value(), generator);

@@ -21,6 +21,8 @@ namespace sparsecap::models {
 
 // A Linear layer initialised as the references: xavier-uniform weight, zero bias.
 std::shared_ptr<nn::Linear> xavier_linear(int64_t in, int64_t out, Generator& generator);
+// The same without a bias, for a term added to another layer's output that has one already.
+std::shared_ptr<nn::Linear> xavier_linear_without_bias(int64_t in, int64_t out, Generator& generator);
 // An embedding table initialised xavier-uniform.
 std::shared_ptr<nn::Embedding> xavier_embedding(int64_t count, int64_t size, Generator& generator);
 

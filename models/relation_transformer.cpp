@@ -8,7 +8,6 @@
 #include "engine/autograd.h"
 #include "engine/error.h"
 #include "engine/json_fields.h"
-#include "engine/nn/init.h"
 #include "engine/ops.h"
 #include "models/captioner_registry.h"
 #include "models/region_box_features.h"
@@ -242,9 +241,7 @@ RelationDecoderLayer::RelationDecoderLayer(const RelationTransformerConfig& conf
                                       std::make_shared<MultiHeadAttention>(config.model_size, config.heads, generator));
   if (reads_coverage) {
     // No bias: a shift of every region's logit, which the softmax ignores.
-    source_coverage_ = register_module(
-        "source_coverage", std::make_shared<nn::Linear>(1, config.heads, generator, nn::LinearOptions{.bias = false}));
-    nn::init::xavier_uniform_(source_coverage_->weight()->value(), generator);
+    source_coverage_ = register_module("source_coverage", xavier_linear_without_bias(1, config.heads, generator));
   }
   feed_forward_norm_ = register_module("feed_forward_norm", std::make_shared<ReferenceLayerNorm>(config.model_size));
   feed_forward_ = register_module("feed_forward",
@@ -351,9 +348,7 @@ RelationTransformerCaptioner::RelationTransformerCaptioner(const RelationTransfo
   decoder_norm_ = register_module("decoder_norm", std::make_shared<ReferenceLayerNorm>(d));
   logit_ = register_module("logit", xavier_linear(d, config_.vocabulary_size, generator));
   if (config_.region_sum) {
-    region_sum_ = register_module("region_sum",
-                                  std::make_shared<nn::Linear>(d, d, generator, nn::LinearOptions{.bias = false}));
-    nn::init::xavier_uniform_(region_sum_->weight()->value(), generator);
+    region_sum_ = register_module("region_sum", xavier_linear_without_bias(d, d, generator));
   }
 }
 

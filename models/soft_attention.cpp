@@ -110,17 +110,12 @@ SoftAttentionDecoder::SoftAttentionDecoder(const SoftAttentionDecoderConfig& con
   att_qk_ = register_module("att_qk", xavier_linear(config.attention_size, 1, generator));
   if (config.coverage) {
     // No bias: att_query's already shifts every energy's argument.
-    att_coverage_ = register_module("att_coverage",
-                                    std::make_shared<nn::Linear>(1, config.attention_size, generator,
-                                                                 nn::LinearOptions{.bias = false}));
-    nn::init::xavier_uniform_(att_coverage_->weight()->value(), generator);
+    att_coverage_ = register_module("att_coverage", xavier_linear_without_bias(1, config.attention_size, generator));
   }
   if (config.word_in_query) {
     // No bias either, for the same reason.
     att_word_ = register_module("att_word",
-                                std::make_shared<nn::Linear>(config.embedding_size, config.attention_size, generator,
-                                                             nn::LinearOptions{.bias = false}));
-    nn::init::xavier_uniform_(att_word_->weight()->value(), generator);
+                                xavier_linear_without_bias(config.embedding_size, config.attention_size, generator));
   }
   CellOptions cell_options;
   cell_options.forget_bias = config.forget_bias;

@@ -6,7 +6,6 @@
 #include "engine/autograd.h"
 #include "engine/error.h"
 #include "engine/json_fields.h"
-#include "engine/nn/init.h"
 #include "engine/ops.h"
 #include "models/captioner_registry.h"
 #include "models/region_box_features.h"
@@ -108,9 +107,7 @@ UpDownCaptioner::UpDownCaptioner(const UpDownConfig& config, Generator& generato
   alpha_net_ = register_module("alpha_net", xavier_linear(config_.attention_size, 1, generator));
   if (config_.coverage) {
     // No bias: h2att's already shifts every energy's argument.
-    att_coverage_ = register_module(
-        "att_coverage", std::make_shared<nn::Linear>(1, config_.attention_size, generator, nn::LinearOptions{.bias = false}));
-    nn::init::xavier_uniform_(att_coverage_->weight()->value(), generator);
+    att_coverage_ = register_module("att_coverage", xavier_linear_without_bias(1, config_.attention_size, generator));
   }
   language_lstm_ = register_module("language_lstm",
                                    make_recurrent_cell(CellType::Lstm, 2 * hidden, hidden, generator, cell_options));
