@@ -21,6 +21,19 @@ struct DemoModel {
 // Trains `model` into its run directory unless a finished run is there; resumes an interrupted one.
 void train_unless_done(const DemoModel& model);
 
+struct SoftAttentionDemoOptions {
+  std::string data_dir = "data/shapes";
+  int64_t steps = 0;  // > 0: optim.max_steps; 0: 1200 (5000 with full)
+  bool full = false;
+  bool pretrained_encoder = true;  // the caller sets init.encoder_weights; false: the CNN trains too
+};
+
+// The main demo's Soft-Attention run config, dense or pruned with Supermask to `target_sparsity`:
+// `sparsecap demo` and the Soft-Attention rows of `demo --all-models`. Built in code so the demo
+// runs from any directory; configs/sa_*.json are the paper's Soft-Attention recipe, for sweeps.
+train::RunConfig soft_attention_demo_config(const SoftAttentionDemoOptions& options, double target_sparsity,
+                                            bool prune);
+
 // The CNN encoder the demo's captioners start from: the encoder of `config` pre-trained for `steps`
 // on the synthetic set's scene labels into `out_dir`/encoder.safetensors, once (an existing file
 // is reused), as the papers' captioners start from an ImageNet-trained CNN (docs/data.md, "A
@@ -62,6 +75,9 @@ struct AllModelsDemoOptions {
   std::string configs_dir = "configs";  // holds <stem>_{dense,supermask}.json
   std::vector<std::string> only;        // model types; empty: all four
   int64_t steps = 0;                    // > 0: optim.max_steps for every run; 0: the configs' epochs
+  // Encoder pre-training for the captioners on pixels (Soft-Attention, Show-and-Tell), whose
+  // encoders then start from it frozen; 0: they train their CNN from scratch.
+  int64_t pretrain_steps = kDefaultPretrainSteps;
 };
 
 // `sparsecap demo --all-models` (apps/demo_all_models.cpp).

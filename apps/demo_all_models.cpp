@@ -1,8 +1,10 @@
-// `sparsecap demo --all-models`: the main job for every captioner. For Soft-Attention, Up-Down,
-// the Object Relation Transformer and Show-and-Tell it trains the dense config and the
-// Supermask-90% config from configs/ (or --configs DIR) on the synthetic set, evaluates each on
-// the test split with beam 3 and prints one table with a row per model and method, the grounded
-// scores and the CIDEr-D each pruned model keeps. Finished runs are reused.
+// `sparsecap demo --all-models`: the main job for every captioner. For Up-Down, the Object
+// Relation Transformer and Show-and-Tell it trains the dense config and the Supermask-90% config
+// from configs/ (or --configs DIR) on the synthetic set, for Soft-Attention the main demo's two
+// runs (apps/demo.h; the same run directories, so a finished `sparsecap demo` is reused). The
+// captioners on pixels start from one encoder pre-trained on the scene labels, frozen, as in the
+// main demo. Each run is evaluated on the test split with beam 3; one table with a row per model
+// and method, the grounded scores and the CIDEr-D each pruned model keeps. Finished runs are reused.
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -18,13 +20,14 @@ namespace {
 
 struct CaptionerConfigs {
   std::string type;  // model.type, the name --only takes
-  std::string stem;  // configs/<stem>_{dense,supermask}.json
+  std::string stem;  // configs/<stem>_{dense,supermask}.json; empty: the main demo's configs
+  bool pixels;       // captions pixels through a CNN encoder
 };
 
-const std::vector<CaptionerConfigs> kAllCaptioners = {{"soft_attention", "sa"},
-                                                      {"up_down", "ud"},
-                                                      {"relation_transformer", "ort"},
-                                                      {"show_tell", "show_tell"}};
+const std::vector<CaptionerConfigs> kAllCaptioners = {{"soft_attention", "", true},
+                                                      {"up_down", "ud", false},
+                                                      {"relation_transformer", "ort", false},
+                                                      {"show_tell", "show_tell", true}};
 
 // The captioners --only names (all of them when it is empty); an unknown name lists the known ones.
 std::vector<CaptionerConfigs> selected_captioners(const std::vector<std::string>& only) {
@@ -49,13 +52,37 @@ train::RunConfig demo_run_config(const AllModelsDemoOptions& options, const std:
   return train::load_run_config(path, overrides);
 }
 
+// The dense and the Supermask-90% run of one captioner.
+std::vector<DemoModel> captioner_runs(const AllModelsDemoOptions& options, const CaptionerConfigs& captioner) {
+  if (captioner.stem.empty()) {
+    const SoftAttentionDemoOptions demo{
+        .data_dir = options.data_dir, .steps = options.steps, .pretrained_encoder = options.pretrain_steps > 0};
+    return {{captioner.type + " dense", options.out + "/dense", soft_attention_demo_config(demo, 0, false)},
+            {captioner.type + " supermask-90%", options.out + "/supermask90", soft_attention_demo_config(demo, 0.9, true)}};
+  }
+  return {{captioner.type + " dense", options.out + "/" + captioner.stem + "_dense",
+           demo_run_config(options, captioner.stem, "dense")},
+          {captioner.type + " supermask-90%", options.out + "/" + captioner.stem + "_supermask90",
+           demo_run_config(options, captioner.stem, "supermask")}};
+}
+
 std::vector<DemoModel> demo_models(const AllModelsDemoOptions& options) {
   std::vector<DemoModel> models;
+  bool pixels = false;
   for (const CaptionerConfigs& captioner : selected_captioners(options.only)) {
-    models.push_back({captioner.type + " dense", options.out + "/" + captioner.stem + "_dense",
-                      demo_run_config(options, captioner.stem, "dense")});
-    models.push_back({captioner.type + " supermask-90%", options.out + "/" + captioner.stem + "_supermask90",
-                      demo_run_config(options, captioner.stem, "supermask")});
+    std::vector<DemoModel> runs = captioner_runs(options, captioner);
+    for (DemoModel& run : runs) run.config.optim.freeze_encoder = captioner.pixels && options.pretrain_steps > 0;
+    pixels = pixels || captioner.pixels;
+    models.insert(models.end(), runs.begin(), runs.end());
+  }
+  // One encoder for every captioner on pixels, pre-trained with the main demo's encoder: a config
+  // whose encoder differs fails to load it, naming the tensor.
+  if (pixels && options.pretrain_steps > 0) {
+    const SoftAttentionDemoOptions demo{.data_dir = options.data_dir};
+    const std::string encoder =
+        pretrained_encoder(options.out, soft_attention_demo_config(demo, 0, false), options.pretrain_steps);
+    for (DemoModel& model : models)
+      if (model.config.optim.freeze_encoder) model.config.init.encoder_weights = encoder;
   }
   return models;
 }
