@@ -12,6 +12,7 @@
 #include "engine/error.h"
 #include "engine/rng.h"
 #include "models/captioner_registry.h"
+#include "models/mobilenet.h"
 #include "train/learning_rate_schedule.h"
 #include "train/model_info.h"
 #include "train/run_config.h"
@@ -49,8 +50,15 @@ void expect_dense_and_supermask_pair(const std::string& stem, const std::string&
   EXPECT_EQ(model->type(), type);
 }
 
-TEST(CaptionerConfigs, ShowTellDenseAndSupermask) {
-  expect_dense_and_supermask_pair("show_tell", "show_tell", 0.5, 0.1, "/decoder/dropout"_json_pointer);
+TEST(CaptionerConfigs, ShowTellDenseAndSupermaskTakeTheDemosEncoder) {
+  expect_dense_and_supermask_pair("show_tell", "show_tell", 0.1, 0.1, "/decoder/dropout"_json_pointer);
+  // `demo --all-models` loads the encoder it pre-trains for the main demo (stride 8, width 0.5).
+  const RunConfig dense = load_run_config(kConfigs / "show_tell_dense.json");
+  std::vector<std::vector<int64_t>> blocks;
+  for (const models::SeparableBlockSpec& block : models::mobilenet_v1_stride8_blocks())
+    blocks.push_back({block.channels, block.stride});
+  EXPECT_EQ(dense.model.at("encoder").at("blocks"), nlohmann::json(blocks));
+  EXPECT_EQ(dense.model.at("encoder").at("width_multiplier"), 0.5);
 }
 
 TEST(CaptionerConfigs, UpDownDenseAndSupermaskReadTheSyntheticFeatures) {
