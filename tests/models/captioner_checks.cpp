@@ -25,6 +25,15 @@ double max_abs_difference(const Tensor& a, const Tensor& b) {
   return worst;
 }
 
+Tensor two_images_two_captions() {
+  constexpr int64_t kPad = 0, kBos = 2, kEos = 3;
+  return from_vector<int64_t>({kBos, 4, 5, kEos, kPad, kPad,  //
+                               kBos, 6, kEos, kPad, kPad, kPad,  //
+                               kBos, 7, 8, 4, 9, kEos,           //
+                               kBos, kEos, kPad, kPad, kPad, kPad},
+                              {4, 6});
+}
+
 Tensor random_boxes(int64_t images, int64_t regions, Generator& generator, DType dtype) {
   const Tensor corners = rand({images, regions, 4}, generator, DType::F64);
   // x0, y0 in [0, 0.5), x1, y1 in [0.55, 1).

@@ -16,6 +16,10 @@ namespace sparsecap::models::captioner_checks {
 
 double max_abs_difference(const Tensor& a, const Tensor& b);
 
+// Two images x 2 captions of length 6 in the default special tokens (PAD 0, BOS 2, EOS 3):
+// BOS w.. EOS PAD..., one caption filling the length, one empty.
+Tensor two_images_two_captions();
+
 // Random boxes [B, R, 4] inside [0, 1] with x0 < x1 and y0 < y1, in `dtype`.
 Tensor random_boxes(int64_t images, int64_t regions, Generator& generator, DType dtype);
 

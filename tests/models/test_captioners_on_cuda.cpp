@@ -22,7 +22,7 @@
 namespace sparsecap::models {
 namespace {
 
-constexpr int64_t kPad = 0, kBos = 2, kEos = 3, kVocabulary = 12;
+constexpr int64_t kBos = 2, kVocabulary = 12;
 
 bool have_cuda_device() { return cuda::built_with_cuda() && !cuda::devices().empty(); }
 
@@ -48,13 +48,7 @@ void expect_close(const Tensor& cpu, const Tensor& cuda, const std::string& what
 }
 
 // Two images x 2 captions of length 6: BOS w.. EOS PAD...
-Tensor tiny_captions() {
-  return from_vector<int64_t>({kBos, 4, 5, kEos, kPad, kPad,  //
-                               kBos, 6, kEos, kPad, kPad, kPad,  //
-                               kBos, 7, 8, 4, 9, kEos,           //
-                               kBos, kEos, kPad, kPad, kPad, kPad},
-                              {4, 6});
-}
+Tensor tiny_captions() { return captioner_checks::two_images_two_captions(); }
 
 CaptionerInputs on_device(const CaptionerInputs& inputs, Device device) {
   CaptionerInputs moved;

@@ -61,13 +61,8 @@ CaptionerInputs region_inputs(const std::vector<int64_t>& real, int64_t regions,
   return inputs;
 }
 
-Tensor tiny_captions() {
-  return from_vector<int64_t>({kBos, 4, 5, kEos, kPad, kPad,  //
-                               kBos, 6, kEos, kPad, kPad, kPad,  //
-                               kBos, 7, 8, 4, 9, kEos,           //
-                               kBos, kEos, kPad, kPad, kPad, kPad},
-                              {4, 6});
-}
+// Two images x 2 captions of length 6: BOS w.. EOS PAD...
+Tensor tiny_captions() { return captioner_checks::two_images_two_captions(); }
 
 // ---- the equations, one image and one caption at a time ----
 

@@ -50,13 +50,7 @@ CaptionerInputs region_inputs(const std::vector<int64_t>& real, int64_t regions,
 }
 
 // Two images x 2 captions of length 6: BOS w.. EOS PAD...
-Tensor tiny_captions() {
-  return from_vector<int64_t>({kBos, 4, 5, kEos, kPad, kPad,  //
-                               kBos, 6, kEos, kPad, kPad, kPad,  //
-                               kBos, 7, 8, 4, 9, kEos,           //
-                               kBos, kEos, kPad, kPad, kPad, kPad},
-                              {4, 6});
-}
+Tensor tiny_captions() { return captioner_checks::two_images_two_captions(); }
 
 std::map<std::string, Tensor> parameter_values(const nn::Module& model) {
   std::map<std::string, Tensor> values;
