@@ -45,6 +45,7 @@ void to_json(nlohmann::json& json, const UpDownConfig& config) {
           {"box_frequencies", config.box_frequencies},
           {"standardize_features", config.standardize_features},
           {"coverage", config.coverage},
+          {"region_sum", config.region_sum},
           {"decoding", decoding_options_json(config.decoding)},
           {"tokens", special_tokens_json(config.tokens)}};
 }
@@ -52,8 +53,8 @@ void to_json(nlohmann::json& json, const UpDownConfig& config) {
 void from_json(const nlohmann::json& json, UpDownConfig& config) {
   check_known_keys(json,
                    {"vocabulary_size", "feature_size", "embedding_size", "hidden_size", "attention_size", "dropout",
-                    "forget_bias", "box_features", "box_frequencies", "standardize_features", "coverage", "decoding",
-                    "tokens"},
+                    "forget_bias", "box_features", "box_frequencies", "standardize_features", "coverage",
+                    "region_sum", "decoding", "tokens"},
                    "model");
   read_field(json, "vocabulary_size", config.vocabulary_size, "model");
   read_field(json, "feature_size", config.feature_size, "model");
@@ -66,6 +67,7 @@ void from_json(const nlohmann::json& json, UpDownConfig& config) {
   read_field(json, "box_frequencies", config.box_frequencies, "model");
   read_field(json, "standardize_features", config.standardize_features, "model");
   read_field(json, "coverage", config.coverage, "model");
+  read_field(json, "region_sum", config.region_sum, "model");
   if (json.contains("decoding")) read_decoding_options(json.at("decoding"), config.decoding);
   if (json.contains("tokens")) read_special_tokens(json.at("tokens"), config.tokens);
 }
@@ -85,6 +87,10 @@ void UpDownMemory::select_rows(const Tensor& index) {
 }
 
 // ---- captioner -----------------------------------------------------------------
+
+namespace {
+constexpr double kRegionSumScale = 1.0 / 8.0;  // UpDownConfig::region_sum
+}  // namespace
 
 UpDownCaptioner::UpDownCaptioner(const UpDownConfig& config, Generator& generator)
     : config_(config), dropout_generator_(std::make_shared<Generator>(generator.seed(), generator.stream() + 1)) {
@@ -109,6 +115,8 @@ UpDownCaptioner::UpDownCaptioner(const UpDownConfig& config, Generator& generato
     // No bias: h2att's already shifts every energy's argument.
     att_coverage_ = register_module("att_coverage", xavier_linear_without_bias(1, config_.attention_size, generator));
   }
+  if (config_.region_sum)
+    region_sum_ = register_module("region_sum", xavier_linear_without_bias(hidden, hidden, generator));
   language_lstm_ = register_module("language_lstm",
                                    make_recurrent_cell(CellType::Lstm, 2 * hidden, hidden, generator, cell_options));
   logit_ = register_module("logit", xavier_linear(hidden, config_.vocabulary_size, generator));
@@ -120,6 +128,7 @@ std::vector<nn::ParameterPtr> UpDownCaptioner::weight_matrices() const {
                                             h2att_->weight(),        alpha_net_->weight(),    language_lstm_->w_ih(),
                                             language_lstm_->w_hh(),  logit_->weight()};
   if (att_coverage_) matrices.push_back(att_coverage_->weight());
+  if (region_sum_) matrices.push_back(region_sum_->weight());
   return matrices;
 }
 
@@ -184,6 +193,10 @@ UpDownMemory UpDownCaptioner::embed_memory(const CaptionerInputs& inputs) {
   memory.regions = embedded(*att_embed_, regions);
   memory.keys = sparse::linear(memory.regions, sparse_weights_.handle(ctx2att_->weight()), ctx2att_->bias()->effective());
   memory.mask = inputs.region_mask.to(memory.regions.dtype()).to(memory.regions.device());
+  if (region_sum_) {
+    const Tensor summed = mul_scalar(sum(mul(memory.regions, unsqueeze(memory.mask, 2)), 1), kRegionSumScale);
+    memory.fc = add(memory.fc, sparse::linear(summed, sparse_weights_.handle(region_sum_->weight())));
+  }
   return memory;
 }
 

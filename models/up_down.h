@@ -5,6 +5,7 @@
 // Once per image, with region features V [R, D], mask m [R] (1 on real regions) and fc [D]:
 //   v_fc = dropout(relu(fc_embed(fc)))            [H]
 //   A    = dropout(relu(att_embed(V)))            [R, H]
+//          [v_fc += region_sum(sum_r m_r A_r / 8)] (region_sum, off in the reference)
 // Options off in the reference: V and fc standardised per dimension (standardize_features), then
 // V's boxes appended (box_features) with their sinusoidal code (box_frequencies).
 //   K    = ctx2att(A)                             [R, A_h]
@@ -63,6 +64,13 @@ struct UpDownConfig {
   // reads the attention each region has had so far. A caption that lists the objects must name
   // each once; without it the attention can return to a region it has named. Off in the reference.
   bool coverage = false;
+  // v_fc also gets region_sum(sum_r m_r A_r / 8), one [H, H] weight without bias, of the embedded
+  // real regions. The sum grows with the number of regions, so the attention LSTM, which reads
+  // v_fc at every step, can tell how many there are to name; most of Up-Down's wrong claims named
+  // an object once more than it is there. The 1/8 (the synthetic set has 5.7 regions per image)
+  // keeps the term at v_fc's scale: unscaled, it swamped v_fc and the model trained far worse.
+  // Off in the reference.
+  bool region_sum = false;
   DecodingOptions decoding;       // beam 3, at most 30 words
   SpecialTokens tokens;
   void validate_options() const;  // all but the vocabulary; throws naming the offending key and value
@@ -71,6 +79,7 @@ struct UpDownConfig {
 
 // JSON: {"vocabulary_size", "feature_size", "embedding_size", "hidden_size", "attention_size",
 // "dropout", "forget_bias", "box_features", "box_frequencies", "standardize_features", "coverage",
+// "region_sum",
 // "decoding": {"beam_size", "max_words"}, "tokens": {"pad", "bos",
 // "eos"}}. Missing keys keep defaults; unknown keys throw.
 void to_json(nlohmann::json& json, const UpDownConfig& config);
@@ -152,7 +161,7 @@ class UpDownCaptioner : public Captioner {
   UpDownConfig config_;
   std::shared_ptr<Generator> dropout_generator_;
   std::shared_ptr<nn::Embedding> embedding_;
-  std::shared_ptr<nn::Linear> fc_embed_, att_embed_, ctx2att_, h2att_, alpha_net_, att_coverage_, logit_;
+  std::shared_ptr<nn::Linear> region_sum_, fc_embed_, att_embed_, ctx2att_, h2att_, alpha_net_, att_coverage_, logit_;
   std::shared_ptr<RegionFeatureStandardizer> standardizer_;  // null unless standardize_features
   std::shared_ptr<RecurrentCell> attention_lstm_, language_lstm_;
   SparseWeightTable sparse_weights_;

@@ -84,8 +84,10 @@ Tensor logits_by_hand(const UpDownCaptioner& model, const CaptionerInputs& input
   if (model.config().box_features)
     regions = captioner_checks::regions_with_boxes_by_hand(regions, narrow(inputs.boxes.row(image), 0, 0, real_regions),
                                                            model.config().box_frequencies);
-  const Tensor v_fc = relu(linear(fc, p["fc_embed.weight"], p["fc_embed.bias"]));           // [1, H]
+  Tensor v_fc = relu(linear(fc, p["fc_embed.weight"], p["fc_embed.bias"]));                 // [1, H]
   const Tensor attended_memory = relu(linear(regions, p["att_embed.weight"], p["att_embed.bias"]));  // [n, H]
+  if (model.config().region_sum)  // the real regions' embeddings summed, over 8
+    v_fc = add(v_fc, linear(mul_scalar(sum(attended_memory, 0, true), 1.0 / 8.0), p["region_sum.weight"]));
   const Tensor keys = linear(attended_memory, p["ctx2att.weight"], p["ctx2att.bias"]);      // [n, A]
   const int64_t hidden = model.config().hidden_size;
   Tensor h1 = zeros({1, hidden}, DType::F64), c1 = h1, h2 = h1, c2 = h1;
@@ -331,6 +333,40 @@ TEST(UpDownCaptioner, CoverageTeacherForcingEqualsStepByStepDecodingAndIgnoresPa
   EXPECT_LT(max_abs_difference(model.forward_teacher_forced(narrower, tiny_captions(), 2), logits), 1e-12);
 }
 
+UpDownConfig region_sum_config() {
+  UpDownConfig config = tiny_config();
+  config.region_sum = true;
+  return config;
+}
+
+TEST(UpDownCaptioner, RegionSumFollowsTheEquationsAndIgnoresPadding) {
+  Generator generator(21);
+  UpDownCaptioner model(region_sum_config(), generator);
+  model.to(DType::F64);
+  model.eval();
+  const std::vector<int64_t> real = {3, 2};
+  const CaptionerInputs inputs = region_inputs(real, 4, 6, generator);
+  const Tensor logits = model.forward_teacher_forced(inputs, tiny_captions(), 2);
+  EXPECT_LT(max_abs_difference(logits, all_logits_by_hand(model, inputs, real, tiny_captions(), 2)), 1e-12);
+  captioner_checks::expect_decoding_matches_teacher_forcing(model, inputs, tiny_captions(), 2, logits, 1e-12);
+  // Noise in the padded slots changes nothing: the sum is masked.
+  CaptionerInputs noisy = inputs;
+  const Tensor padding = unsqueeze(sub(full({2, 4}, 1.0, DType::F64), inputs.region_mask), 2);
+  noisy.region_features = add(inputs.region_features, mul(mul_scalar(randn({2, 4, 6}, generator, DType::F64), 10.0), padding));
+  EXPECT_EQ(max_abs_difference(model.forward_teacher_forced(noisy, tiny_captions(), 2), logits), 0.0);
+  // The term is on the path: without it the logits move.
+  for (const auto& [name, parameter] : model.named_parameters())
+    if (name == "region_sum.weight") {
+      NoGradGuard no_grad;
+      parameter->value().copy_(zeros(parameter->shape(), DType::F64));
+    }
+  EXPECT_GT(max_abs_difference(model.forward_teacher_forced(inputs, tiny_captions(), 2), logits), 1e-6);
+}
+
+TEST(UpDownCaptioner, RegionSumGradientsMatchTheEquationsWrittenWithOps) {
+  expect_gradients_match_the_equations(region_sum_config(), 22);
+}
+
 TEST(UpDownCaptioner, GradientsOfTheFeaturesMatchFiniteDifferences) {
   Generator generator(4);
   UpDownCaptioner model(tiny_config(), generator);
@@ -407,6 +443,11 @@ TEST(UpDownCaptioner, SupermaskGatesEveryWeightMatrixAndEmbeddingOnly) {
       captioner_checks::supermask_gated_parameters(with_coverage);
   EXPECT_EQ(gated_with_coverage.gated, gated_with_coverage.weights_and_embeddings);
   EXPECT_EQ(gated_with_coverage.gated.size(), 12u);  // and att_coverage.weight
+  UpDownCaptioner with_region_sum(region_sum_config(), generator);
+  const captioner_checks::GatedParameters gated_with_region_sum =
+      captioner_checks::supermask_gated_parameters(with_region_sum);
+  EXPECT_EQ(gated_with_region_sum.gated, gated_with_region_sum.weights_and_embeddings);
+  EXPECT_EQ(gated_with_region_sum.gated.size(), 12u);  // and region_sum.weight
 }
 
 TEST(UpDownCaptioner, SparseExportDecodesTheSameCaptions) {
@@ -420,6 +461,7 @@ TEST(UpDownCaptioner, SparseExportDecodesTheSameCaptions) {
   config.standardize_features = true;  // and the export the standardizer's statistics
   config.coverage = true;              // and att_coverage, computed through CSR as well
   config.box_frequencies = 2;          // and the box code's columns of att_embed
+  config.region_sum = true;            // and region_sum, through CSR too
   UpDownCaptioner model(config, generator);
   model.region_feature_standardizer()->set_statistics({0.5, -1, 2, 0, 0.1, 3}, {2, 0.5, 1, 4, 0.25, 1.5});
   captioner_checks::prune_randomly(model, 0.8, 3);
@@ -430,7 +472,7 @@ TEST(UpDownCaptioner, SparseExportDecodesTheSameCaptions) {
   section["type"] = "up_down";
   CaptionerInputs inputs = region_inputs({3, 2, 1, 3}, 3, 6, generator, DType::F32);
   inputs.boxes = captioner_checks::random_boxes(4, 3, generator, DType::F32);
-  captioner_checks::expect_export_round_trip(model, section, inputs, 12);  // 11 + att_coverage
+  captioner_checks::expect_export_round_trip(model, section, inputs, 13);  // 11 + att_coverage + region_sum
 }
 
 TEST(UpDownConfig, JsonRoundTripDefaultsAndErrors) {
@@ -440,6 +482,7 @@ TEST(UpDownConfig, JsonRoundTripDefaultsAndErrors) {
   config.standardize_features = true;
   config.coverage = true;
   config.box_frequencies = 4;
+  config.region_sum = true;
   const nlohmann::json json = config;
   const UpDownConfig back = json.get<UpDownConfig>();
   EXPECT_EQ(nlohmann::json(back), json);
@@ -454,6 +497,7 @@ TEST(UpDownConfig, JsonRoundTripDefaultsAndErrors) {
   EXPECT_EQ(resolved.at("box_features"), false);
   EXPECT_EQ(resolved.at("standardize_features"), false);
   EXPECT_EQ(resolved.at("coverage"), false);
+  EXPECT_EQ(resolved.at("region_sum"), false);
   EXPECT_EQ(resolved.at("box_frequencies"), 0);
   EXPECT_FALSE(resolved.contains("vocabulary_size"));
   Generator generator(10);
@@ -476,7 +520,7 @@ TEST(UpDownConfig, JsonRoundTripDefaultsAndErrors) {
   EXPECT_EQ(error_of(R"({"hidden": 3})"),
             "unknown key model.hidden (known: vocabulary_size, feature_size, embedding_size, hidden_size, "
             "attention_size, dropout, forget_bias, box_features, box_frequencies, standardize_features, coverage, "
-            "decoding, tokens)");
+            "region_sum, decoding, tokens)");
   EXPECT_EQ(error_of(R"({"vocabulary_size": 10, "box_frequencies": 2})"), "box_frequencies needs box_features");
   EXPECT_EQ(error_of(R"({"vocabulary_size": 10, "box_features": true, "box_frequencies": 17})"),
             "box_frequencies must be in [0, 16], got 17");
