@@ -111,7 +111,8 @@ int64_t relation_transformer_parameters(int64_t vocabulary, int64_t features, in
 const std::vector<std::string> kUpDownPaperSize = {"model.feature_size=2048",      "model.hidden_size=1000",
                                                    "model.embedding_size=1000",    "model.attention_size=512",
                                                    "model.box_features=false",     "model.box_frequencies=0",
-                                                   "model.standardize_features=false", "model.coverage=false"};
+                                                   "model.standardize_features=false", "model.coverage=false",
+                                                   "model.region_sum=false"};
 const std::vector<std::string> kRelationTransformerPaperSize = {
     "model.feature_size=2048", "model.model_size=512",     "model.feed_forward_size=2048",
     "model.encoder_layers=6",  "model.decoder_layers=6",   "model.heads=8",
