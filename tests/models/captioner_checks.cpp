@@ -34,6 +34,14 @@ Tensor two_images_two_captions() {
                               {4, 6});
 }
 
+CaptionerInputs with_noise_in_padded_regions(const CaptionerInputs& inputs, Generator& generator) {
+  const Tensor& features = inputs.region_features;
+  const Tensor padding = unsqueeze(sub(full(inputs.region_mask.shape(), 1.0, DType::F64), inputs.region_mask), 2);
+  CaptionerInputs noisy = inputs;
+  noisy.region_features = add(features, mul(mul_scalar(randn(features.shape(), generator, DType::F64), 10.0), padding));
+  return noisy;
+}
+
 Tensor random_boxes(int64_t images, int64_t regions, Generator& generator, DType dtype) {
   const Tensor corners = rand({images, regions, 4}, generator, DType::F64);
   // x0, y0 in [0, 0.5), x1, y1 in [0.55, 1).

@@ -20,6 +20,10 @@ double max_abs_difference(const Tensor& a, const Tensor& b);
 // BOS w.. EOS PAD..., one caption filling the length, one empty.
 Tensor two_images_two_captions();
 
+// `inputs` (float64) with noise of scale 10 added to the padded regions' features only: a model
+// that masks its padding computes the same from both.
+CaptionerInputs with_noise_in_padded_regions(const CaptionerInputs& inputs, Generator& generator);
+
 // Random boxes [B, R, 4] inside [0, 1] with x0 < x1 and y0 < y1, in `dtype`.
 Tensor random_boxes(int64_t images, int64_t regions, Generator& generator, DType dtype);
 

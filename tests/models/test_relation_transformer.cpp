@@ -415,9 +415,7 @@ TEST(RelationTransformerCaptioner, CoverageIncrementalDecodingEqualsFullDecoding
   const CaptionerInputs inputs = region_inputs({3, 2}, 4, 6, generator);
   const Tensor logits = model.forward_teacher_forced(inputs, tiny_captions(), 2);
   captioner_checks::expect_decoding_matches_teacher_forcing(model, inputs, tiny_captions(), 2, logits, 1e-12);
-  CaptionerInputs noisy = inputs;
-  const Tensor padding = unsqueeze(sub(full({2, 4}, 1.0, DType::F64), inputs.region_mask), 2);
-  noisy.region_features = add(inputs.region_features, mul(mul_scalar(randn({2, 4, 6}, generator, DType::F64), 10.0), padding));
+  const CaptionerInputs noisy = captioner_checks::with_noise_in_padded_regions(inputs, generator);
   EXPECT_EQ(max_abs_difference(model.forward_teacher_forced(noisy, tiny_captions(), 2), logits), 0.0);
 }
 
@@ -433,9 +431,7 @@ TEST(RelationTransformerCaptioner, RegionSumFollowsTheEquationsAndIgnoresPadding
   const Tensor logits = model.forward_teacher_forced(inputs, tiny_captions(), 2);
   EXPECT_LT(max_abs_difference(logits, all_logits_by_hand(model, inputs, real, tiny_captions(), 2)), 1e-11);
   captioner_checks::expect_decoding_matches_teacher_forcing(model, inputs, tiny_captions(), 2, logits, 1e-12);
-  CaptionerInputs noisy = inputs;
-  const Tensor padding = unsqueeze(sub(full({2, 4}, 1.0, DType::F64), inputs.region_mask), 2);
-  noisy.region_features = add(inputs.region_features, mul(mul_scalar(randn({2, 4, 6}, generator, DType::F64), 10.0), padding));
+  const CaptionerInputs noisy = captioner_checks::with_noise_in_padded_regions(inputs, generator);
   EXPECT_EQ(max_abs_difference(model.forward_teacher_forced(noisy, tiny_captions(), 2), logits), 0.0);
   // The weight is on the path and gets the gradient the equations give it.
   const auto [from_model, from_ops] = model_and_equation_gradients(model, inputs, real);

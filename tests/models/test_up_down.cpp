@@ -350,9 +350,7 @@ TEST(UpDownCaptioner, RegionSumFollowsTheEquationsAndIgnoresPadding) {
   EXPECT_LT(max_abs_difference(logits, all_logits_by_hand(model, inputs, real, tiny_captions(), 2)), 1e-12);
   captioner_checks::expect_decoding_matches_teacher_forcing(model, inputs, tiny_captions(), 2, logits, 1e-12);
   // Noise in the padded slots changes nothing: the sum is masked.
-  CaptionerInputs noisy = inputs;
-  const Tensor padding = unsqueeze(sub(full({2, 4}, 1.0, DType::F64), inputs.region_mask), 2);
-  noisy.region_features = add(inputs.region_features, mul(mul_scalar(randn({2, 4, 6}, generator, DType::F64), 10.0), padding));
+  const CaptionerInputs noisy = captioner_checks::with_noise_in_padded_regions(inputs, generator);
   EXPECT_EQ(max_abs_difference(model.forward_teacher_forced(noisy, tiny_captions(), 2), logits), 0.0);
   // The term is on the path: without it the logits move.
   for (const auto& [name, parameter] : model.named_parameters())
