@@ -5,6 +5,7 @@
 // captioners on pixels start from one encoder pre-trained on the scene labels, frozen, as in the
 // main demo. Each run is evaluated on the test split with beam 3; one table with a row per model
 // and method, the grounded scores and the CIDEr-D each pruned model keeps. Finished runs are reused.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -66,23 +67,28 @@ std::vector<DemoModel> captioner_runs(const AllModelsDemoOptions& options, const
            demo_run_config(options, captioner.stem, "supermask")}};
 }
 
+// One encoder for every captioner on pixels, pre-trained with the main demo's encoder (a config
+// whose encoder differs fails to load it, naming the tensor); "" when none is wanted.
+std::string shared_encoder(const AllModelsDemoOptions& options, const std::vector<CaptionerConfigs>& captioners) {
+  const bool pixels = std::any_of(captioners.begin(), captioners.end(),
+                                  [](const CaptionerConfigs& captioner) { return captioner.pixels; });
+  if (!pixels || options.pretrain_steps == 0) return "";
+  const SoftAttentionDemoOptions demo{.data_dir = options.data_dir};
+  return pretrained_encoder(options.out, soft_attention_demo_config(demo, 0, false), options.pretrain_steps);
+}
+
 std::vector<DemoModel> demo_models(const AllModelsDemoOptions& options) {
+  const std::vector<CaptionerConfigs> captioners = selected_captioners(options.only);
+  const std::string encoder = shared_encoder(options, captioners);
   std::vector<DemoModel> models;
-  bool pixels = false;
-  for (const CaptionerConfigs& captioner : selected_captioners(options.only)) {
+  for (const CaptionerConfigs& captioner : captioners) {
     std::vector<DemoModel> runs = captioner_runs(options, captioner);
-    for (DemoModel& run : runs) run.config.optim.freeze_encoder = captioner.pixels && options.pretrain_steps > 0;
-    pixels = pixels || captioner.pixels;
+    if (captioner.pixels && !encoder.empty())
+      for (DemoModel& run : runs) {
+        run.config.optim.freeze_encoder = true;
+        run.config.init.encoder_weights = encoder;
+      }
     models.insert(models.end(), runs.begin(), runs.end());
-  }
-  // One encoder for every captioner on pixels, pre-trained with the main demo's encoder: a config
-  // whose encoder differs fails to load it, naming the tensor.
-  if (pixels && options.pretrain_steps > 0) {
-    const SoftAttentionDemoOptions demo{.data_dir = options.data_dir};
-    const std::string encoder =
-        pretrained_encoder(options.out, soft_attention_demo_config(demo, 0, false), options.pretrain_steps);
-    for (DemoModel& model : models)
-      if (model.config.optim.freeze_encoder) model.config.init.encoder_weights = encoder;
   }
   return models;
 }
