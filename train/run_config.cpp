@@ -9,6 +9,7 @@
 #include "engine/json_input.h"
 #include "models/captioner_registry.h"
 #include "pruning/method_registry.h"
+#include "train/device_choice.h"
 
 namespace sparsecap::train {
 
@@ -164,7 +165,8 @@ void schedule_from_json(const json& j, ScheduleConfig& s) {
 }  // namespace
 
 void to_json(json& j, const RunConfig& c) {
-  j = {{"model", c.model},
+  j = {{"device", c.device},
+       {"model", c.model},
        {"init", {{"encoder_weights", c.init.encoder_weights}}},
        {"data", data_to_json(c.data)},
        {"optim", optim_to_json(c.optim)},
@@ -173,7 +175,9 @@ void to_json(json& j, const RunConfig& c) {
 }
 
 void from_json(const json& j, RunConfig& c) {
-  check_known_keys(j, {"model", "init", "data", "optim", "pruning", "schedule"}, "config");
+  check_known_keys(j, {"device", "model", "init", "data", "optim", "pruning", "schedule"}, "config");
+  read_field(j, "device", c.device, "config");
+  check_device_spec(c.device);
   if (j.contains("init")) {
     check_known_keys(j.at("init"), {"encoder_weights"}, "init");
     read_field(j.at("init"), "encoder_weights", c.init.encoder_weights, "init");

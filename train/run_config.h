@@ -80,6 +80,10 @@ struct InitConfig {
 };
 
 struct RunConfig {
+  // Where the run computes: "auto" (the first CUDA device when there is one, else the CPU), "cpu",
+  // "cuda" or "cuda:N" (train/device_choice.h). Checkpoints are device-neutral: a run may resume on
+  // another device (`sparsecap train --resume --device ...`).
+  std::string device = "auto";
   // The model section: "type" (models/captioner_registry.h) and that captioner's options. The
   // vocabulary size and special tokens come from the data.
   nlohmann::json model = {{"type", "soft_attention"}};
