@@ -5,17 +5,17 @@
 
 namespace sparsecap::train {
 
-models::CaptionerInputs captioner_inputs(const data::CaptionBatch& batch) {
+models::CaptionerInputs captioner_inputs(const data::CaptionBatch& batch, Device device) {
   models::CaptionerInputs inputs;
   const int64_t images = batch.image_count;
   if (!batch.pixels.empty())
-    inputs.images = from_vector(batch.pixels, {images, 3, batch.image_height, batch.image_width});
+    inputs.images = from_vector(batch.pixels, {images, 3, batch.image_height, batch.image_width}, device);
   if (!batch.region_features.empty()) {
-    inputs.region_features = from_vector(batch.region_features, {images, batch.max_regions, batch.feature_dim});
-    inputs.region_mask = from_vector(batch.region_mask, {images, batch.max_regions});
-    inputs.fc_features = from_vector(batch.fc_features, {images, batch.feature_dim});
+    inputs.region_features = from_vector(batch.region_features, {images, batch.max_regions, batch.feature_dim}, device);
+    inputs.region_mask = from_vector(batch.region_mask, {images, batch.max_regions}, device);
+    inputs.fc_features = from_vector(batch.fc_features, {images, batch.feature_dim}, device);
     if (!batch.relative_boxes.empty())
-      inputs.boxes = from_vector(batch.relative_boxes, {images, batch.max_regions, 4});
+      inputs.boxes = from_vector(batch.relative_boxes, {images, batch.max_regions, 4}, device);
   }
   return inputs;
 }
@@ -29,12 +29,24 @@ models::CaptionerInputs blank_inputs(const models::CaptionerInputs& inputs) {
   models::CaptionerInputs blank = inputs;
   blank.encoder_features = Tensor();
   for (Tensor* field : {&blank.images, &blank.region_features, &blank.fc_features, &blank.boxes})
-    if (field->defined()) *field = zeros(field->shape());
+    if (field->defined()) *field = zeros(field->shape(), field->dtype(), field->device());
   return blank;
 }
 
-Tensor caption_tensor(const data::CaptionBatch& batch) {
-  return from_vector(batch.captions, {batch.image_count * batch.seq_per_img, batch.sequence_length});
+Tensor caption_tensor(const data::CaptionBatch& batch, Device device) {
+  return from_vector(batch.captions, {batch.image_count * batch.seq_per_img, batch.sequence_length}, device);
+}
+
+DeviceBatch device_batch(data::CaptionBatch batch, Device device) {
+  DeviceBatch out;
+  out.inputs = captioner_inputs(batch, device);
+  out.captions = caption_tensor(batch, device);
+  // The pixels and features now live in the tensors; the host copies would only hold memory.
+  batch.pixels = {};
+  batch.region_features = {};
+  batch.fc_features = {};
+  out.host = std::move(batch);
+  return out;
 }
 
 }  // namespace sparsecap::train

@@ -7,8 +7,8 @@
 namespace sparsecap::train {
 
 // Pixels and/or region features (with mask, fc features and relative boxes), whichever the batch
-// holds; host tensors.
-models::CaptionerInputs captioner_inputs(const data::CaptionBatch& batch);
+// holds, on `device`.
+models::CaptionerInputs captioner_inputs(const data::CaptionBatch& batch, Device device = Device::cpu());
 
 // The same batch with nothing to see: pixels all zero (the mean colour after normalisation), region
 // and fc features and boxes zero; region masks kept, so the model still attends where regions are.
@@ -16,7 +16,17 @@ models::CaptionerInputs captioner_inputs(const data::CaptionBatch& batch);
 // with encoder features but no pixels throw.
 models::CaptionerInputs blank_inputs(const models::CaptionerInputs& inputs);
 
-// I64 [image_count * seq_per_img, sequence_length]: BOS w.. EOS PAD.. per row.
-Tensor caption_tensor(const data::CaptionBatch& batch);
+// I64 [image_count * seq_per_img, sequence_length]: BOS w.. EOS PAD.. per row, on `device`.
+Tensor caption_tensor(const data::CaptionBatch& batch, Device device = Device::cpu());
+
+// A training batch with its tensors already on the run's device. The trainer makes these on the
+// prefetch thread, so the host-to-device copies are queued while the previous step computes.
+struct DeviceBatch {
+  data::CaptionBatch host;  // image ids and counts (the frozen feature cache reads the ids)
+  models::CaptionerInputs inputs;
+  Tensor captions;
+};
+
+DeviceBatch device_batch(data::CaptionBatch batch, Device device);
 
 }  // namespace sparsecap::train

@@ -34,7 +34,7 @@ SplitCaptions caption_split(models::Captioner& model, const data::KarpathyDatase
   while (max_images <= 0 || static_cast<int64_t>(out.image_ids.size()) < max_images) {
     std::optional<data::CaptionBatch> batch = loader.next_batch();
     if (!batch) break;
-    const models::CaptionerInputs inputs = captioner_inputs(*batch);
+    const models::CaptionerInputs inputs = captioner_inputs(*batch, model.device());
     const std::vector<models::DecodedCaption> decoded =
         beam_size <= 1 ? models::greedy_decode(model, inputs, max_words)
                        : models::beam_search(model, inputs, models::DecodingOptions{beam_size, max_words});
@@ -77,9 +77,9 @@ ImageDependence measure_image_dependence(models::Captioner& model, const data::K
   while (max_images <= 0 || out.images < max_images) {
     std::optional<data::CaptionBatch> batch = loader.next_batch();
     if (!batch) break;
-    const models::CaptionerInputs inputs = captioner_inputs(*batch);
+    const models::CaptionerInputs inputs = captioner_inputs(*batch, model.device());
     const models::CaptionerInputs blank = blank_inputs(inputs);
-    const Tensor captions = caption_tensor(*batch);
+    const Tensor captions = caption_tensor(*batch, model.device());
     // The loss is a mean over the batch's target words (every non-PAD token after BOS); weigh
     // batches by that count so the result is a mean over all words of the split.
     int64_t targets = 0;
@@ -145,7 +145,7 @@ std::string caption_blank_image(models::Captioner& model, const data::KarpathyDa
   SPARSECAP_CHECK(batch.has_value(), "caption_blank_image: the test split has no images");
   model.eval();
   NoGradGuard no_grad;
-  const models::CaptionerInputs blank = blank_inputs(captioner_inputs(*batch));
+  const models::CaptionerInputs blank = blank_inputs(captioner_inputs(*batch, model.device()));
   const std::vector<models::DecodedCaption> decoded =
       beam_size <= 1 ? models::greedy_decode(model, blank, max_words)
                      : models::beam_search(model, blank, models::DecodingOptions{beam_size, max_words});

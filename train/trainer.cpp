@@ -123,7 +123,12 @@ int64_t total_training_steps(const RunConfig& config, int64_t batches_per_epoch)
 }
 
 Trainer::Trainer(const RunConfig& config, const TrainOptions& options)
-    : config_(resolve_run_config(config)), options_(options), run_{options.run_dir} {
+    : config_(resolve_run_config(config)),
+      options_(options),
+      device_(choose_device(config_.device)),
+      defer_loss_reads_(options.defer_loss_reads.value_or(!device_.device.is_cpu())),
+      run_{options.run_dir} {
+  std::fprintf(stderr, "sparsecap: training on %s\n", device_.describe().c_str());
   std::filesystem::create_directories(run_.checkpoints());
   SPARSECAP_CHECK(!options_.resume || std::filesystem::exists(run_.last_checkpoint()), "cannot resume: ",
                   run_.last_checkpoint().string(), " does not exist");
@@ -147,6 +152,9 @@ Trainer::Trainer(const RunConfig& config, const TrainOptions& options)
                     "pre-trained weights (sparsecap pretrain-encoder)");
     freeze_encoder(*model_);
   }
+  // Before the method and the optimizer exist: gates and Adam's moments are made on the
+  // parameters' device, and a checkpoint loads into tensors already there.
+  model_->to(device_.device);
   // A frozen encoder's output is a function of the pixels alone; nothing of it goes into a
   // checkpoint, a resumed run computes the same values again.
   if (uses_frozen_feature_cache(*model_, config_))
@@ -216,41 +224,77 @@ void Trainer::save_checkpoint(const std::filesystem::path& path) {
   }
 }
 
-void Trainer::throw_diverged(const StepLosses& losses) const {
+void Trainer::throw_diverged(const StepLosses& losses, int64_t first_step) const {
   const bool saved = std::filesystem::exists(run_.last_checkpoint());
+  const double shown = !std::isfinite(losses.caption) ? losses.caption : losses.total;
+  const std::string when =
+      first_step == position_.step
+          ? detail::concat("the loss became ", shown, " at step ", position_.step)
+          : detail::concat("the loss became non-finite at a step from ", first_step, " to ", position_.step,
+                           " (on ", device_.device.str(), " the losses are read at log records and checkpoints)");
   throw TrainingDiverged(detail::concat(
-      "the loss became ", std::isfinite(losses.caption) ? losses.total : losses.caption, " at step ", position_.step,
-      "; training stopped. ",
+      when, "; training stopped. ",
       saved ? "The last good checkpoint is " + run_.last_checkpoint().string() + " (resume with --resume)"
             : "No checkpoint had been saved yet",
       ". Try a lower learning rate or gradient clipping."));
 }
 
-models::CaptionerInputs Trainer::training_inputs(const data::CaptionBatch& batch) {
-  models::CaptionerInputs inputs = captioner_inputs(batch);
-  return frozen_features_ ? frozen_features_->fill(batch, std::move(inputs)) : inputs;
+models::CaptionerInputs Trainer::training_inputs(const DeviceBatch& batch) {
+  return frozen_features_ ? frozen_features_->fill(batch.host, batch.inputs) : batch.inputs;
 }
 
 StepLosses Trainer::step(const data::CaptionBatch& batch) {
+  keep_unread(train_step(device_batch(batch, device_.device)));
+  return read_losses();
+}
+
+StepLossTensors Trainer::train_step(const DeviceBatch& batch) {
   ++position_.step;
   ++position_.batch_in_epoch;
   enter_training_mode();
   method_->before_step(position_.step);
   if (position_.step == method_->restart_step()) optimizer_->reset_state();
   optimizer_->zero_grad();
-  const Tensor caption_loss = model_->loss(training_inputs(batch), caption_tensor(batch), batch.seq_per_img);
+  const Tensor caption_loss = model_->loss(training_inputs(batch), batch.captions, batch.host.seq_per_img);
   Tensor total_loss = caption_loss;
   const Tensor extra = method_->extra_loss(position_.step);
   if (extra.defined()) total_loss = add(caption_loss, extra);
-  const StepLosses losses{.caption = caption_loss.item(), .total = total_loss.item()};
-  if (!std::isfinite(losses.caption) || !std::isfinite(losses.total)) throw_diverged(losses);
+  if (!defer_loss_reads_) {
+    const StepLosses losses{.caption = caption_loss.item(), .total = total_loss.item()};
+    if (!std::isfinite(losses.caption) || !std::isfinite(losses.total)) throw_diverged(losses, position_.step);
+  }
   total_loss.backward();
   crash_point("step");  // tests: killed between backward and the optimizer step
   if (config_.optim.clip_value > 0) optim::clip_grad_value(optimizer_->parameters(), config_.optim.clip_value);
   if (config_.optim.clip_norm > 0) optim::clip_grad_norm(optimizer_->parameters(), config_.optim.clip_norm);
   optimizer_->step();
   method_->after_optimizer_step(position_.step);
-  return losses;
+  return {caption_loss.detach(), total_loss.detach()};
+}
+
+void Trainer::keep_unread(const StepLossTensors& losses) {
+  NoGradGuard no_grad;
+  if (!unread_total_sum_.defined()) {
+    first_unread_step_ = position_.step;
+    unread_total_sum_ = losses.total;
+  } else {
+    unread_total_sum_ = add(unread_total_sum_, losses.total);  // NaN or infinite once any step's was
+  }
+  last_losses_ = losses;
+}
+
+StepLosses Trainer::read_losses() {
+  if (!unread_total_sum_.defined()) return read_;
+  NoGradGuard no_grad;
+  // One copy to the host (one synchronisation) for the three values.
+  const std::vector<double> values =
+      stack({last_losses_.caption.reshape({1}), last_losses_.total.reshape({1}), unread_total_sum_.reshape({1})}, 0)
+          .to_vector<double>();
+  read_ = StepLosses{.caption = values[0], .total = values[1]};
+  unread_total_sum_ = Tensor();
+  if (!std::isfinite(values[0]) || !std::isfinite(values[1]) || !std::isfinite(values[2]))
+    throw_diverged(read_, first_unread_step_);
+  return read_;
 }
 
 void Trainer::log_step(const StepLosses& losses) {
@@ -300,7 +344,8 @@ void Trainer::observe_initial_gradients() {
     SPARSECAP_CHECK(batch.has_value(), "pruning method ", method_->name(), " asks for ", count,
                     " batches before training; an epoch has ", loader.batches_per_epoch());
     optimizer_->zero_grad();
-    model_->loss(training_inputs(*batch), caption_tensor(*batch), batch->seq_per_img).backward();
+    const DeviceBatch on_device = device_batch(std::move(*batch), device_.device);
+    model_->loss(training_inputs(on_device), on_device.captions, on_device.host.seq_per_img).backward();
     method_->observe_initial_gradients();
   }
   optimizer_->zero_grad();
@@ -314,11 +359,17 @@ TrainSummary Trainer::run() {
   session_start_ = now_seconds();
   loader_->start_epoch(position_.epoch);
   skip_batches(*loader_, position_.batch_in_epoch);
-  auto next_batch = [this] { return loader_->next_batch(); };
-  auto prefetcher = std::make_unique<data::Prefetcher<data::CaptionBatch>>(next_batch);
+  // The prefetch thread also puts each batch on the device, so its copy is queued while the
+  // previous step computes.
+  auto next_batch = [this]() -> std::optional<DeviceBatch> {
+    std::optional<data::CaptionBatch> batch = loader_->next_batch();
+    if (!batch) return std::nullopt;
+    return device_batch(std::move(*batch), device_.device);
+  };
+  auto prefetcher = std::make_unique<data::Prefetcher<DeviceBatch>>(next_batch);
   StepLosses losses;
   // A file that goes bad mid-run (corrupt, deleted) stops training naming it and where to resume.
-  auto next_or_explain = [&]() -> std::optional<data::CaptionBatch> {
+  auto next_or_explain = [&]() -> std::optional<DeviceBatch> {
     try {
       return prefetcher->next();
     } catch (const data::DataError& error) {
@@ -330,34 +381,44 @@ TrainSummary Trainer::run() {
     }
   };
   while (position_.step < total_steps_) {
-    std::optional<data::CaptionBatch> batch = next_or_explain();
+    std::optional<DeviceBatch> batch = next_or_explain();
     if (!batch) {  // end of the epoch
       prefetcher.reset();
       ++position_.epoch;
       position_.batch_in_epoch = 0;
       loader_->start_epoch(position_.epoch);
-      prefetcher = std::make_unique<data::Prefetcher<data::CaptionBatch>>(next_batch);
+      prefetcher = std::make_unique<data::Prefetcher<DeviceBatch>>(next_batch);
       continue;
     }
     const double step_start = now_seconds();
-    losses = step(*batch);
+    keep_unread(train_step(*batch));
+    const bool log_now = position_.step % config_.schedule.log_every == 0 || position_.step == total_steps_;
+    const bool validate_now =
+        position_.step % config_.schedule.validate_every == 0 || position_.step == total_steps_;
+    const bool checkpoint_now = position_.step % config_.schedule.checkpoint_every == 0;
+    // Deferred reads happen wherever the losses are reported or the weights saved, so no
+    // checkpoint is written after a non-finite loss.
+    if (!defer_loss_reads_ || log_now || validate_now || checkpoint_now) losses = read_losses();
+    // With deferred reads a step's time is that of queuing it; the read at the log record waits
+    // for the device, so the window's images/s is right.
     const double step_seconds = now_seconds() - step_start;
     session_seconds_ += step_seconds;
     window_seconds_ += step_seconds;
-    session_images_ += batch->image_count;
-    window_images_ += batch->image_count;
+    session_images_ += batch->host.image_count;
+    window_images_ += batch->host.image_count;
 
-    if (position_.step % config_.schedule.log_every == 0 || position_.step == total_steps_) log_step(losses);
+    if (log_now) log_step(losses);
     char status[160];
     std::snprintf(status, sizeof status, "loss %.3f | %.1f img/s", losses.caption,
                   session_seconds_ > 0 ? static_cast<double>(session_images_) / session_seconds_ : 0.0);
     progress.update(position_.step, status);
     if (config_.schedule.histogram_every > 0 && position_.step % config_.schedule.histogram_every == 0)
       write_histograms();
-    if (position_.step % config_.schedule.validate_every == 0 || position_.step == total_steps_) validate();
-    if (position_.step % config_.schedule.checkpoint_every == 0) save_checkpoint(run_.last_checkpoint());
+    if (validate_now) validate();
+    if (checkpoint_now) save_checkpoint(run_.last_checkpoint());
     if (InterruptGuard::requested() || position_.step == options_.stop_at_step) {
       prefetcher.reset();
+      losses = read_losses();
       save_checkpoint(run_.last_checkpoint());
       summary.interrupted = true;
       break;

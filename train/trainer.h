@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -16,7 +17,9 @@
 #include "engine/optim/adam.h"
 #include "models/captioner.h"
 #include "pruning/method.h"
+#include "train/batch_tensors.h"
 #include "train/dataset_setup.h"
+#include "train/device_choice.h"
 #include "train/run_config.h"
 #include "train/run_directory.h"
 #include "train/training_checkpoint.h"
@@ -36,6 +39,12 @@ struct TrainOptions {
   // Skip training images whose files are missing or corrupt, with a warning each; without it the
   // first such image stops the run with an error naming it (the last checkpoint stays intact).
   bool skip_bad = false;
+  // When the losses are copied to the host. Every step: a non-finite loss stops the run before it
+  // changes the weights. Deferred: the losses stay on the device and are read at each log record,
+  // validation and checkpoint (no host synchronisation inside a step), so a non-finite loss is
+  // caught there; a checkpoint is never written after one. Default: every step on the CPU (the
+  // read costs nothing there), deferred on a GPU.
+  std::optional<bool> defer_loss_reads = std::nullopt;
 };
 
 struct TrainSummary {
@@ -60,6 +69,12 @@ struct StepLosses {
   double total = 0;  // caption + the method's extra loss
 };
 
+// The same as scalar tensors on the run's device, not yet read.
+struct StepLossTensors {
+  Tensor caption;
+  Tensor total;
+};
+
 class Trainer {
  public:
   // Set-up: the data (the synthetic set is generated when missing), the vocabulary, the model,
@@ -72,8 +87,8 @@ class Trainer {
   // Trains to the end of the schedule, stop_at_step or Ctrl-C.
   TrainSummary run();
 
-  // One optimizer step on `batch` (the position advances). Throws TrainingDiverged on a
-  // non-finite loss, before the weights change.
+  // One optimizer step on `batch` (the position advances), its losses read at once. Throws
+  // TrainingDiverged on a non-finite loss, before the weights change.
   StepLosses step(const data::CaptionBatch& batch);
   // Greedy captions of the validation images, CIDEr-D, and the best checkpoint when it improved
   // (among checkpoints at the method's target sparsity). Logs one record.
@@ -81,6 +96,8 @@ class Trainer {
   void save_checkpoint(const std::filesystem::path& path);
 
   const RunConfig& config() const { return config_; }  // resolved
+  // Where the run computes, and why (train/device_choice.h).
+  const DeviceChoice& device() const { return device_; }
   models::Captioner& model() { return *model_; }
   pruning::PruningMethod& method() { return *method_; }
   const RunPosition& position() const { return position_; }
@@ -92,19 +109,30 @@ class Trainer {
  private:
   // The method's initial_gradient_batches() forward/backward passes (before step 1).
   void observe_initial_gradients();
+  // One optimizer step on a batch already on the device; the losses are read (and checked) here
+  // only when loss reads are not deferred.
+  StepLossTensors train_step(const DeviceBatch& batch);
+  // Adds a step's losses to those not yet read.
+  void keep_unread(const StepLossTensors& losses);
+  // Copies the last step's losses to the host; throws TrainingDiverged when any loss since the
+  // previous read was not finite. Called before every log record, validation and checkpoint.
+  StepLosses read_losses();
   // What the model reads of a training batch: its pixels or region features, with a frozen
   // encoder's features from the cache when the run has one.
-  models::CaptionerInputs training_inputs(const data::CaptionBatch& batch);
+  models::CaptionerInputs training_inputs(const DeviceBatch& batch);
   void log_step(const StepLosses& losses);
   // model_->train(), with a frozen encoder (optim.freeze_encoder) kept in evaluation mode.
   void enter_training_mode();
   // One record to log.jsonl and the TensorBoard events.
   void write_record(const nlohmann::json& record);
   void write_histograms();
-  [[noreturn]] void throw_diverged(const StepLosses& losses) const;
+  // `first_step`..position_.step: the steps whose losses were read together.
+  [[noreturn]] void throw_diverged(const StepLosses& losses, int64_t first_step) const;
 
   RunConfig config_;
   TrainOptions options_;
+  DeviceChoice device_;
+  bool defer_loss_reads_ = false;
   RunDirectory run_;
   nlohmann::json resolved_;  // config_ as saved in config.json and every checkpoint
   RunData run_data_;
@@ -121,6 +149,12 @@ class Trainer {
   double window_seconds_ = 0, session_seconds_ = 0;
   int64_t window_images_ = 0, session_images_ = 0;
   double session_start_ = 0;  // steady-clock seconds
+  // Losses not yet read: the last step's, and the sum of every step's total loss since the last
+  // read (non-finite when any of them was), with the first of those steps.
+  StepLossTensors last_losses_;
+  Tensor unread_total_sum_;
+  int64_t first_unread_step_ = 0;
+  StepLosses read_;  // the losses as last read
 };
 
 // Trainer(config, options).run().

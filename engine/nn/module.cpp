@@ -126,6 +126,11 @@ void Module::to(Device device) {
   });
 }
 
+Device Module::device() const {
+  const std::vector<ParameterPtr> all = parameters();
+  return all.empty() ? Device::cpu() : all.front()->value().device();
+}
+
 void Module::to(DType dtype) {
   SPARSECAP_CHECK(is_floating(dtype), "Module::to(", dtype_name(dtype), "): parameters must stay floating point");
   NoGradGuard no_grad;

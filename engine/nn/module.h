@@ -52,6 +52,8 @@ class Module {
   // creating an optimizer: optimizer state lives on the parameters' device.
   void to(Device device);
   void to(DType dtype);
+  // Where the parameters live (after to()); the CPU for a module without parameters.
+  Device device() const;
 
   // The dotted prefix of this module's entries ("decoder.att." or "" at the root).
   const std::string& prefix() const { return prefix_; }

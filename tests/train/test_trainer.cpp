@@ -22,6 +22,7 @@
 #include "models/soft_attention.h"
 #include "train/gate_report.h"
 #include "train/tensorboard_writer.h"
+#include "train/device_choice.h"
 #include "train/trainer.h"
 #include "train/frozen_feature_cache.h"
 #include "tests/train/tiny_shapes_set.h"
@@ -324,6 +325,80 @@ TEST_F(TrainerTest, DivergenceStopsWithAClearErrorAndKeepsTheLastGoodCheckpoint)
   ASSERT_TRUE(fs::exists(last));
   const Checkpoint checkpoint = load_checkpoint(last);  // intact and loadable
   EXPECT_GE(get_metadata_uint64(checkpoint, "train.step"), 1u);
+}
+
+TEST_F(TrainerTest, DeferredLossReadsLogTheSameLossesAsReadsEveryStep) {
+  // The GPU's way (losses read at log records and checkpoints only) run on the CPU: the same
+  // records, bit for bit.
+  RunConfig config = tiny_config(12);
+  config.pruning = {{"method", "supermask"}, {"target_sparsity", 0.5}};
+  config.schedule.log_every = 4;
+  TrainOptions every_step{root_ / "reads_every_step"}, deferred{root_ / "reads_deferred"};
+  every_step.defer_loss_reads = false;
+  deferred.defer_loss_reads = true;
+  const TrainSummary a = train_captioner(config, every_step), b = train_captioner(config, deferred);
+  const std::vector<double> logged_a = step_losses(RunDirectory{every_step.run_dir}.log());
+  const std::vector<double> logged_b = step_losses(RunDirectory{deferred.run_dir}.log());
+  ASSERT_EQ(logged_a.size(), 3u);
+  ASSERT_EQ(logged_b.size(), 3u);
+  EXPECT_EQ(0, std::memcmp(logged_a.data(), logged_b.data(), logged_a.size() * sizeof(double)));
+  EXPECT_EQ(a.final_loss, b.final_loss);
+  EXPECT_EQ(a.final_loss, logged_a.back());
+}
+
+TEST_F(TrainerTest, DeferredLossReadsCatchDivergenceBeforeTheNextCheckpoint) {
+  RunConfig config = tiny_config(40);
+  config.optim.learning_rate = 1e30;  // the first update destroys the weights: step 2's loss is not finite
+  config.optim.clip_value = 0;
+  config.schedule.log_every = 4;
+  config.schedule.checkpoint_every = 4;
+  TrainOptions options{root_ / "diverge_deferred"};
+  options.defer_loss_reads = true;
+  try {
+    train_captioner(config, options);
+    FAIL() << "expected TrainingDiverged";
+  } catch (const TrainingDiverged& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("non-finite at a step from 1 to 4"), std::string::npos) << message;
+    EXPECT_NE(message.find("No checkpoint had been saved yet"), std::string::npos) << message;
+  }
+  // Read at step 4, before its checkpoint: nothing of the diverged weights was written.
+  EXPECT_FALSE(fs::exists(RunDirectory{options.run_dir}.last_checkpoint()));
+  EXPECT_TRUE(step_losses(RunDirectory{options.run_dir}.log()).empty());
+}
+
+// A run moved between the CPU and a GPU at a checkpoint (both ways) trains as it would have on
+// one device: Philox draws are bit-identical across devices, so the losses agree to float32
+// rounding and the masks are the same.
+TEST_F(TrainerTest, RunResumesOnTheOtherDevice) {
+  if (choose_device("auto").device.is_cpu()) GTEST_SKIP() << "no CUDA device";
+  RunConfig config = tiny_config(12);
+  config.pruning = {{"method", "supermask"}, {"target_sparsity", 0.5}};
+  config.device = "cpu";
+  const fs::path cpu_only = root_ / "portable_cpu";
+  train_captioner(config, TrainOptions{cpu_only});
+  const TrainedRun reference = load_trained_run(cpu_only, RunDirectory{cpu_only}.final_checkpoint());
+  for (const auto& [first, second] : {std::pair{"cuda", "cpu"}, std::pair{"cpu", "cuda"}}) {
+    const fs::path moved = root_ / (std::string("portable_") + first + "_" + second);
+    config.device = first;
+    TrainOptions first_piece{moved};
+    first_piece.stop_at_step = 6;
+    train_captioner(config, first_piece);
+    config.device = second;  // what `sparsecap train --resume --device` does
+    train_captioner(config, TrainOptions{moved, true});
+    const std::vector<double> a = step_losses(RunDirectory{cpu_only}.log()), b = step_losses(RunDirectory{moved}.log());
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-3 * std::max(1.0, std::abs(a[i]))) << first << " step " << i + 1;
+    const TrainedRun trained = load_trained_run(moved, RunDirectory{moved}.final_checkpoint());
+    EXPECT_EQ(trained.sparsity.kept, reference.sparsity.kept) << first << " then " << second;
+    const nn::StateDict weights = trained.model->state_dict();
+    for (const auto& [name, weight] : reference.model->state_dict()) {
+      const std::vector<float> x = weight.to_vector<float>(), y = weights.at(name).to_vector<float>();
+      int64_t zero_pattern_differs = 0;
+      for (size_t i = 0; i < x.size(); ++i) zero_pattern_differs += (x[i] == 0.0f) != (y[i] == 0.0f);
+      EXPECT_EQ(zero_pattern_differs, 0) << name << ", " << first << " then " << second;
+    }
+  }
 }
 
 TEST_F(TrainerTest, EncoderStartsFromASafetensorsFile) {
