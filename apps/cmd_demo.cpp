@@ -11,7 +11,9 @@
 
 #include "apps/commands.h"
 #include "apps/demo.h"
+#include "apps/device_option.h"
 #include "engine/error.h"
+#include "train/device_choice.h"
 
 namespace sparsecap::apps {
 
@@ -26,6 +28,7 @@ struct DemoArguments {
   bool all_models = false;
   std::vector<std::string> only;
   std::string configs_dir = SPARSECAP_CONFIGS_DIR;
+  std::string device = "auto";
 };
 
 void run_demo(const DemoArguments& args) {
@@ -38,7 +41,10 @@ void run_demo(const DemoArguments& args) {
     models.push_back({"supermask-97.5%", args.out + "/supermask975", soft_attention_demo_config(options, 0.975, true)});
   }
   const std::string encoder = pretrained_encoder(args.out, models.front().config, args.pretrain_steps);
-  for (DemoModel& model : models) model.config.init.encoder_weights = encoder;
+  for (DemoModel& model : models) {
+    model.config.init.encoder_weights = encoder;
+    model.config.device = args.device;
+  }
   const std::vector<DemoResult> results = train_and_evaluate(models);
   print_results_table(results);
   const double dense_cider = results.front().evaluation.scores.metric("CIDEr_D").corpus;
@@ -51,6 +57,8 @@ void run_demo(const DemoArguments& args) {
 }
 
 void run_demo_command(const DemoArguments& args) {
+  // Before anything trains: a CUDA request that cannot be met stops the demo here.
+  std::fprintf(stderr, "sparsecap: demo on %s\n", train::choose_device(args.device).describe().c_str());
   if (!args.all_models) {
     if (!args.only.empty()) throw Error("--only needs --all-models");
     run_demo(args);
@@ -62,7 +70,8 @@ void run_demo_command(const DemoArguments& args) {
                                             .configs_dir = args.configs_dir,
                                             .only = args.only,
                                             .steps = args.steps,
-                                            .pretrain_steps = args.pretrain_steps});
+                                            .pretrain_steps = args.pretrain_steps,
+                                            .device = args.device});
 }
 
 }  // namespace
@@ -87,6 +96,7 @@ void add_demo_command(CLI::App& app) {
       ->delimiter(',');
   command->add_option("--configs", args->configs_dir, "with --all-models: the directory of <model>_{dense,supermask}.json")
       ->capture_default_str();
+  add_device_option(*command, args->device);
   command->callback([args] { run_demo_command(*args); });
 }
 

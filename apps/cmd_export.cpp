@@ -4,6 +4,7 @@
 #include <string>
 
 #include "apps/commands.h"
+#include "apps/device_option.h"
 #include "apps/report_tables.h"
 #include "train/exported_model.h"
 
@@ -18,10 +19,14 @@ struct ExportArguments {
   bool dense = false;
   std::string compress = "none";
   bool allow_non_finite = false;
+  std::string device;
 };
 
 void run_export(const ExportArguments& args) {
-  const train::TrainedRun run = train::load_trained_run(args.run_dir, std::nullopt, args.allow_non_finite);
+  train::TrainedRun run = train::load_trained_run(args.run_dir, std::nullopt, args.allow_non_finite);
+  // The finalized weights are read into CSR from wherever they are; the device only matters to
+  // whoever finalizes large models on a GPU.
+  move_to_device(run, args.device, "exporting");
   sparse::ExportOptions options;
   options.value_dtype = args.fp16 ? DType::F16 : DType::F32;
   options.compression = sparse::parse_compression(args.compress);
@@ -46,6 +51,7 @@ void add_export_command(CLI::App& app) {
       ->capture_default_str();
   command->add_flag("--allow-non-finite", args->allow_non_finite,
                    "load weights holding NaN or infinity (refused by default), to inspect a diverged run");
+  add_device_option(*command, args->device);
   command->callback([args] { run_export(*args); });
 }
 

@@ -9,6 +9,7 @@
 #include "cuda/cuda_runtime_info.h"
 #include "engine/cpu/cpu_info.h"
 #include "engine/error.h"
+#include "train/device_choice.h"
 #include "train/model_info.h"
 #include "train/run_config.h"
 
@@ -27,6 +28,11 @@ void print_parameter_counts(const InfoArguments& args) {
   std::cout << train::format_parameter_counts(train::count_model_parameters(config.model, args.vocabulary_size));
 }
 
+// What --device auto picks on this machine, and why.
+void print_default_device() {
+  std::cout << "device:       " << train::choose_device("auto").describe() << " for --device auto\n";
+}
+
 void print_info() {
   std::cout << "sparsecap " << SPARSECAP_VERSION << "\n";
 #ifdef SPARSECAP_SANITIZE
@@ -41,6 +47,7 @@ void print_info() {
   for (const std::string& feature : cpu::cpu_features()) std::cout << " " << feature;
   std::cout << "\nthreads:      " << cpu::thread_count() << " (OpenMP; set OMP_NUM_THREADS to change)\n";
   std::cout << "gemm:         " << cpu::gemm_library() << "\n";
+  print_default_device();
   if (!cuda::built_with_cuda()) {
     std::cout << "cuda:         built without CUDA\n";
     return;

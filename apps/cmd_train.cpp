@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "apps/commands.h"
+#include "apps/device_option.h"
 #include "apps/report_tables.h"
 #include "engine/serialize/atomic_file.h"
 #include "eval/coco_results.h"
@@ -12,6 +13,7 @@
 #include "train/progress.h"
 #include "train/run_directory.h"
 #include "train/trained_run.h"
+#include "train/device_choice.h"
 #include "train/trainer.h"
 
 namespace sparsecap::apps {
@@ -24,6 +26,7 @@ struct TrainArguments {
   std::string out;
   bool resume = false;
   bool skip_bad = false;
+  std::string device;  // empty: the config's (auto unless set)
 };
 
 void run_train(const TrainArguments& args) {
@@ -38,6 +41,11 @@ void run_train(const TrainArguments& args) {
     if (std::filesystem::exists(run.last_checkpoint()))
       throw Error(args.out + " already holds a run; use --resume to continue it or choose another --out");
     config = train::load_run_config(args.config, args.overrides);
+  }
+  // The saved config keeps its device; a resumed run may continue on another one.
+  if (!args.device.empty()) {
+    train::check_device_spec(args.device);
+    config.device = args.device;
   }
   const train::TrainSummary summary = train::train_captioner(config, train::TrainOptions{.run_dir = args.out, .resume = args.resume, .skip_bad = args.skip_bad});
   std::printf("%s after %lld steps in %s: caption loss %.4f, %.1f images/s", summary.interrupted ? "stopped" : "finished",
@@ -60,6 +68,7 @@ struct EvalArguments {
   int64_t loss_images = 200;
   std::string checkpoint;
   bool allow_non_finite = false;
+  std::string device;
 };
 
 void run_eval(const EvalArguments& args) {
@@ -68,6 +77,7 @@ void run_eval(const EvalArguments& args) {
   train::TrainedRun trained = train::load_trained_run(
       args.run, args.checkpoint.empty() ? std::nullopt : std::optional<std::filesystem::path>(args.checkpoint),
       args.allow_non_finite);
+  move_to_device(trained, args.device, "evaluating");
   const train::SplitCaptions captions =
       train::caption_split(*trained.model, trained.data.dataset, trained.data.vocabulary, trained.config.data, *split,
                            args.max_images, args.beam, trained.model->decoding_options().max_words);
@@ -108,12 +118,14 @@ struct CaptionArguments {
   std::vector<std::string> images;
   int64_t beam = 3;
   bool allow_non_finite = false;
+  std::string device;
 };
 
 void run_caption(const CaptionArguments& args) {
   train::TrainedRun trained = train::load_trained_run(args.run, std::nullopt, args.allow_non_finite);
+  const Device device = move_to_device(trained, args.device, "captioning");
   std::vector<std::filesystem::path> paths(args.images.begin(), args.images.end());
-  const Tensor images = train::load_images_for_captioning(paths, trained.config.data);
+  const Tensor images = train::load_images_for_captioning(paths, trained.config.data).to(device);
   const std::vector<models::DecodedCaption> decoded = models::beam_search(
       *trained.model, images, models::DecodingOptions{args.beam, trained.model->decoding_options().max_words});
   for (size_t i = 0; i < paths.size(); ++i) {
@@ -135,6 +147,7 @@ void add_train_command(CLI::App& app) {
   command->add_flag("--resume", args->resume, "continue the run in --out from its last checkpoint");
   command->add_flag("--skip-bad", args->skip_bad,
                     "skip training images whose files are missing or corrupt, with a warning each (default: stop)");
+  add_device_option(*command, args->device);
   command->callback([args] { run_train(*args); });
 }
 
@@ -149,6 +162,7 @@ void add_eval_command(CLI::App& app) {
                       "teacher-forced caption loss, real vs blank images, on this many images (0: skip)")
       ->capture_default_str();
   command->add_option("--checkpoint", args->checkpoint, "checkpoint file (default: best, else final)");
+  add_device_option(*command, args->device);
   command->add_flag("--allow-non-finite", args->allow_non_finite,
                    "load weights holding NaN or infinity (refused by default), to inspect a diverged run");
   command->callback([args] { run_eval(*args); });
@@ -160,6 +174,7 @@ void add_caption_command(CLI::App& app) {
   command->add_option("--run", args->run, "run directory")->required();
   command->add_option("--beam", args->beam, "beam size")->capture_default_str();
   command->add_option("images", args->images, "image files (PNG, JPEG)")->required();
+  add_device_option(*command, args->device);
   command->add_flag("--allow-non-finite", args->allow_non_finite,
                    "load weights holding NaN or infinity (refused by default), to inspect a diverged run");
   command->callback([args] { run_caption(*args); });

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "apps/device_option.h"
 #include "apps/report_tables.h"
 #include "models/mobilenet.h"
 #include "train/encoder_pretraining.h"
@@ -23,7 +24,7 @@ namespace {
 // How many test images the model loaded from `path` captions exactly as `reference` does.
 size_t identical_captions(const std::filesystem::path& path, const train::TrainedRun& trained,
                           const train::SplitCaptions& reference) {
-  train::ExportedCaptioner loaded = train::load_exported_captioner(path);
+  train::ExportedCaptioner loaded = train::load_exported_captioner(path, trained.model->device());
   const train::SplitCaptions captions =
       train::caption_split(*loaded.model, trained.data.dataset, trained.data.vocabulary, trained.config.data,
                            data::Split::Test, 0, 3, trained.model->decoding_options().max_words);
@@ -177,6 +178,8 @@ std::string pretrained_encoder(const std::string& out_dir, const train::RunConfi
 
 DemoResult evaluate_demo_model(const DemoModel& model) {
   train::TrainedRun trained = train::load_trained_run(model.run_dir);
+  // The device asked for now, not the one the run was trained on (a reused run may come from another).
+  move_to_device(trained, model.config.device, "evaluating " + model.label);
   DemoResult result;
   result.label = model.label;
   result.sparsity = trained.sparsity;

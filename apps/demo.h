@@ -78,6 +78,7 @@ struct AllModelsDemoOptions {
   // Encoder pre-training for the captioners on pixels (Soft-Attention, Show-and-Tell), whose
   // encoders then start from it frozen; 0: they train their CNN from scratch.
   int64_t pretrain_steps = kDefaultPretrainSteps;
+  std::string device = "auto";  // where every run trains and is evaluated (train/device_choice.h)
 };
 
 // `sparsecap demo --all-models` (apps/demo_all_models.cpp).

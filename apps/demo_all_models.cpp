@@ -83,6 +83,7 @@ std::vector<DemoModel> demo_models(const AllModelsDemoOptions& options) {
   std::vector<DemoModel> models;
   for (const CaptionerConfigs& captioner : captioners) {
     std::vector<DemoModel> runs = captioner_runs(options, captioner);
+    for (DemoModel& run : runs) run.config.device = options.device;
     if (captioner.pixels && !encoder.empty())
       for (DemoModel& run : runs) {
         run.config.optim.freeze_encoder = true;
