@@ -22,7 +22,7 @@ sparse::ExportReport export_trained_run(const TrainedRun& run, const std::filesy
                               vocabulary_words(run.data.vocabulary), path, options);
 }
 
-ExportedCaptioner load_exported_captioner(const std::filesystem::path& path) {
+ExportedCaptioner load_exported_captioner(const std::filesystem::path& path, Device device) {
   const std::string file = path.string();
   sparse::SparseModelFile contents = sparse::read_model_file(path);
   const std::string format = sparse::metadata_entry(contents.metadata, "format", file);
@@ -48,7 +48,8 @@ ExportedCaptioner load_exported_captioner(const std::filesystem::path& path) {
   models::SparseWeights sparse_weights;
   for (const auto& [name, matrix] : contents.csr) {
     state[name] = csr_to_dense(matrix).reshape(contents.csr_shapes.at(name));
-    if (computes_sparse.contains(name)) sparse_weights[name] = std::make_shared<const sparse::CsrMatrix>(matrix);
+    if (computes_sparse.contains(name))
+      sparse_weights[name] = std::make_shared<const sparse::CsrMatrix>(device.is_cpu() ? matrix : matrix.to(device));
   }
   for (const auto& [name, tensor] : state) require_finite_tensor(tensor, name, file);
   try {
@@ -56,6 +57,7 @@ ExportedCaptioner load_exported_captioner(const std::filesystem::path& path) {
   } catch (const Error& error) {
     throw Error(detail::concat(file, ": ", error.what()));
   }
+  loaded.model->to(device);
   loaded.model->use_sparse_weights(sparse_weights);
   loaded.model->eval();
   loaded.csr_weights = static_cast<int64_t>(sparse_weights.size());

@@ -25,14 +25,15 @@ sparse::ExportReport export_trained_run(const TrainedRun& run, const std::filesy
 struct ExportedCaptioner {
   RunConfig config;
   std::vector<std::string> vocabulary;       // every word in index order
-  std::unique_ptr<models::Captioner> model;  // CPU, evaluation mode
+  std::unique_ptr<models::Captioner> model;  // on the device asked for, evaluation mode
   int64_t csr_weights = 0;                   // weights computing through CSR
 };
 
 // Builds the captioner from the file's config and loads every tensor. The CSR weights the model
 // can compute with (sparse_compute_weight_names) run through the sparse path; the parameters
 // also hold their dense values so the model reports its sparsity and can be re-exported; the
-// other CSR weights (convolutions) are expanded on load. Errors name the file.
-ExportedCaptioner load_exported_captioner(const std::filesystem::path& path);
+// other CSR weights (convolutions) are expanded on load. On a GPU the CSR weights compute
+// through cuSPARSE (SpMV at one row, SpMM above). Errors name the file.
+ExportedCaptioner load_exported_captioner(const std::filesystem::path& path, Device device = Device::cpu());
 
 }  // namespace sparsecap::train

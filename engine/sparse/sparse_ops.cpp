@@ -28,11 +28,28 @@ Tensor sparse_linear(const Tensor& x, const CsrMatrix& weight, const Tensor& bia
   return out;
 }
 
+namespace {
+
+// A CSR table on a GPU expanded to its dense matrix there, once per table.
+struct DenseTableOnDevice : DerivedLayout {
+  Tensor table;
+};
+
+}  // namespace
+
 Tensor sparse_embedding(const CsrMatrix& table, const Tensor& index) {
-  SPARSECAP_CHECK(table.device().is_cpu(), "sparse_embedding: CSR tables must be on the CPU, got ",
-                  table.device().str());
   SPARSECAP_CHECK(index.dtype() == DType::I64, "sparse_embedding: indices must be int64, got ",
                   dtype_name(index.dtype()));
+  if (!table.device().is_cpu()) {
+    // A lookup reads a few whole rows per step. On a GPU they come from the table expanded once
+    // to dense on the device: the gather is one kernel, at the cost of the dense table's memory.
+    const auto dense = table.derived_layout<DenseTableOnDevice>([](const CsrMatrix& matrix) {
+      auto layout = std::make_shared<DenseTableOnDevice>();
+      layout->table = csr_to_dense(matrix).to(matrix.device());
+      return layout;
+    });
+    return sparsecap::embedding(dense->table, index.to(table.device()));
+  }
   const std::vector<int64_t> rows = index.to_vector<int64_t>();
   Shape out_shape = index.shape();
   out_shape.push_back(table.cols);

@@ -143,7 +143,7 @@ std::vector<std::string> numbered_words(int64_t count) {
 }  // namespace
 
 void expect_export_round_trip(Captioner& model, const nlohmann::json& model_section, const CaptionerInputs& inputs,
-                              int64_t expected_csr_weights) {
+                              int64_t expected_csr_weights, Device device) {
   data::testing_support::TemporaryDirectory directory;
   train::RunConfig run;
   run.model = model_section;
@@ -153,7 +153,8 @@ void expect_export_round_trip(Captioner& model, const nlohmann::json& model_sect
       sparse::export_model(model, std::set<std::string>(names.begin(), names.end()), run_config,
                            numbered_words(model.vocabulary_size()), directory.path() / "model.safetensors",
                            sparse::ExportOptions{});
-  train::ExportedCaptioner loaded = train::load_exported_captioner(report.path);
+  train::ExportedCaptioner loaded = train::load_exported_captioner(report.path, device);
+  EXPECT_EQ(loaded.model->device(), device);
   EXPECT_EQ(loaded.csr_weights, expected_csr_weights);
   EXPECT_EQ(loaded.model->type(), model.type());
   EXPECT_EQ(loaded.vocabulary, numbered_words(model.vocabulary_size()));
@@ -175,7 +176,7 @@ void expect_export_round_trip(Captioner& model, const nlohmann::json& model_sect
     const Tensor dense_step = model.decode_step(*dense_state, tokens);
     const Tensor sparse_step = loaded.model->decode_step(*sparse_state, tokens);
     EXPECT_LE(max_abs_difference(dense_step, sparse_step), 1e-4) << "step " << step;
-    tokens = argmax(dense_step, 1);
+    tokens = argmax(dense_step, 1).to(Device::cpu());
   }
 }
 

@@ -56,8 +56,9 @@ GatedParameters supermask_gated_parameters(Captioner& model);
 // Exports `model` (evaluation mode, already pruned) with the run config whose model section is
 // `model_section` ("type" included), loads it through train::load_exported_captioner, and checks
 // the loaded model computes `expected_csr_weights` weights through CSR and beam-searches and
-// steps like `model` on `inputs`.
+// steps like `model` on `inputs`. The loaded model goes to `device`, where `model` and `inputs`
+// already are.
 void expect_export_round_trip(Captioner& model, const nlohmann::json& model_section, const CaptionerInputs& inputs,
-                              int64_t expected_csr_weights);
+                              int64_t expected_csr_weights, Device device = Device::cpu());
 
 }  // namespace sparsecap::models::captioner_checks

@@ -112,60 +112,79 @@ void expect_cuda_matches_cpu(const nlohmann::json& model_section, const Captione
   }
 }
 
+// Small configs of every captioner with their optional terms on.
+const nlohmann::json kSoftAttention = {
+    {"type", "soft_attention"},
+    {"encoder", {{"width_multiplier", 0.25}, {"stem_channels", 32}, {"blocks", {{32, 2}, {64, 2}}}}},
+    {"decoder",
+     {{"hidden_size", 6}, {"embedding_size", 5}, {"attention_size", 4}, {"dropout", 0.0}, {"coverage", true},
+      {"coordinate_channels", true}, {"word_in_query", true}, {"context_in_output", true}}}};
+const nlohmann::json kShowTell = {
+    {"type", "show_tell"},
+    {"encoder", {{"width_multiplier", 0.25}, {"stem_channels", 32}, {"blocks", {{32, 2}, {64, 2}}}}},
+    {"decoder", {{"hidden_size", 6}, {"embedding_size", 5}, {"dropout", 0.0}}}};
+const nlohmann::json kUpDown = {{"type", "up_down"},        {"feature_size", 6},     {"embedding_size", 5},
+                                {"hidden_size", 7},         {"attention_size", 4},   {"dropout", 0.0},
+                                {"box_features", true},     {"box_frequencies", 2},  {"standardize_features", true},
+                                {"coverage", true}};
+const nlohmann::json kRelationTransformer = {
+    {"type", "relation_transformer"}, {"feature_size", 6},    {"model_size", 8},      {"feed_forward_size", 12},
+    {"encoder_layers", 2},            {"decoder_layers", 2},  {"heads", 2},           {"dropout", 0.0},
+    {"box_features", true},           {"box_frequencies", 2}, {"standardize_features", true},
+    {"coverage", true},               {"region_sum", true}};
+
 TEST(CaptionersOnCuda, SoftAttentionMatchesTheCpu) {
   SKIP_WITHOUT_CUDA();
   Generator generator(1);
-  expect_cuda_matches_cpu(
-      {{"type", "soft_attention"},
-       {"encoder", {{"width_multiplier", 0.25}, {"stem_channels", 32}, {"blocks", {{32, 2}, {64, 2}}}}},
-       {"decoder",
-        {{"hidden_size", 6}, {"embedding_size", 5}, {"attention_size", 4}, {"dropout", 0.0}, {"coverage", true},
-         {"coordinate_channels", true}, {"word_in_query", true}, {"context_in_output", true}}}},
-      pixel_inputs(generator));
+  expect_cuda_matches_cpu(kSoftAttention, pixel_inputs(generator));
 }
 
 TEST(CaptionersOnCuda, ShowTellMatchesTheCpu) {
   SKIP_WITHOUT_CUDA();
   Generator generator(2);
-  expect_cuda_matches_cpu({{"type", "show_tell"},
-                           {"encoder", {{"width_multiplier", 0.25}, {"stem_channels", 32}, {"blocks", {{32, 2}, {64, 2}}}}},
-                           {"decoder", {{"hidden_size", 6}, {"embedding_size", 5}, {"dropout", 0.0}}}},
-                          pixel_inputs(generator));
+  expect_cuda_matches_cpu(kShowTell, pixel_inputs(generator));
 }
 
 TEST(CaptionersOnCuda, UpDownMatchesTheCpu) {
   SKIP_WITHOUT_CUDA();
   Generator generator(3);
-  expect_cuda_matches_cpu({{"type", "up_down"},
-                           {"feature_size", 6},
-                           {"embedding_size", 5},
-                           {"hidden_size", 7},
-                           {"attention_size", 4},
-                           {"dropout", 0.0},
-                           {"box_features", true},
-                           {"box_frequencies", 2},
-                           {"standardize_features", true},
-                           {"coverage", true}},
-                          region_inputs(generator));
+  expect_cuda_matches_cpu(kUpDown, region_inputs(generator));
 }
 
 TEST(CaptionersOnCuda, RelationTransformerMatchesTheCpu) {
   SKIP_WITHOUT_CUDA();
   Generator generator(4);
-  expect_cuda_matches_cpu({{"type", "relation_transformer"},
-                           {"feature_size", 6},
-                           {"model_size", 8},
-                           {"feed_forward_size", 12},
-                           {"encoder_layers", 2},
-                           {"decoder_layers", 2},
-                           {"heads", 2},
-                           {"dropout", 0.0},
-                           {"box_features", true},
-                           {"box_frequencies", 2},
-                           {"standardize_features", true},
-                           {"coverage", true},
-                           {"region_sum", true}},
-                          region_inputs(generator));
+  expect_cuda_matches_cpu(kRelationTransformer, region_inputs(generator));
+}
+
+// A half-pruned model exported and loaded onto cuda:0, where its CSR weights compute through
+// cuSPARSE (SpMM for beams and batches, SpMV for the step-by-step decoding of a single image),
+// against the dense finalized model on the same device: same beam captions, same
+// log-probabilities step by step.
+void expect_gpu_export_round_trip(const nlohmann::json& section, const CaptionerInputs& inputs) {
+  Generator generator(11);
+  const CaptionerVocabulary vocabulary{.size = kVocabulary, .tokens = {}};
+  const std::unique_ptr<Captioner> model = make_captioner(section, vocabulary, generator);
+  {
+    NoGradGuard no_grad;
+    for (const nn::ParameterPtr& weight : model->prunable_parameters())
+      weight->value().copy_(mul(weight->value(), greater_than(rand(weight->shape(), generator), 0.5)));
+  }
+  model->eval();
+  model->to(Device::cuda(0));
+  captioner_checks::expect_export_round_trip(*model, section, on_device(inputs, Device::cuda(0)),
+                                             static_cast<int64_t>(model->sparse_compute_weight_names().size()),
+                                             Device::cuda(0));
+}
+
+TEST(CaptionersOnCuda, ExportedModelsRunTheirCsrWeightsOnTheGpu) {
+  SKIP_WITHOUT_CUDA();
+  Generator generator(5);
+  expect_gpu_export_round_trip(kSoftAttention, pixel_inputs(generator));
+  expect_gpu_export_round_trip(kSoftAttention, CaptionerInputs(randn({1, 3, 16, 16}, generator)));  // SpMV
+  expect_gpu_export_round_trip(kShowTell, pixel_inputs(generator));
+  expect_gpu_export_round_trip(kUpDown, region_inputs(generator));
+  expect_gpu_export_round_trip(kRelationTransformer, region_inputs(generator));
 }
 
 }  // namespace
