@@ -31,7 +31,8 @@ class Captioner : public nn::Module, public StepwiseCaptioner {
 
   // Mean cross-entropy over the non-PAD targets captions[:, 1:] (EOS included). captions I64
   // [B * seq_per_img, L] hold BOS w.. EOS PAD..; the captions of image b are rows
-  // b * seq_per_img .. + seq_per_img - 1.
+  // b * seq_per_img .. + seq_per_img - 1. On the host or the model's device: the models read the
+  // caption lengths on the host, so host captions spare a GPU run a wait inside the step.
   virtual Tensor loss(const CaptionerInputs& inputs, const Tensor& captions, int64_t seq_per_img) = 0;
 
   // Beam size and caption length the model decodes with unless told otherwise.

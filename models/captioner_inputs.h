@@ -27,7 +27,9 @@ struct CaptionerInputs {
   Tensor region_features;  // [B, R, D]
   Tensor region_mask;      // [B, R]: 1 on real regions, 0 on padding
   Tensor fc_features;      // [B, D]
-  Tensor boxes;            // [B, R, 4] x0 y0 x1 y1 divided by the image width and height
+  // [B, R, 4] x0 y0 x1 y1 divided by the image width and height. The models compute the box code
+  // and the box-pair geometry from them on the host, so they may stay there on a GPU run.
+  Tensor boxes;
   // [B, C, h, w]: the output of a frozen encoder (MobileNetV1Encoder::feature_map) of these images,
   // given in place of images (train/frozen_feature_cache.h), on the model's device. A captioner
   // that sees pixels reads it instead of running its encoder when it is defined; `images` may

@@ -107,7 +107,7 @@ Tensor box_relation_geometry(const Tensor& boxes) {
             row[32 + c * kFrequencies + k] = std::cos(angle);
           }
       }
-  return from_vector(out, {images, regions, regions, 64}).to(boxes.dtype());
+  return from_vector(out, {images, regions, regions, 64}).to(boxes.dtype()).to(boxes.device());
 }
 
 Tensor sinusoidal_positions(int64_t start, int64_t count, int64_t size, DType dtype) {
@@ -124,13 +124,13 @@ Tensor sinusoidal_positions(int64_t start, int64_t count, int64_t size, DType dt
 namespace {
 
 // [B * H * T, S] for masked_softmax: query t of this call (its position past + t) sees keys 0 .. past + t.
-Tensor causal_mask(int64_t batch_heads, int64_t queries, int64_t keys, DType dtype) {
+Tensor causal_mask(int64_t batch_heads, int64_t queries, int64_t keys, DType dtype, Device device) {
   const int64_t past = keys - queries;
   std::vector<double> mask(static_cast<size_t>(batch_heads * queries * keys), 0.0);
   for (int64_t g = 0; g < batch_heads; ++g)
     for (int64_t t = 0; t < queries; ++t)
       for (int64_t s = 0; s <= past + t; ++s) mask[static_cast<size_t>((g * queries + t) * keys + s)] = 1.0;
-  return from_vector(mask, {batch_heads * queries, keys}).to(dtype);
+  return from_vector(mask, {batch_heads * queries, keys}).to(dtype).to(device);
 }
 
 Tensor linear_layer(const nn::Linear& layer, const Tensor& x, const SparseWeightTable& weights) {
@@ -273,7 +273,7 @@ Tensor RelationDecoderLayer::forward(const Tensor& y, AttentionCache& cache, con
   cache.keys = cache.keys.defined() ? concat({cache.keys, keys}, 2) : keys;
   cache.values = cache.values.defined() ? concat({cache.values, values}, 2) : values;
   // One new position sees every cached one: no mask needed.
-  const Tensor mask = queries > 1 ? causal_mask(batch * heads, queries, cache.keys.size(2), y.dtype()) : Tensor();
+  const Tensor mask = queries > 1 ? causal_mask(batch * heads, queries, cache.keys.size(2), y.dtype(), y.device()) : Tensor();
   const Tensor self_attended =
       self_attention_->attend(self_attention_->project_heads(self_attention_->query(), normed, weights), cache.keys,
                               cache.values, mask, Tensor(), dropout_, training, dropout_generator, weights);

@@ -377,7 +377,9 @@ Tensor caption_cross_entropy(const Tensor& logits, const Tensor& targets, int64_
   SPARSECAP_CHECK(logits.dim() == 3, "caption_cross_entropy: logits must be [N, T, V], got ", shape_str(logits.shape()));
   check_shape(targets, {logits.size(0), logits.size(1)}, "caption_cross_entropy targets");
   const int64_t vocabulary = logits.size(2);
-  return cross_entropy(logits.reshape({-1, vocabulary}), targets.reshape({-1}), pad);
+  // Targets may come from captions on the host (the trainer keeps them there so that reading
+  // their lengths does not wait for the GPU).
+  return cross_entropy(logits.reshape({-1, vocabulary}), targets.reshape({-1}).to(logits.device()), pad);
 }
 
 }  // namespace sparsecap::models

@@ -15,7 +15,7 @@ models::CaptionerInputs captioner_inputs(const data::CaptionBatch& batch, Device
     inputs.region_mask = from_vector(batch.region_mask, {images, batch.max_regions}, device);
     inputs.fc_features = from_vector(batch.fc_features, {images, batch.feature_dim}, device);
     if (!batch.relative_boxes.empty())
-      inputs.boxes = from_vector(batch.relative_boxes, {images, batch.max_regions, 4}, device);
+      inputs.boxes = from_vector(batch.relative_boxes, {images, batch.max_regions, 4});
   }
   return inputs;
 }
@@ -40,7 +40,7 @@ Tensor caption_tensor(const data::CaptionBatch& batch, Device device) {
 DeviceBatch device_batch(data::CaptionBatch batch, Device device) {
   DeviceBatch out;
   out.inputs = captioner_inputs(batch, device);
-  out.captions = caption_tensor(batch, device);
+  out.captions = caption_tensor(batch);
   // The pixels and features now live in the tensors; the host copies would only hold memory.
   batch.pixels = {};
   batch.region_features = {};

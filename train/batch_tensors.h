@@ -7,7 +7,7 @@
 namespace sparsecap::train {
 
 // Pixels and/or region features (with mask, fc features and relative boxes), whichever the batch
-// holds, on `device`.
+// holds, on `device`; the boxes stay on the host, where the models read them.
 models::CaptionerInputs captioner_inputs(const data::CaptionBatch& batch, Device device = Device::cpu());
 
 // The same batch with nothing to see: pixels all zero (the mean colour after normalisation), region
@@ -19,12 +19,13 @@ models::CaptionerInputs blank_inputs(const models::CaptionerInputs& inputs);
 // I64 [image_count * seq_per_img, sequence_length]: BOS w.. EOS PAD.. per row, on `device`.
 Tensor caption_tensor(const data::CaptionBatch& batch, Device device = Device::cpu());
 
-// A training batch with its tensors already on the run's device. The trainer makes these on the
-// prefetch thread, so the host-to-device copies are queued while the previous step computes.
+// A training batch with its inputs already on the run's device. The trainer makes these on the
+// prefetch thread, so the host-to-device copies are queued while the previous step computes. The
+// captions stay on the host: the models read their lengths there and copy what they compute with.
 struct DeviceBatch {
   data::CaptionBatch host;  // image ids and counts (the frozen feature cache reads the ids)
   models::CaptionerInputs inputs;
-  Tensor captions;
+  Tensor captions;  // on the host
 };
 
 DeviceBatch device_batch(data::CaptionBatch batch, Device device);

@@ -90,7 +90,7 @@ Tensor linear(const Tensor& x, const WeightHandle& weight, const Tensor& bias) {
 
 Tensor embedding(const WeightHandle& table, const Tensor& index) {
   if (table.is_sparse()) return sparse_embedding(table.csr(), index);
-  return sparsecap::embedding(table.dense(), index);
+  return sparsecap::embedding(table.dense(), index.to(table.dense().device()));
 }
 
 }  // namespace sparsecap::sparse
