@@ -171,7 +171,7 @@ Tensor SupermaskPruning::extra_loss(int64_t step) {
   std::vector<Tensor> values;
   for (const auto& gate : gates_) values.push_back(gate->value());
   const Tensor loss = sparsity_loss(values, options_.target_sparsity);
-  last_sparsity_loss_ = loss.item();
+  last_sparsity_loss_ = loss.detach();  // read when statistics are logged
   return mul_scalar(loss, sparsity_weight() * annealing_rate(step, options_.total_steps));
 }
 
@@ -287,6 +287,7 @@ std::vector<std::pair<std::string, Tensor>> SupermaskPruning::histogram_tensors(
 nlohmann::json SupermaskPruning::statistics_record(int64_t step, double caption_loss) const {
   const SparsityReport report = gate_sparsity();
   const double alpha = annealing_rate(step, options_.total_steps);
+  const double sparsity_loss_value = last_sparsity_loss_.defined() ? last_sparsity_loss_.item() : 0.0;
   nlohmann::json per_mask = nlohmann::json::object(), per_mask_gating = nlohmann::json::object();
   for (const LayerSparsity& layer : report.layers) per_mask[layer.name] = layer.sparsity();
   {
@@ -296,10 +297,10 @@ nlohmann::json SupermaskPruning::statistics_record(int64_t step, double caption_
   }
   return {{"step", step},
           {"caption_loss", caption_loss},
-          {"sparsity_loss", last_sparsity_loss_},
+          {"sparsity_loss", sparsity_loss_value},
           {"annealing_rate", alpha},
           {"sparsity_weight", sparsity_weight()},
-          {"scaled_sparsity_loss", sparsity_weight() * alpha * last_sparsity_loss_},
+          {"scaled_sparsity_loss", sparsity_weight() * alpha * sparsity_loss_value},
           {"sparsity", report.sparsity()},
           {"nnz", report.kept},
           {"gating_average", mean_gate_logit()},

@@ -94,7 +94,7 @@ class SupermaskPruning : public PruningMethod {
   std::vector<Tensor> previous_masks_;
   bool frozen_ = false;
   int64_t current_step_ = 0;
-  double last_sparsity_loss_ = 0.0;  // L_s of the latest extra_loss, for statistics
+  Tensor last_sparsity_loss_;  // L_s of the latest extra_loss on the gates' device, read for statistics
 };
 
 // The registry's entry for "supermask" (pruning/method_registry.h).
