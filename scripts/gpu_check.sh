@@ -6,6 +6,7 @@
 # summary table and writes every check's log to one folder.
 #
 #   scripts/gpu_check.sh [--build DIR] [--steps N] [--require-gpu] [LOG_DIR]
+#   scripts/gpu_check.sh --compare CPU_RUN GPU_RUN    # only the loss comparison of two runs
 #
 # Runs from a source tree (binaries in build/bin, or --build DIR) or from an unpacked
 # scripts/gpu_bundle.sh bundle (bin/, lib/, configs/ next to this script). It finds the CUDA and
@@ -23,13 +24,15 @@ script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 steps=200
 build_dir=""
 require_gpu=0
+compare=()
 log_dir=""
 while (($#)); do
   case "$1" in
     --build) build_dir=${2:?--build needs a folder}; shift 2 ;;
     --steps) steps=${2:?--steps needs a number}; shift 2 ;;
     --require-gpu) require_gpu=1; shift ;;
-    -h|--help) sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --compare) compare=("${2:?--compare needs two runs}" "${3:?--compare needs two runs}"); shift 3 ;;
+    -h|--help) awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "${BASH_SOURCE[0]}"; exit 0 ;;
     -*) echo "gpu_check: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) log_dir=$1; shift ;;
   esac
@@ -38,6 +41,96 @@ done
 step_rtol=${GPU_CHECK_STEP_RTOL:-0.02}
 mean_rtol=${GPU_CHECK_MEAN_RTOL:-0.01}
 check_timeout=${GPU_CHECK_TIMEOUT:-3600}  # seconds, per command
+
+# compare_loss_curves CPU_LOG GPU_LOG STEPS: both caption losses at every logged step and the
+# verdict, ending with a line "RESULT PASS|FAIL detail". python3 if there is one, else awk.
+compare_loss_curves() {
+  if command -v python3 >/dev/null 2>&1; then
+    python3 - "$1" "$2" "$step_rtol" "$mean_rtol" "$3" <<'EOF'
+import json, sys
+cpu_log, gpu_log = sys.argv[1], sys.argv[2]
+step_rtol, mean_rtol, steps = float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
+
+def losses(path):
+    out = {}
+    for line in open(path):
+        record = json.loads(line)
+        if "caption_loss" in record:
+            out[record["step"]] = float(record["caption_loss"])
+    return out
+
+cpu, gpu = losses(cpu_log), losses(gpu_log)
+common = sorted(set(cpu) & set(gpu))
+if not common:
+    print("RESULT FAIL no common logged steps")
+    sys.exit(0)
+print("step cpu cuda rel_diff")
+worst, worst_step = -1.0, None
+for s in common:
+    rel = abs(gpu[s] - cpu[s]) / max(abs(cpu[s]), 1e-12)
+    print(s, cpu[s], gpu[s], "%.5f" % rel)
+    if rel > worst:
+        worst, worst_step = rel, s
+if steps <= 0:
+    steps = common[-1]
+tail = [s for s in common if s > steps - 50] or common[-1:]
+mean_cpu = sum(cpu[s] for s in tail) / len(tail)
+mean_gpu = sum(gpu[s] for s in tail) / len(tail)
+mean_rel = abs(mean_gpu - mean_cpu) / max(abs(mean_cpu), 1e-12)
+print("mean over steps %s: cpu %.6f cuda %.6f rel_diff %.5f" % (tail, mean_cpu, mean_gpu, mean_rel))
+same_steps = len(common) == len(cpu) == len(gpu)
+if not same_steps:
+    print("logged steps differ: cpu %d, cuda %d, common %d" % (len(cpu), len(gpu), len(common)))
+ok = worst <= step_rtol and mean_rel <= mean_rtol and same_steps
+print("RESULT %s %d steps compared, max rel diff %.2f%% (step %s, limit %g%%), last-50 mean %.2f%% (limit %g%%)%s"
+      % ("PASS" if ok else "FAIL", len(common), 100 * worst, worst_step, 100 * step_rtol, 100 * mean_rel,
+         100 * mean_rtol, "" if same_steps else ", logged steps differ"))
+EOF
+  else
+    awk -v step_rtol="$step_rtol" -v mean_rtol="$mean_rtol" -v steps="$3" '
+      function field(name,   t) {
+        if (!match($0, "\"" name "\"[ ]*:[ ]*[-0-9.eE+]+")) return ""
+        t = substr($0, RSTART, RLENGTH); sub(/^[^:]*:[ ]*/, "", t); return t
+      }
+      FNR == 1 { file++ }
+      { l = field("caption_loss"); if (l == "") next; s = field("step"); loss[file, s] = l; count[file]++
+        if (file == 1) order[++n] = s }
+      END {
+        print "step cpu cuda rel_diff"
+        if (steps <= 0) steps = order[n]
+        worst = -1
+        for (i = 1; i <= n; i++) {
+          s = order[i]; if (!((2, s) in loss)) continue
+          c = loss[1, s]; g = loss[2, s]; d = c - g; if (d < 0) d = -d; a = c < 0 ? -c : c
+          rel = d / (a > 1e-12 ? a : 1e-12); print s, c, g, rel; compared++
+          if (rel > worst) { worst = rel; worst_step = s }
+          if (s > steps - 50) { sum_cpu += c; sum_gpu += g; tail++ }
+        }
+        if (compared == 0) { print "RESULT FAIL no common logged steps"; exit }
+        if (tail == 0) { sum_cpu = c; sum_gpu = g; tail = 1 }
+        mc = sum_cpu / tail; mg = sum_gpu / tail; d = mc - mg; if (d < 0) d = -d; a = mc < 0 ? -mc : mc
+        mrel = d / (a > 1e-12 ? a : 1e-12)
+        same = compared == count[1] && compared == count[2]
+        ok = worst <= step_rtol && mrel <= mean_rtol && same
+        printf "RESULT %s %d steps compared, max rel diff %.2f%% (step %s, limit %g%%), last-50 mean %.2f%% (limit %g%%)%s\n",
+               ok ? "PASS" : "FAIL", compared, 100 * worst, worst_step, 100 * step_rtol, 100 * mrel, 100 * mean_rtol,
+               same ? "" : ", logged steps differ"
+      }' "$1" "$2"
+  fi
+}
+
+# --compare CPU_RUN GPU_RUN: only the loss comparison of two existing runs (folders or log.jsonl).
+if ((${#compare[@]})); then
+  logs=()
+  for run in "${compare[@]}"; do
+    if [[ -d "$run" ]]; then logs+=("$run/log.jsonl"); else logs+=("$run"); fi
+  done
+  for f in "${logs[@]}"; do [[ -f "$f" ]] || { echo "gpu_check: $f not found" >&2; exit 2; }; done
+  result=$(compare_loss_curves "${logs[0]}" "${logs[1]}" 0)
+  echo "$result"
+  grep -q '^RESULT PASS' <<< "$result"
+  exit $?
+fi
 
 # ---- layout: bundle or source tree ---------------------------------------------------------------
 if [[ -x "$script_dir/bin/sparsecap" ]]; then
@@ -69,6 +162,7 @@ log_dir=${log_dir:-${OUT:-./gpu_check_logs}}
 mkdir -p "$log_dir" || exit 2
 log_dir=$(cd "$log_dir" && pwd)
 summary_file=$log_dir/summary.txt
+absent="not built"; [[ "$layout" == bundle ]] && absent="not in the bundle"
 : > "$summary_file"
 
 # Binaries this script uses; absent optional ones are reported as SKIP.
@@ -103,17 +197,17 @@ candidate_library_dirs() {
   done
 }
 
-# site-packages of the python3 on PATH, of an active virtual environment, and of virtual
-# environments in a few usual places (bounded: at most 4 levels below each).
+# site-packages (dist-packages on Debian) of the python3 on PATH, of an active virtual or conda
+# environment, and of environments in a few usual places (bounded: 6 levels, 20 s per place).
 python_site_dirs() {
   {
     if command -v python3 >/dev/null 2>&1; then
-      timeout 20 python3 -c 'import site, sys; print("\n".join(site.getsitepackages() + [site.getusersitepackages()]))' 2>/dev/null
+      timeout 20 python3 -c 'import site; print("\n".join(site.getsitepackages() + [site.getusersitepackages()]))' 2>/dev/null
     fi
     local r
     for r in ${VIRTUAL_ENV:+"$VIRTUAL_ENV"} ${CONDA_PREFIX:+"$CONDA_PREFIX"} "$HOME" /opt /workspace /venv /usr/local/lib /usr/lib; do
       [[ -d "$r" ]] || continue
-      timeout 20 find "$r" -maxdepth 5 -type d -name site-packages -path '*python3*' 2>/dev/null
+      timeout 20 find "$r" -maxdepth 6 -type d \( -name site-packages -o -name dist-packages \) -prune -print 2>/dev/null
     done
   } | sort -u
 }
@@ -166,7 +260,7 @@ fi
 missing=$(missing_libraries)
 if [[ -n "$missing" ]]; then
   first=$(head -n1 <<< "$missing")
-  needed_by=$(for b in "${binaries[@]}"; do ldd "$b" 2>/dev/null | grep -q "^[[:space:]]*$first => not found" && basename "$b"; done | paste -sd, -)
+  needed_by=$(for b in "${binaries[@]}"; do ldd "$b" 2>/dev/null | grep -q "^[[:space:]]*$first => not found" && basename "$b"; done | paste -sd, - | sed 's/,/, /g')
   echo "gpu_check: error: shared library $first (needed by $needed_by) not found; searched the CUDA folders, the system library folders and nvidia/*/lib in Python site-packages; put its folder on LD_LIBRARY_PATH and run again (all missing: $(paste -sd' ' - <<< "$missing"); details in $log_dir/libraries.log)" >&2
   exit 3
 fi
@@ -218,7 +312,8 @@ have_gpu=0
 # CPU whatever it is asked, so its absence is a failure with a GPU or without.
 lacking=()
 for sub in train eval; do has_option "$sub" --device || lacking+=("$sub"); done
-if ((${#lacking[@]})); then record "--device option" FAIL "sparsecap ${lacking[*]} has no --device (binary predates issue 16)"
+if ((${#lacking[@]})); then
+  record "--device option" FAIL "no --device on: sparsecap $(printf '%s\n' "${lacking[@]}" | paste -sd, - | sed 's/,/, sparsecap /g') (binary predates issue 16)"
 else record "--device option" PASS "train, eval"; fi
 
 # ---- GPU test instances ----------------------------------------------------------------------------
@@ -241,7 +336,7 @@ for entry in "${gpu_tests[@]}"; do
   name=${entry%%|*}
   filter=${entry#*|}
   if [[ ! -x "$bin_dir/$name" ]]; then
-    record "$name" SKIP "not built / not in the bundle"
+    record "$name" SKIP "$absent"
     continue
   fi
   # Also without a GPU: the binary must start and skip cleanly.
@@ -265,7 +360,8 @@ done
 # ---- compute-sanitizer over the CUDA op suite -------------------------------------------------------
 sanitizer=$(command -v compute-sanitizer 2>/dev/null)
 if [[ -z "$sanitizer" ]]; then
-  for candidate in ${CUDA_HOME:+"$CUDA_HOME"/bin} /usr/local/cuda/bin /usr/local/cuda-*/bin; do
+  for candidate in ${CUDA_HOME:+"$CUDA_HOME"/bin} /usr/local/cuda/bin /usr/local/cuda-*/bin \
+                   /usr/local/cuda/compute-sanitizer /usr/local/cuda-*/compute-sanitizer /opt/nvidia/*/bin; do
     [[ -x "$candidate/compute-sanitizer" ]] && { sanitizer=$candidate/compute-sanitizer; break; }
   done
 fi
@@ -334,53 +430,7 @@ else
   done
   if ((gpu_trained)) && [[ -f "$cpu_run/log.jsonl" ]]; then
     compare_log=$log_dir/loss_comparison.txt
-    if [[ -n "$python" ]]; then
-      "$python" - "$cpu_run/log.jsonl" "$gpu_run/log.jsonl" "$step_rtol" "$mean_rtol" "$steps" > "$compare_log" 2>&1 <<'EOF'
-import json, sys
-cpu_log, gpu_log, step_rtol, mean_rtol, steps = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
-def losses(path):
-    out = {}
-    for line in open(path):
-        r = json.loads(line)
-        if "caption_loss" in r:
-            out[r["step"]] = float(r["caption_loss"])
-    return out
-cpu, gpu = losses(cpu_log), losses(gpu_log)
-common = sorted(set(cpu) & set(gpu))
-if not common:
-    print("RESULT FAIL no common logged steps"); sys.exit(0)
-worst, worst_step = 0.0, None
-print("step cpu cuda rel_diff")
-for s in common:
-    rel = abs(gpu[s] - cpu[s]) / max(abs(cpu[s]), 1e-12)
-    print(s, cpu[s], gpu[s], "%.5f" % rel)
-    if rel >= worst: worst, worst_step = rel, s
-tail = [s for s in common if s > steps - 50]
-mc, mg = sum(cpu[s] for s in tail) / len(tail), sum(gpu[s] for s in tail) / len(tail)
-mean_rel = abs(mg - mc) / max(abs(mc), 1e-12)
-print("mean over steps %s: cpu %.6f cuda %.6f rel_diff %.5f" % (tail, mc, mg, mean_rel))
-ok = worst <= step_rtol and mean_rel <= mean_rtol and len(common) == len(cpu) == len(gpu)
-print("RESULT %s %d steps compared, max rel diff %.2f%% (step %s, limit %.1f%%), last-50 mean %.2f%% (limit %.1f%%)" %
-      ("PASS" if ok else "FAIL", len(common), 100 * worst, worst_step, 100 * step_rtol, 100 * mean_rel, 100 * mean_rtol))
-EOF
-    else
-      awk -v step_rtol="$step_rtol" -v mean_rtol="$mean_rtol" -v steps="$steps" '
-        function field(name,   v) { if (!match($0, "\"" name "\":[-0-9.eE+]+")) return ""; v = substr($0, RSTART + length(name) + 3, RLENGTH - length(name) - 3); return v }
-        FNR == 1 { file++ }
-        { l = field("caption_loss"); if (l == "") next; s = field("step"); loss[file, s] = l; if (file == 1) order[++n] = s }
-        END {
-          print "step cpu cuda rel_diff"
-          for (i = 1; i <= n; i++) { s = order[i]; if (!((2, s) in loss)) { missing++; continue }
-            c = loss[1, s]; g = loss[2, s]; d = c - g; if (d < 0) d = -d; a = c < 0 ? -c : c; rel = d / (a > 1e-12 ? a : 1e-12)
-            print s, c, g, rel; compared++; if (rel >= worst) { worst = rel; ws = s }
-            if (s > steps - 50) { mc += c; mg += g; tail++ } }
-          if (compared == 0) { print "RESULT FAIL no common logged steps"; exit }
-          mc /= tail; mg /= tail; d = mc - mg; if (d < 0) d = -d; mrel = d / (mc < 0 ? -mc : mc)
-          ok = worst <= step_rtol && mrel <= mean_rtol && !missing
-          printf "RESULT %s %d steps compared, max rel diff %.2f%% (step %s, limit %.1f%%), last-50 mean %.2f%% (limit %.1f%%)\n",
-                 ok ? "PASS" : "FAIL", compared, 100 * worst, ws, 100 * step_rtol, 100 * mrel, 100 * mean_rtol }' \
-        "$cpu_run/log.jsonl" "$gpu_run/log.jsonl" > "$compare_log" 2>&1
-    fi
+    compare_loss_curves "$cpu_run/log.jsonl" "$gpu_run/log.jsonl" "$steps" > "$compare_log" 2>&1
     result=$(grep -m1 '^RESULT ' "$compare_log")
     if [[ -z "$result" ]]; then record "loss curves cpu vs cuda" FAIL "comparison failed (see loss_comparison.txt)"
     else read -r _ verdict detail <<< "$result"; record "loss curves cpu vs cuda" "$verdict" "$detail"; fi
@@ -444,7 +494,7 @@ fi
 
 # ---- GPU benchmarks ---------------------------------------------------------------------------------
 for bench in bench_cuda bench_train; do
-  if [[ ! -x "$bin_dir/$bench" ]]; then record "$bench" SKIP "not built / not in the bundle"; continue; fi
+  if [[ ! -x "$bin_dir/$bench" ]]; then record "$bench" SKIP "$absent"; continue; fi
   if ((!have_gpu)); then record "$bench" SKIP "$no_gpu_reason"; continue; fi
   run_logged "$log_dir/$bench.log" "$bin_dir/$bench"
   status=$?
