@@ -10,8 +10,8 @@
 // is a whole run, not a loop body. Ratios are printed as the other benchmarks print theirs.
 //
 // Usage: bench_train [--device cpu|cuda|all] [--warmup N] [--steps N] [--part step|trainer|all]
-// Defaults: 1 warm-up and 1 timed step on the CPU (a CPU-only run takes about a minute on 2 cores),
-// 5 and 20 on a GPU.
+// Defaults: 1 warm-up and 3 timed steps on the CPU (a CPU-only run takes about a minute on 2 idle
+// cores), 5 and 20 on a GPU.
 // Exit status: 0; 1 when the trainer check fails on a GPU; 2 for --device cuda without a GPU or a
 // bad option.
 #include <algorithm>
@@ -72,7 +72,7 @@ struct Timing {
 // The command line's counts, else the device's defaults: a CPU step takes seconds, a GPU step
 // tens of milliseconds.
 Timing timing_for(Device device, const Options& options) {
-  const Timing defaults = device.is_cpu() ? Timing{1, 1} : Timing{5, 20};
+  const Timing defaults = device.is_cpu() ? Timing{1, 3} : Timing{5, 20};
   return {options.warmup.value_or(defaults.warmup), options.steps.value_or(defaults.steps)};
 }
 
@@ -387,9 +387,21 @@ bool bench_trainer(Device device, const Timing& timing) {
 
 // ---- devices ----
 
+// The 1-minute load average from /proc/loadavg, empty elsewhere: on a shared machine other
+// processes' load moves CPU step times by several times, and the reader should see it.
+std::string load_average() {
+  std::ifstream file("/proc/loadavg");
+  std::string one_minute;
+  file >> one_minute;
+  return one_minute;
+}
+
 std::string describe(Device device) {
-  if (device.is_cpu())
-    return "cpu: " + cpu::cpu_model() + ", " + std::to_string(cpu::thread_count()) + " OpenMP threads";
+  if (device.is_cpu()) {
+    const std::string load = load_average();
+    return "cpu: " + cpu::cpu_model() + ", " + std::to_string(cpu::thread_count()) + " OpenMP threads" +
+           (load.empty() ? "" : ", load average " + load + " at the start");
+  }
   const cuda::DeviceInfo info = cuda::devices().at(static_cast<size_t>(device.index));
   return device.str() + ": " + info.name + ", " + cuda::runtime_summary() + ", TF32 " +
          (cuda::options().allow_tf32 ? "allowed" : "off");
