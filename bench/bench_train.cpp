@@ -10,8 +10,8 @@
 // is a whole run, not a loop body. Ratios are printed as the other benchmarks print theirs.
 //
 // Usage: bench_train [--device cpu|cuda|all] [--warmup N] [--steps N] [--part step|trainer|all]
-// Defaults: 1 warm-up and 3 timed steps on the CPU (a CPU-only run takes about a minute on 2 idle
-// cores), 5 and 20 on a GPU.
+// Defaults: 1 warm-up and 3 timed steps on the CPU (28 steps in all: under a minute on 2 idle
+// cores, about 3 minutes when other work shares them), 5 and 20 on a GPU.
 // Exit status: 0; 1 when the trainer check fails on a GPU; 2 for --device cuda without a GPU or a
 // bad option.
 #include <algorithm>
