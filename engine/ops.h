@@ -2,6 +2,7 @@
 // Differentiable operations. Each is written once (engine/ops/*.cpp) against the Backend
 // primitives, with its backward beside its forward, and runs on every device.
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "engine/tensor.h"
@@ -72,6 +73,11 @@ Tensor stack(const std::vector<Tensor>& tensors, int64_t dim);
 // ---- indexing ----
 Tensor index_select(const Tensor& x, const Tensor& index);  // rows of x (dim 0) by I64 index of any shape
 Tensor gather(const Tensor& x, const Tensor& index);        // along the last dim; index shape [.., k]
+// The k largest entries of each row along the last dim, largest first, equal values in index order
+// (argmax's rule, so NaN comes first): values [.., k] and I64 indices [.., k]. No gradient. Built
+// from max, argmax and a scatter, so it stays on x's device; k passes over x, meant for the small
+// k of beam search.
+std::pair<Tensor, Tensor> top_k(const Tensor& x, int64_t k);
 Tensor embedding(const Tensor& table, const Tensor& index);  // table [V, D], index any shape -> [.., D]
 
 // ---- neural-network ops ----

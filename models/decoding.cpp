@@ -5,18 +5,27 @@
 
 #include "engine/autograd.h"
 #include "engine/error.h"
+#include "engine/ops.h"
 
 namespace sparsecap::models {
 
 namespace {
 
-// Log-probabilities of one decode step on the host, checked against the rows asked for.
-std::vector<double> step_log_probabilities(StepwiseCaptioner& captioner, DecodingState& state,
-                                           const std::vector<int64_t>& tokens) {
+// The `k` most likely next tokens of every row of one decode step, best first (ties to the lower
+// token), with their log-probabilities. They are chosen on the device of the log-probabilities:
+// only rows x k numbers come to the host, not rows x vocabulary.
+struct StepTopK {
+  int64_t k = 0;
+  std::vector<double> log_probabilities;  // [rows, k]
+  std::vector<int64_t> tokens;            // [rows, k]
+};
+
+StepTopK step_top_k(StepwiseCaptioner& captioner, DecodingState& state, const std::vector<int64_t>& tokens, int64_t k) {
   const int64_t rows = static_cast<int64_t>(tokens.size());
   const Tensor log_probabilities = captioner.decode_step(state, from_vector(tokens, {rows}));
   check_shape(log_probabilities, {rows, captioner.vocabulary_size()}, "decode_step log-probabilities");
-  return log_probabilities.to_vector<double>();
+  const auto [values, indices] = top_k(log_probabilities, std::min(k, captioner.vocabulary_size()));
+  return {values.size(1), values.to_vector<double>(), indices.to_vector<int64_t>()};
 }
 
 std::unique_ptr<DecodingState> encode_checked(StepwiseCaptioner& captioner, const CaptionerInputs& inputs) {
@@ -35,7 +44,6 @@ std::vector<DecodedCaption> greedy_decode(StepwiseCaptioner& captioner, const Ca
   check_max_words(max_words);
   NoGradGuard no_grad;
   const SpecialTokens special = captioner.special_tokens();
-  const int64_t vocabulary = captioner.vocabulary_size();
   std::unique_ptr<DecodingState> state = encode_checked(captioner, inputs);
   std::vector<DecodedCaption> captions(static_cast<size_t>(state->rows()));
   // active[r]: the image decoded by state row r; rows of finished images are dropped.
@@ -48,18 +56,18 @@ std::vector<DecodedCaption> greedy_decode(StepwiseCaptioner& captioner, const Ca
       const std::vector<int64_t>& words = captions[static_cast<size_t>(image)].tokens;
       tokens.push_back(words.empty() ? special.bos : words.back());
     }
-    const std::vector<double> log_probabilities = step_log_probabilities(captioner, *state, tokens);
+    const StepTopK top = step_top_k(captioner, *state, tokens, 1);  // the first of tied maxima
     std::vector<int64_t> still_active, keep_rows;
     for (size_t row = 0; row < active.size(); ++row) {
-      const double* scores = log_probabilities.data() + row * static_cast<size_t>(vocabulary);
-      const int64_t best = std::max_element(scores, scores + vocabulary) - scores;  // first of ties
+      const int64_t best = top.tokens[row];
+      const double score = top.log_probabilities[row];
       DecodedCaption& caption = captions[static_cast<size_t>(active[row])];
       if (best == special.eos) {
-        caption.log_probability += scores[best];
+        caption.log_probability += score;
         caption.finished = true;
       } else if (step < max_words) {
         caption.tokens.push_back(best);
-        caption.log_probability += scores[best];
+        caption.log_probability += score;
         still_active.push_back(active[row]);
         keep_rows.push_back(static_cast<int64_t>(row));
       }
@@ -99,19 +107,22 @@ class ImageBeam {
   bool done() const { return done_; }
   const std::vector<Hypothesis>& live() const { return live_; }
 
-  // One step from the log-probabilities of this image's live rows (live().size() x vocabulary).
-  // Returns the parents (indices into the previous live hypotheses) of the new live ones.
-  std::vector<int64_t> advance(const double* log_probabilities, int64_t vocabulary, int64_t beam_size, int64_t eos,
-                               bool last_step) {
+  // One step from the best tokens of this image's live rows (`top`, rows first_row onwards, at
+  // least 2 * beam_size per row or the whole vocabulary). Returns the parents (indices into the
+  // previous live hypotheses) of the new live ones.
+  std::vector<int64_t> advance(const StepTopK& top, size_t first_row, int64_t beam_size, int64_t eos, bool last_step) {
     std::vector<Candidate> candidates;
-    candidates.reserve(live_.size() * static_cast<size_t>(vocabulary));
+    candidates.reserve(live_.size() * static_cast<size_t>(top.k));
     for (size_t parent = 0; parent < live_.size(); ++parent)
-      for (int64_t token = 0; token < vocabulary; ++token) {
-        const double score = live_[parent].score + log_probabilities[parent * static_cast<size_t>(vocabulary) + token];
-        if (std::isfinite(score)) candidates.push_back({score, static_cast<int64_t>(parent), token});
+      for (int64_t j = 0; j < top.k; ++j) {
+        const size_t at = (first_row + parent) * static_cast<size_t>(top.k) + static_cast<size_t>(j);
+        const double score = live_[parent].score + top.log_probabilities[at];
+        if (std::isfinite(score)) candidates.push_back({score, static_cast<int64_t>(parent), top.tokens[at]});
       }
     // Each parent has one EOS candidate, so the beam_size best non-EOS candidates are among the
-    // 2 * beam_size best of all.
+    // 2 * beam_size best of all; and no candidate outside its parent's 2 * beam_size best tokens
+    // can be among them, so those are all a step needs (ties rank by parent, then token, on both
+    // sides).
     const size_t ranked = std::min(candidates.size(), static_cast<size_t>(2 * beam_size));
     std::partial_sort(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(ranked), candidates.end(),
                       ranks_before);
@@ -166,7 +177,6 @@ std::vector<DecodedCaption> beam_search(StepwiseCaptioner& captioner, const Capt
   check_max_words(options.max_words);
   NoGradGuard no_grad;
   const SpecialTokens special = captioner.special_tokens();
-  const int64_t vocabulary = captioner.vocabulary_size();
   std::unique_ptr<DecodingState> state = encode_checked(captioner, inputs);
   std::vector<ImageBeam> beams(static_cast<size_t>(state->rows()));
 
@@ -179,15 +189,14 @@ std::vector<DecodedCaption> beam_search(StepwiseCaptioner& captioner, const Capt
         tokens.push_back(hypothesis.tokens.empty() ? special.bos : hypothesis.tokens.back());
     }
     if (tokens.empty()) break;
-    const std::vector<double> log_probabilities = step_log_probabilities(captioner, *state, tokens);
+    const StepTopK top = step_top_k(captioner, *state, tokens, 2 * options.beam_size);
     std::vector<int64_t> next_rows;
     int64_t first_row = 0;
     for (ImageBeam& beam : beams) {
       if (beam.done()) continue;
       const int64_t live = static_cast<int64_t>(beam.live().size());
-      const std::vector<int64_t> parents =
-          beam.advance(log_probabilities.data() + first_row * vocabulary, vocabulary, options.beam_size, special.eos,
-                       step == options.max_words);
+      const std::vector<int64_t> parents = beam.advance(top, static_cast<size_t>(first_row), options.beam_size,
+                                                        special.eos, step == options.max_words);
       for (int64_t parent : parents) next_rows.push_back(first_row + parent);
       first_row += live;
     }

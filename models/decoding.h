@@ -7,6 +7,10 @@
 // max_words + 1 steps, so a caption has at most max_words words; a hypothesis that has not
 // emitted EOS by then ends unfinished. Scores are sums of log-probabilities (EOS included), with
 // no length normalisation, as the Soft-Attention reference decodes.
+//
+// On a GPU the log-probabilities stay there: each step picks every row's best tokens with top_k on
+// the device (1 for greedy, 2 x beam for beam search) and copies only those to the host, where the
+// hypotheses are kept; a step still waits for the device once, to read them.
 #include <cstdint>
 #include <memory>
 #include <vector>

@@ -11,7 +11,9 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cuda/cuda_runtime_info.h"
@@ -193,6 +195,23 @@ TEST(CudaIndexAdd, DeterministicPathIsBitIdenticalToCpu) {
   SKIP_IF_NOT_EMULATED(backend_for(Device::cuda(0))
                            .index_add_rows(src.to(Device::cuda(0)), index_cpu.to(Device::cuda(0)), table_gpu, width));
   EXPECT_EQ(float_bits(table_cpu), float_bits(table_gpu));
+}
+
+// ---- top_k (beam search's per-row choice): the CPU's values and indices, ties included ----
+
+TEST(CudaTopK, MatchesTheCpuIncludingTies) {
+  SKIP_WITHOUT_CUDA();
+  Generator generator(5);
+  std::vector<float> values(7 * 50);
+  for (float& v : values) v = static_cast<float>(generator.next_below(6)) - 3.0f;  // many equal values
+  values[3] = -std::numeric_limits<float>::infinity();
+  const Tensor x = from_vector(values, {7, 50});
+  const auto [cpu_values, cpu_indices] = top_k(x, 6);
+  std::pair<Tensor, Tensor> gpu;
+  SKIP_IF_NOT_EMULATED(gpu = top_k(x.to(Device::cuda(0)), 6));
+  EXPECT_EQ(gpu.first.device(), Device::cuda(0));
+  EXPECT_EQ(cpu_values.to_vector<float>(), gpu.first.to(Device::cpu()).to_vector<float>());
+  EXPECT_EQ(cpu_indices.to_vector<int64_t>(), gpu.second.to(Device::cpu()).to_vector<int64_t>());
 }
 
 // ---- errors are exceptions with the offending values ----

@@ -2,7 +2,11 @@
 // by the finite-difference suite; these catch a forward that is wrong in a self-consistent way).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
+#include <numeric>
+#include <vector>
 
 #include "engine/ops.h"
 #include "engine/rng.h"
@@ -197,6 +201,38 @@ TEST(OpValues, IndexingAndShapes) {
   expect_near(values(sum(m, 0)), {5, 7, 9}, 0);
   expect_near(values(max(m, 1)), {3, 6}, 0);
   EXPECT_EQ(argmax(m, 1).to_vector<int64_t>(), (std::vector<int64_t>{2, 2}));
+}
+
+TEST(OpValues, TopKRanksEachRowLikeAStableSortDescending) {
+  // Ties go to the lower index (argmax's rule), -inf entries come last.
+  const double inf = std::numeric_limits<double>::infinity();
+  const Tensor x = from_vector<float>({0.5f, 2, 2, -1, 7, /**/ -static_cast<float>(inf), 3, 3, 3, -2}, {2, 5});
+  const auto [values3, indices3] = top_k(x, 3);
+  EXPECT_EQ(values3.shape(), (Shape{2, 3}));
+  expect_near(values(values3), {7, 2, 2, 3, 3, 3}, 0);
+  EXPECT_EQ(indices3.to_vector<int64_t>(), (std::vector<int64_t>{4, 1, 2, 1, 2, 3}));
+  const auto [values5, indices5] = top_k(x, 5);
+  EXPECT_EQ(indices5.to_vector<int64_t>(), (std::vector<int64_t>{4, 1, 2, 0, 3, 1, 2, 3, 4, 0}));
+  EXPECT_EQ(values5.to_vector<float>().back(), -static_cast<float>(inf));
+  // Against a stable sort of random rows, leading dims kept.
+  Generator generator(3);
+  const Tensor r = randn({2, 3, 40}, generator);
+  const auto [top_values, top_indices] = top_k(r, 6);
+  EXPECT_EQ(top_indices.shape(), (Shape{2, 3, 6}));
+  const std::vector<float> all = r.to_vector<float>(), got = top_values.to_vector<float>();
+  const std::vector<int64_t> got_indices = top_indices.to_vector<int64_t>();
+  for (int64_t row = 0; row < 6; ++row) {
+    std::vector<int64_t> order(40);
+    for (int64_t i = 0; i < 40; ++i) order[static_cast<size_t>(i)] = i;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int64_t a, int64_t b) { return all[static_cast<size_t>(row * 40 + a)] > all[static_cast<size_t>(row * 40 + b)]; });
+    for (int64_t j = 0; j < 6; ++j) {
+      EXPECT_EQ(got_indices[static_cast<size_t>(row * 6 + j)], order[static_cast<size_t>(j)]) << row << " " << j;
+      EXPECT_EQ(got[static_cast<size_t>(row * 6 + j)], all[static_cast<size_t>(row * 40 + order[static_cast<size_t>(j)])]);
+    }
+  }
+  EXPECT_THROW(top_k(x, 0), Error);
+  EXPECT_THROW(top_k(x, 6), Error);
 }
 
 TEST(OpValues, DropoutKeepsExpectationAndIsDeterministicPerSeed) {
