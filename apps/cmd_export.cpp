@@ -1,11 +1,13 @@
 // `sparsecap export`: a trained run's finalized model as a compact sparse safetensors file.
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <string>
 
 #include "apps/commands.h"
 #include "apps/device_option.h"
 #include "apps/report_tables.h"
+#include "engine/error.h"
 #include "train/exported_model.h"
 
 namespace sparsecap::apps {
@@ -20,7 +22,25 @@ struct ExportArguments {
   std::string compress = "none";
   bool allow_non_finite = false;
   std::string device;
+  bool verify = false;
 };
+
+// Test images the reloaded export must caption as the finalized model does (--verify).
+constexpr int64_t kVerifyImages = 100;
+
+// Reloads the export onto the finalized model's device and compares their beam-3 captions of the
+// first test images; throws when any differs.
+void verify_export(const std::filesystem::path& path, const train::TrainedRun& run) {
+  const train::SplitCaptions reference =
+      train::caption_split(*run.model, run.data.dataset, run.data.vocabulary, run.config.data, data::Split::Test,
+                           kVerifyImages, 3, run.model->decoding_options().max_words);
+  const size_t same = train::identical_test_captions(path, run, reference);
+  const size_t images = reference.image_ids.size();
+  std::printf("verified: reloaded on %s, the export gives %zu of %zu test captions (beam 3) as the finalized model\n",
+              run.model->device().str().c_str(), same, images);
+  SPARSECAP_CHECK(same == images, path.string(), ": the reloaded export captions ", images - same, " of ", images,
+                  " test images differently from the finalized model");
+}
 
 void run_export(const ExportArguments& args) {
   train::TrainedRun run = train::load_trained_run(args.run_dir, std::nullopt, args.allow_non_finite);
@@ -34,7 +54,9 @@ void run_export(const ExportArguments& args) {
   std::printf("exporting %s (%s, %.2f%% sparse) as %s%s\n", run.checkpoint.c_str(), run.pruned ? "pruned" : "dense",
               100.0 * run.sparsity.sparsity(), args.dense ? "dense float32" : (args.fp16 ? "CSR float16" : "CSR float32"),
               options.compression == sparse::Compression::None ? "" : (std::string(", ") + args.compress).c_str());
-  print_export_report(train::export_trained_run(run, args.out, options));
+  const sparse::ExportReport report = train::export_trained_run(run, args.out, options);
+  print_export_report(report);
+  if (args.verify) verify_export(report.path, run);
 }
 
 }  // namespace
@@ -52,6 +74,9 @@ void add_export_command(CLI::App& app) {
   command->add_flag("--allow-non-finite", args->allow_non_finite,
                    "load weights holding NaN or infinity (refused by default), to inspect a diverged run");
   add_device_option(*command, args->device);
+  command->add_flag("--verify", args->verify,
+                    "reload the export on the same device and check it captions the first 100 test images (beam 3) "
+                    "as the finalized model does");
   command->callback([args] { run_export(*args); });
 }
 

@@ -21,18 +21,6 @@ namespace sparsecap::apps {
 
 namespace {
 
-// How many test images the model loaded from `path` captions exactly as `reference` does.
-size_t identical_captions(const std::filesystem::path& path, const train::TrainedRun& trained,
-                          const train::SplitCaptions& reference) {
-  train::ExportedCaptioner loaded = train::load_exported_captioner(path, trained.model->device());
-  const train::SplitCaptions captions =
-      train::caption_split(*loaded.model, trained.data.dataset, trained.data.vocabulary, trained.config.data,
-                           data::Split::Test, 0, 3, trained.model->decoding_options().max_words);
-  size_t same = 0;
-  for (const std::string& id : reference.image_ids) same += captions.candidates.at(id) == reference.candidates.at(id);
-  return same;
-}
-
 // Exports the finalized model (a pruned one as CSR float32 and float16, the dense one as dense
 // float32), reloads each export and checks it captions the test split as the model itself did.
 void export_and_check(const DemoModel& model, const train::TrainedRun& trained, DemoResult& result) {
@@ -42,7 +30,7 @@ void export_and_check(const DemoModel& model, const train::TrainedRun& trained, 
   const std::string f32_name = trained.pruned ? "/model.csr-f32.safetensors" : "/model.dense-f32.safetensors";
   const sparse::ExportReport f32 = train::export_trained_run(trained, model.run_dir + f32_name, options);
   result.export_bytes = f32.file_bytes;
-  const size_t same = identical_captions(f32.path, trained, result.captions);
+  const size_t same = train::identical_test_captions(f32.path, trained, result.captions);
   std::printf("%s: exported %s (%.2f MB); reloaded, it gives %s test captions as the finalized model (%zu of %zu)\n",
               model.label.c_str(), f32.path.c_str(), static_cast<double>(f32.file_bytes) / 1e6,
               same == images ? "the same" : "DIFFERENT", same, images);
@@ -51,7 +39,7 @@ void export_and_check(const DemoModel& model, const train::TrainedRun& trained, 
   const sparse::ExportReport f16 =
       train::export_trained_run(trained, model.run_dir + "/model.csr-f16.safetensors", options);
   result.export_fp16_bytes = f16.file_bytes;
-  const size_t same_f16 = identical_captions(f16.path, trained, result.captions);
+  const size_t same_f16 = train::identical_test_captions(f16.path, trained, result.captions);
   std::printf("%s: exported %s (%.2f MB, float16 values); %zu of %zu test captions identical\n", model.label.c_str(),
               f16.path.c_str(), static_cast<double>(f16.file_bytes) / 1e6, same_f16, images);
 }

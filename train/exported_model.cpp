@@ -64,4 +64,18 @@ ExportedCaptioner load_exported_captioner(const std::filesystem::path& path, Dev
   return loaded;
 }
 
+size_t identical_test_captions(const std::filesystem::path& path, const TrainedRun& run,
+                               const SplitCaptions& reference) {
+  ExportedCaptioner loaded = load_exported_captioner(path, run.model->device());
+  const SplitCaptions captions =
+      caption_split(*loaded.model, run.data.dataset, run.data.vocabulary, run.config.data, data::Split::Test,
+                    static_cast<int64_t>(reference.image_ids.size()), 3, run.model->decoding_options().max_words);
+  size_t same = 0;
+  for (const std::string& id : reference.image_ids) {
+    const auto found = captions.candidates.find(id);
+    same += found != captions.candidates.end() && found->second == reference.candidates.at(id);
+  }
+  return same;
+}
+
 }  // namespace sparsecap::train

@@ -10,6 +10,7 @@
 #include "data/vocab.h"
 #include "engine/sparse/csr_file.h"
 #include "models/captioner.h"
+#include "train/evaluation.h"
 #include "train/run_config.h"
 #include "train/trained_run.h"
 
@@ -35,5 +36,10 @@ struct ExportedCaptioner {
 // other CSR weights (convolutions) are expanded on load. On a GPU the CSR weights compute
 // through cuSPARSE (SpMV at one row, SpMM above). Errors name the file.
 ExportedCaptioner load_exported_captioner(const std::filesystem::path& path, Device device = Device::cpu());
+
+// How many of `reference`'s images (test split captions of the run's finalized model, beam 3) the
+// model loaded from the export at `path` onto the finalized model's device captions identically.
+size_t identical_test_captions(const std::filesystem::path& path, const TrainedRun& run,
+                               const SplitCaptions& reference);
 
 }  // namespace sparsecap::train
