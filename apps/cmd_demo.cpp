@@ -40,11 +40,9 @@ void run_demo(const DemoArguments& args) {
     models.push_back({"supermask-95%", args.out + "/supermask95", soft_attention_demo_config(options, 0.95, true)});
     models.push_back({"supermask-97.5%", args.out + "/supermask975", soft_attention_demo_config(options, 0.975, true)});
   }
+  for (DemoModel& model : models) model.config.device = args.device;
   const std::string encoder = pretrained_encoder(args.out, models.front().config, args.pretrain_steps);
-  for (DemoModel& model : models) {
-    model.config.init.encoder_weights = encoder;
-    model.config.device = args.device;
-  }
+  for (DemoModel& model : models) model.config.init.encoder_weights = encoder;
   const std::vector<DemoResult> results = train_and_evaluate(models);
   print_results_table(results);
   const double dense_cider = results.front().evaluation.scores.metric("CIDEr_D").corpus;

@@ -3,7 +3,9 @@
 #include <cstdio>
 
 #include "apps/commands.h"
+#include "apps/device_option.h"
 #include "engine/error.h"
+#include "train/device_choice.h"
 #include "train/encoder_pretraining.h"
 #include "train/progress.h"
 #include "train/run_config.h"
@@ -18,10 +20,15 @@ struct PretrainArguments {
   std::string out;
   int64_t steps = 600;
   double learning_rate = train::EncoderPretrainingOptions{}.learning_rate;
+  std::string device;
 };
 
 void run_pretrain(const PretrainArguments& args) {
-  const train::RunConfig config = train::load_run_config(args.config, args.overrides);
+  train::RunConfig config = train::load_run_config(args.config, args.overrides);
+  if (!args.device.empty()) {
+    train::check_device_spec(args.device);
+    config.device = args.device;
+  }
   // Checked here too, so that the error names the config file.
   SPARSECAP_CHECK(config.model.contains("encoder"), args.config, ": the ", config.model.value("type", "?"),
                   " model has no CNN encoder to pre-train");
@@ -48,6 +55,7 @@ void add_pretrain_encoder_command(CLI::App& app) {
   command->add_option("--learning-rate", args->learning_rate, "Adam learning rate (cosine to 1% of it)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  add_device_option(*command, args->device);
   command->callback([args] { run_pretrain(*args); });
 }
 

@@ -74,7 +74,9 @@ std::string shared_encoder(const AllModelsDemoOptions& options, const std::vecto
                                   [](const CaptionerConfigs& captioner) { return captioner.pixels; });
   if (!pixels || options.pretrain_steps == 0) return "";
   const SoftAttentionDemoOptions demo{.data_dir = options.data_dir};
-  return pretrained_encoder(options.out, soft_attention_demo_config(demo, 0, false), options.pretrain_steps);
+  train::RunConfig config = soft_attention_demo_config(demo, 0, false);
+  config.device = options.device;
+  return pretrained_encoder(options.out, config, options.pretrain_steps);
 }
 
 std::vector<DemoModel> demo_models(const AllModelsDemoOptions& options) {

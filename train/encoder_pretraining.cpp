@@ -11,6 +11,7 @@
 #include "engine/ops.h"
 #include "engine/optim/adam.h"
 #include "engine/serialize/safetensors.h"
+#include "train/device_choice.h"
 #include "train/dataset_setup.h"
 #include "train/progress.h"
 
@@ -29,9 +30,9 @@ struct LabelledBatch {
 };
 
 LabelledBatch label_batch(const data::CaptionBatch& batch, const std::map<int64_t, data::Scene>& scenes,
-                          int64_t map_size) {
+                          int64_t map_size, Device device) {
   LabelledBatch out;
-  out.images = from_vector(batch.pixels, {batch.image_count, 3, batch.image_height, batch.image_width});
+  out.images = from_vector(batch.pixels, {batch.image_count, 3, batch.image_height, batch.image_width}, device);
   for (const int64_t id : batch.image_ids) {
     const auto scene = scenes.find(id);
     SPARSECAP_CHECK(scene != scenes.end(), "encoder pre-training: no scene for image id ", id);
@@ -56,12 +57,13 @@ Tensor cell_label_loss(const Tensor& logits, const CellLabels& labels) {
   }
   const int64_t cells = static_cast<int64_t>(labels.shape.size());
   const Tensor shape_logits = narrow(logits, 1, 0, kShapeClasses);
-  const Tensor shape = cross_entropy(shape_logits, from_vector(labels.shape, {cells}));
-  const Tensor object = cross_entropy(shape_logits, from_vector(object_shape, {cells}), kIgnoredCell);
+  const Device device = logits.device();
+  const Tensor shape = cross_entropy(shape_logits, from_vector(labels.shape, {cells}, device));
+  const Tensor object = cross_entropy(shape_logits, from_vector(object_shape, {cells}, device), kIgnoredCell);
   const Tensor color = cross_entropy(narrow(logits, 1, kShapeClasses, kColorClasses),
-                                     from_vector(object_color, {cells}), kIgnoredCell);
+                                     from_vector(object_color, {cells}, device), kIgnoredCell);
   const Tensor size = cross_entropy(narrow(logits, 1, kShapeClasses + kColorClasses, kSizeClasses),
-                                    from_vector(object_size, {cells}), kIgnoredCell);
+                                    from_vector(object_size, {cells}, device), kIgnoredCell);
   return add(add(add(shape, object), color), size);
 }
 
@@ -72,6 +74,7 @@ EncoderPretrainingOptions encoder_pretraining_options(const RunConfig& config, i
   models::from_json(config.model.at("encoder"), options.encoder);
   options.steps = steps;
   options.seed = config.optim.seed;
+  options.device = choose_device(config.device).device;
   return options;
 }
 
@@ -104,6 +107,7 @@ CellLabels cell_labels(const data::Scene& scene, int64_t map_size) {
 EncoderPretrainingSummary pretrain_encoder(const DataConfig& data_config, const EncoderPretrainingOptions& options,
                                            const std::filesystem::path& out) {
   const auto start = std::chrono::steady_clock::now();
+  std::fprintf(stderr, "sparsecap: pre-training the encoder on %s\n", options.device.str().c_str());
   ensure_dataset(data_config);
   const data::KarpathyDataset dataset = data::load_karpathy_json(data_config.dir / data_config.split_file);
   const std::map<int64_t, data::Scene> scenes = data::read_shapes_scenes(data_config.dir / data::kShapesScenesFile);
@@ -123,6 +127,8 @@ EncoderPretrainingSummary pretrain_encoder(const DataConfig& data_config, const 
   models::MobileNetV1Encoder encoder(options.encoder, generator);
   nn::Linear head(encoder.output_channels(), kShapeClasses + kColorClasses + kSizeClasses, generator);
   const int64_t map_size = options.encoder.output_size(data_config.image_size);
+  encoder.to(options.device);
+  head.to(options.device);
   std::vector<nn::ParameterPtr> parameters = encoder.parameters();
   for (const nn::ParameterPtr& p : head.parameters()) parameters.push_back(p);
   optim::Adam adam(parameters, optim::cosine_schedule(options.learning_rate, options.learning_rate / 100, options.steps),
@@ -142,7 +148,7 @@ EncoderPretrainingSummary pretrain_encoder(const DataConfig& data_config, const 
       loader.start_epoch(++epoch);
       continue;
     }
-    const LabelledBatch labelled = label_batch(*batch, scenes, map_size);
+    const LabelledBatch labelled = label_batch(*batch, scenes, map_size, options.device);
     adam.zero_grad();
     const Tensor loss = cell_label_loss(logits_of(labelled.images), labelled.labels);
     summary.final_loss = loss.item();
@@ -165,7 +171,7 @@ EncoderPretrainingSummary pretrain_encoder(const DataConfig& data_config, const 
     std::optional<data::CaptionBatch> batch = validation.next_batch();
     if (!batch) break;
     images += batch->image_count;
-    const LabelledBatch labelled = label_batch(*batch, scenes, map_size);
+    const LabelledBatch labelled = label_batch(*batch, scenes, map_size, options.device);
     const Tensor logits = logits_of(labelled.images);
     const std::vector<int64_t> shapes = argmax(narrow(logits, 1, 0, kShapeClasses), 1).to_vector<int64_t>();
     const std::vector<int64_t> colors = argmax(narrow(logits, 1, kShapeClasses, kColorClasses), 1).to_vector<int64_t>();
@@ -181,7 +187,7 @@ EncoderPretrainingSummary pretrain_encoder(const DataConfig& data_config, const 
     summary.validation_color_accuracy = static_cast<double>(right_colors) / static_cast<double>(object_cells);
   }
   NamedTensors state;
-  for (const auto& [name, tensor] : encoder.state_dict()) state.emplace_back(name, tensor);
+  for (const auto& [name, tensor] : encoder.state_dict()) state.emplace_back(name, tensor.to(Device::cpu()));
   write_safetensors(out, state);
   summary.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return summary;

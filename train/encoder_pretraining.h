@@ -25,10 +25,11 @@ struct EncoderPretrainingOptions {
   // cells in 1 200 steps, against 93.3-93.8% at 5e-3 (and 94.7% at 2e-2; docs/data.md).
   double learning_rate = 1e-2;
   uint64_t seed = 1;
+  Device device = Device::cpu();  // where the encoder trains
 };
 
 // Options for pre-training the CNN encoder of a run config's model (its "encoder" section; an error
-// when the captioner has none) for `steps`, seeded as the run.
+// when the captioner has none) for `steps`, seeded as the run, on the run's device.
 EncoderPretrainingOptions encoder_pretraining_options(const RunConfig& config, int64_t steps);
 
 struct EncoderPretrainingSummary {
