@@ -177,19 +177,20 @@ class TrainingStep {
     method_->begin(model_->prunable_parameters(), *optimizer_);
   }
 
-  // Trainer::step's order. The two loss reads before backward are the trainer's divergence check;
-  // on a GPU they wait for the forward pass, so the bare step keeps them to time the same work.
+  // Trainer::step's order, with its loss reads: before backward on the CPU (the divergence check),
+  // none on a GPU, where the trainer reads the losses at log records only. The captions stay on
+  // the host, as the trainer keeps them.
   void run(const StepBatch& batch) {
     ++step_;
     model_->train();
     method_->before_step(step_);
     optimizer_->zero_grad();
     const models::CaptionerInputs inputs(batch.images.to(device_));
-    const Tensor caption_loss = model_->loss(inputs, batch.captions.to(device_), batch.seq_per_img);
+    const Tensor caption_loss = model_->loss(inputs, batch.captions, batch.seq_per_img);
     Tensor total_loss = caption_loss;
     const Tensor extra = method_->extra_loss(step_);
     if (extra.defined()) total_loss = add(caption_loss, extra);
-    if (!std::isfinite(caption_loss.item()) || !std::isfinite(total_loss.item()))
+    if (device_.is_cpu() && (!std::isfinite(caption_loss.item()) || !std::isfinite(total_loss.item())))
       throw Error("bench_train: the loss is not finite at step " + std::to_string(step_));
     total_loss.backward();
     if (clip_value_ > 0) optim::clip_grad_value(optimizer_->parameters(), clip_value_);
