@@ -165,48 +165,59 @@ AllocatorStats CachingAllocator::stats() const {
 // ---- PinnedStaging ----
 
 PinnedStaging::~PinnedStaging() {
-  if (buffer_free_) cudaEventDestroy(buffer_free_);
-  if (buffer_) cudaFreeHost(buffer_);
+  for (Slot& slot : slots_) {
+    if (slot.free) cudaEventDestroy(slot.free);
+    if (slot.buffer) cudaFreeHost(slot.buffer);
+  }
 }
 
-void PinnedStaging::ensure_buffer() {
-  if (buffer_) return;
-  SPARSECAP_CUDA_CHECK(cudaMallocHost(&buffer_, kChunkBytes));
-  SPARSECAP_CUDA_CHECK(cudaEventCreateWithFlags(&buffer_free_, cudaEventDisableTiming));
-  SPARSECAP_CUDA_CHECK(cudaEventRecord(buffer_free_, nullptr));
+void PinnedStaging::ensure_slots() {
+  if (!slots_.empty()) return;
+  slots_.resize(kSlots);
+  for (Slot& slot : slots_) {
+    SPARSECAP_CUDA_CHECK(cudaMallocHost(&slot.buffer, kSlotBytes));
+    SPARSECAP_CUDA_CHECK(cudaEventCreateWithFlags(&slot.free, cudaEventDisableTiming));
+    SPARSECAP_CUDA_CHECK(cudaEventRecord(slot.free, nullptr));
+  }
+}
+
+PinnedStaging::Slot& PinnedStaging::next_free_slot() {
+  ensure_slots();
+  Slot& slot = slots_[next_];
+  next_ = (next_ + 1) % slots_.size();
+  SPARSECAP_CUDA_CHECK(cudaEventSynchronize(slot.free));
+  return slot;
 }
 
 void PinnedStaging::copy_from_host(void* device_dst, const void* host_src, size_t bytes, cudaStream_t stream) {
   std::lock_guard<std::mutex> lock(mutex_);
-  ensure_buffer();
   const char* src = static_cast<const char*>(host_src);
   char* dst = static_cast<char*>(device_dst);
   for (size_t done = 0; done < bytes;) {
-    const size_t chunk = std::min(kChunkBytes, bytes - done);
-    // The previous chunk must have left the buffer before it is overwritten.
-    SPARSECAP_CUDA_CHECK(cudaEventSynchronize(buffer_free_));
-    std::memcpy(buffer_, src + done, chunk);
-    SPARSECAP_CUDA_CHECK(cudaMemcpyAsync(dst + done, buffer_, chunk, cudaMemcpyHostToDevice, stream));
-    SPARSECAP_CUDA_CHECK(cudaEventRecord(buffer_free_, stream));
+    const size_t chunk = std::min(kSlotBytes, bytes - done);
+    Slot& slot = next_free_slot();
+    std::memcpy(slot.buffer, src + done, chunk);
+    SPARSECAP_CUDA_CHECK(cudaMemcpyAsync(dst + done, slot.buffer, chunk, cudaMemcpyHostToDevice, stream));
+    SPARSECAP_CUDA_CHECK(cudaEventRecord(slot.free, stream));
     done += chunk;
   }
-  // The host source may be freed as soon as we return: it has been copied into the buffer, and
-  // the buffer outlives the asynchronous copy, so no synchronisation with the device is needed.
+  // The host source may be freed as soon as we return: it has been copied into the slots, and
+  // they outlive the asynchronous copies, so no synchronisation with the device is needed.
 }
 
 void PinnedStaging::copy_to_host(void* host_dst, const void* device_src, size_t bytes, cudaStream_t stream) {
   std::lock_guard<std::mutex> lock(mutex_);
-  ensure_buffer();
   const char* src = static_cast<const char*>(device_src);
   char* dst = static_cast<char*>(host_dst);
   for (size_t done = 0; done < bytes;) {
-    const size_t chunk = std::min(kChunkBytes, bytes - done);
-    SPARSECAP_CUDA_CHECK(cudaMemcpyAsync(buffer_, src + done, chunk, cudaMemcpyDeviceToHost, stream));
+    const size_t chunk = std::min(kSlotBytes, bytes - done);
+    Slot& slot = next_free_slot();
+    SPARSECAP_CUDA_CHECK(cudaMemcpyAsync(slot.buffer, src + done, chunk, cudaMemcpyDeviceToHost, stream));
     SPARSECAP_CUDA_CHECK(cudaStreamSynchronize(stream));  // the caller reads the data right away
-    std::memcpy(dst + done, buffer_, chunk);
+    std::memcpy(dst + done, slot.buffer, chunk);
+    SPARSECAP_CUDA_CHECK(cudaEventRecord(slot.free, stream));
     done += chunk;
   }
-  SPARSECAP_CUDA_CHECK(cudaEventRecord(buffer_free_, stream));
 }
 
 }  // namespace sparsecap::cuda

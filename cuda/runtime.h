@@ -95,11 +95,16 @@ class CachingAllocator {
   AllocatorStats stats_;
 };
 
-// A pinned host buffer through which pageable host memory is copied in chunks: transfers from
-// pinned memory run at full PCIe speed and can be asynchronous.
+// Pinned host slots through which pageable host memory is copied in chunks of at most one slot:
+// transfers from pinned memory run at full PCIe speed and can be asynchronous. The slots are used
+// in turn, and a chunk waits only until the copy that last used its slot has left it, kSlots
+// chunks ago. With a single buffer every host-to-device copy waited for the one before, which
+// sits on the stream behind the kernels queued since: the few small copies of a training step
+// (token indices, targets, masks) would each wait for the GPU to catch up.
 class PinnedStaging {
  public:
-  static constexpr size_t kChunkBytes = size_t{8} << 20;
+  static constexpr size_t kSlotBytes = size_t{1} << 20;
+  static constexpr size_t kSlots = 16;
   PinnedStaging() = default;
   ~PinnedStaging();
   PinnedStaging(const PinnedStaging&) = delete;
@@ -109,10 +114,17 @@ class PinnedStaging {
   void copy_to_host(void* host_dst, const void* device_src, size_t bytes, cudaStream_t stream);
 
  private:
-  void ensure_buffer();
+  struct Slot {
+    void* buffer = nullptr;
+    cudaEvent_t free = nullptr;  // recorded after the last copy into or out of the slot
+  };
+  void ensure_slots();
+  // The next slot in turn, once its previous copy has finished.
+  Slot& next_free_slot();
+
   std::mutex mutex_;
-  void* buffer_ = nullptr;
-  cudaEvent_t buffer_free_ = nullptr;  // recorded after the last copy out of the buffer
+  std::vector<Slot> slots_;
+  size_t next_ = 0;
 };
 
 }  // namespace sparsecap::cuda

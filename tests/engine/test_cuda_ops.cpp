@@ -250,12 +250,22 @@ TEST(CudaErrors, Float64ComputeIsRejectedWithAClearMessage) {
 
 TEST(CudaRuntime, RoundTripThroughTheDevice) {
   SKIP_WITHOUT_CUDA();
-  // Larger than the pinned staging chunk, so the chunked path runs.
-  const int64_t n = (int64_t{9} << 20) / 4 + 3;
+  // Larger than the pinned staging slots together (16 x 1 MiB), so one transfer reuses slots.
+  const int64_t n = (int64_t{17} << 20) / 4 + 3;
   std::vector<float> values(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) values[static_cast<size_t>(i)] = static_cast<float>(i % 1000) * 0.5f;
   const Tensor host = from_vector(values, {n});
   EXPECT_EQ(host.to(Device::cuda(0)).to(Device::cpu()).to_vector<float>(), values);
+}
+
+TEST(CudaRuntime, ManySmallCopiesKeepTheirValues) {
+  SKIP_WITHOUT_CUDA();
+  // More copies than staging slots, all queued before any is read back: a slot overwritten before
+  // its copy had left it would show up as another tensor's values.
+  std::vector<Tensor> copies;
+  for (int i = 0; i < 40; ++i) copies.push_back(full({1000}, i).to(Device::cuda(0)));
+  for (int i = 0; i < 40; ++i)
+    EXPECT_EQ(copies[static_cast<size_t>(i)].to(Device::cpu()).to_vector<float>(), std::vector<float>(1000, static_cast<float>(i)));
 }
 
 TEST(CudaRuntime, FreedBlocksAreReusedFromTheCache) {
