@@ -321,7 +321,7 @@ else record "--device option" PASS "train, eval"; fi
 gpu_tests=(
   "test_cuda_ops|*"
   "test_models_on_cuda|*"
-  "test_trainer|*StoresOnTheModelsDevice*:*Cuda*:*CUDA*:*Gpu*:*GPU*"
+  "test_trainer|FrozenFeatureCacheTest.StoresOnTheModelsDevice:TrainerTest.RunResumesOnTheOtherDevice"
 )
 # gtest_counts LOG: "ran passed skipped failed" from GoogleTest's closing lines.
 gtest_counts() {
