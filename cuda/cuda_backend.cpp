@@ -154,6 +154,54 @@ void CudaBackend::copy_to_host(void* dst, const void* src, size_t bytes) {
 
 void CudaBackend::synchronize() { stream_.synchronize(); }
 
+namespace {
+
+// An event recorded on the copy stream after a side copy. Dropping it makes the compute stream
+// wait for it: a batch discarded unused (the end of an epoch) returns its memory to the allocator,
+// whose blocks the compute stream reuses, while its copy may still be running.
+class CudaCopyFence final : public CopyFence {
+ public:
+  explicit CudaCopyFence(cudaStream_t compute) : compute_(compute) {
+    SPARSECAP_CUDA_CHECK(cudaEventCreateWithFlags(&done_, cudaEventDisableTiming));
+  }
+  ~CudaCopyFence() override {
+    // Never throws (destructor): a failure here means the device is already lost.
+    cudaStreamWaitEvent(compute_, done_, 0);
+    cudaEventDestroy(done_);  // released once the wait has passed it
+  }
+  CudaCopyFence(const CudaCopyFence&) = delete;
+  CudaCopyFence& operator=(const CudaCopyFence&) = delete;
+  cudaEvent_t event() const { return done_; }
+
+ private:
+  cudaStream_t compute_;
+  cudaEvent_t done_ = nullptr;
+};
+
+}  // namespace
+
+std::shared_ptr<CopyFence> CudaBackend::copy_from_host_beside(void* dst, const void* src, size_t bytes) {
+  DeviceGuard guard(index_);
+  std::lock_guard<std::mutex> lock(copy_stream_mutex_);
+  if (!copy_stream_) copy_stream_ = std::make_unique<Stream>(index_);
+  // dst comes from the caching allocator, whose blocks are reused in the compute stream's order:
+  // kernels queued before its last free may still use it. The copy starts after everything queued.
+  Event queued;
+  queued.record(stream());
+  SPARSECAP_CUDA_CHECK(cudaStreamWaitEvent(copy_stream_->get(), queued.get(), 0));
+  staging_.copy_from_host(dst, src, bytes, copy_stream_->get());
+  auto fence = std::make_shared<CudaCopyFence>(stream());
+  SPARSECAP_CUDA_CHECK(cudaEventRecord(fence->event(), copy_stream_->get()));
+  return fence;
+}
+
+void CudaBackend::wait_for_copies(const CopyFence& fence) {
+  const auto* copies = dynamic_cast<const CudaCopyFence*>(&fence);
+  SPARSECAP_CHECK(copies != nullptr, "wait_for_copies on ", device().str(), ": the fence is not a CUDA copy fence");
+  DeviceGuard guard(index_);
+  SPARSECAP_CUDA_CHECK(cudaStreamWaitEvent(stream(), copies->event(), 0));
+}
+
 // ---- fills and casts ----
 
 void CudaBackend::fill(Tensor& out, double value) {

@@ -3,6 +3,7 @@
 // (no kernels here): it checks arguments, picks the path and calls our kernels
 // (cuda/kernels/kernels.h), CUB (cuda/device_wide.h), cuBLAS and cuDNN on the device's stream.
 #include <memory>
+#include <mutex>
 
 #include "cuda/library_handles.h"
 #include "cuda/runtime.h"
@@ -24,6 +25,9 @@ class CudaBackend final : public Backend {
   void copy_from_host(void* dst, const void* src, size_t bytes) override;
   void copy_to_host(void* dst, const void* src, size_t bytes) override;
   void synchronize() override;
+  // On a copy stream of the device's own, after the work queued on the compute stream so far.
+  std::shared_ptr<CopyFence> copy_from_host_beside(void* dst, const void* src, size_t bytes) override;
+  void wait_for_copies(const CopyFence& fence) override;
 
   void fill(Tensor& out, double value) override;
   void cast(const Tensor& in, Tensor& out) override;
@@ -130,6 +134,8 @@ class CudaBackend final : public Backend {
   CachingAllocator allocator_;
   PinnedStaging staging_;
   LibraryHandles handles_;
+  std::mutex copy_stream_mutex_;
+  std::unique_ptr<Stream> copy_stream_;  // made on the first copy_from_host_beside
 };
 
 // The backend of device `index` as the CudaBackend type (bench/ and tests reach the allocator

@@ -51,6 +51,15 @@ struct AdamStep {
 // and (1 - beta) are computed in double, as PyTorch does.
 kernels::AdamCoefficients adam_coefficients(const AdamStep& step);
 
+// Host-to-device copies queued beside a device's compute (Backend::copy_from_host_beside). The
+// device's later work waits for them through Backend::wait_for_copies; a fence dropped without
+// that wait still orders the device's later work after its copies, so memory they write is never
+// reused under them.
+class CopyFence {
+ public:
+  virtual ~CopyFence() = default;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -62,6 +71,16 @@ class Backend {
   virtual void copy_from_host(void* dst, const void* src, size_t bytes) = 0;
   virtual void copy_to_host(void* dst, const void* src, size_t bytes) = 0;
   virtual void synchronize() = 0;
+  // A host-to-device copy that may run beside the work already queued (a data loader's batches,
+  // from its own thread); thread-safe. Returns a fence covering it and every earlier such copy of
+  // this device, or nullptr where the copy is complete on return (the CPU, by default).
+  virtual std::shared_ptr<CopyFence> copy_from_host_beside(void* dst, const void* src, size_t bytes) {
+    copy_from_host(dst, src, bytes);
+    return nullptr;
+  }
+  // Makes the device's work queued from now on wait for the copies `fence` covers (the host does
+  // not wait).
+  virtual void wait_for_copies(const CopyFence& fence) { (void)fence; }
 
   // ---- fills and casts ----
   virtual void fill(Tensor& out, double value) = 0;

@@ -37,9 +37,25 @@ Tensor caption_tensor(const data::CaptionBatch& batch, Device device) {
   return from_vector(batch.captions, {batch.image_count * batch.seq_per_img, batch.sequence_length}, device);
 }
 
+namespace {
+
+// `host` copied to a new tensor on `device` beside the compute; `fence` then covers the copy.
+Tensor copied_beside(const Tensor& host, Device device, std::shared_ptr<CopyFence>& fence) {
+  Tensor out = Tensor::empty(host.shape(), host.dtype(), device);
+  std::shared_ptr<CopyFence> copy = backend_for(device).copy_from_host_beside(out.raw_data(), host.raw_data(), host.nbytes());
+  if (copy) fence = std::move(copy);  // the device's side copies run in order: the last covers all
+  return out;
+}
+
+}  // namespace
+
 DeviceBatch device_batch(data::CaptionBatch batch, Device device) {
   DeviceBatch out;
-  out.inputs = captioner_inputs(batch, device);
+  out.device = device;
+  out.inputs = captioner_inputs(batch);  // on the host; the boxes stay there
+  for (Tensor* field : {&out.inputs.images, &out.inputs.region_features, &out.inputs.region_mask,
+                        &out.inputs.fc_features})
+    if (field->defined() && !device.is_cpu()) *field = copied_beside(*field, device, out.copied);
   out.captions = caption_tensor(batch);
   // The pixels and features now live in the tensors; the host copies would only hold memory.
   batch.pixels = {};
@@ -47,6 +63,10 @@ DeviceBatch device_batch(data::CaptionBatch batch, Device device) {
   batch.fc_features = {};
   out.host = std::move(batch);
   return out;
+}
+
+void wait_for_inputs(const DeviceBatch& batch) {
+  if (batch.copied) backend_for(batch.device).wait_for_copies(*batch.copied);
 }
 
 }  // namespace sparsecap::train

@@ -255,6 +255,7 @@ StepLossTensors Trainer::train_step(const DeviceBatch& batch) {
   method_->before_step(position_.step);
   if (position_.step == method_->restart_step()) optimizer_->reset_state();
   optimizer_->zero_grad();
+  wait_for_inputs(batch);
   const Tensor caption_loss = model_->loss(training_inputs(batch), batch.captions, batch.host.seq_per_img);
   Tensor total_loss = caption_loss;
   const Tensor extra = method_->extra_loss(position_.step);
@@ -345,6 +346,7 @@ void Trainer::observe_initial_gradients() {
                     " batches before training; an epoch has ", loader.batches_per_epoch());
     optimizer_->zero_grad();
     const DeviceBatch on_device = device_batch(std::move(*batch), device_.device);
+    wait_for_inputs(on_device);
     model_->loss(training_inputs(on_device), on_device.captions, on_device.host.seq_per_img).backward();
     method_->observe_initial_gradients();
   }

@@ -268,6 +268,33 @@ TEST(CudaRuntime, ManySmallCopiesKeepTheirValues) {
     EXPECT_EQ(copies[static_cast<size_t>(i)].to(Device::cpu()).to_vector<float>(), std::vector<float>(1000, static_cast<float>(i)));
 }
 
+TEST(CudaRuntime, CopiesBesideTheComputeArriveBeforeTheWorkThatWaitsForThem) {
+  SKIP_WITHOUT_CUDA();
+  Backend& backend = backend_for(Device::cuda(0));
+  const int64_t n = (int64_t{3} << 20) / 4 + 5;  // several staging slots
+  std::vector<float> values(static_cast<size_t>(n)), doubled(values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    values[i] = static_cast<float>(i % 977) - 300.0f;
+    doubled[i] = 2 * values[i];
+  }
+  // Work queued on the compute stream first, whose memory the copy's block may reuse.
+  { const Tensor busy = mul_scalar(full({n}, 1.0, DType::F32, Device::cuda(0)), 3.0); }
+  Tensor copied = Tensor::empty({n}, DType::F32, Device::cuda(0));
+  const std::shared_ptr<CopyFence> fence = backend.copy_from_host_beside(copied.raw_data(), values.data(), values.size() * 4);
+  ASSERT_NE(fence, nullptr);
+  backend.wait_for_copies(*fence);
+  EXPECT_EQ(mul_scalar(copied, 2.0).to(Device::cpu()).to_vector<float>(), doubled);
+  // A fence dropped without a wait still orders the device's later work after its copy.
+  Tensor dropped = Tensor::empty({n}, DType::F32, Device::cuda(0));
+  backend.copy_from_host_beside(dropped.raw_data(), values.data(), values.size() * 4);
+  EXPECT_EQ(dropped.to(Device::cpu()).to_vector<float>(), values);
+  // The CPU copies at once and gives no fence.
+  std::vector<float> host(4);
+  const float four[] = {1, 2, 3, 4};
+  EXPECT_EQ(backend_for(Device::cpu()).copy_from_host_beside(host.data(), four, sizeof four), nullptr);
+  EXPECT_EQ(host, (std::vector<float>{1, 2, 3, 4}));
+}
+
 TEST(CudaRuntime, FreedBlocksAreReusedFromTheCache) {
   SKIP_WITHOUT_CUDA();
   { const Tensor warm = Tensor::empty({1000}, DType::F32, Device::cuda(0)); }
