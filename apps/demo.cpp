@@ -44,10 +44,16 @@ void export_and_check(const DemoModel& model, const train::TrainedRun& trained, 
               f16.path.c_str(), static_cast<double>(f16.file_bytes) / 1e6, same_f16, images);
 }
 
-// Mean of the "images_per_second" of the run's log records: the training throughput, also for a
-// run this demo did not train itself.
-double mean_training_images_per_second(const train::RunDirectory& run) {
+// The training throughput from the run's log, also for a run this demo did not train itself: the
+// mean "images_per_second" of its records and the "device" of the last one that names it.
+struct LoggedThroughput {
+  double images_per_second = 0;
+  std::string device = "-";  // logs written before the trainer recorded its device
+};
+
+LoggedThroughput logged_throughput(const train::RunDirectory& run) {
   std::ifstream in(run.log());
+  LoggedThroughput out;
   double sum = 0;
   int64_t count = 0;
   for (std::string line; std::getline(in, line);) {
@@ -55,8 +61,10 @@ double mean_training_images_per_second(const train::RunDirectory& run) {
     if (record.is_discarded() || !record.contains("images_per_second")) continue;
     sum += record.at("images_per_second").get<double>();
     ++count;
+    if (record.contains("device") && record.at("device").is_string()) out.device = record.at("device").get<std::string>();
   }
-  return count > 0 ? sum / static_cast<double>(count) : 0.0;
+  out.images_per_second = count > 0 ? sum / static_cast<double>(count) : 0.0;
+  return out;
 }
 
 }  // namespace
@@ -181,7 +189,9 @@ DemoResult evaluate_demo_model(const DemoModel& model) {
       train::grounded_evaluation(result.captions, trained.data.dataset, trained.config.data, blank_caption);
   result.image_dependence = train::measure_image_dependence(*trained.model, trained.data.dataset, trained.data.vocabulary,
                                                             trained.config.data, data::Split::Test, 200);
-  result.training_images_per_second = mean_training_images_per_second(train::RunDirectory{model.run_dir});
+  const LoggedThroughput throughput = logged_throughput(train::RunDirectory{model.run_dir});
+  result.training_images_per_second = throughput.images_per_second;
+  result.training_device = throughput.device;
   export_and_check(model, trained, result);
   return result;
 }
@@ -197,20 +207,20 @@ std::vector<DemoResult> train_and_evaluate(const std::vector<DemoModel>& models)
 }
 
 void print_results_table(const std::vector<DemoResult>& results) {
-  std::printf("\n%-36s %9s %11s %11s %11s %8s %8s %8s %8s %9s %8s %9s\n", "model", "sparsity", "NNZ", "file MB",
-              "fp16 MB", "BLEU-4", "METEOR", "ROUGE-L", "CIDEr-D", "% unique", "avg len", "images/s");
+  std::printf("\n%-36s %9s %11s %11s %11s %8s %8s %8s %8s %9s %8s %9s %-7s\n", "model", "sparsity", "NNZ", "file MB",
+              "fp16 MB", "BLEU-4", "METEOR", "ROUGE-L", "CIDEr-D", "% unique", "avg len", "images/s", "device");
   for (const DemoResult& r : results) {
     const eval::CaptionScores& s = r.evaluation.scores;
     // Real export sizes: the dense model as a dense float32 file, a pruned one as its CSR file
     // (float32 values, and float16 in the next column).
     char fp16[32] = "-";
     if (r.export_fp16_bytes) std::snprintf(fp16, sizeof(fp16), "%.2f", static_cast<double>(r.export_fp16_bytes) / 1e6);
-    std::printf("%-36s %8.2f%% %11lld %11.2f %11s %8.4f %8.4f %8.4f %8.4f %8.1f%% %8.2f %9.1f\n", r.label.c_str(),
+    std::printf("%-36s %8.2f%% %11lld %11.2f %11s %8.4f %8.4f %8.4f %8.4f %8.1f%% %8.2f %9.1f %-7s\n", r.label.c_str(),
                 100.0 * r.sparsity.sparsity(), static_cast<long long>(r.sparsity.kept),
                 static_cast<double>(r.export_bytes) / 1e6, fp16,
                 s.metric("BLEU_4").corpus, s.meteor().corpus, s.metric("ROUGE_L").corpus,
                 s.metric("CIDEr_D").corpus, r.evaluation.statistics.percent_unique,
-                r.evaluation.statistics.average_length, r.training_images_per_second);
+                r.evaluation.statistics.average_length, r.training_images_per_second, r.training_device.c_str());
   }
 }
 

@@ -53,6 +53,7 @@ struct DemoResult {
   uint64_t export_fp16_bytes = 0;  // pruned models: CSR float16 export (0: not made)
   train::ImageDependence image_dependence;
   double training_images_per_second = 0;  // mean over the run's log records
+  std::string training_device;            // of the run's last log record ("-": not recorded)
 };
 
 // Loads the run's evaluation checkpoint, captions the test split with beam 3, scores it (metrics,
@@ -62,7 +63,8 @@ DemoResult evaluate_demo_model(const DemoModel& model);
 // Trains every model not finished yet, then evaluates each, in order.
 std::vector<DemoResult> train_and_evaluate(const std::vector<DemoModel>& models);
 
-// The main table: sparsity, NNZ, export sizes, metrics, % unique, average length, images/s.
+// The main table: sparsity, NNZ, export sizes, metrics, % unique, average length, images/s and the
+// device they were measured on.
 void print_results_table(const std::vector<DemoResult>& results);
 // Grounded scores of every model's captions beside the controls (nothing when the set has none).
 void print_grounded_table(const std::vector<DemoResult>& results);

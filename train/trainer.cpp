@@ -308,6 +308,7 @@ void Trainer::log_step(const StepLosses& losses) {
   for (size_t i = 0; i < optimizer_->groups().size(); ++i) rates[optimizer_->groups()[i].name] = optimizer_->learning_rate(i);
   record["learning_rates"] = rates;
   record["images_per_second"] = window_seconds_ > 0 ? static_cast<double>(window_images_) / window_seconds_ : 0.0;
+  record["device"] = device_.device.str();  // where images_per_second was measured (a run may move)
   record["elapsed_seconds"] = now_seconds() - session_start_;
   write_record(record);
   window_seconds_ = 0;
