@@ -1,6 +1,7 @@
 #include "engine/optim/clip.h"
 
 #include <cmath>
+#include <vector>
 
 #include "engine/autograd.h"
 #include "engine/error.h"
@@ -20,16 +21,17 @@ void clip_grad_value(const std::vector<nn::ParameterPtr>& parameters, double cli
 double clip_grad_norm(const std::vector<nn::ParameterPtr>& parameters, double max_norm) {
   SPARSECAP_CHECK(max_norm > 0.0, "clip_grad_norm needs a positive maximum norm, got ", max_norm);
   NoGradGuard no_grad;
-  // Squared norms summed on the device, one host read at the end.
-  Tensor total_squared;
+  // Each gradient's squared norm on its device (cast to float64, which the CUDA backend stores and
+  // copies but does not add), all read in one copy and added in double on the host.
+  std::vector<Tensor> squared;
   for (const auto& parameter : parameters) {
     const Tensor grad = parameter->grad();
-    if (!grad.defined()) continue;
-    const Tensor squared = sum(mul(grad, grad)).to(DType::F64);
-    total_squared = total_squared.defined() ? add(total_squared, squared.to(total_squared.device())) : squared;
+    if (grad.defined()) squared.push_back(sum(mul(grad, grad)).to(DType::F64).reshape({1}));
   }
-  if (!total_squared.defined()) return 0.0;
-  const double total = std::sqrt(total_squared.item());
+  if (squared.empty()) return 0.0;
+  double total_squared = 0;
+  for (const double part : concat(squared, 0).to_vector<double>()) total_squared += part;
+  const double total = std::sqrt(total_squared);
   if (!std::isfinite(total)) return total;
   const double scale = max_norm / (total + 1e-6);
   if (scale < 1.0) {

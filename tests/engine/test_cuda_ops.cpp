@@ -18,7 +18,9 @@
 
 #include "cuda/cuda_runtime_info.h"
 #include "engine/backend.h"
+#include "engine/nn/parameter.h"
 #include "engine/ops.h"
+#include "engine/optim/clip.h"
 #include "engine/rng.h"
 #include "engine/testing/op_table.h"
 
@@ -212,6 +214,27 @@ TEST(CudaTopK, MatchesTheCpuIncludingTies) {
   EXPECT_EQ(gpu.first.device(), Device::cuda(0));
   EXPECT_EQ(cpu_values.to_vector<float>(), gpu.first.to(Device::cpu()).to_vector<float>());
   EXPECT_EQ(cpu_indices.to_vector<int64_t>(), gpu.second.to(Device::cpu()).to_vector<int64_t>());
+}
+
+// ---- gradient clipping by global norm on the device ----
+
+TEST(CudaClip, GlobalNormMatchesTheCpu) {
+  SKIP_WITHOUT_CUDA();
+  const Device gpu = Device::cuda(0);
+  auto parameter = [&](const std::string& name, const std::vector<float>& grad) {
+    auto p = std::make_shared<nn::Parameter>(name, nn::ParameterKind::Weight, zeros({static_cast<int64_t>(grad.size())}, DType::F32, gpu));
+    p->value().set_grad(from_vector(grad, {static_cast<int64_t>(grad.size())}).to(gpu));
+    return p;
+  };
+  const auto a = parameter("a", {3.0f, 4.0f}), b = parameter("b", {12.0f});
+  double norm = 0;
+  SKIP_IF_NOT_EMULATED(norm = optim::clip_grad_norm({a, b}, 6.5));  // sqrt(9 + 16 + 144) = 13
+  EXPECT_NEAR(norm, 13.0, 1e-6);
+  const double scale = 6.5 / (13.0 + 1e-6);
+  const std::vector<float> ga = a->grad().to(Device::cpu()).to_vector<float>();
+  EXPECT_NEAR(ga[0], 3.0 * scale, 1e-6);
+  EXPECT_NEAR(ga[1], 4.0 * scale, 1e-6);
+  EXPECT_NEAR(b->grad().to(Device::cpu()).to_vector<float>()[0], 12.0 * scale, 1e-6);
 }
 
 // ---- errors are exceptions with the offending values ----
