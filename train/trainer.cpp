@@ -399,9 +399,11 @@ TrainSummary Trainer::run() {
     const bool validate_now =
         position_.step % config_.schedule.validate_every == 0 || position_.step == total_steps_;
     const bool checkpoint_now = position_.step % config_.schedule.checkpoint_every == 0;
-    // Deferred reads happen wherever the losses are reported or the weights saved, so no
-    // checkpoint is written after a non-finite loss.
-    if (!defer_loss_reads_ || log_now || validate_now || checkpoint_now) losses = read_losses();
+    const bool histograms_now =
+        config_.schedule.histogram_every > 0 && position_.step % config_.schedule.histogram_every == 0;
+    // Deferred reads happen wherever the losses are reported or the weights written out, so no
+    // checkpoint or histogram is written after a non-finite loss.
+    if (!defer_loss_reads_ || log_now || validate_now || checkpoint_now || histograms_now) losses = read_losses();
     // With deferred reads a step's time is that of queuing it; the read at the log record waits
     // for the device, so the window's images/s is right.
     const double step_seconds = now_seconds() - step_start;
@@ -415,8 +417,7 @@ TrainSummary Trainer::run() {
     std::snprintf(status, sizeof status, "loss %.3f | %.1f img/s", losses.caption,
                   session_seconds_ > 0 ? static_cast<double>(session_images_) / session_seconds_ : 0.0);
     progress.update(position_.step, status);
-    if (config_.schedule.histogram_every > 0 && position_.step % config_.schedule.histogram_every == 0)
-      write_histograms();
+    if (histograms_now) write_histograms();
     if (validate_now) validate();
     if (checkpoint_now) save_checkpoint(run_.last_checkpoint());
     if (InterruptGuard::requested() || position_.step == options_.stop_at_step) {
