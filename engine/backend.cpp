@@ -6,6 +6,14 @@
 
 namespace sparsecap {
 
+namespace {
+thread_local bool indices_checked_on_host = false;
+}  // namespace
+
+IndicesCheckedOnHost::IndicesCheckedOnHost() : previous_(indices_checked_on_host) { indices_checked_on_host = true; }
+IndicesCheckedOnHost::~IndicesCheckedOnHost() { indices_checked_on_host = previous_; }
+bool IndicesCheckedOnHost::active() { return indices_checked_on_host; }
+
 kernels::AdamCoefficients adam_coefficients(const AdamStep& step) {
   const double t = static_cast<double>(step.step);
   return kernels::AdamCoefficients{static_cast<float>(step.lr),

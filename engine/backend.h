@@ -60,6 +60,21 @@ class CopyFence {
   virtual ~CopyFence() = default;
 };
 
+// Opened by an op whose index tensors it has checked on the host (they were copied from there) or
+// that were checked by the op's forward: inside it the CUDA backend skips its own index check,
+// which reads a flag back from the device and so waits for the GPU. Per thread.
+class IndicesCheckedOnHost {
+ public:
+  IndicesCheckedOnHost();
+  ~IndicesCheckedOnHost();
+  IndicesCheckedOnHost(const IndicesCheckedOnHost&) = delete;
+  IndicesCheckedOnHost& operator=(const IndicesCheckedOnHost&) = delete;
+  static bool active();
+
+ private:
+  bool previous_;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;

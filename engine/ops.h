@@ -71,7 +71,9 @@ Tensor squeeze(const Tensor& x, int64_t dim);
 Tensor stack(const std::vector<Tensor>& tensors, int64_t dim);
 
 // ---- indexing ----
-Tensor index_select(const Tensor& x, const Tensor& index);  // rows of x (dim 0) by I64 index of any shape
+// Rows of x (dim 0) by an I64 index of any shape, on x's device or on the host (then checked there
+// and copied, so a GPU does not wait to check it).
+Tensor index_select(const Tensor& x, const Tensor& index);
 Tensor gather(const Tensor& x, const Tensor& index);        // along the last dim; index shape [.., k]
 // The k largest entries of each row along the last dim, largest first, equal values in index order
 // (argmax's rule, so NaN comes first): values [.., k] and I64 indices [.., k]. No gradient. Built
@@ -88,6 +90,7 @@ Tensor log_softmax(const Tensor& x);  // over the last dim
 // groups sharing one mask row: x [B, H, T, S] takes a mask [B, S].
 Tensor masked_softmax(const Tensor& x, const Tensor& mask);
 // logits [N, C], targets I64 [N]; mean over targets != ignore_index (0 when all are ignored).
+// Targets on the host are checked and counted there (no wait for a GPU's logits).
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore_index = -100);
 Tensor dropout(const Tensor& x, double p, bool training, Generator& generator);
 Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps = 1e-5);

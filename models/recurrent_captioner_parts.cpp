@@ -37,7 +37,7 @@ Tensor repeat_rows(const Tensor& x, int64_t repeats) {
   if (repeats == 1) return x;
   std::vector<int64_t> index(static_cast<size_t>(x.size(0) * repeats));
   for (size_t i = 0; i < index.size(); ++i) index[i] = static_cast<int64_t>(i) / repeats;
-  return index_select(x, from_vector(index, {static_cast<int64_t>(index.size())}, x.device()));
+  return index_select(x, from_vector(index, {static_cast<int64_t>(index.size())}));  // checked on the host
 }
 
 Tensor time_major_inputs(const Tensor& captions) {

@@ -461,8 +461,7 @@ class RelationTransformerDecodingState : public DecodingState {
 
   int64_t rows() const override { return memory.mask.size(0); }
 
-  void select_rows(const Tensor& host_index) override {
-    const Tensor index = host_index.to(memory.mask.device());
+  void select_rows(const Tensor& index) override {
     memory.select_rows(index);
     for (AttentionCache& cache : caches) {
       if (!cache.keys.defined()) continue;
@@ -489,7 +488,7 @@ Tensor RelationTransformerCaptioner::decode_step(DecodingState& state, const Ten
   RelationTransformerDecodingState& s = *transformer_state;
   SPARSECAP_CHECK(tokens.dtype() == DType::I64, "decode_step: tokens must be int64, got ", dtype_name(tokens.dtype()));
   check_shape(tokens, {s.rows()}, "decode_step tokens");
-  const Tensor logits = decode(tokens.to(s.memory.mask.device()).reshape({s.rows(), 1}), s.position, s.caches, s.memory);
+  const Tensor logits = decode(tokens.reshape({s.rows(), 1}), s.position, s.caches, s.memory);
   ++s.position;
   return log_softmax(logits.reshape({s.rows(), config_.vocabulary_size}));
 }

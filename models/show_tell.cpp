@@ -147,8 +147,7 @@ class ShowTellDecodingState : public DecodingState {
 
   int64_t rows() const override { return state.h.size(0); }
 
-  void select_rows(const Tensor& host_index) override {
-    const Tensor index = host_index.to(state.h.device());
+  void select_rows(const Tensor& index) override {
     state.h = index_select(state.h, index);
     if (state.c.defined()) state.c = index_select(state.c, index);
   }
@@ -208,7 +207,7 @@ Tensor ShowTellCaptioner::decode_step(DecodingState& state, const Tensor& tokens
   ShowTellDecodingState& s = *show_tell_state;
   SPARSECAP_CHECK(tokens.dtype() == DType::I64, "decode_step: tokens must be int64, got ", dtype_name(tokens.dtype()));
   check_shape(tokens, {s.rows()}, "decode_step tokens");
-  const Tensor words = sparse::embedding(s.weights.embedding, tokens.to(s.weights.embedding.device()));
+  const Tensor words = sparse::embedding(s.weights.embedding, tokens);
   s.state = decoder_->step(words, s.state, s.weights);
   return log_softmax(decoder_->logits(s.state.h, s.weights));
 }

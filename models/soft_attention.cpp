@@ -275,9 +275,9 @@ class SoftAttentionDecodingState : public DecodingState {
 
   int64_t rows() const override { return memory.size(0); }
 
-  // The search builds indices and tokens on the host; they follow the model to its device.
-  void select_rows(const Tensor& host_index) override {
-    const Tensor index = host_index.to(memory.device());
+  // The search builds indices and tokens on the host; index_select and the embedding check and copy
+  // them to the model's device.
+  void select_rows(const Tensor& index) override {
     memory = index_select(memory, index);
     keys = index_select(keys, index);
     state.cell.h = index_select(state.cell.h, index);
@@ -347,7 +347,7 @@ Tensor SoftAttentionCaptioner::decode_step(DecodingState& state, const Tensor& t
   SoftAttentionDecodingState& s = *soft_attention_state;
   SPARSECAP_CHECK(tokens.dtype() == DType::I64, "decode_step: tokens must be int64, got ", dtype_name(tokens.dtype()));
   check_shape(tokens, {s.rows()}, "decode_step tokens");
-  const Tensor words = sparse::embedding(s.weights.embedding, tokens.to(s.weights.embedding.device()));
+  const Tensor words = sparse::embedding(s.weights.embedding, tokens);
   s.state = decoder_->step(words, s.memory, s.keys, s.state, s.weights);
   return log_softmax(decoder_->logits(decoder_->output_features(s.state), s.weights));
 }
@@ -378,8 +378,8 @@ Tensor caption_cross_entropy(const Tensor& logits, const Tensor& targets, int64_
   check_shape(targets, {logits.size(0), logits.size(1)}, "caption_cross_entropy targets");
   const int64_t vocabulary = logits.size(2);
   // Targets may come from captions on the host (the trainer keeps them there so that reading
-  // their lengths does not wait for the GPU).
-  return cross_entropy(logits.reshape({-1, vocabulary}), targets.reshape({-1}).to(logits.device()), pad);
+  // their lengths does not wait for the GPU); cross_entropy checks and copies them.
+  return cross_entropy(logits.reshape({-1, vocabulary}), targets.reshape({-1}), pad);
 }
 
 }  // namespace sparsecap::models

@@ -278,8 +278,7 @@ class UpDownDecodingState : public DecodingState {
 
   int64_t rows() const override { return memory.fc.size(0); }
 
-  void select_rows(const Tensor& host_index) override {
-    const Tensor index = host_index.to(memory.fc.device());
+  void select_rows(const Tensor& index) override {
     memory.select_rows(index);
     for (RecurrentState* s : {&state.attention, &state.language}) {
       s->h = index_select(s->h, index);
@@ -308,7 +307,7 @@ Tensor UpDownCaptioner::decode_step(DecodingState& state, const Tensor& tokens) 
   UpDownDecodingState& s = *up_down_state;
   SPARSECAP_CHECK(tokens.dtype() == DType::I64, "decode_step: tokens must be int64, got ", dtype_name(tokens.dtype()));
   check_shape(tokens, {s.rows()}, "decode_step tokens");
-  const Tensor words = word_inputs(tokens.to(s.weights.embedding.device()), s.weights);
+  const Tensor words = word_inputs(tokens, s.weights);
   s.state = step(words, s.memory, s.state, s.weights);
   return log_softmax(logits(s.state.language.h, s.weights));
 }

@@ -52,7 +52,7 @@ models::CaptionerInputs FrozenFeatureCache::fill(const data::CaptionBatch& batch
     encoder_->eval();
     const Tensor selected = static_cast<int64_t>(missing.size()) == count
                                 ? images
-                                : index_select(images, from_vector(missing, {static_cast<int64_t>(missing.size())}, images.device()));
+                                : index_select(images, from_vector(missing, {static_cast<int64_t>(missing.size())}));
     const Device device = encoder_->parameters().front()->value().device();
     computed = encoder_->feature_map(selected.to(device));
     encoder_->train(was_training);

@@ -1,6 +1,8 @@
 // Row selection (index_select, embedding) with a scatter-add backward, gather along the last dim,
 // and the k largest entries of each row (top_k).
 #include <limits>
+#include <optional>
+#include <vector>
 
 #include "engine/ops/op_helpers.h"
 
@@ -8,24 +10,44 @@ namespace sparsecap {
 
 using namespace ops_detail;
 
+Tensor ops_detail::index_checked_on_host(const Tensor& index, Device device, int64_t bound, int64_t ignore,
+                                         const char* op) {
+  const std::vector<int64_t> values = index.to_vector<int64_t>();
+  for (const int64_t value : values)
+    SPARSECAP_CHECK(value == ignore || (value >= 0 && value < bound), op, ": index ", value, " out of range [0, ",
+                    bound, ")");
+  return index.to(device);
+}
+
 namespace {
 void check_index_tensor(const Tensor& index, const Tensor& x, const char* op) {
   SPARSECAP_CHECK(index.dtype() == DType::I64, op, ": indices must be int64, got ", dtype_name(index.dtype()));
-  SPARSECAP_CHECK(index.device() == x.device(), op, ": indices on ", index.device().str(), ", data on ",
-                  x.device().str());
+  SPARSECAP_CHECK(index.device() == x.device() || index.device().is_cpu(), op, ": indices on ", index.device().str(),
+                  ", data on ", x.device().str());
 }
 }  // namespace
 
-Tensor index_select(const Tensor& x, const Tensor& index) {
-  check_index_tensor(index, x, "index_select");
+Tensor index_select(const Tensor& x, const Tensor& index_in) {
+  check_index_tensor(index_in, x, "index_select");
   SPARSECAP_CHECK(x.dim() >= 1, "index_select on a scalar");
   const int64_t width = x.numel() / std::max<int64_t>(x.size(0), 1);
-  Shape out_shape = index.shape();
+  Shape out_shape = index_in.shape();
   out_shape.insert(out_shape.end(), x.shape().begin() + 1, x.shape().end());
   Tensor out = Tensor::empty(out_shape, x.dtype(), x.device());
-  backend_of(x).index_select_rows(x, index, out, width);
+  // Host indices for data on a GPU (tokens, beam parents, repeats) are checked on the host, so
+  // the lookup does not wait for the device to check them.
+  const bool from_host = index_in.device() != x.device();
+  const Tensor index =
+      from_host ? index_checked_on_host(index_in, x.device(), x.size(0), std::numeric_limits<int64_t>::min(), "index_select")
+                : index_in;
+  {
+    std::optional<IndicesCheckedOnHost> checked;
+    if (from_host) checked.emplace();
+    backend_of(x).index_select_rows(x, index, out, width);
+  }
   record(out, "index_select", {x}, [index, source = x.shape(), width](const Tensor& g, const NeedsGrad&) {
     Tensor grad = zeros(source, g.dtype(), g.device());
+    IndicesCheckedOnHost checked;  // by the forward
     backend_for(g.device()).index_add_rows(g, index, grad, width);
     return std::vector<Tensor>{grad};
   });

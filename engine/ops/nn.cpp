@@ -1,4 +1,6 @@
 // Neural-network ops over rows: softmax family, fused cross-entropy, dropout and layer norm.
+#include <optional>
+
 #include "engine/ops/op_helpers.h"
 #include "engine/rng.h"
 
@@ -39,19 +41,30 @@ Tensor masked_softmax(const Tensor& x, const Tensor& mask) {
   return softmax_op(x, mask.detach(), false, "masked_softmax");
 }
 
-Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore_index) {
+Tensor cross_entropy(const Tensor& logits, const Tensor& targets_in, int64_t ignore_index) {
   check_floating(logits, "cross_entropy");
   SPARSECAP_CHECK(logits.dim() == 2, "cross_entropy: logits must be [N, C], got ", shape_str(logits.shape()));
-  SPARSECAP_CHECK(targets.dtype() == DType::I64, "cross_entropy: targets must be int64, got ",
-                  dtype_name(targets.dtype()));
-  check_shape(targets, {logits.size(0)}, "cross_entropy targets");
+  SPARSECAP_CHECK(targets_in.dtype() == DType::I64, "cross_entropy: targets must be int64, got ",
+                  dtype_name(targets_in.dtype()));
+  check_shape(targets_in, {logits.size(0)}, "cross_entropy targets");
+  SPARSECAP_CHECK(targets_in.device() == logits.device() || targets_in.device().is_cpu(),
+                  "cross_entropy: targets on ", targets_in.device().str(), ", logits on ", logits.device().str());
   const int64_t rows = logits.size(0), cols = logits.size(1);
+  // Mean over counted (non-ignored) targets; counted on the host once (targets are small). Host
+  // targets for a GPU's logits are checked there too, so nothing here waits for the device.
+  int64_t counted = 0;
+  for (int64_t t : targets_in.to_vector<int64_t>()) counted += t != ignore_index;
+  const bool from_host = targets_in.device() != logits.device();
+  const Tensor targets = from_host ? index_checked_on_host(targets_in, logits.device(), cols, ignore_index,
+                                                           "cross_entropy target")
+                                   : targets_in;
   Tensor losses = Tensor::empty({rows}, logits.dtype(), logits.device());
   Tensor lse = Tensor::empty({rows}, logits.dtype(), logits.device());
-  backend_of(logits).cross_entropy(logits, targets, losses, lse, rows, cols, ignore_index);
-  // Mean over counted (non-ignored) targets; counted on the host once (targets are small).
-  int64_t counted = 0;
-  for (int64_t t : targets.to_vector<int64_t>()) counted += t != ignore_index;
+  {
+    std::optional<IndicesCheckedOnHost> checked;
+    if (from_host) checked.emplace();
+    backend_of(logits).cross_entropy(logits, targets, losses, lse, rows, cols, ignore_index);
+  }
   const double scale = counted ? 1.0 / static_cast<double>(counted) : 0.0;
   Tensor out;
   {
@@ -62,8 +75,13 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore
     record(out, "cross_entropy", {logits}, [x = logits.detach(), targets, lse, rows, cols, ignore_index, scale](
                                                const Tensor& g, const NeedsGrad&) {
       Tensor dx = empty_like(x);
-      backend_for(x.device()).cross_entropy_backward(x, targets, lse, dx, rows, cols, ignore_index, scale * g.item());
-      return std::vector<Tensor>{dx};
+      if (x.device().is_cpu()) {
+        backend_for(x.device()).cross_entropy_backward(x, targets, lse, dx, rows, cols, ignore_index, scale * g.item());
+        return std::vector<Tensor>{dx};
+      }
+      // On a GPU reading g would wait for it: scale by it on the device instead.
+      backend_for(x.device()).cross_entropy_backward(x, targets, lse, dx, rows, cols, ignore_index, scale);
+      return std::vector<Tensor>{mul(dx, g.reshape({1, 1}))};
     });
   }
   return out;

@@ -36,4 +36,10 @@ inline int64_t inner_size(const Shape& shape, int64_t dim) {
 
 inline Tensor empty_like(const Tensor& t) { return Tensor::empty(t.shape(), t.dtype(), t.device()); }
 
+// Int64 indices on the host for data on another device: checked on the host against [0, bound)
+// (`ignore` passes), with the backends' message "<op>: index V out of range [0, bound)", then
+// copied to `device`. The caller runs the op inside IndicesCheckedOnHost, so the device does not
+// check them again (its check waits for the GPU). Defined in indexing.cpp.
+Tensor index_checked_on_host(const Tensor& index, Device device, int64_t bound, int64_t ignore, const char* op);
+
 }  // namespace sparsecap::ops_detail

@@ -48,7 +48,7 @@ Tensor sparse_embedding(const CsrMatrix& table, const Tensor& index) {
       layout->table = csr_to_dense(matrix).to(matrix.device());
       return layout;
     });
-    return sparsecap::embedding(dense->table, index.to(table.device()));
+    return sparsecap::embedding(dense->table, index);
   }
   const std::vector<int64_t> rows = index.to_vector<int64_t>();
   Shape out_shape = index.shape();
@@ -90,7 +90,7 @@ Tensor linear(const Tensor& x, const WeightHandle& weight, const Tensor& bias) {
 
 Tensor embedding(const WeightHandle& table, const Tensor& index) {
   if (table.is_sparse()) return sparse_embedding(table.csr(), index);
-  return sparsecap::embedding(table.dense(), index.to(table.dense().device()));
+  return sparsecap::embedding(table.dense(), index);
 }
 
 }  // namespace sparsecap::sparse

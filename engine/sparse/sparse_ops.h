@@ -38,8 +38,8 @@ class WeightHandle {
 
 // linear() for either kind of weight.
 Tensor linear(const Tensor& x, const WeightHandle& weight, const Tensor& bias = Tensor());
-// embedding() for either kind of table; `index` may be on the host, the rows come out on the
-// table's device.
+// embedding() for either kind of table; `index` may be on the host (index_select checks it there),
+// the rows come out on the table's device.
 Tensor embedding(const WeightHandle& table, const Tensor& index);
 
 }  // namespace sparsecap::sparse

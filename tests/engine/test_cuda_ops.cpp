@@ -237,6 +237,46 @@ TEST(CudaClip, GlobalNormMatchesTheCpu) {
   EXPECT_NEAR(b->grad().to(Device::cpu()).to_vector<float>()[0], 12.0 * scale, 1e-6);
 }
 
+// ---- host indices for device data: checked on the host, no device check to wait for ----
+
+TEST(CudaHostIndices, IndexSelectTakesHostIndicesAndChecksThemThere) {
+  SKIP_WITHOUT_CUDA();
+  Generator generator(12);
+  const Tensor table = randn({5, 3}, generator);
+  const Tensor host_index = from_vector<int64_t>({4, 0, 4, 2}, {4});
+  Tensor gpu_rows;
+  SKIP_IF_NOT_EMULATED(gpu_rows = index_select(table.to(Device::cuda(0)), host_index));
+  EXPECT_EQ(gpu_rows.device(), Device::cuda(0));
+  EXPECT_EQ(gpu_rows.to(Device::cpu()).to_vector<float>(), index_select(table, host_index).to_vector<float>());
+  // The same message as the CPU's and the device check's.
+  for (const Tensor& data : {table, table.to(Device::cuda(0))}) {
+    try {
+      index_select(data, from_vector<int64_t>({1, 7}, {2}));
+      ADD_FAILURE() << "expected an error on " << data.device().str();
+    } catch (const Error& error) {
+      EXPECT_NE(std::string(error.what()).find("index 7 out of range [0, 5)"), std::string::npos) << error.what();
+    }
+  }
+}
+
+TEST(CudaHostIndices, CrossEntropyTakesHostTargets) {
+  SKIP_WITHOUT_CUDA();
+  Generator generator(13);
+  // Host targets (one ignored) against the CPU, loss and gradient.
+  const Tensor logits = randn({4, 6}, generator);
+  const Tensor targets = from_vector<int64_t>({5, -100, 0, 3}, {4});
+  Tensor cpu_logits = logits.clone().set_requires_grad(true), gpu_logits = logits.to(Device::cuda(0)).set_requires_grad(true);
+  const Tensor cpu_loss = cross_entropy(cpu_logits, targets);
+  Tensor gpu_loss;
+  SKIP_IF_NOT_EMULATED(gpu_loss = cross_entropy(gpu_logits, targets));
+  EXPECT_NEAR(gpu_loss.item(), cpu_loss.item(), 1e-6);
+  mul_scalar(cpu_loss, 3.0).backward();
+  mul_scalar(gpu_loss, 3.0).backward();  // the upstream gradient scales the GPU's on the device
+  const std::vector<float> a = cpu_logits.grad().to_vector<float>(), b = gpu_logits.grad().to(Device::cpu()).to_vector<float>();
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-6) << i;
+  EXPECT_THROW(cross_entropy(gpu_logits, from_vector<int64_t>({5, 6, 0, 3}, {4})), Error);
+}
+
 // ---- errors are exceptions with the offending values ----
 
 TEST(CudaErrors, OutOfRangeIndexThrowsLikeTheCpu) {
