@@ -39,11 +39,14 @@ Tensor caption_tensor(const data::CaptionBatch& batch, Device device) {
 
 namespace {
 
-// `host` copied to a new tensor on `device` beside the compute; `fence` then covers the copy.
-Tensor copied_beside(const Tensor& host, Device device, std::shared_ptr<CopyFence>& fence) {
+// `host` copied to a new tensor on `device` beside the compute; the copy's fence joins `fences`.
+// (Each fence is kept until the batch is used: dropping one would make the compute stream wait
+// for its copy at once.)
+Tensor copied_beside(const Tensor& host, Device device, std::vector<std::shared_ptr<CopyFence>>& fences) {
   Tensor out = Tensor::empty(host.shape(), host.dtype(), device);
-  std::shared_ptr<CopyFence> copy = backend_for(device).copy_from_host_beside(out.raw_data(), host.raw_data(), host.nbytes());
-  if (copy) fence = std::move(copy);  // the device's side copies run in order: the last covers all
+  std::shared_ptr<CopyFence> fence =
+      backend_for(device).copy_from_host_beside(out.raw_data(), host.raw_data(), host.nbytes());
+  if (fence) fences.push_back(std::move(fence));
   return out;
 }
 
@@ -55,7 +58,7 @@ DeviceBatch device_batch(data::CaptionBatch batch, Device device) {
   out.inputs = captioner_inputs(batch);  // on the host; the boxes stay there
   for (Tensor* field : {&out.inputs.images, &out.inputs.region_features, &out.inputs.region_mask,
                         &out.inputs.fc_features})
-    if (field->defined() && !device.is_cpu()) *field = copied_beside(*field, device, out.copied);
+    if (field->defined() && !device.is_cpu()) *field = copied_beside(*field, device, out.copies);
   out.captions = caption_tensor(batch);
   // The pixels and features now live in the tensors; the host copies would only hold memory.
   batch.pixels = {};
@@ -66,7 +69,7 @@ DeviceBatch device_batch(data::CaptionBatch batch, Device device) {
 }
 
 void wait_for_inputs(const DeviceBatch& batch) {
-  if (batch.copied) backend_for(batch.device).wait_for_copies(*batch.copied);
+  for (const std::shared_ptr<CopyFence>& fence : batch.copies) backend_for(batch.device).wait_for_copies(*fence);
 }
 
 }  // namespace sparsecap::train

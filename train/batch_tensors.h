@@ -2,6 +2,7 @@
 // A data batch as the engine tensors a captioner reads: the inputs its input_kinds() asked the
 // loader for, and the encoded captions.
 #include <memory>
+#include <vector>
 
 #include "data/caption_batch.h"
 #include "engine/backend.h"
@@ -27,9 +28,9 @@ Tensor caption_tensor(const data::CaptionBatch& batch, Device device = Device::c
 // while the steps before compute. The captions stay on the host: the models read their lengths
 // there and copy what they compute with.
 struct DeviceBatch {
-  // The copies of `inputs`; null where they were complete on return (the CPU). Before the first
-  // use of `inputs`: backend_for(device).wait_for_copies(*copied).
-  std::shared_ptr<CopyFence> copied;
+  // The copies of `inputs`, none where they were complete on return (the CPU); wait_for_inputs
+  // before the first use of `inputs`.
+  std::vector<std::shared_ptr<CopyFence>> copies;
   Device device = Device::cpu();
   data::CaptionBatch host;  // image ids and counts (the frozen feature cache reads the ids)
   models::CaptionerInputs inputs;
