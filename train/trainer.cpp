@@ -231,7 +231,8 @@ void Trainer::throw_diverged(const StepLosses& losses, int64_t first_step) const
       first_step == position_.step
           ? detail::concat("the loss became ", shown, " at step ", position_.step)
           : detail::concat("the loss became non-finite at a step from ", first_step, " to ", position_.step,
-                           " (on ", device_.device.str(), " the losses are read at log records and checkpoints)");
+                           " (on ", device_.device.str(),
+                           " the losses are read only at log records, validations, checkpoints and histograms)");
   throw TrainingDiverged(detail::concat(
       when, "; training stopped. ",
       saved ? "The last good checkpoint is " + run_.last_checkpoint().string() + " (resume with --resume)"
