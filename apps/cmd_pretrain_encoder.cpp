@@ -5,7 +5,6 @@
 #include "apps/commands.h"
 #include "apps/device_option.h"
 #include "engine/error.h"
-#include "train/device_choice.h"
 #include "train/encoder_pretraining.h"
 #include "train/progress.h"
 #include "train/run_config.h"
@@ -25,10 +24,7 @@ struct PretrainArguments {
 
 void run_pretrain(const PretrainArguments& args) {
   train::RunConfig config = train::load_run_config(args.config, args.overrides);
-  if (!args.device.empty()) {
-    train::check_device_spec(args.device);
-    config.device = args.device;
-  }
+  apply_device_option(config, args.device);
   // Checked here too, so that the error names the config file.
   SPARSECAP_CHECK(config.model.contains("encoder"), args.config, ": the ", config.model.value("type", "?"),
                   " model has no CNN encoder to pre-train");

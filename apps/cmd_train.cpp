@@ -13,7 +13,6 @@
 #include "train/progress.h"
 #include "train/run_directory.h"
 #include "train/trained_run.h"
-#include "train/device_choice.h"
 #include "train/trainer.h"
 
 namespace sparsecap::apps {
@@ -43,10 +42,7 @@ void run_train(const TrainArguments& args) {
     config = train::load_run_config(args.config, args.overrides);
   }
   // The saved config keeps its device; a resumed run may continue on another one.
-  if (!args.device.empty()) {
-    train::check_device_spec(args.device);
-    config.device = args.device;
-  }
+  apply_device_option(config, args.device);
   const train::TrainSummary summary = train::train_captioner(config, train::TrainOptions{.run_dir = args.out, .resume = args.resume, .skip_bad = args.skip_bad});
   std::printf("%s after %lld steps in %s: caption loss %.4f, %.1f images/s", summary.interrupted ? "stopped" : "finished",
               static_cast<long long>(summary.steps), train::format_duration(summary.wall_seconds).c_str(),

@@ -13,6 +13,9 @@ namespace sparsecap::apps {
 // Adds --device auto|cpu|cuda|cuda:N to `command`, stored in `device` (left empty when not given).
 void add_device_option(CLI::App& command, std::string& device);
 
+// A --device given on the command line (non-empty `spec`, checked) replaces the config's.
+void apply_device_option(train::RunConfig& config, const std::string& spec);
+
 // The device for `spec` (empty: the run's config device, "auto" unless the run set one), named
 // on stderr with the reason ("sparsecap: evaluating on cuda:0 (...)"); the run's model is moved
 // there. A CUDA request that cannot be met throws.
