@@ -268,7 +268,12 @@ StepLossTensors Trainer::train_step(const DeviceBatch& batch) {
   total_loss.backward();
   crash_point("step");  // tests: killed between backward and the optimizer step
   if (config_.optim.clip_value > 0) optim::clip_grad_value(optimizer_->parameters(), config_.optim.clip_value);
-  if (config_.optim.clip_norm > 0) optim::clip_grad_norm(optimizer_->parameters(), config_.optim.clip_norm);
+  if (config_.optim.clip_norm > 0) {
+    if (defer_loss_reads_)
+      optim::clip_grad_norm_on_device(optimizer_->parameters(), config_.optim.clip_norm);
+    else
+      optim::clip_grad_norm(optimizer_->parameters(), config_.optim.clip_norm);
+  }
   optimizer_->step();
   method_->after_optimizer_step(position_.step);
   return {caption_loss.detach(), total_loss.detach()};

@@ -18,8 +18,14 @@ void clip_grad_value(const std::vector<nn::ParameterPtr>& parameters, double cli
   }
 }
 
-double clip_grad_norm(const std::vector<nn::ParameterPtr>& parameters, double max_norm) {
+namespace {
+void check_max_norm(double max_norm) {
   SPARSECAP_CHECK(max_norm > 0.0, "clip_grad_norm needs a positive maximum norm, got ", max_norm);
+}
+}  // namespace
+
+double clip_grad_norm(const std::vector<nn::ParameterPtr>& parameters, double max_norm) {
+  check_max_norm(max_norm);
   NoGradGuard no_grad;
   // Each gradient's squared norm on its device (cast to float64, which the CUDA backend stores and
   // copies but does not add), all read in one copy and added in double on the host.
@@ -39,6 +45,26 @@ double clip_grad_norm(const std::vector<nn::ParameterPtr>& parameters, double ma
       Tensor grad = parameter->grad();
       if (grad.defined()) grad.copy_(mul_scalar(grad, scale));
     }
+  }
+  return total;
+}
+
+Tensor clip_grad_norm_on_device(const std::vector<nn::ParameterPtr>& parameters, double max_norm) {
+  check_max_norm(max_norm);
+  NoGradGuard no_grad;
+  std::vector<Tensor> squared;
+  for (const auto& parameter : parameters) {
+    const Tensor grad = parameter->grad();
+    if (grad.defined()) squared.push_back(sum(mul(grad, grad)).reshape({1}));
+  }
+  if (squared.empty()) return Tensor();
+  const Tensor total = sqrt(sum(concat(squared, 0)));
+  // Always multiplied, by 1 under the limit: choosing would mean reading the norm.
+  const Tensor scale =
+      clamp(mul_scalar(pow(add_scalar(total, 1e-6), -1.0), max_norm), 0.0, 1.0);
+  for (const auto& parameter : parameters) {
+    Tensor grad = parameter->grad();
+    if (grad.defined()) grad.copy_(mul(grad, scale));
   }
   return total;
 }

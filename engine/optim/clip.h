@@ -15,4 +15,11 @@ void clip_grad_value(const std::vector<nn::ParameterPtr>& parameters, double cli
 // norm leaves the gradients as they are: the caller sees it and decides (skip the step, stop).
 double clip_grad_norm(const std::vector<nn::ParameterPtr>& parameters, double max_norm);
 
+// The same clipping without reading anything back, for a GPU step: the norm and the scale
+// min(1, max_norm / (total + 1e-6)) stay on the gradients' device (float32 sums there) and every
+// gradient is multiplied by the scale. Returns `total` as a device scalar (undefined without
+// gradients). A non-finite norm makes a non-finite scale, or 0 times an infinite gradient, so the
+// gradients turn NaN and the weights after them: the next loss read finds the divergence.
+Tensor clip_grad_norm_on_device(const std::vector<nn::ParameterPtr>& parameters, double max_norm);
+
 }  // namespace sparsecap::optim

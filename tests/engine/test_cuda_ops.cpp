@@ -235,6 +235,14 @@ TEST(CudaClip, GlobalNormMatchesTheCpu) {
   EXPECT_NEAR(ga[0], 3.0 * scale, 1e-6);
   EXPECT_NEAR(ga[1], 4.0 * scale, 1e-6);
   EXPECT_NEAR(b->grad().to(Device::cpu()).to_vector<float>()[0], 12.0 * scale, 1e-6);
+  // The version that reads nothing back: the same clipping from 13 again, norm left on the GPU.
+  a->value().set_grad(from_vector<float>({3.0f, 4.0f}, {2}).to(gpu));
+  b->value().set_grad(from_vector<float>({12.0f}, {1}).to(gpu));
+  Tensor device_norm;
+  SKIP_IF_NOT_EMULATED(device_norm = optim::clip_grad_norm_on_device({a, b}, 6.5));
+  EXPECT_EQ(device_norm.device(), gpu);
+  EXPECT_NEAR(device_norm.to(Device::cpu()).item(), 13.0, 1e-5);
+  EXPECT_NEAR(a->grad().to(Device::cpu()).to_vector<float>()[1], 4.0 * scale, 1e-6);
 }
 
 // ---- host indices for device data: checked on the host, no device check to wait for ----

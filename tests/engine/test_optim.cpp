@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <functional>
 #include <memory>
 #include <numbers>
@@ -310,6 +311,27 @@ TEST(Clip, ByGlobalNorm) {
   EXPECT_NEAR(gb[0], 12.0 * scale, 1e-6);
   EXPECT_NEAR(clip_grad_norm({a, b}, 100.0), 6.5, 1e-5);
   expect_error_containing([&] { clip_grad_norm({a}, 0.0); }, "positive maximum norm, got 0");
+}
+
+TEST(Clip, ByGlobalNormOnTheDeviceScalesAsTheHostVersion) {
+  auto a = make_parameter("a", {0.0f, 0.0f});
+  auto b = make_parameter("b", {0.0f});
+  set_grad(a, {3.0f, 4.0f});
+  set_grad(b, {12.0f});
+  EXPECT_NEAR(clip_grad_norm_on_device({a, b}, 20.0).item(), 13.0, 1e-5);  // under the limit: scale 1
+  EXPECT_EQ(a->grad().to_vector<float>(), (std::vector<float>{3.0f, 4.0f}));
+  EXPECT_NEAR(clip_grad_norm_on_device({a, b}, 6.5).item(), 13.0, 1e-5);
+  const double scale = 6.5 / (13.0 + 1e-6);
+  const std::vector<float> ga = a->grad().to_vector<float>(), gb = b->grad().to_vector<float>();
+  EXPECT_NEAR(ga[0], 3.0 * scale, 1e-6);
+  EXPECT_NEAR(ga[1], 4.0 * scale, 1e-6);
+  EXPECT_NEAR(gb[0], 12.0 * scale, 1e-6);
+  // A non-finite norm leaves NaN in the gradients for the divergence check to find.
+  set_grad(b, {std::numeric_limits<float>::infinity()});
+  EXPECT_TRUE(std::isinf(clip_grad_norm_on_device({a, b}, 6.5).item()));
+  EXPECT_TRUE(std::isnan(b->grad().to_vector<float>()[0]));
+  EXPECT_FALSE(clip_grad_norm_on_device({make_parameter("c", {1.0f})}, 1.0).defined());  // no gradients
+  expect_error_containing([&] { clip_grad_norm_on_device({a}, 0.0); }, "positive maximum norm, got 0");
 }
 
 // Runs `steps` updates with gradients that depend on the step and the current weights.

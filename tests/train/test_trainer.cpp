@@ -346,6 +346,30 @@ TEST_F(TrainerTest, DeferredLossReadsLogTheSameLossesAsReadsEveryStep) {
   EXPECT_EQ(a.final_loss, logged_a.back());
 }
 
+TEST_F(TrainerTest, DeferredLossReadsClipByNormWithoutReadingTheNorm) {
+  // clip_grad_norm_on_device (float32 sums) against the host version (float64 sums): the same
+  // clipping up to float32 rounding of the scale.
+  RunConfig config = tiny_config(8);
+  config.optim.clip_value = 0;
+  config.optim.clip_norm = 0.05;  // far under the gradients' norm: every step is clipped
+  config.schedule.log_every = 4;
+  TrainOptions every_step{root_ / "clip_every_step"}, deferred{root_ / "clip_deferred"};
+  every_step.defer_loss_reads = false;
+  deferred.defer_loss_reads = true;
+  train_captioner(config, every_step);
+  train_captioner(config, deferred);
+  const std::vector<double> logged_a = step_losses(RunDirectory{every_step.run_dir}.log());
+  const std::vector<double> logged_b = step_losses(RunDirectory{deferred.run_dir}.log());
+  ASSERT_EQ(logged_a.size(), 2u);
+  ASSERT_EQ(logged_b.size(), 2u);
+  for (size_t i = 0; i < logged_a.size(); ++i) EXPECT_NEAR(logged_a[i], logged_b[i], 1e-5 * std::abs(logged_a[i]));
+  // And clipping did act: without it the same steps end elsewhere.
+  config.optim.clip_norm = 0;
+  TrainOptions unclipped{root_ / "unclipped"};
+  train_captioner(config, unclipped);
+  EXPECT_GT(std::abs(step_losses(RunDirectory{unclipped.run_dir}.log()).back() - logged_a.back()), 1e-3);
+}
+
 TEST_F(TrainerTest, DeferredLossReadsCatchDivergenceBeforeTheNextCheckpoint) {
   RunConfig config = tiny_config(40);
   config.optim.learning_rate = 1e30;  // the first update destroys the weights: step 2's loss is not finite
