@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cuda/device_wide.h"
+#include "cuda/kernels/decoding.h"
 #include "cuda/kernels/fused.h"
 #include "cuda/kernels/kernels.h"
 #include "cuda/tensor_pointers.h"
@@ -398,6 +399,13 @@ void CudaBackend::gather_columns(const Tensor& in, const Tensor& index, Tensor& 
   launchers::gather_columns(f32(in), i64(index), f32(out), rows, n, k, stream());
 }
 
+void CudaBackend::top_k_rows(const Tensor& in, Tensor& values, Tensor& indices, int64_t rows, int64_t n, int64_t k) {
+  require_here({&in, &values, &indices}, "top_k");
+  require_float32(in, "top_k");
+  DeviceGuard guard(index_);
+  launchers::top_k_rows(f32(in), f32(values), i64(indices), rows, n, k, stream());
+}
+
 void CudaBackend::scatter_add_columns(const Tensor& grad_out, const Tensor& index, Tensor& grad_in, int64_t rows,
                                       int64_t n, int64_t k) {
   require_here({&grad_out, &index, &grad_in}, "scatter_add");
@@ -531,6 +539,17 @@ void CudaBackend::gru_cell_backward(const Tensor& workspace, const Tensor& h_pre
   DeviceGuard guard(index_);
   launchers::gru_cell_backward(f32(workspace), f32(h_prev), f32(grad_h), f32(grad_input_gates), f32(grad_hidden_gates),
                              f32(grad_h_prev), batch, hidden, stream());
+}
+
+void CudaBackend::beam_search_step(BeamSearchBuffers& buffers, const Tensor& top_values, const Tensor& top_tokens,
+                                   const sparsecap::kernels::BeamStepShape& shape) {
+  require_here({&top_values, &top_tokens, &buffers.scores, &buffers.next_scores, &buffers.history,
+                &buffers.next_history, &buffers.parents, &buffers.tokens, &buffers.done, &buffers.finished,
+                &buffers.result_scores, &buffers.result_words, &buffers.result_lengths},
+               "beam_search_step");
+  require_float32(top_values, "beam_search_step");
+  DeviceGuard guard(index_);
+  launchers::beam_search_step(buffers.arrays<float>(top_values, top_tokens), shape, buffers.images, stream());
 }
 
 }  // namespace sparsecap::cuda

@@ -8,6 +8,8 @@
 #include <memory>
 #include <string>
 
+#include "engine/beam_search_buffers.h"
+#include "engine/kernels/beam_search.h"
 #include "engine/kernels/elementwise.h"
 #include "engine/kernels/gated_weight_math.h"
 #include "engine/kernels/optimizer.h"
@@ -61,8 +63,9 @@ class CopyFence {
 };
 
 // Opened by an op whose index tensors it has checked on the host (they were copied from there) or
-// that were checked by the op's forward: inside it the CUDA backend skips its own index check,
-// which reads a flag back from the device and so waits for the GPU. Per thread.
+// that were checked by the op's forward, and by code whose device indices are in range by
+// construction (beam search's tokens and parent rows): inside it the CUDA backend skips its own
+// index check, which reads a flag back from the device and so waits for the GPU. Per thread.
 class IndicesCheckedOnHost {
  public:
   IndicesCheckedOnHost();
@@ -133,6 +136,10 @@ class Backend {
   // out[r, j] = in[r, index[r, j]], in [rows, n], index/out [rows, k].
   virtual void gather_columns(const Tensor& in, const Tensor& index, Tensor& out, int64_t rows, int64_t n,
                               int64_t k) = 0;
+  // The k largest of each row of in [rows, n], largest first: values [rows, k] and their column
+  // indices (I64 [rows, k], distinct). Argmax's order: a NaN before any number, then larger
+  // values, equal values by lower index.
+  virtual void top_k_rows(const Tensor& in, Tensor& values, Tensor& indices, int64_t rows, int64_t n, int64_t k) = 0;
   // grad_in[r, index[r, j]] += grad_out[r, j].
   virtual void scatter_add_columns(const Tensor& grad_out, const Tensor& index, Tensor& grad_in, int64_t rows,
                                    int64_t n, int64_t k) = 0;
@@ -210,6 +217,12 @@ class Backend {
   virtual void gru_cell_backward(const Tensor& workspace, const Tensor& h_prev, const Tensor& grad_h,
                                  Tensor& grad_input_gates, Tensor& grad_hidden_gates, Tensor& grad_h_prev,
                                  int64_t batch, int64_t hidden);
+
+  // ---- decoding: one step of batched beam search over every image (engine/kernels/beam_search.h) ----
+  // top_values [images * beam, k] (float32; float64 on the CPU), top_tokens I64 [images * beam, k],
+  // all on this device; writes the buffers' next_* tensors, parents, tokens and results.
+  virtual void beam_search_step(BeamSearchBuffers& buffers, const Tensor& top_values, const Tensor& top_tokens,
+                                const kernels::BeamStepShape& shape) = 0;
 
   // ---- sparse inference (engine/sparse): no gradient flows through a CSR weight ----
   // out [batch, weight.rows] = x [batch, weight.cols] · weightᵀ + bias, float32 activations,

@@ -5,6 +5,8 @@
 #include <utility>
 #include <vector>
 
+#include "engine/beam_search_buffers.h"
+#include "engine/kernels/beam_search.h"
 #include "engine/tensor.h"
 
 namespace sparsecap {
@@ -76,9 +78,9 @@ Tensor stack(const std::vector<Tensor>& tensors, int64_t dim);
 Tensor index_select(const Tensor& x, const Tensor& index);
 Tensor gather(const Tensor& x, const Tensor& index);        // along the last dim; index shape [.., k]
 // The k largest entries of each row along the last dim, largest first, equal values in index order
-// (argmax's rule, so NaN comes first): values [.., k] and I64 indices [.., k]. No gradient. Built
-// from max, argmax and a scatter, so it stays on x's device; k passes over x, meant for the small
-// k of beam search.
+// (argmax's rule, so NaN comes first): values [.., k] and I64 indices [.., k], k distinct indices.
+// No gradient. One kernel on a GPU (a block per row, k passes over it): meant for the small k of
+// beam search.
 std::pair<Tensor, Tensor> top_k(const Tensor& x, int64_t k);
 Tensor embedding(const Tensor& table, const Tensor& index);  // table [V, D], index any shape -> [.., D]
 
@@ -116,5 +118,13 @@ Tensor lstm_cell(const Tensor& input_gates, const Tensor& hidden_gates, const Te
 // GRU as PyTorch (gate order r, z, n; n = tanh(x_n + r (h_n + b_hn))): gates [B, 3H], h_prev
 // [B, H] -> h [B, H].
 Tensor gru_cell(const Tensor& input_gates, const Tensor& hidden_gates, const Tensor& h_prev);
+
+// ---- decoding ----
+// One step of batched beam search on the buffers' device (engine/kernels/beam_search.h): reads
+// top_values [images * beam, k] (float32 or float64, the decoder's) and top_tokens I64 [images *
+// beam, k], each row's top_k, and writes the next step's scores, histories, parents and tokens and
+// the results; then swap_steps(). No gradient; one kernel launch on a GPU.
+void beam_search_step(BeamSearchBuffers& buffers, const Tensor& top_values, const Tensor& top_tokens,
+                      const kernels::BeamStepShape& shape);
 
 }  // namespace sparsecap

@@ -35,6 +35,9 @@ class Captioner : public nn::Module, public StepwiseCaptioner {
   // caption lengths on the host, so host captions spare a GPU run a wait inside the step.
   virtual Tensor loss(const CaptionerInputs& inputs, const Tensor& captions, int64_t seq_per_img) = 0;
 
+  // The device of the model's parameters: where it decodes.
+  Device decoding_device() const override { return device(); }
+
   // Beam size and caption length the model decodes with unless told otherwise.
   virtual DecodingOptions decoding_options() const = 0;
 

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "engine/autograd.h"
+#include "engine/backend.h"
 #include "engine/error.h"
 #include "engine/ops.h"
 
@@ -38,10 +39,17 @@ void check_max_words(int64_t max_words) {
   SPARSECAP_CHECK(max_words >= 0, "max_words must be >= 0, got ", max_words);
 }
 
+void check_decoding_options(const DecodingOptions& options) {
+  SPARSECAP_CHECK(options.beam_size >= 1, "beam_size must be >= 1, got ", options.beam_size);
+  check_max_words(options.max_words);
+}
+
 }  // namespace
 
 std::vector<DecodedCaption> greedy_decode(StepwiseCaptioner& captioner, const CaptionerInputs& inputs, int64_t max_words) {
   check_max_words(max_words);
+  if (!captioner.decoding_device().is_cpu())
+    return beam_search_on_device(captioner, inputs, DecodingOptions{.beam_size = 1, .max_words = max_words});
   NoGradGuard no_grad;
   const SpecialTokens special = captioner.special_tokens();
   std::unique_ptr<DecodingState> state = encode_checked(captioner, inputs);
@@ -173,8 +181,13 @@ class ImageBeam {
 
 std::vector<DecodedCaption> beam_search(StepwiseCaptioner& captioner, const CaptionerInputs& inputs,
                                         const DecodingOptions& options) {
-  SPARSECAP_CHECK(options.beam_size >= 1, "beam_size must be >= 1, got ", options.beam_size);
-  check_max_words(options.max_words);
+  return captioner.decoding_device().is_cpu() ? beam_search_on_host(captioner, inputs, options)
+                                              : beam_search_on_device(captioner, inputs, options);
+}
+
+std::vector<DecodedCaption> beam_search_on_host(StepwiseCaptioner& captioner, const CaptionerInputs& inputs,
+                                                const DecodingOptions& options) {
+  check_decoding_options(options);
   NoGradGuard no_grad;
   const SpecialTokens special = captioner.special_tokens();
   std::unique_ptr<DecodingState> state = encode_checked(captioner, inputs);
@@ -208,6 +221,72 @@ std::vector<DecodedCaption> beam_search(StepwiseCaptioner& captioner, const Capt
   results.reserve(beams.size());
   for (const ImageBeam& beam : beams) results.push_back(beam.result());
   return results;
+}
+
+namespace {
+
+// Every image's `beam` rows of the state, from the one row encode() gives it: row image * beam +
+// slot, slot 0 live and the others empty until the first step fills them.
+void widen_to_beams(DecodingState& state, int64_t images, int64_t beam) {
+  if (beam == 1) return;
+  std::vector<int64_t> rows;
+  rows.reserve(static_cast<size_t>(images * beam));
+  for (int64_t image = 0; image < images; ++image)
+    for (int64_t slot = 0; slot < beam; ++slot) rows.push_back(image);
+  state.select_rows(from_vector(rows, {images * beam}));
+}
+
+bool all_done(const BeamSearchBuffers& buffers) {
+  const std::vector<uint8_t> done = buffers.done.to_vector<uint8_t>();
+  return std::all_of(done.begin(), done.end(), [](uint8_t d) { return d != 0; });
+}
+
+// The one copy back of a device search: every image's result.
+std::vector<DecodedCaption> read_results(const BeamSearchBuffers& buffers) {
+  const std::vector<int64_t> words = buffers.result_words.to_vector<int64_t>();
+  const std::vector<int64_t> lengths = buffers.result_lengths.to_vector<int64_t>();
+  const std::vector<double> scores = buffers.result_scores.to_vector<double>();
+  const std::vector<uint8_t> finished = buffers.finished.to_vector<uint8_t>();
+  std::vector<DecodedCaption> results(static_cast<size_t>(buffers.images));
+  for (size_t image = 0; image < results.size(); ++image) {
+    const auto first = words.begin() + static_cast<std::ptrdiff_t>(image * static_cast<size_t>(buffers.max_words));
+    results[image].tokens.assign(first, first + lengths[image]);
+    results[image].log_probability = scores[image];
+    results[image].finished = finished[image] != 0;
+  }
+  return results;
+}
+
+}  // namespace
+
+std::vector<DecodedCaption> beam_search_on_device(StepwiseCaptioner& captioner, const CaptionerInputs& inputs,
+                                                  const DecodingOptions& options) {
+  check_decoding_options(options);
+  NoGradGuard no_grad;
+  const SpecialTokens special = captioner.special_tokens();
+  std::unique_ptr<DecodingState> state = encode_checked(captioner, inputs);
+  const int64_t images = state->rows(), beam = options.beam_size;
+  if (images == 0) return {};
+  widen_to_beams(*state, images, beam);
+  BeamSearchBuffers buffers = BeamSearchBuffers::start(images, beam, std::max<int64_t>(options.max_words, 1),
+                                                       special.bos, captioner.decoding_device());
+  const int64_t vocabulary = captioner.vocabulary_size();
+  const int64_t k = std::min(2 * beam, vocabulary);
+  // The tokens and parents the step kernel writes are in range by construction: the lookups they
+  // drive skip the CUDA backend's index check, which would wait for the device every step.
+  IndicesCheckedOnHost in_range;
+  for (int64_t step = 0; step <= options.max_words; ++step) {
+    const Tensor log_probabilities = captioner.decode_step(*state, buffers.tokens);
+    check_shape(log_probabilities, {images * beam, vocabulary}, "decode_step log-probabilities");
+    const auto [values, tokens] = top_k(log_probabilities, k);
+    const bool last_step = step == options.max_words;
+    beam_search_step(buffers, values, tokens,
+                     kernels::BeamStepShape{.beam = beam, .k = k, .max_words = buffers.max_words,
+                                            .eos = special.eos, .step = step, .last_step = last_step});
+    if (last_step || ((step + 1) % kDoneCheckSteps == 0 && all_done(buffers))) break;
+    state->select_rows(buffers.parents);
+  }
+  return read_results(buffers);
 }
 
 }  // namespace sparsecap::models

@@ -8,9 +8,17 @@
 // emitted EOS by then ends unfinished. Scores are sums of log-probabilities (EOS included), with
 // no length normalisation, as the Soft-Attention reference decodes.
 //
-// On a GPU the log-probabilities stay there: each step picks every row's best tokens with top_k on
-// the device (1 for greedy, 2 x beam for beam search) and copies only those to the host, where the
-// hypotheses are kept; a step still waits for the device once, to read them.
+// Where the bookkeeping lives follows the decoder (StepwiseCaptioner::decoding_device):
+// - On the CPU the hypotheses are kept on the host, and the rows of finished images and empty
+//   beams leave the decoder's state, so no step computes for them.
+// - On a GPU everything stays on the device: each step picks every row's 2 x beam best tokens with
+//   top_k, and one kernel (beam_search_step, engine/kernels/beam_search.h) ranks the candidates,
+//   extends the histories, records finished captions and writes the next tokens and the parent
+//   rows the state continues. Every image keeps its `beam` rows to the end (a done image's rows
+//   idle), so no step waits for the device; every kDoneCheckSteps steps the search reads the
+//   images' done flags (one byte each) to stop early, and at the end it copies back the results.
+// Both give the same captions (the tests compare them); greedy decoding on a GPU is the device
+// search with beam size 1, which picks the same tokens.
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -26,7 +34,8 @@ class DecodingState {
  public:
   virtual ~DecodingState() = default;
   virtual int64_t rows() const = 0;
-  // Keep rows `index` (I64 [M] on the host, values in [0, rows())) in that order; rows may repeat.
+  // Keep rows `index` (I64 [M] on the host or the decoder's device, values in [0, rows())) in that
+  // order; rows may repeat.
   virtual void select_rows(const Tensor& index) = 0;
 };
 
@@ -43,9 +52,11 @@ class StepwiseCaptioner {
   virtual ~StepwiseCaptioner() = default;
   // A batch of B images (pixels or region features, as the model reads them) -> a state with B rows.
   virtual std::unique_ptr<DecodingState> encode(const CaptionerInputs& inputs) = 0;
-  // tokens I64 [rows] on the host (the previous token of every row) -> log-probabilities [rows, V]
-  // of the next token, on any device; advances `state`.
+  // tokens I64 [rows] on the host or the decoding device (the previous token of every row) ->
+  // log-probabilities [rows, V] of the next token, on the decoding device; advances `state`.
   virtual Tensor decode_step(DecodingState& state, const Tensor& tokens) = 0;
+  // Where decode_step's log-probabilities live, and so the search's bookkeeping.
+  virtual Device decoding_device() const = 0;
   virtual int64_t vocabulary_size() const = 0;
   virtual SpecialTokens special_tokens() const = 0;
 };
@@ -71,5 +82,14 @@ std::vector<DecodedCaption> greedy_decode(StepwiseCaptioner& captioner, const Ca
 // unfinished one when none finished. Beam size 1 is greedy decoding.
 std::vector<DecodedCaption> beam_search(StepwiseCaptioner& captioner, const CaptionerInputs& inputs,
                                         const DecodingOptions& options = {});
+
+// The two ways of keeping the bookkeeping, which beam_search chooses between by the decoding
+// device; public for the tests that compare them (the device one runs on the CPU too).
+std::vector<DecodedCaption> beam_search_on_host(StepwiseCaptioner& captioner, const CaptionerInputs& inputs,
+                                                const DecodingOptions& options);
+std::vector<DecodedCaption> beam_search_on_device(StepwiseCaptioner& captioner, const CaptionerInputs& inputs,
+                                                  const DecodingOptions& options);
+// How often (in steps) the device search reads whether every image is done.
+constexpr int64_t kDoneCheckSteps = 4;
 
 }  // namespace sparsecap::models

@@ -88,6 +88,10 @@ void scatter_add_columns(const float* grad_out, const int64_t* index, float* gra
 void sum_along(const float* in, float* out, int64_t outer, int64_t n, int64_t inner, cudaStream_t stream);
 void max_along(const float* in, float* out, int64_t* argmax, int64_t outer, int64_t n, int64_t inner,
                cudaStream_t stream);
+// The k best entries of each row of in [rows, n] in max_along's order (a NaN first, then larger
+// values, ties to the lower index): values and distinct indices [rows, k].
+void top_k_rows(const float* in, float* values, int64_t* indices, int64_t rows, int64_t n, int64_t k,
+                cudaStream_t stream);
 // out[0] = float(*total) (the tail of the CUB sum over all elements, which accumulates in double).
 void double_to_float(const double* total, float* out, cudaStream_t stream);
 void softmax(const float* x, const float* mask, int64_t mask_group, float* out, int64_t rows, int64_t cols,

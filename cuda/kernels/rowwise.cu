@@ -66,6 +66,35 @@ __global__ void max_rows_kernel(const float* in, float* out, int64_t* argmax, in
   }
 }
 
+// Whether `candidate` ranks after `previous` in better_of's order (indices are distinct).
+__device__ __forceinline__ bool ranks_after(ValueIndex previous, ValueIndex candidate) {
+  return candidate.index != previous.index && better_of(previous, candidate).index == previous.index;
+}
+
+// One block per row, k passes: each takes the block's best entry among those ranked after the
+// previous pass's pick, so the row is never copied or modified.
+__global__ void top_k_rows_kernel(const float* in, float* values, int64_t* indices, int64_t rows, int64_t n,
+                                  int64_t k) {
+  __shared__ ValueIndex scratch[32];
+  const ValueIndex empty{-INFINITY, INT64_MAX};
+  for (int64_t r = first_row(); r < rows; r += row_stride()) {
+    ValueIndex previous = empty;
+    for (int64_t pass = 0; pass < k; ++pass) {
+      ValueIndex best = empty;
+      for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
+        const ValueIndex candidate{in[r * n + i], i};
+        if (pass == 0 || ranks_after(previous, candidate)) best = better_of(best, candidate);
+      }
+      best = block_argmax(best, scratch, empty);
+      if (threadIdx.x == 0) {
+        values[r * k + pass] = best.value;
+        indices[r * k + pass] = best.index;
+      }
+      previous = best;
+    }
+  }
+}
+
 // The CPU loop exactly: strictly greater replaces, a NaN replaces a number.
 __global__ void max_strided_kernel(const float* in, float* out, int64_t* argmax, int64_t outer, int64_t n,
                                    int64_t inner) {
@@ -323,6 +352,12 @@ void max_along(const float* in, float* out, int64_t* argmax, int64_t outer, int6
     launch(max_rows_kernel, grid_for_rows(outer), row_threads(n), 0, stream, in, out, argmax, outer, n);
   else
     launch(max_strided_kernel, grid_for(outer * inner), kBlockThreads, 0, stream, in, out, argmax, outer, n, inner);
+}
+
+void top_k_rows(const float* in, float* values, int64_t* indices, int64_t rows, int64_t n, int64_t k,
+                cudaStream_t stream) {
+  if (rows == 0 || k == 0) return;
+  launch(top_k_rows_kernel, grid_for_rows(rows), row_threads(n), 0, stream, in, values, indices, rows, n, k);
 }
 
 void double_to_float(const double* total, float* out, cudaStream_t stream) {

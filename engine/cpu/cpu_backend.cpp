@@ -216,6 +216,43 @@ void CpuBackend::gather_columns(const Tensor& in, const Tensor& index, Tensor& o
   });
 }
 
+namespace {
+
+// Argmax's order: a NaN ranks before any number (the first NaN before later ones), then larger
+// values, then lower indices. Strict, so each pass of top_k_rows can start after the last pick.
+template <typename T>
+bool ranks_before(T a, int64_t a_index, T b, int64_t b_index) {
+  const bool a_nan = a != a, b_nan = b != b;
+  if (a_nan != b_nan) return a_nan;
+  if (!a_nan && a != b) return a > b;
+  return a_index < b_index;
+}
+
+}  // namespace
+
+void CpuBackend::top_k_rows(const Tensor& in, Tensor& values, Tensor& indices, int64_t rows, int64_t n, int64_t k) {
+  int64_t* picked = indices.data<int64_t>();
+  dispatch_floating(in.dtype(), "top_k", [&](auto tag) {
+    using T = decltype(tag);
+    const T* src = static_cast<const T*>(in.raw_data());
+    T* best_values = static_cast<T*>(values.raw_data());
+    // k passes over the row, each taking the best entry ranked after the previous pick: k is the
+    // beam search's few candidates, so no sort of the whole row.
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* row = src + r * n;
+      for (int64_t pass = 0; pass < k; ++pass) {
+        int64_t best = -1;
+        for (int64_t i = 0; i < n; ++i) {
+          if (pass > 0 && !ranks_before(best_values[r * k + pass - 1], picked[r * k + pass - 1], row[i], i)) continue;
+          if (best < 0 || ranks_before(row[i], i, row[best], best)) best = i;
+        }
+        best_values[r * k + pass] = row[best];
+        picked[r * k + pass] = best;
+      }
+    }
+  });
+}
+
 void CpuBackend::scatter_add_columns(const Tensor& grad_out, const Tensor& index, Tensor& grad_in, int64_t rows,
                                      int64_t n, int64_t k) {
   const int64_t* idx = index.data<int64_t>();

@@ -37,6 +37,7 @@ class CpuBackend final : public Backend {
   void index_add_rows(const Tensor& src, const Tensor& index, Tensor& table, int64_t width) override;
   void gather_columns(const Tensor& in, const Tensor& index, Tensor& out, int64_t rows, int64_t n,
                       int64_t k) override;
+  void top_k_rows(const Tensor& in, Tensor& values, Tensor& indices, int64_t rows, int64_t n, int64_t k) override;
   void scatter_add_columns(const Tensor& grad_out, const Tensor& index, Tensor& grad_in, int64_t rows, int64_t n,
                            int64_t k) override;
 
@@ -82,6 +83,9 @@ class CpuBackend final : public Backend {
                 Tensor& workspace, int64_t batch, int64_t hidden) override;
   void gru_cell_backward(const Tensor& workspace, const Tensor& h_prev, const Tensor& grad_h, Tensor& grad_input_gates,
                          Tensor& grad_hidden_gates, Tensor& grad_h_prev, int64_t batch, int64_t hidden) override;
+
+  void beam_search_step(BeamSearchBuffers& buffers, const Tensor& top_values, const Tensor& top_tokens,
+                        const kernels::BeamStepShape& shape) override;  // engine/cpu/beam_search.cpp
 
   void csr_linear(const sparse::CsrMatrix& weight, const Tensor& x, const Tensor& bias, Tensor& out,
                   int64_t batch) override;  // engine/cpu/csr_linear.cpp

@@ -80,19 +80,13 @@ std::pair<Tensor, Tensor> top_k(const Tensor& x, int64_t k) {
   SPARSECAP_CHECK(x.dim() >= 1, "top_k on a scalar");
   const int64_t n = x.size(-1), rows = x.numel() / std::max<int64_t>(n, 1);
   SPARSECAP_CHECK(k >= 1 && k <= n, "top_k: k = ", k, " outside [1, ", n, "]");
-  NoGradGuard no_grad;
-  Tensor remaining = x.detach().reshape({rows, n}).clone();
-  // Adding -inf at a picked index takes it out of the next passes.
-  const Tensor knock_out = full({rows, 1}, -std::numeric_limits<double>::infinity(), x.dtype(), x.device());
-  std::vector<Tensor> values, indices;
-  for (int64_t pass = 0; pass < k; ++pass) {
-    values.push_back(max(remaining, 1, true));
-    indices.push_back(argmax(remaining, 1, true));
-    if (pass + 1 < k) backend_of(x).scatter_add_columns(knock_out, indices.back(), remaining, rows, n, 1);
-  }
+  check_floating(x, "top_k");
   Shape out_shape = x.shape();
   out_shape.back() = k;
-  return {concat(values, 1).reshape(out_shape), concat(indices, 1).reshape(out_shape)};
+  Tensor values = Tensor::empty(out_shape, x.dtype(), x.device());
+  Tensor indices = Tensor::empty(out_shape, DType::I64, x.device());
+  backend_of(x).top_k_rows(x, values, indices, rows, n, k);
+  return {values, indices};
 }
 
 }  // namespace sparsecap

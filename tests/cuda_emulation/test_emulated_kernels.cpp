@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "cuda/kernels/decoding.h"
 #include "cuda/kernels/fused.h"
 #include "cuda/kernels/kernels.h"
 #include "cuda/kernels/launch.cuh"
@@ -74,6 +75,7 @@ const std::vector<Entry>& entries() {
       {"scatter_add_columns", {"scatter_add_columns_kernel"}},
       {"sum_along", {"sum_rows_kernel", "sum_strided_kernel"}},
       {"max_along", {"max_rows_kernel", "max_strided_kernel"}},
+      {"top_k_rows", {"top_k_rows_kernel"}},
       {"double_to_float", {"double_to_float_kernel"}},
       {"softmax", {"softmax_kernel"}},
       {"softmax_backward", {"softmax_backward_kernel"}},
@@ -95,6 +97,7 @@ const std::vector<Entry>& entries() {
       {"lstm_cell_backward", {"lstm_cell_backward_kernel"}},
       {"gru_cell", {"gru_cell_kernel"}},
       {"gru_cell_backward", {"gru_cell_backward_kernel"}},
+      {"beam_search_step", {"beam_search_step_kernel"}},
   };
   return table;
 }
@@ -509,6 +512,27 @@ TEST(EmulatedKernels, MaxAlongMatchesTheCpuIncludingTiesAndNaN) {
   cover("max_along");
 }
 
+TEST(EmulatedKernels, TopKMatchesTheCpuIncludingTiesNaNAndInfinities) {
+  for (const int64_t n : kRowLengths) {
+    const int64_t rows = 5, k = std::min<int64_t>(n, 7);
+    // Few distinct values: many ties, taken in index order.
+    std::vector<float> in = uniform(rows * n, 0, 4, 23);
+    for (float& v : in) v = std::floor(v);
+    in[1 * n + n / 3] = std::numeric_limits<float>::quiet_NaN();  // row 1: two NaNs come first
+    in[1 * n + n - 1] = std::numeric_limits<float>::quiet_NaN();
+    for (int64_t i = 0; i < n; ++i) in[3 * n + i] = -std::numeric_limits<float>::infinity();  // row 3: all -inf
+    in[3 * n + n - 1] = 1.0f;
+    Tensor expected_values = Tensor::empty({rows, k}), expected_indices = Tensor::empty({rows, k}, DType::I64);
+    cpu().top_k_rows(tensor_of(in, {rows, n}), expected_values, expected_indices, rows, n, k);
+    std::vector<float> values(rows * k);
+    std::vector<int64_t> indices(rows * k);
+    launchers::top_k_rows(in.data(), values.data(), indices.data(), rows, n, k, kStream);
+    expect_matches_cpu(expected_values, values, kExact, "top_k values, rows of " + std::to_string(n));
+    expect_bitwise_equal(values_of<int64_t>(expected_indices), indices, "top_k indices, rows of " + std::to_string(n));
+  }
+  cover("top_k_rows");
+}
+
 TEST(EmulatedKernels, DoubleToFloatRoundsAsTheCpu) {
   for (const double total : {1.0 / 3.0, -1e40, 123456789.123456789, 0.0}) {
     float actual = 0;
@@ -888,6 +912,83 @@ TEST(EmulatedLauncher, RejectsLaunchesAGpuWouldReject) {
                    +[](const float*, float*) {}, dim3(1), dim3(32), 64 * 1024, kStream, x.data(), y.data()),
                Error);
   EXPECT_EQ(cudaGetLastError(), cudaSuccess) << "launch() consumes the error it reports";
+}
+
+// One step's top_k of every row, as top_k gives it: k distinct tokens (EOS among them in about half
+// the rows), values falling, with ties and an impossible (-inf) tail in some rows.
+void random_top_k(int64_t rows, int64_t k, int64_t vocabulary, int64_t eos, std::mt19937& generator,
+                  std::vector<float>& values, std::vector<int64_t>& tokens) {
+  std::uniform_real_distribution<float> log_probability(-6.0f, 0.0f);
+  values.assign(static_cast<size_t>(rows * k), 0.0f);
+  tokens.assign(static_cast<size_t>(rows * k), 0);
+  std::vector<int64_t> vocabulary_order(static_cast<size_t>(vocabulary));
+  for (int64_t row = 0; row < rows; ++row) {
+    std::iota(vocabulary_order.begin(), vocabulary_order.end(), 0);
+    std::shuffle(vocabulary_order.begin(), vocabulary_order.end(), generator);
+    if (generator() % 2 == 0)
+      std::iter_swap(vocabulary_order.begin() + static_cast<std::ptrdiff_t>(generator() % k),
+                     std::find(vocabulary_order.begin(), vocabulary_order.end(), eos));
+    std::vector<float> row_values(static_cast<size_t>(k));
+    for (float& v : row_values) v = log_probability(generator);
+    if (generator() % 4 == 0) row_values[1] = row_values[0];  // a tie
+    std::sort(row_values.begin(), row_values.end(), std::greater<>());
+    if (generator() % 5 == 0) row_values.back() = -std::numeric_limits<float>::infinity();
+    for (int64_t j = 0; j < k; ++j) {
+      values[static_cast<size_t>(row * k + j)] = row_values[static_cast<size_t>(j)];
+      tokens[static_cast<size_t>(row * k + j)] = vocabulary_order[static_cast<size_t>(j)];
+    }
+  }
+}
+
+void expect_same_buffers(const BeamSearchBuffers& cpu_buffers, const BeamSearchBuffers& emulated, const std::string& what) {
+  expect_bitwise_equal(values_of<double>(cpu_buffers.scores), values_of<double>(emulated.scores), what + " scores");
+  expect_bitwise_equal(values_of<int64_t>(cpu_buffers.parents), values_of<int64_t>(emulated.parents), what + " parents");
+  expect_bitwise_equal(values_of<int64_t>(cpu_buffers.tokens), values_of<int64_t>(emulated.tokens), what + " tokens");
+  expect_bitwise_equal(values_of<uint8_t>(cpu_buffers.done), values_of<uint8_t>(emulated.done), what + " done");
+  expect_bitwise_equal(values_of<uint8_t>(cpu_buffers.finished), values_of<uint8_t>(emulated.finished),
+                       what + " finished");
+  expect_bitwise_equal(values_of<double>(cpu_buffers.result_scores), values_of<double>(emulated.result_scores),
+                       what + " result scores");
+  expect_bitwise_equal(values_of<int64_t>(cpu_buffers.result_lengths), values_of<int64_t>(emulated.result_lengths),
+                       what + " result lengths");
+  // Words past a result's length or a slot's step are never read: compare the ones that count.
+  const std::vector<int64_t> lengths = values_of<int64_t>(cpu_buffers.result_lengths);
+  const std::vector<int64_t> cpu_words = values_of<int64_t>(cpu_buffers.result_words),
+                             emulated_words = values_of<int64_t>(emulated.result_words);
+  for (size_t image = 0; image < lengths.size(); ++image)
+    for (int64_t w = 0; w < lengths[image]; ++w) {
+      const size_t at = image * static_cast<size_t>(cpu_buffers.max_words) + static_cast<size_t>(w);
+      ASSERT_EQ(cpu_words[at], emulated_words[at]) << what << " result word " << w << " of image " << image;
+    }
+}
+
+TEST(EmulatedKernels, BeamSearchStepMatchesTheCpu) {
+  // 70 images over three blocks of 32 threads; beam 3 (k = 6) over a vocabulary of 9 with EOS 3,
+  // up to 5 words, run to the last step so every image ends done.
+  const int64_t images = 70, beam = 3, k = 6, vocabulary = 9, eos = 3, max_words = 5;
+  BeamSearchBuffers on_cpu = BeamSearchBuffers::start(images, beam, max_words, 2, Device::cpu());
+  BeamSearchBuffers emulated = BeamSearchBuffers::start(images, beam, max_words, 2, Device::cpu());
+  std::mt19937 generator(61);
+  std::vector<float> values;
+  std::vector<int64_t> tokens;
+  for (int64_t step = 0; step <= max_words; ++step) {
+    random_top_k(images * beam, k, vocabulary, eos, generator, values, tokens);
+    const kernels::BeamStepShape shape{.beam = beam, .k = k, .max_words = max_words, .eos = eos, .step = step,
+                                       .last_step = step == max_words};
+    cpu().beam_search_step(on_cpu, tensor_of(values, {images * beam, k}), tensor_of(tokens, {images * beam, k}), shape);
+    launchers::beam_search_step(emulated.arrays<float>(tensor_of(values, {images * beam, k}),
+                                                       tensor_of(tokens, {images * beam, k})),
+                                shape, images, kStream);
+    on_cpu.swap_steps();
+    emulated.swap_steps();
+    expect_same_buffers(on_cpu, emulated, "step " + std::to_string(step));
+  }
+  const std::vector<uint8_t> done = values_of<uint8_t>(on_cpu.done), finished = values_of<uint8_t>(on_cpu.finished);
+  EXPECT_EQ(std::count(done.begin(), done.end(), 1), images);
+  // Both endings occur: some images finish with EOS, some are cut at max_words.
+  EXPECT_GT(std::count(finished.begin(), finished.end(), 1), 0);
+  EXPECT_LT(std::count(finished.begin(), finished.end(), 1), images);
+  cover("beam_search_step");
 }
 
 // ---- the coverage report (last in this file, so it runs after every entry's test) ----

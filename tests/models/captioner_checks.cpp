@@ -119,6 +119,21 @@ void expect_beam_one_is_greedy(Captioner& model, const CaptionerInputs& inputs, 
   }
 }
 
+void expect_device_bookkeeping_matches_host(Captioner& model, const CaptionerInputs& inputs, int64_t max_words) {
+  for (const int64_t beam : {1, 3}) {
+    const DecodingOptions options{.beam_size = beam, .max_words = max_words};
+    const std::vector<DecodedCaption> host = beam_search_on_host(model, inputs, options);
+    const std::vector<DecodedCaption> device = beam_search_on_device(model, inputs, options);
+    ASSERT_EQ(host.size(), device.size());
+    for (size_t i = 0; i < host.size(); ++i) {
+      EXPECT_EQ(host[i].tokens, device[i].tokens) << "beam " << beam << ", image " << i;
+      // The device search decodes every image's beam rows together: other GEMM shapes.
+      EXPECT_NEAR(host[i].log_probability, device[i].log_probability, 1e-4) << "beam " << beam << ", image " << i;
+      EXPECT_EQ(host[i].finished, device[i].finished) << "beam " << beam << ", image " << i;
+    }
+  }
+}
+
 GatedParameters supermask_gated_parameters(Captioner& model) {
   optim::Adam adam(model.parameters(), optim::constant_schedule(1e-3));
   pruning::SupermaskPruning supermask(pruning::SupermaskOptions{.total_steps = 10});

@@ -45,6 +45,9 @@ void expect_decoding_matches_teacher_forcing(Captioner& model, const CaptionerIn
 
 // Beam search with beam 1 returns greedy decoding's captions and scores.
 void expect_beam_one_is_greedy(Captioner& model, const CaptionerInputs& inputs, int64_t max_words);
+// Beam search with its bookkeeping on the device (what a GPU runs, here on the model's device)
+// gives the host bookkeeping's captions, at beam sizes 1 and 3.
+void expect_device_bookkeeping_matches_host(Captioner& model, const CaptionerInputs& inputs, int64_t max_words);
 
 // The parameters SupermaskPruning::begin gates when given model.prunable_parameters(), and the
 // names of the model's weights and embeddings (what it should gate).

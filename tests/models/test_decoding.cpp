@@ -69,6 +69,7 @@ class ToyCaptioner : public StepwiseCaptioner {
 
   int64_t vocabulary_size() const override { return kVocabulary; }
   SpecialTokens special_tokens() const override { return SpecialTokens{kPad, kBos, kEos}; }
+  Device decoding_device() const override { return Device::cpu(); }
   int64_t rows_decoded() const { return steps_; }
 
  private:
@@ -137,43 +138,60 @@ void expect_same_caption(const DecodedCaption& actual, const DecodedCaption& exp
   EXPECT_EQ(actual.finished, expected.finished);
 }
 
-TEST(GreedyDecode, FollowsTheMostLikelyToken) {
+// Every search test runs twice: with the bookkeeping on the host (what beam_search does on the
+// CPU) and with the device bookkeeping of a GPU (beam_search_step), here on the CPU.
+enum class Bookkeeping { Host, Device };
+
+class Search : public ::testing::TestWithParam<Bookkeeping> {
+ protected:
+  std::vector<DecodedCaption> search_beam(StepwiseCaptioner& captioner, const Tensor& images, const DecodingOptions& options) {
+    return GetParam() == Bookkeeping::Host ? beam_search_on_host(captioner, images, options)
+                                           : beam_search_on_device(captioner, images, options);
+  }
+  // On a GPU greedy decoding is the device search with beam size 1.
+  std::vector<DecodedCaption> search_greedy(StepwiseCaptioner& captioner, const Tensor& images, int64_t max_words) {
+    return GetParam() == Bookkeeping::Host ? greedy_decode(captioner, images, max_words)
+                                           : beam_search_on_device(captioner, images, {1, max_words});
+  }
+};
+
+TEST_P(Search, GreedyFollowsTheMostLikelyToken) {
   ToyCaptioner toy({greedy_trap});
-  const std::vector<DecodedCaption> captions = greedy_decode(toy, image_indices({0}), 30);
+  const std::vector<DecodedCaption> captions = search_greedy(toy, image_indices({0}), 30);
   ASSERT_EQ(captions.size(), 1u);
   expect_same_caption(captions[0], DecodedCaption{{kWordA, kWordA}, std::log(0.6 * 0.4 * 0.5), true});
 }
 
-TEST(BeamSearch, FindsTheKnownBestCaptionGreedyMisses) {
+TEST_P(Search, FindsTheKnownBestCaptionGreedyMisses) {
   ToyCaptioner toy({greedy_trap});
   for (int64_t beam : {2, 3}) {
-    const std::vector<DecodedCaption> captions = beam_search(toy, image_indices({0}), {beam, 30});
+    const std::vector<DecodedCaption> captions = search_beam(toy, image_indices({0}), {beam, 30});
     expect_same_caption(captions[0], DecodedCaption{{kWordB}, std::log(0.4 * 0.9), true});
   }
 }
 
-TEST(BeamSearch, KeepsAHypothesisThatOnlyPaysOffLater) {
+TEST_P(Search, KeepsAHypothesisThatOnlyPaysOffLater) {
   ToyCaptioner toy({late_bloomer});
   const DecodedCaption best = exhaustive_best(late_bloomer, 6);
   EXPECT_EQ(best.tokens, (Prefix{kWordA, kWordB, kWordB}));
   EXPECT_NEAR(best.log_probability, std::log(0.6 * 0.35 * 0.9 * 0.95), 1e-12);
-  expect_same_caption(beam_search(toy, image_indices({0}), {3, 6})[0], best);
+  expect_same_caption(search_beam(toy, image_indices({0}), {3, 6})[0], best);
   // Greedy goes A A A ... and never stops within 6 words.
-  const DecodedCaption greedy = greedy_decode(toy, image_indices({0}), 6)[0];
+  const DecodedCaption greedy = search_greedy(toy, image_indices({0}), 6)[0];
   EXPECT_EQ(greedy.tokens, Prefix(6, kWordA));
   EXPECT_FALSE(greedy.finished);
 }
 
-TEST(BeamSearch, BeamOneEqualsGreedy) {
+TEST_P(Search, BeamOneEqualsGreedy) {
   ToyCaptioner toy({greedy_trap, late_bloomer, chatterbox});
   const Tensor images = image_indices({0, 1, 2, 1});
-  const std::vector<DecodedCaption> greedy = greedy_decode(toy, images, 7);
-  const std::vector<DecodedCaption> beam = beam_search(toy, images, {1, 7});
+  const std::vector<DecodedCaption> greedy = search_greedy(toy, images, 7);
+  const std::vector<DecodedCaption> beam = search_beam(toy, images, {1, 7});
   ASSERT_EQ(greedy.size(), 4u);
   for (size_t i = 0; i < greedy.size(); ++i) expect_same_caption(beam[i], greedy[i]);
 }
 
-TEST(BeamSearch, WideBeamMatchesExhaustiveSearch) {
+TEST_P(Search, WideBeamMatchesExhaustiveSearch) {
   // Random tables, at most 3 words: a beam wider than all candidates of a step (8 prefixes x 3
   // tokens) is exhaustive.
   Generator generator(99);
@@ -189,31 +207,31 @@ TEST(BeamSearch, WideBeamMatchesExhaustiveSearch) {
   };
   const DecodedCaption best = exhaustive_best(table, 3);
   ToyCaptioner toy({table});
-  expect_same_caption(beam_search(toy, image_indices({0}), {32, 3})[0], best);
+  expect_same_caption(search_beam(toy, image_indices({0}), {32, 3})[0], best);
 }
 
-TEST(BeamSearch, BatchedEqualsPerImage) {
+TEST_P(Search, BatchedEqualsPerImage) {
   ToyCaptioner toy({greedy_trap, late_bloomer, chatterbox});
   const std::vector<int64_t> images = {2, 0, 1, 0};
-  const std::vector<DecodedCaption> batched = beam_search(toy, image_indices(images), {3, 5});
-  const std::vector<DecodedCaption> greedy_batched = greedy_decode(toy, image_indices(images), 5);
+  const std::vector<DecodedCaption> batched = search_beam(toy, image_indices(images), {3, 5});
+  const std::vector<DecodedCaption> greedy_batched = search_greedy(toy, image_indices(images), 5);
   for (size_t i = 0; i < images.size(); ++i) {
-    expect_same_caption(batched[i], beam_search(toy, image_indices({images[i]}), {3, 5})[0]);
-    expect_same_caption(greedy_batched[i], greedy_decode(toy, image_indices({images[i]}), 5)[0]);
+    expect_same_caption(batched[i], search_beam(toy, image_indices({images[i]}), {3, 5})[0]);
+    expect_same_caption(greedy_batched[i], search_greedy(toy, image_indices({images[i]}), 5)[0]);
   }
 }
 
-TEST(BeamSearch, CutsAtMaxWordsAndReportsUnfinished) {
+TEST_P(Search, CutsAtMaxWordsAndReportsUnfinished) {
   ToyCaptioner toy({chatterbox});
-  const DecodedCaption greedy = greedy_decode(toy, image_indices({0}), 4)[0];
+  const DecodedCaption greedy = search_greedy(toy, image_indices({0}), 4)[0];
   expect_same_caption(greedy, DecodedCaption{{kWordA, kWordA, kWordA, kWordA}, 4 * std::log(0.9), false});
-  expect_same_caption(beam_search(toy, image_indices({0}), {1, 4})[0], greedy);
+  expect_same_caption(search_beam(toy, image_indices({0}), {1, 4})[0], greedy);
   // A beam of 3 takes EOS (third of A, B, EOS) at the first step; nothing later scores higher
   // without length normalisation, and a finished caption beats the cut ones.
-  expect_same_caption(beam_search(toy, image_indices({0}), {3, 4})[0], DecodedCaption{{}, std::log(0.01), true});
+  expect_same_caption(search_beam(toy, image_indices({0}), {3, 4})[0], DecodedCaption{{}, std::log(0.01), true});
 }
 
-TEST(BeamSearch, DropsFinishedImagesFromTheBatch) {
+TEST(BeamSearchOnHost, DropsFinishedImagesFromTheBatch) {
   // Image 0 says A then EOS; image 1 talks until the 20-word cut.
   ToyCaptioner toy({[](const Prefix& p) { return p.empty() ? make_distribution(0, 1, 0) : make_distribution(1, 0, 0); },
                     chatterbox});
@@ -221,11 +239,35 @@ TEST(BeamSearch, DropsFinishedImagesFromTheBatch) {
   EXPECT_EQ(toy.rows_decoded(), 2 * 2 + 19);  // steps 0 and 1 for both, steps 2 .. 20 for image 1 alone
 }
 
-TEST(BeamSearch, RejectsBadOptions) {
+TEST_P(Search, RejectsBadOptions) {
   ToyCaptioner toy({chatterbox});
-  EXPECT_THROW(beam_search(toy, image_indices({0}), {0, 5}), Error);
-  EXPECT_THROW(greedy_decode(toy, image_indices({0}), -1), Error);
+  EXPECT_THROW(search_beam(toy, image_indices({0}), {0, 5}), Error);
+  EXPECT_THROW(search_greedy(toy, image_indices({0}), -1), Error);
 }
+
+TEST(BeamSearchOnDevice, StopsAtTheFirstDoneCheckAfterEveryImageIsDone) {
+  // Both images say A then EOS: done after step 1; the search reads the done flags after step
+  // kDoneCheckSteps - 1 and stops there, every image keeping its beam rows until then.
+  const Table short_caption = [](const Prefix& p) { return p.empty() ? make_distribution(0, 1, 0) : make_distribution(1, 0, 0); };
+  ToyCaptioner toy({short_caption});
+  const std::vector<DecodedCaption> captions = beam_search_on_device(toy, image_indices({0, 0}), {3, 20});
+  EXPECT_EQ(toy.rows_decoded(), 2 * 3 * kDoneCheckSteps);
+  for (const DecodedCaption& caption : captions) expect_same_caption(caption, DecodedCaption{{kWordA}, 0.0, true});
+}
+
+TEST(BeamSearch, KeepsTheBookkeepingOnTheHostOnTheCpu) {
+  // On the CPU beam_search keeps the bookkeeping on the host: the device search is the one that
+  // keeps every image's beam rows to the end.
+  ToyCaptioner host_toy({chatterbox}), device_toy({chatterbox});
+  beam_search(host_toy, image_indices({0}), {3, 4});
+  beam_search_on_device(device_toy, image_indices({0}), {3, 4});
+  EXPECT_LT(host_toy.rows_decoded(), device_toy.rows_decoded());
+}
+
+INSTANTIATE_TEST_SUITE_P(Bookkeeping, Search, ::testing::Values(Bookkeeping::Host, Bookkeeping::Device),
+                         [](const ::testing::TestParamInfo<Bookkeeping>& info) {
+                           return info.param == Bookkeeping::Host ? "OnHost" : "OnDevice";
+                         });
 
 // ---- on a small Soft-Attention captioner ----
 
@@ -255,6 +297,22 @@ TEST(SoftAttentionDecoding, BeamOneEqualsGreedyAndBatchedEqualsPerImage) {
     const DecodedCaption alone = beam_search(captioner, single, {3, 8})[0];
     EXPECT_EQ(alone.tokens, beam_three[i].tokens) << i;
     EXPECT_NEAR(alone.log_probability, beam_three[i].log_probability, 1e-4) << i;
+  }
+}
+
+TEST(SoftAttentionDecoding, DeviceBookkeepingGivesTheHostsCaptions) {
+  Generator generator(6);
+  SoftAttentionCaptioner captioner(small_config(), generator);
+  captioner.eval();
+  const Tensor images = randn({4, 3, 32, 32}, generator);
+  for (const int64_t beam : {1, 3}) {
+    const std::vector<DecodedCaption> host = beam_search_on_host(captioner, images, {beam, 8});
+    const std::vector<DecodedCaption> device = beam_search_on_device(captioner, images, {beam, 8});
+    for (size_t i = 0; i < host.size(); ++i) {
+      EXPECT_EQ(device[i].tokens, host[i].tokens) << "beam " << beam << ", image " << i;
+      EXPECT_NEAR(device[i].log_probability, host[i].log_probability, 1e-4) << "beam " << beam << ", image " << i;
+      EXPECT_EQ(device[i].finished, host[i].finished) << "beam " << beam << ", image " << i;
+    }
   }
 }
 

@@ -453,6 +453,15 @@ TEST(RelationTransformerCaptioner, BeamOfOneIsGreedyDecoding) {
   captioner_checks::expect_beam_one_is_greedy(model, region_inputs({3, 1, 2, 3, 2}, 3, 6, generator, DType::F32), 10);
 }
 
+TEST(RelationTransformerCaptioner, DeviceBookkeepingGivesTheHostsCaptions) {
+  Generator generator(7);
+  RelationTransformerConfig config = tiny_config();
+  config.vocabulary_size = 30;
+  RelationTransformerCaptioner model(config, generator);
+  model.eval();
+  captioner_checks::expect_device_bookkeeping_matches_host(model, region_inputs({3, 1, 2, 3, 2}, 3, 6, generator, DType::F32), 10);
+}
+
 TEST(RelationTransformerCaptioner, SupermaskGatesEveryWeightMatrixAndEmbeddingOnly) {
   Generator generator(8);
   RelationTransformerCaptioner model(tiny_config(), generator);

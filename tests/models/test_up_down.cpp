@@ -423,6 +423,15 @@ TEST(UpDownCaptioner, BeamOfOneIsGreedyDecoding) {
   captioner_checks::expect_beam_one_is_greedy(model, region_inputs({3, 1, 2, 3, 2}, 3, 6, generator, DType::F32), 10);
 }
 
+TEST(UpDownCaptioner, DeviceBookkeepingGivesTheHostsCaptions) {
+  Generator generator(7);
+  UpDownConfig config = tiny_config();
+  config.vocabulary_size = 30;
+  UpDownCaptioner model(config, generator);
+  model.eval();
+  captioner_checks::expect_device_bookkeeping_matches_host(model, region_inputs({3, 1, 2, 3, 2}, 3, 6, generator, DType::F32), 10);
+}
+
 TEST(UpDownCaptioner, SupermaskGatesEveryWeightMatrixAndEmbeddingOnly) {
   Generator generator(8);
   UpDownCaptioner model(tiny_config(), generator);
