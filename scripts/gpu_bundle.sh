@@ -37,7 +37,7 @@ fi
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DSPARSECAP_CUDA=ON "-DCMAKE_CUDA_ARCHITECTURES=$arch" \
   -DSPARSECAP_CUDA_EMULATE=OFF -DSPARSECAP_BUILD_TESTS=ON -DSPARSECAP_BUILD_BENCH=ON "${launchers[@]}" >/dev/null
 # What gpu_check.sh runs; bench_train only where the tree has it.
-targets=(sparsecap test_cuda_ops test_models_on_cuda test_trainer bench_cuda)
+targets=(sparsecap test_cuda_ops test_models_on_cuda test_decoding_on_cuda test_trainer bench_cuda)
 known_targets=$(cmake --build "$build" --target help)
 if grep -Eq '^(\.\.\. )?bench_train(:|$)' <<< "$known_targets"; then targets+=(bench_train); fi
 echo "gpu_bundle: building ${targets[*]} for sm_$arch in $build (-j$jobs)"

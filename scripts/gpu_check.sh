@@ -167,7 +167,7 @@ absent="not built"; [[ "$layout" == bundle ]] && absent="not in the bundle"
 
 # Binaries this script uses; absent optional ones are reported as SKIP.
 required_binaries=(sparsecap test_cuda_ops test_models_on_cuda)
-optional_binaries=(test_trainer bench_cuda bench_train)
+optional_binaries=(test_trainer test_decoding_on_cuda bench_cuda bench_train)
 binaries=()
 for b in "${required_binaries[@]}"; do
   [[ -x "$bin_dir/$b" ]] || { echo "gpu_check: $bin_dir/$b is missing" >&2; exit 2; }
@@ -317,10 +317,11 @@ if ((${#lacking[@]})); then
 else record "--device option" PASS "train, eval"; fi
 
 # ---- GPU test instances ----------------------------------------------------------------------------
-# binary|gtest filter. Every test of the first two needs a GPU; of test_trainer only these.
+# binary|gtest filter. Every test of the first three needs a GPU; of test_trainer only these.
 gpu_tests=(
   "test_cuda_ops|*"
   "test_models_on_cuda|*"
+  "test_decoding_on_cuda|*"
   "test_trainer|FrozenFeatureCacheTest.StoresOnTheModelsDevice:TrainerTest.RunResumesOnTheOtherDevice"
 )
 # gtest_counts LOG: "ran passed skipped failed" from GoogleTest's closing lines.
