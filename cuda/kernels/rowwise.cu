@@ -51,6 +51,35 @@ __global__ void sum_strided_kernel(const float* in, float* out, int64_t outer, i
   }
 }
 
+// Long strided sums (bias gradients: n = batch rows, inner = features): a block takes 32 outputs
+// of one outer index, and kStridedLanes row lanes split n between them, each lane summing every
+// kStridedLanes-th row, before the lanes are added in lane order. The one-thread-per-output
+// kernel above gives an [N, 2048] bias gradient 2 048 threads, which a large GPU runs as a few
+// blocks walking N rows each; here the same sum has 16 times the threads. Same double
+// accumulation; a fixed order, so every run gives the same bits.
+constexpr int kStridedColumns = 32;
+constexpr int kStridedLanes = 16;
+// From this many rows on the lanes pay for their extra barrier and shared-memory pass.
+constexpr int64_t kTiledStridedMinRows = 64;
+
+__global__ void sum_strided_tiled_kernel(const float* in, float* out, int64_t outer, int64_t n, int64_t inner) {
+  __shared__ double partial[kStridedLanes][kStridedColumns];
+  const int64_t j = static_cast<int64_t>(blockIdx.x) * kStridedColumns + threadIdx.x;
+  for (int64_t o = blockIdx.y; o < outer; o += gridDim.y) {
+    double total = 0;
+    if (j < inner)
+      for (int64_t k = threadIdx.y; k < n; k += kStridedLanes) total += static_cast<double>(in[(o * n + k) * inner + j]);
+    partial[threadIdx.y][threadIdx.x] = total;
+    __syncthreads();
+    if (threadIdx.y == 0 && j < inner) {
+      double sum = 0;
+      for (int lane = 0; lane < kStridedLanes; ++lane) sum += partial[lane][threadIdx.x];
+      out[o * inner + j] = static_cast<float>(sum);
+    }
+    __syncthreads();  // the next outer index reuses `partial`
+  }
+}
+
 __global__ void max_rows_kernel(const float* in, float* out, int64_t* argmax, int64_t outer, int64_t n) {
   __shared__ ValueIndex scratch[32];
   const ValueIndex empty{-INFINITY, INT64_MAX};
@@ -340,10 +369,14 @@ __global__ void batch_norm_backward_kernel(const float* x, const float* gamma, c
 // ---- host entry points ----
 
 void sum_along(const float* in, float* out, int64_t outer, int64_t n, int64_t inner, cudaStream_t stream) {
-  if (inner == 1)
+  if (inner == 1) {
     launch(sum_rows_kernel, grid_for_rows(outer), row_threads(n), 0, stream, in, out, outer, n);
-  else
+  } else if (n >= kTiledStridedMinRows) {
+    const dim3 grid(static_cast<unsigned>((inner + kStridedColumns - 1) / kStridedColumns), grid_for_rows(outer));
+    launch(sum_strided_tiled_kernel, grid, dim3(kStridedColumns, kStridedLanes), 0, stream, in, out, outer, n, inner);
+  } else {
     launch(sum_strided_kernel, grid_for(outer * inner), kBlockThreads, 0, stream, in, out, outer, n, inner);
+  }
 }
 
 void max_along(const float* in, float* out, int64_t* argmax, int64_t outer, int64_t n, int64_t inner,

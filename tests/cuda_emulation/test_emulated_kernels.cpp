@@ -73,7 +73,7 @@ const std::vector<Entry>& entries() {
       {"index_add_rows_sorted", {"index_add_sorted_kernel"}},
       {"gather_columns", {"gather_columns_kernel"}},
       {"scatter_add_columns", {"scatter_add_columns_kernel"}},
-      {"sum_along", {"sum_rows_kernel", "sum_strided_kernel"}},
+      {"sum_along", {"sum_rows_kernel", "sum_strided_kernel", "sum_strided_tiled_kernel"}},
       {"max_along", {"max_rows_kernel", "max_strided_kernel"}},
       {"top_k_rows", {"top_k_rows_kernel"}},
       {"double_to_float", {"double_to_float_kernel"}},
@@ -472,13 +472,17 @@ TEST(EmulatedKernels, SumAlongMatchesTheCpuOnRowsAndStrides) {
     launchers::sum_along(in.data(), actual.data(), outer, n, 1, kStream);
     expect_matches_cpu(expected, actual, kDoubleAccumulationTolerance, "sum rows of " + std::to_string(n));
   }
-  const int64_t outer = 3, n = 17, inner = 45;
-  const std::vector<float> in = uniform(outer * n * inner, -2, 2, 20);
-  Tensor expected = Tensor::empty({outer, inner}), unused;
-  cpu().reduce(ReduceOp::Sum, tensor_of(in, {outer, n, inner}), expected, unused, outer, n, inner);
-  std::vector<float> actual(outer * inner);
-  launchers::sum_along(in.data(), actual.data(), outer, n, inner, kStream);
-  expect_matches_cpu(expected, actual, kDoubleAccumulationTolerance, "sum strided");
+  // Strided: few rows (a thread per output) and many (row lanes per block, the bias gradients'
+  // case), with a partial last tile of 32 outputs.
+  for (const int64_t n : {17, 300}) {
+    const int64_t outer = 3, inner = 45;
+    const std::vector<float> in = uniform(outer * n * inner, -2, 2, 20);
+    Tensor expected = Tensor::empty({outer, inner}), unused;
+    cpu().reduce(ReduceOp::Sum, tensor_of(in, {outer, n, inner}), expected, unused, outer, n, inner);
+    std::vector<float> actual(outer * inner);
+    launchers::sum_along(in.data(), actual.data(), outer, n, inner, kStream);
+    expect_matches_cpu(expected, actual, kDoubleAccumulationTolerance, "sum strided over " + std::to_string(n));
+  }
   cover("sum_along");
 }
 
