@@ -3,6 +3,7 @@
 // cuda_batch_norm_pooling.cpp.
 #include "cuda/cuda_backend.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -480,6 +481,28 @@ void CudaBackend::adam_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor
   const kernels::AdamCoefficients c = adam_coefficients(step);
   DeviceGuard guard(index_);
   launchers::adam_step(f32(param), f32(grad), f32(m), f32(v), param.numel(), c, stream());
+}
+
+void CudaBackend::adam_step_many(const std::vector<AdamUpdate>& updates) {
+  // The chunk table goes to the device through the staging copy, ordered on the compute stream
+  // before the launch; its buffer returns to the stream-ordered cache after the launch is queued.
+  std::vector<launchers::AdamChunk> chunks;
+  for (const AdamUpdate& u : updates) {
+    require_here({&u.param, &u.grad, &u.m, &u.v}, "adam_step");
+    require_float32(u.param, "adam_step");
+    const kernels::AdamCoefficients c = adam_coefficients(u.step);
+    Tensor param = u.param, m = u.m, v = u.v;
+    for (int64_t begin = 0; begin < param.numel(); begin += launchers::kAdamChunkElements)
+      chunks.push_back({f32(param), f32(u.grad), f32(m), f32(v), begin,
+                        std::min(param.numel(), begin + launchers::kAdamChunkElements), c});
+  }
+  if (chunks.empty()) return;
+  const size_t bytes = chunks.size() * sizeof(launchers::AdamChunk);
+  Tensor table = Tensor::empty({static_cast<int64_t>(bytes)}, DType::U8, device());
+  copy_from_host(table.raw_data(), chunks.data(), bytes);
+  DeviceGuard guard(index_);
+  launchers::adam_step_chunks(static_cast<const launchers::AdamChunk*>(table.raw_data()),
+                              static_cast<int64_t>(chunks.size()), stream());
 }
 
 // ---- fused pruning and recurrent-cell kernels (cuda/kernels/fused.cu) ----

@@ -82,6 +82,7 @@ class CudaBackend final : public Backend {
                        Tensor& dx, const Pool2dShape& shape) override;
 
   void adam_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamStep& step) override;
+  void adam_step_many(const std::vector<AdamUpdate>& updates) override;  // one launch
 
   void gated_weight(const Tensor& weight, const Tensor& gate, Tensor& out, const sparsecap::kernels::GateDraw& draw) override;
   void gated_weight_backward(const Tensor& grad_out, const Tensor& weight, const Tensor& gate, Tensor& grad_weight,

@@ -28,6 +28,10 @@ kernels::AdamCoefficients adam_coefficients(const AdamStep& step) {
                                    static_cast<float>(1.0 - std::pow(step.beta2, t))};
 }
 
+void Backend::adam_step_many(const std::vector<AdamUpdate>& updates) {
+  for (AdamUpdate u : updates) adam_step(u.param, u.grad, u.m, u.v, u.step);
+}
+
 void Backend::gated_weight(const Tensor&, const Tensor&, Tensor&, const kernels::GateDraw&) {
   throw Error(detail::concat("gated_weight is not implemented on ", device().str()));
 }

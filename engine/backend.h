@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "engine/beam_search_buffers.h"
 #include "engine/kernels/beam_search.h"
@@ -47,6 +48,13 @@ struct AdamStep {
   double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;
   bool decoupled_weight_decay = false;  // AdamW
   int64_t step = 1;                      // 1-based, for bias correction
+};
+
+// One parameter's Adam update: its tensors and its step (coefficients differ by group and by the
+// parameter's own step count).
+struct AdamUpdate {
+  Tensor param, grad, m, v;  // handles: the update writes param, m and v in place
+  AdamStep step;
 };
 
 // The per-element Adam coefficients both backends pass to kernels::adam_update; bias corrections
@@ -189,6 +197,9 @@ class Backend {
 
   // ---- optimizers ----
   virtual void adam_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamStep& step) = 0;
+  // All of an optimizer step's updates at once, each exactly as adam_step would do it. The default
+  // calls adam_step for each; the CUDA backend updates every parameter in one launch.
+  virtual void adam_step_many(const std::vector<AdamUpdate>& updates);
 
   // ---- pruning (float32): Supermask's fused gated weight, see engine/kernels/gated_weight_math.h ----
   // Not pure: a backend without them throws naming the device (the CUDA kernels are added with

@@ -132,6 +132,14 @@ __global__ void adam_kernel(float* param, const float* grad, float* m, float* v,
     sparsecap::kernels::adam_update(param[i], grad[i], m[i], v[i], c);
 }
 
+__global__ void adam_chunks_kernel(const AdamChunk* chunks, int64_t count) {
+  for (int64_t chunk = blockIdx.x; chunk < count; chunk += gridDim.x) {
+    const AdamChunk a = chunks[chunk];
+    for (int64_t i = a.begin + threadIdx.x; i < a.end; i += blockDim.x)
+      sparsecap::kernels::adam_update(a.param[i], a.grad[i], a.m[i], a.v[i], a.c);
+  }
+}
+
 // ---- layout and indexing ----
 
 // in [outer, d0, middle, d1, inner] -> out [outer, d1, middle, d0, inner], one thread per output.
@@ -266,6 +274,12 @@ void binary(BinaryOp op, const float* a, const float* b, float* out, int64_t n, 
 void adam_step(float* param, const float* grad, float* m, float* v, int64_t n, const AdamCoefficients& c,
                cudaStream_t stream) {
   launch(adam_kernel, grid_for(n), kBlockThreads, 0, stream, param, grad, m, v, n, c);
+}
+
+void adam_step_chunks(const AdamChunk* chunks, int64_t count, cudaStream_t stream) {
+  if (count == 0) return;
+  launch(adam_chunks_kernel, static_cast<unsigned>(std::min<int64_t>(count, kMaxGridBlocks)), kBlockThreads, 0,
+         stream, chunks, count);
 }
 
 void transpose(const void* in, void* out, size_t element_bytes, int64_t outer, int64_t d0, int64_t middle,

@@ -62,6 +62,18 @@ void binary(BinaryOp op, const float* a, const float* b, float* out, int64_t n, 
             ScalarParams params, cudaStream_t stream);
 void adam_step(float* param, const float* grad, float* m, float* v, int64_t n, const AdamCoefficients& c,
                cudaStream_t stream);
+// Many parameters' Adam updates in one launch: `chunks` (device memory) lists pieces of at most
+// kAdamChunkElements elements of each parameter with its coefficients; a block updates a chunk.
+constexpr int64_t kAdamChunkElements = 32768;
+struct AdamChunk {
+  float* param;
+  const float* grad;
+  float* m;
+  float* v;
+  int64_t begin, end;  // element range of the parameter
+  AdamCoefficients c;
+};
+void adam_step_chunks(const AdamChunk* chunks, int64_t count, cudaStream_t stream);
 
 // ---- layout and indexing (elementwise.cu); element_bytes is 1, 2, 4 or 8 ----
 void transpose(const void* in, void* out, size_t element_bytes, int64_t outer, int64_t d0, int64_t middle,

@@ -49,11 +49,20 @@ void Adam::update(const ParameterGroup& group, nn::Parameter& parameter, const T
   step.weight_decay = group.weight_decay.value_or(options_.weight_decay);
   step.decoupled_weight_decay = decoupled_;
   step.step = parameter_step;
-  Tensor& weight = parameter.value();
-  SPARSECAP_CHECK(grad.device() == weight.device() && grad.dtype() == weight.dtype(), kind(), ": gradient of ",
-                  parameter.name(), " is ", dtype_name(grad.dtype()), " on ", grad.device().str(), ", the parameter ",
-                  dtype_name(weight.dtype()), " on ", weight.device().str());
-  backend_for(weight.device()).adam_step(weight, grad, slots.at(0), slots.at(1), step);
+  Tensor& weight = parameter.value();  // its gradient's dtype and device checked by Optimizer::step
+  queued_.push_back(AdamUpdate{weight, grad, slots.at(0), slots.at(1), step});
+}
+
+void Adam::end_updates() {
+  std::vector<AdamUpdate> updates = std::move(queued_);
+  queued_.clear();
+  while (!updates.empty()) {
+    const Device device = updates.front().param.device();
+    std::vector<AdamUpdate> here, elsewhere;
+    for (AdamUpdate& u : updates) (u.param.device() == device ? here : elsewhere).push_back(std::move(u));
+    backend_for(device).adam_step_many(here);
+    updates = std::move(elsewhere);
+  }
 }
 
 void Adam::describe(std::map<std::string, std::string>& metadata) const {

@@ -8,6 +8,7 @@
 // Transformer.
 #include <vector>
 
+#include "engine/backend.h"
 #include "engine/optim/optimizer.h"
 
 namespace sparsecap::optim {
@@ -36,10 +37,14 @@ class Adam : public Optimizer {
   void update(const ParameterGroup& group, nn::Parameter& parameter, const Tensor& grad, std::vector<Tensor>& slots,
               int64_t parameter_step, double lr) override;
   void describe(std::map<std::string, std::string>& metadata) const override;
+  void begin_updates() override { queued_.clear(); }
+  // Applies the queued updates, each device's in one Backend::adam_step_many call.
+  void end_updates() override;
 
  private:
   bool decoupled_;
   AdamOptions options_;
+  std::vector<AdamUpdate> queued_;  // this step's updates, in parameter order
 };
 
 // Adam with decoupled weight decay. PyTorch's AdamW defaults weight_decay to 0.01; here the

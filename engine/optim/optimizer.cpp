@@ -82,7 +82,16 @@ void Optimizer::zero_grad() {
 
 void Optimizer::step() {
   NoGradGuard no_grad;
+  // Every gradient is checked before anything changes, so a step that throws leaves the weights,
+  // the state and the step count as they were.
+  for (const ParameterGroup& group : groups_)
+    for (const auto& parameter : group.parameters) {
+      if (!parameter->requires_grad()) continue;
+      const Tensor grad = parameter->grad();
+      if (grad.defined()) check_gradient(*parameter, grad);
+    }
   ++step_count_;
+  begin_updates();
   for (size_t g = 0; g < groups_.size(); ++g) {
     const ParameterGroup& group = groups_[g];
     const double lr = group.schedule->lr_at(step_count_);
@@ -92,7 +101,6 @@ void Optimizer::step() {
       if (!parameter->requires_grad()) continue;
       const Tensor grad = parameter->grad();
       if (!grad.defined()) continue;
-      check_shape(grad, parameter->shape(), "gradient of " + parameter->name());
       ParameterState& state = state_[parameter.get()];
       if (state.slots.size() != slot_count) {
         state.slots.clear();
@@ -103,6 +111,15 @@ void Optimizer::step() {
       update(group, *parameter, grad, state.slots, state.step, lr);
     }
   }
+  end_updates();
+}
+
+void Optimizer::check_gradient(const nn::Parameter& parameter, const Tensor& grad) const {
+  check_shape(grad, parameter.shape(), "gradient of " + parameter.name());
+  const Tensor& weight = parameter.value();
+  SPARSECAP_CHECK(grad.device() == weight.device() && grad.dtype() == weight.dtype(), kind_, ": gradient of ",
+                  parameter.name(), " is ", dtype_name(grad.dtype()), " on ", grad.device().str(), ", the parameter ",
+                  dtype_name(weight.dtype()), " on ", weight.device().str());
 }
 
 OptimizerState Optimizer::state_tensors() const {

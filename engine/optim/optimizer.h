@@ -43,7 +43,8 @@ class Optimizer {
   Optimizer& operator=(const Optimizer&) = delete;
 
   // One update of every parameter that requires a gradient and has one (others are skipped and
-  // their state does not advance). Runs without recording autograd history.
+  // their state does not advance). Runs without recording autograd history. Throws, changing
+  // nothing, when a gradient's shape, dtype or device is not its parameter's.
   void step();
   void zero_grad();
   // Forgets every parameter's state (moments, update counts), as a fresh optimizer would have;
@@ -81,6 +82,11 @@ class Optimizer {
   // `parameter_step` counts this parameter's updates, 1 on its first.
   virtual void update(const ParameterGroup& group, nn::Parameter& parameter, const Tensor& grad,
                       std::vector<Tensor>& slots, int64_t parameter_step, double lr) = 0;
+  // Around a step's update() calls, for an optimizer that queues its updates and applies them
+  // together (Adam: one launch for all parameters on a GPU). begin_updates also runs after a step
+  // that threw, so nothing queued then is applied later.
+  virtual void begin_updates() {}
+  virtual void end_updates() {}
   // Hyperparameters recorded in the metadata (informational; not checked on load).
   virtual void describe(std::map<std::string, std::string>& metadata) const = 0;
 
@@ -90,6 +96,8 @@ class Optimizer {
     std::vector<Tensor> slots;
   };
   void check_group(const ParameterGroup& group) const;
+  // The gradient's shape, dtype and device are the parameter's.
+  void check_gradient(const nn::Parameter& parameter, const Tensor& grad) const;
 
   std::string kind_;
   std::vector<ParameterGroup> groups_;

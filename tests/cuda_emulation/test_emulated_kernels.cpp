@@ -66,6 +66,7 @@ const std::vector<Entry>& entries() {
       {"unary", {"unary_kernel"}},
       {"binary", {"binary_kernel"}},
       {"adam_step", {"adam_kernel"}},
+      {"adam_step_chunks", {"adam_chunks_kernel"}},
       {"transpose", {"transpose_kernel"}},
       {"index_select_rows", {"index_select_kernel"}},
       {"find_out_of_range", {"find_out_of_range_kernel"}},
@@ -349,6 +350,42 @@ TEST(EmulatedKernels, AdamStepMatchesTheCpu) {
     expect_matches_cpu(v_cpu, v, kExact, "adam v");
   }
   cover("adam_step");
+}
+
+TEST(EmulatedKernels, AdamChunksUpdateEveryParameterAsAdamStepDoes) {
+  // Three parameters in one launch: one over three chunks (a partial last one), one of a single
+  // element, one small; each with its own step count and learning rate.
+  const std::vector<int64_t> sizes = {2 * launchers::kAdamChunkElements + 123, 1, 300};
+  std::vector<std::vector<float>> params, grads, ms, vs;
+  std::vector<Tensor> params_cpu, ms_cpu, vs_cpu;
+  std::vector<launchers::AdamChunk> chunks;
+  for (size_t p = 0; p < sizes.size(); ++p) {
+    const int64_t n = sizes[p];
+    const uint32_t seed = 70 + 4 * static_cast<uint32_t>(p);
+    params.push_back(uniform(n, -1, 1, seed));
+    grads.push_back(uniform(n, -1, 1, seed + 1));
+    ms.push_back(uniform(n, -0.1f, 0.1f, seed + 2));
+    vs.push_back(uniform(n, 0, 0.01f, seed + 3));
+    AdamStep step;
+    step.lr = 1e-3 * static_cast<double>(p + 1);
+    step.step = static_cast<int64_t>(p) + 2;
+    step.weight_decay = p == 1 ? 0.01 : 0.0;
+    params_cpu.push_back(tensor_of(params[p], {n}));
+    ms_cpu.push_back(tensor_of(ms[p], {n}));
+    vs_cpu.push_back(tensor_of(vs[p], {n}));
+    cpu().adam_step(params_cpu[p], tensor_of(grads[p], {n}), ms_cpu[p], vs_cpu[p], step);
+    for (int64_t begin = 0; begin < n; begin += launchers::kAdamChunkElements)
+      chunks.push_back({params[p].data(), grads[p].data(), ms[p].data(), vs[p].data(), begin,
+                        std::min(n, begin + launchers::kAdamChunkElements), adam_coefficients(step)});
+  }
+  ASSERT_EQ(chunks.size(), 5u);
+  launchers::adam_step_chunks(chunks.data(), static_cast<int64_t>(chunks.size()), kStream);
+  for (size_t p = 0; p < sizes.size(); ++p) {
+    expect_matches_cpu(params_cpu[p], params[p], kExact, "adam chunks param " + std::to_string(p));
+    expect_matches_cpu(ms_cpu[p], ms[p], kExact, "adam chunks m " + std::to_string(p));
+    expect_matches_cpu(vs_cpu[p], vs[p], kExact, "adam chunks v " + std::to_string(p));
+  }
+  cover("adam_step_chunks");
 }
 
 // ---- layout and indexing ----

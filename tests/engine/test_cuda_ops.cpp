@@ -20,6 +20,7 @@
 #include "engine/backend.h"
 #include "engine/nn/parameter.h"
 #include "engine/ops.h"
+#include "engine/optim/adam.h"
 #include "engine/optim/clip.h"
 #include "engine/rng.h"
 #include "engine/testing/op_table.h"
@@ -214,6 +215,44 @@ TEST(CudaTopK, MatchesTheCpuIncludingTies) {
   EXPECT_EQ(gpu.first.device(), Device::cuda(0));
   EXPECT_EQ(cpu_values.to_vector<float>(), gpu.first.to(Device::cpu()).to_vector<float>());
   EXPECT_EQ(cpu_indices.to_vector<int64_t>(), gpu.second.to(Device::cpu()).to_vector<int64_t>());
+}
+
+// ---- Adam: one launch for every parameter, the CPU's updates ----
+
+TEST(CudaAdam, OneLaunchForAllParametersUpdatesEachAsTheCpu) {
+  SKIP_WITHOUT_CUDA();
+  const Device gpu = Device::cuda(0);
+  Generator generator(21);
+  // Two groups (their own learning rates and weight decay); one parameter over two chunks.
+  const std::vector<Shape> shapes = {{70000}, {3, 5}, {1}};
+  std::vector<nn::ParameterPtr> on_cpu, on_gpu;
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    const Tensor value = randn(shapes[i], generator);
+    on_cpu.push_back(std::make_shared<nn::Parameter>("p" + std::to_string(i), nn::ParameterKind::Weight, value.clone()));
+    on_gpu.push_back(std::make_shared<nn::Parameter>("p" + std::to_string(i), nn::ParameterKind::Weight, value.to(gpu)));
+  }
+  auto make = [](const std::vector<nn::ParameterPtr>& p) {
+    return optim::Adam({optim::ParameterGroup{.name = "a", .parameters = {p[0], p[1]}, .schedule = optim::constant_schedule(1e-2)},
+                        optim::ParameterGroup{.name = "b", .parameters = {p[2]}, .schedule = optim::constant_schedule(3e-3),
+                                              .weight_decay = 0.1}},
+                       optim::AdamOptions{});
+  };
+  optim::Adam cpu_adam = make(on_cpu), gpu_adam = make(on_gpu);
+  for (int step = 0; step < 3; ++step) {
+    for (size_t i = 0; i < shapes.size(); ++i) {
+      const Tensor grad = randn(shapes[i], generator);
+      on_cpu[i]->value().set_grad(grad.clone());
+      on_gpu[i]->value().set_grad(grad.to(gpu));
+    }
+    cpu_adam.step();
+    SKIP_IF_NOT_EMULATED(gpu_adam.step());
+  }
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    const std::vector<float> expected = on_cpu[i]->value().to_vector<float>();
+    const std::vector<float> actual = on_gpu[i]->value().to(Device::cpu()).to_vector<float>();
+    ASSERT_EQ(expected.size(), actual.size());
+    for (size_t j = 0; j < expected.size(); ++j) ASSERT_EQ(expected[j], actual[j]) << "parameter " << i << " element " << j;
+  }
 }
 
 // ---- gradient clipping by global norm on the device ----

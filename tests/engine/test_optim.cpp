@@ -253,6 +253,25 @@ TEST(Schedule, RestartedScheduleStartsTheSecondScheduleAfresh) {
   expect_error_containing([] { restarted_schedule(constant_schedule(1), constant_schedule(2), 0); }, "restart step 0");
 }
 
+TEST(Adam, AStepThatThrowsChangesNothing) {
+  // Every gradient is checked before any update (Adam also queues a step's updates and applies
+  // them together at its end): a step that throws at a later parameter leaves the earlier one
+  // and the step counts as they were.
+  auto a = make_parameter("a", {1.0f}), b = make_parameter("b", {1.0f, 2.0f});
+  auto a_once = make_parameter("a", {1.0f});
+  Adam adam({a, b}, constant_schedule(0.1)), reference({a_once}, constant_schedule(0.1));
+  set_grad(a, {0.5f});
+  b->value().set_grad(from_vector<double>({0.5, 0.5}, {2}));  // float64 for a float32 weight: step() throws at b
+  EXPECT_THROW(adam.step(), Error);
+  EXPECT_EQ(a->value().to_vector<float>(), std::vector<float>{1.0f});  // nothing applied
+  EXPECT_EQ(adam.step_count(), 0);
+  set_grad(b, {0.5f, 0.5f});
+  adam.step();
+  set_grad(a_once, {0.5f});
+  reference.step();
+  EXPECT_EQ(a->value().to_vector<float>(), a_once->value().to_vector<float>());  // one update, not two
+}
+
 TEST(Adam, ResetStateStartsEveryParameterAfreshAndKeepsTheStepCount) {
   // After a reset, Adam's first update is again lr · sign(g) (bias-corrected moments of one gradient).
   auto w = make_parameter("w", {1.0f});
