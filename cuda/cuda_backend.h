@@ -11,6 +11,12 @@
 
 namespace sparsecap::cuda {
 
+// Which kernel CudaBackend::csr_linear runs. Auto: ours (a warp per weight row, the bias fused,
+// cuda/kernels/sparse.cu) for up to kOwnCsrMaxBatch rows of activations, where cuSPARSE is slower
+// than even a dense GEMM, and cuSPARSE's SpMM above. Own and CuSparse force one (benchmarks).
+enum class CsrKernel { Auto, Own, CuSparse };
+constexpr int64_t kOwnCsrMaxBatch = 16;
+
 class CudaBackend final : public Backend {
  public:
   explicit CudaBackend(int index);
@@ -19,6 +25,8 @@ class CudaBackend final : public Backend {
   AllocatorStats allocator_stats() const { return allocator_.stats(); }
   void empty_cache() { allocator_.empty_cache(); }
   LibraryHandles& handles() { return handles_; }
+  void set_csr_kernel(CsrKernel kernel) { csr_kernel_ = kernel; }
+  CsrKernel csr_kernel() const { return csr_kernel_; }
 
   std::shared_ptr<Storage> allocate(size_t bytes) override;
   void copy_within(void* dst, const void* src, size_t bytes) override;
@@ -141,6 +149,7 @@ class CudaBackend final : public Backend {
   LibraryHandles handles_;
   std::mutex copy_stream_mutex_;
   std::unique_ptr<Stream> copy_stream_;  // made on the first copy_from_host_beside
+  CsrKernel csr_kernel_ = CsrKernel::Auto;
 };
 
 // The backend of device `index` as the CudaBackend type (bench/ and tests reach the allocator

@@ -1,4 +1,5 @@
-// CudaBackend::csr_linear through cuSPARSE's generic API. Y [batch, rows] = X [batch, cols] · Wᵀ
+// CudaBackend::csr_linear: our warp-per-row kernel for small batches (cuda/kernels/sparse.cu; see
+// CsrKernel), otherwise cuSPARSE's generic API. Y [batch, rows] = X [batch, cols] · Wᵀ
 // is computed as Yᵀ = W · Xᵀ: X row-major [batch, cols] is Xᵀ column-major [cols, batch] with
 // leading dimension cols, and Y row-major is Yᵀ column-major [rows, batch] with leading dimension
 // rows, so no transposes are needed. Batch 1 runs as SpMV; larger batches as SpMM with
@@ -10,6 +11,7 @@
 #include <mutex>
 
 #include "cuda/cuda_backend.h"
+#include "cuda/kernels/sparse.h"
 #include "cuda/library_handles.h"
 #include "engine/sparse/csr_matrix.h"
 
@@ -100,6 +102,20 @@ void CudaBackend::csr_linear(const sparse::CsrMatrix& weight, const Tensor& x, c
                   "csr_linear on ", device().str(), ": expected I32 indices and F32 values (CsrMatrix::to), got ",
                   dtype_name(weight.col_idx.dtype()), " and ", dtype_name(weight.values.dtype()));
   SPARSECAP_CHECK(x.dtype() == DType::F32 && out.dtype() == DType::F32, "csr_linear: activations must be float32");
+  const bool own = csr_kernel_ == CsrKernel::Own || (csr_kernel_ == CsrKernel::Auto && batch <= kOwnCsrMaxBatch);
+  if (own) {
+    if (bias.defined()) {
+      require_here({&bias}, "csr_linear");
+      require_float32(bias, "csr_linear bias");
+    }
+    DeviceGuard guard(index_);
+    launchers::csr_linear_warp_rows(
+        static_cast<const int32_t*>(weight.row_ptr.raw_data()), static_cast<const int32_t*>(weight.col_idx.raw_data()),
+        static_cast<const float*>(weight.values.raw_data()), static_cast<const float*>(x.raw_data()),
+        bias.defined() ? static_cast<const float*>(bias.raw_data()) : nullptr, static_cast<float*>(out.raw_data()),
+        weight.rows, weight.cols, batch, stream());
+    return;
+  }
   SparseMatrixDescriptor matrix;
   create_csr_descriptor(weight, matrix);
   // The bias is added after the product (cuSPARSE's beta would need it broadcast into out first).

@@ -32,7 +32,9 @@
 #include "cuda/kernels/fused.h"
 #include "cuda/kernels/kernels.h"
 #include "cuda/kernels/launch.cuh"
+#include "cuda/kernels/sparse.h"
 #include "engine/backend.h"
+#include "engine/sparse/csr_matrix.h"
 #include "engine/tensor.h"
 
 namespace sparsecap::testing {
@@ -99,6 +101,7 @@ const std::vector<Entry>& entries() {
       {"gru_cell", {"gru_cell_kernel"}},
       {"gru_cell_backward", {"gru_cell_backward_kernel"}},
       {"beam_search_step", {"beam_search_step_kernel"}},
+      {"csr_linear_warp_rows", {"csr_warp_rows_kernel"}},
   };
   return table;
 }
@@ -1030,6 +1033,42 @@ TEST(EmulatedKernels, BeamSearchStepMatchesTheCpu) {
   EXPECT_GT(std::count(finished.begin(), finished.end(), 1), 0);
   EXPECT_LT(std::count(finished.begin(), finished.end(), 1), images);
   cover("beam_search_step");
+}
+
+TEST(EmulatedKernels, CsrWarpRowsMatchTheCpu) {
+  // 70 weight rows (nine blocks of 8 warps), 300 columns at about 90%
+  // sparsity, row 5 empty; batches within one tile, exactly one, and over two tiles.
+  const int64_t rows = 70, cols = 300;
+  std::vector<float> dense = uniform(rows * cols, -1, 1, 80);
+  const std::vector<float> keep = uniform(rows * cols, 0, 1, 81);
+  for (size_t i = 0; i < dense.size(); ++i)
+    if (keep[i] > 0.1f || static_cast<int64_t>(i) / cols == 5) dense[i] = 0.0f;
+  std::vector<int32_t> row_ptr{0}, col_idx;
+  std::vector<float> values;
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < cols; ++c)
+      if (dense[static_cast<size_t>(r * cols + c)] != 0.0f) {
+        col_idx.push_back(static_cast<int32_t>(c));
+        values.push_back(dense[static_cast<size_t>(r * cols + c)]);
+      }
+    row_ptr.push_back(static_cast<int32_t>(values.size()));
+  }
+  const sparse::CsrMatrix weight = sparse::csr_from_dense(tensor_of(dense, {rows, cols}));
+  const std::vector<float> bias = uniform(rows, -1, 1, 82);
+  for (const int64_t batch : {1, 5, 16, 37}) {
+    const std::vector<float> x = uniform(batch * cols, -1, 1, 83 + static_cast<uint32_t>(batch));
+    for (const bool with_bias : {true, false}) {
+      Tensor expected = Tensor::empty({batch, rows});
+      cpu().csr_linear(weight, tensor_of(x, {batch, cols}), with_bias ? tensor_of(bias, {rows}) : Tensor(), expected,
+                       batch);
+      std::vector<float> actual(static_cast<size_t>(batch * rows));
+      launchers::csr_linear_warp_rows(row_ptr.data(), col_idx.data(), values.data(), x.data(),
+                                      with_bias ? bias.data() : nullptr, actual.data(), rows, cols, batch, kStream);
+      expect_matches_cpu(expected, actual, kReductionTolerance,
+                         "csr batch " + std::to_string(batch) + (with_bias ? " with bias" : ""));
+    }
+  }
+  cover("csr_linear_warp_rows");
 }
 
 // ---- the coverage report (last in this file, so it runs after every entry's test) ----

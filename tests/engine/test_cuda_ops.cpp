@@ -23,6 +23,7 @@
 #include "engine/optim/adam.h"
 #include "engine/optim/clip.h"
 #include "engine/rng.h"
+#include "engine/sparse/csr_matrix.h"
 #include "engine/testing/op_table.h"
 
 namespace sparsecap::testing {
@@ -252,6 +253,28 @@ TEST(CudaAdam, OneLaunchForAllParametersUpdatesEachAsTheCpu) {
     const std::vector<float> actual = on_gpu[i]->value().to(Device::cpu()).to_vector<float>();
     ASSERT_EQ(expected.size(), actual.size());
     for (size_t j = 0; j < expected.size(); ++j) ASSERT_EQ(expected[j], actual[j]) << "parameter " << i << " element " << j;
+  }
+}
+
+// ---- csr_linear: our warp-per-row kernel up to batch 16 (cuSPARSE above, not emulated) ----
+
+TEST(CudaCsrLinear, SmallBatchesMatchTheCpu) {
+  SKIP_WITHOUT_CUDA();
+  const Device gpu = Device::cuda(0);
+  Generator generator(31);
+  Tensor dense = randn({40, 90}, generator);
+  dense = mul(dense, greater_than(rand({40, 90}, generator), 0.8));  // about 80% zeros
+  const sparse::CsrMatrix on_cpu = sparse::csr_from_dense(dense);
+  const sparse::CsrMatrix on_gpu = on_cpu.to(gpu);
+  const Tensor bias = randn({40}, generator);
+  for (const int64_t batch : {1, 7, 16}) {
+    const Tensor x = randn({batch, 90}, generator);
+    Tensor expected = Tensor::empty({batch, 40});
+    backend_for(Device::cpu()).csr_linear(on_cpu, x, bias, expected, batch);
+    Tensor actual = Tensor::empty({batch, 40}, DType::F32, gpu);
+    SKIP_IF_NOT_EMULATED(backend_for(gpu).csr_linear(on_gpu, x.to(gpu), bias.to(gpu), actual, batch));
+    const std::vector<float> e = expected.to_vector<float>(), a = actual.to(Device::cpu()).to_vector<float>();
+    for (size_t i = 0; i < e.size(); ++i) EXPECT_NEAR(a[i], e[i], 1e-4) << "batch " << batch << " element " << i;
   }
 }
 
