@@ -33,11 +33,12 @@ class RatioReporter : public benchmark::ConsoleReporter {
   }
 
  private:
-  // The name as registered: Google Benchmark appends "/real_time" for UseRealTime() benchmarks.
+  // The name as registered: Google Benchmark appends "/real_time" for UseRealTime() benchmarks
+  // and "/manual_time" for UseManualTime() ones (the GPU benchmarks, timed with CUDA events).
   static std::string registered_name(std::string name) {
-    const std::string suffix = "/real_time";
-    if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
-      name.resize(name.size() - suffix.size());
+    for (const std::string suffix : {"/real_time", "/manual_time"})
+      if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+        name.resize(name.size() - suffix.size());
     return name;
   }
 
