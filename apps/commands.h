@@ -16,5 +16,6 @@ void add_export_command(CLI::App& app);
 void add_gates_command(CLI::App& app);
 void add_pretrain_encoder_command(CLI::App& app);
 void add_sweep_command(CLI::App& app);
+void add_profile_command(CLI::App& app);
 
 }  // namespace sparsecap::apps

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   sparsecap::apps::add_gates_command(app);
   sparsecap::apps::add_pretrain_encoder_command(app);
   sparsecap::apps::add_sweep_command(app);
+  sparsecap::apps::add_profile_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,5 +1,7 @@
 #include "engine/backend.h"
 
+#include <array>
+#include <atomic>
 #include <cmath>
 
 #include "engine/cpu/cpu_backend.h"
@@ -8,6 +10,15 @@ namespace sparsecap {
 
 namespace {
 thread_local bool indices_checked_on_host = false;
+
+// What replace_backend_for installed: slot 0 the CPU, slot 1 + i cuda:i. Read on every
+// backend_for, so an atomic load rather than a lock.
+std::array<std::atomic<Backend*>, 1 + kReplaceableCudaDevices> replacements{};
+
+std::atomic<Backend*>* replacement_slot(Device device) {
+  const int slot = device.is_cpu() ? 0 : 1 + device.index;
+  return slot >= 0 && slot < static_cast<int>(replacements.size()) ? &replacements[static_cast<size_t>(slot)] : nullptr;
+}
 }  // namespace
 
 IndicesCheckedOnHost::IndicesCheckedOnHost() : previous_(indices_checked_on_host) { indices_checked_on_host = true; }
@@ -64,8 +75,17 @@ void Backend::csr_linear(const sparse::CsrMatrix&, const Tensor&, const Tensor&,
 }
 
 Backend& backend_for(Device device) {
+  if (const std::atomic<Backend*>* slot = replacement_slot(device))
+    if (Backend* replacement = slot->load(std::memory_order_acquire)) return *replacement;
   if (device.is_cpu()) return cpu::cpu_backend();
   return cuda_device_backend(device.index);
+}
+
+Backend* replace_backend_for(Device device, Backend* replacement) {
+  std::atomic<Backend*>* slot = replacement_slot(device);
+  SPARSECAP_CHECK(slot != nullptr, "cannot replace the backend of ", device.str(), ": only cuda:0 to cuda:",
+                  kReplaceableCudaDevices - 1, " can be replaced");
+  return slot->exchange(replacement, std::memory_order_acq_rel);
 }
 
 }  // namespace sparsecap

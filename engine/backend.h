@@ -246,6 +246,14 @@ class Backend {
 // The backend for a device. CUDA throws "built without CUDA" in a CPU-only build.
 Backend& backend_for(Device device);
 
+// Makes backend_for(device) return `replacement` (nullptr: the device's own backend again) and
+// returns the replacement in place before, nullptr when there was none. The profiler
+// (engine/profiling/backend_profiler.h) routes a device's calls through its timing decorator this
+// way while a profiled region runs. CUDA devices from index kReplaceableCudaDevices up cannot be
+// replaced (throws).
+Backend* replace_backend_for(Device device, Backend* replacement);
+constexpr int kReplaceableCudaDevices = 64;
+
 // The backend of CUDA device `index`. The CUDA side of the build defines it (cuda/device_info.cpp;
 // in a CPU-only build cuda/stub/no_cuda.cpp, which throws "built without CUDA"), so the engine
 // reaches the CUDA backend without including anything from cuda/.

@@ -244,8 +244,11 @@ models::CaptionerInputs Trainer::training_inputs(const DeviceBatch& batch) {
   return frozen_features_ ? frozen_features_->fill(batch.host, batch.inputs) : batch.inputs;
 }
 
-StepLosses Trainer::step(const data::CaptionBatch& batch) {
-  keep_unread(train_step(device_batch(batch, device_.device)));
+StepLosses Trainer::step(const data::CaptionBatch& batch) { return step(device_batch(batch, device_.device)); }
+
+StepLosses Trainer::step(const DeviceBatch& batch) {
+  if (position_.step == 0 && method_->initial_gradient_batches() > 0) observe_initial_gradients();
+  keep_unread(train_step(batch));
   return read_losses();
 }
 

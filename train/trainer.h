@@ -88,14 +88,20 @@ class Trainer {
   TrainSummary run();
 
   // One optimizer step on `batch` (the position advances), its losses read at once. Throws
-  // TrainingDiverged on a non-finite loss, before the weights change.
+  // TrainingDiverged on a non-finite loss, before the weights change. The first step runs the
+  // method's initial-gradient passes first, as run() does.
   StepLosses step(const data::CaptionBatch& batch);
+  // The same on a batch already on the run's device (device_batch), so that a caller can time the
+  // step without the batch's copy (sparsecap profile); a batch may be stepped on more than once.
+  StepLosses step(const DeviceBatch& batch);
   // Greedy captions of the validation images, CIDEr-D, and the best checkpoint when it improved
   // (among checkpoints at the method's target sparsity). Logs one record.
   void validate();
   void save_checkpoint(const std::filesystem::path& path);
 
   const RunConfig& config() const { return config_; }  // resolved
+  // The data set and vocabulary the run trains on.
+  const RunData& run_data() const { return run_data_; }
   // Where the run computes, and why (train/device_choice.h).
   const DeviceChoice& device() const { return device_; }
   models::Captioner& model() { return *model_; }

@@ -3,6 +3,7 @@
 #include "cuda/cuda_runtime_info.h"
 #include "engine/backend.h"
 #include "engine/error.h"
+#include "engine/profiling/interval_clock.h"
 
 namespace sparsecap::cuda {
 
@@ -35,3 +36,11 @@ Backend& cuda_device_backend(int index) {
 }
 
 }  // namespace sparsecap
+
+namespace sparsecap::profiling {
+
+std::unique_ptr<IntervalClock> cuda_event_clock(int index) {
+  throw Error(detail::concat("cuda:", index, " profiling requested but sparsecap was built without CUDA"));
+}
+
+}  // namespace sparsecap::profiling

@@ -262,6 +262,7 @@ def build_corpus(binary, work):
         return os.path.join(work, "never", str(next(outs)))
 
     generic_json_cases("config", lambda p: ["train", "--config", p, "--out", out_dir()], cases_dir)
+    generic_json_cases("profile_config", lambda p: ["profile", "--config", p], cases_dir)
 
     def config_with(section, key, value, label=None):
         bad = json.loads(json.dumps(config))

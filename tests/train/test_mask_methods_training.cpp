@@ -116,6 +116,22 @@ TEST_F(MaskMethodTraining, SnipPrunesBeforeTheFirstStepFromTheInitialGradients) 
   EXPECT_NEAR(load_trained_run(run_dir).sparsity.sparsity(), 0.9, 1e-3);
 }
 
+// Stepping the trainer by hand (sparsecap profile does) observes the initial gradients too.
+TEST_F(MaskMethodTraining, SnipObservesItsBatchesBeforeTheFirstHandMadeStep) {
+  const RunConfig run = config({{"method", "snip"}, {"target_sparsity", 0.9}, {"batches", 2}});
+  Trainer trainer(run, TrainOptions{root_ / "snip_by_hand"});
+  data::CaptionBatchLoader loader(trainer.run_data().dataset, trainer.run_data().vocabulary,
+                                  batch_options(trainer.config().data, trainer.model().input_kinds(),
+                                                data::Split::Train, trainer.config().optim.seed, true));
+  loader.start_epoch(0);
+  const DeviceBatch batch = device_batch(*loader.next_batch(), trainer.device().device);
+  trainer.step(batch);
+  trainer.step(batch);  // a batch on the device may be stepped on again
+  EXPECT_EQ(dynamic_cast<const pruning::SnipPruning&>(trainer.method()).observed_batches(), 2);
+  EXPECT_EQ(trainer.position().step, 2);
+  EXPECT_NEAR(trainer.method().sparsity().sparsity(), 0.9, 1e-3);
+}
+
 TEST_F(MaskMethodTraining, LotteryRetrainsTheTicketFromTheInitialisation) {
   // T = 8, reset_fraction 0.5: dense steps 1-4, masks and reset before step 5, retrained 5-8.
   const RunConfig run = config({{"method", "lottery"}, {"target_sparsity", 0.8}, {"reset_fraction", 0.5}});
