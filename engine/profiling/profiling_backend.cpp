@@ -326,6 +326,12 @@ void ProfilingBackend::adam_step(Tensor& param, const Tensor& grad, Tensor& m, T
         [&] { inner_.adam_step(param, grad, m, v, step); });
 }
 
+void ProfilingBackend::adam_step_many(const std::vector<AdamUpdate>& updates) {
+  double bytes = 0;
+  for (const AdamUpdate& u : updates) bytes += 2.0 * bytes_of({&u.param, &u.m, &u.v}) + bytes_of({&u.grad});
+  timed(device_bytes("adam_step_many", bytes), [&] { inner_.adam_step_many(updates); });
+}
+
 // ---- pruning and recurrent cells ----
 
 void ProfilingBackend::gated_weight(const Tensor& weight, const Tensor& gate, Tensor& out,

@@ -86,6 +86,7 @@ class ProfilingBackend final : public Backend {
                        Tensor& dx, const Pool2dShape& shape) override;
 
   void adam_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamStep& step) override;
+  void adam_step_many(const std::vector<AdamUpdate>& updates) override;
 
   void gated_weight(const Tensor& weight, const Tensor& gate, Tensor& out, const kernels::GateDraw& draw) override;
   void gated_weight_backward(const Tensor& grad_out, const Tensor& weight, const Tensor& gate, Tensor& grad_weight,
