@@ -7,7 +7,8 @@
 //
 // A plain main rather than Google Benchmark: one step takes a second or more on a small CPU, so the
 // step count is fixed on the command line instead of chosen by the library, and the trainer part
-// is a whole run, not a loop body. Ratios are printed as the other benchmarks print theirs.
+// is a whole run, not a loop body. Ratios are printed as the other benchmarks print theirs. The
+// step itself is bench/train_step.h, shared with bench_train_libtorch.
 //
 // Usage: bench_train [--device cpu|cuda|all] [--warmup N] [--steps N] [--part step|trainer|all]
 // Defaults: 1 warm-up and 3 timed steps on the CPU (28 steps in all: under a minute on 2 idle
@@ -15,7 +16,6 @@
 // Exit status: 0; 1 when the trainer check fails on a GPU; 2 for --device cuda without a GPU or a
 // bad option.
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -23,7 +23,6 @@
 #include <fstream>
 #include <memory>
 #include <optional>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -31,17 +30,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/train_step.h"
 #include "cuda/cuda_runtime_info.h"
 #include "engine/backend.h"
 #include "engine/cpu/cpu_info.h"
-#include "engine/ops.h"
-#include "engine/optim/adam.h"
-#include "engine/optim/clip.h"
-#include "engine/optim/schedule.h"
-#include "engine/rng.h"
-#include "models/captioner_registry.h"
-#include "models/soft_attention.h"
-#include "pruning/method_registry.h"
 #include "train/batch_tensors.h"
 #include "train/dataset_setup.h"
 #include "train/run_directory.h"
@@ -52,8 +44,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The configuration.
-constexpr int64_t kImages = 32, kSeqPerImage = 5, kImageSize = 64, kVocabulary = 1000, kMaxWords = 16;
 // The trainer must log at least this share of the bare step's images/s on a GPU.
 constexpr double kTrainerBar = 0.9;
 
@@ -103,109 +93,6 @@ Options parse_options(int argc, char** argv) {
   if (options.warmup.value_or(0) < 0 || options.steps.value_or(1) < 1) usage("--warmup must be >= 0 and --steps >= 1");
   return options;
 }
-
-double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-// The model section of configs/sa_*.json: MobileNet-V1 x0.5 with the stride-8 blocks (an 8x8
-// attention memory at 64 px), LSTM 512, attention 512, embedding 256. The vocabulary comes with
-// the model's construction.
-nlohmann::json soft_attention_section() {
-  models::SoftAttentionConfig config;
-  config.encoder.width_multiplier = 0.5;
-  config.encoder.blocks = models::mobilenet_v1_stride8_blocks();
-  config.decoder.cell = models::CellType::Lstm;
-  config.decoder.hidden_size = 512;
-  config.decoder.attention_size = 512;
-  config.decoder.embedding_size = 256;
-  nlohmann::json section = config;
-  section.erase("tokens");
-  section["decoder"].erase("vocabulary_size");
-  section["type"] = "soft_attention";
-  return section;
-}
-
-// "none" or Supermask with the reference's target (the step's cost does not depend on it).
-nlohmann::json pruning_section(bool supermask) {
-  return supermask ? nlohmann::json{{"method", "supermask"}, {"target_sparsity", 0.9}}
-                   : nlohmann::json{{"method", "none"}};
-}
-
-// What one step reads, as host tensors: the trainer's batches arrive on the host too, so the bare
-// step pays the same copy to the device.
-struct StepBatch {
-  Tensor images;    // F32 [images, 3, size, size]
-  Tensor captions;  // I64 [images * seq_per_img, T]: BOS w.. EOS PAD..
-  int64_t seq_per_img = kSeqPerImage;
-};
-
-// Random pixels and captions of 8..max_words words drawn from [4, vocabulary).
-StepBatch random_batch(int64_t vocabulary, uint64_t seed) {
-  const models::SpecialTokens tokens;
-  const int64_t rows = kImages * kSeqPerImage, length = kMaxWords + 2;
-  std::mt19937_64 random(seed);
-  std::uniform_int_distribution<int64_t> word(4, vocabulary - 1), words(8, kMaxWords);
-  std::vector<int64_t> captions(static_cast<size_t>(rows * length), tokens.pad);
-  for (int64_t row = 0; row < rows; ++row) {
-    int64_t* caption = captions.data() + row * length;
-    const int64_t count = words(random);
-    caption[0] = tokens.bos;
-    for (int64_t i = 1; i <= count; ++i) caption[i] = word(random);
-    caption[count + 1] = tokens.eos;
-  }
-  Generator generator(seed);
-  return {.images = randn({kImages, 3, kImageSize, kImageSize}, generator),
-          .captions = from_vector(captions, {rows, length})};
-}
-
-// A captioner on `device` with its optimizer and pruning method, stepping as Trainer::step does.
-class TrainingStep {
- public:
-  TrainingStep(const nlohmann::json& model_section, int64_t vocabulary, const nlohmann::json& pruning,
-               const train::OptimConfig& optim, Device device, int64_t total_steps)
-      : device_(device), clip_value_(optim.clip_value) {
-    Generator initialisation(optim.seed);
-    model_ = models::make_captioner(model_section, {.size = vocabulary, .tokens = {}}, initialisation);
-    // Before the optimizer and the gates: both allocate their state on the parameters' device.
-    model_->to(device);
-    method_ = pruning::make_pruning_method(pruning, {.total_steps = total_steps, .seed = optim.seed});
-    optimizer_ = std::make_unique<optim::Adam>(
-        model_->parameters(), optim::cosine_schedule(optim.learning_rate, optim.learning_rate_floor, total_steps),
-        optim::AdamOptions{.beta1 = optim.beta1, .beta2 = optim.beta2, .eps = optim.eps,
-                           .weight_decay = optim.weight_decay});
-    method_->begin(model_->prunable_parameters(), *optimizer_);
-  }
-
-  // Trainer::step's order, with its loss reads: before backward on the CPU (the divergence check),
-  // none on a GPU, where the trainer reads the losses at log records only. The captions stay on
-  // the host, as the trainer keeps them.
-  void run(const StepBatch& batch) {
-    ++step_;
-    model_->train();
-    method_->before_step(step_);
-    optimizer_->zero_grad();
-    const models::CaptionerInputs inputs(batch.images.to(device_));
-    const Tensor caption_loss = model_->loss(inputs, batch.captions, batch.seq_per_img);
-    Tensor total_loss = caption_loss;
-    const Tensor extra = method_->extra_loss(step_);
-    if (extra.defined()) total_loss = add(caption_loss, extra);
-    if (device_.is_cpu() && (!std::isfinite(caption_loss.item()) || !std::isfinite(total_loss.item())))
-      throw Error("bench_train: the loss is not finite at step " + std::to_string(step_));
-    total_loss.backward();
-    if (clip_value_ > 0) optim::clip_grad_value(optimizer_->parameters(), clip_value_);
-    optimizer_->step();
-    method_->after_optimizer_step(step_);
-  }
-
- private:
-  Device device_;
-  double clip_value_;
-  int64_t step_ = 0;
-  std::unique_ptr<models::Captioner> model_;
-  std::unique_ptr<pruning::PruningMethod> method_;
-  std::unique_ptr<optim::Adam> optimizer_;
-};
 
 // Seconds per step over `steps` steps after `warmup` untimed ones. The device is synchronised
 // before each clock reading: a GPU step returns before its last kernels finish.
