@@ -444,22 +444,15 @@ TEST(RelationTransformerCaptioner, RegionSumFollowsTheEquationsAndIgnoresPadding
   EXPECT_GT(magnitude, 0.0);
 }
 
-TEST(RelationTransformerCaptioner, BeamOfOneIsGreedyDecoding) {
+TEST(RelationTransformerCaptioner, BeamOfOneIsGreedyDecodingAndTheDeviceBookkeepingGivesTheHostsCaptions) {
   Generator generator(7);
   RelationTransformerConfig config = tiny_config();
   config.vocabulary_size = 30;
   RelationTransformerCaptioner model(config, generator);
   model.eval();
-  captioner_checks::expect_beam_one_is_greedy(model, region_inputs({3, 1, 2, 3, 2}, 3, 6, generator, DType::F32), 10);
-}
-
-TEST(RelationTransformerCaptioner, DeviceBookkeepingGivesTheHostsCaptions) {
-  Generator generator(7);
-  RelationTransformerConfig config = tiny_config();
-  config.vocabulary_size = 30;
-  RelationTransformerCaptioner model(config, generator);
-  model.eval();
-  captioner_checks::expect_device_bookkeeping_matches_host(model, region_inputs({3, 1, 2, 3, 2}, 3, 6, generator, DType::F32), 10);
+  const CaptionerInputs inputs = region_inputs({3, 1, 2, 3, 2}, 3, 6, generator, DType::F32);
+  captioner_checks::expect_beam_one_is_greedy(model, inputs, 10);
+  captioner_checks::expect_device_bookkeeping_matches_host(model, inputs, 10);
 }
 
 TEST(RelationTransformerCaptioner, SupermaskGatesEveryWeightMatrixAndEmbeddingOnly) {

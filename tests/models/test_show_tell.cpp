@@ -234,22 +234,15 @@ TEST(ShowTellCaptioner, TeacherForcingEqualsStepByStepDecoding) {
   }
 }
 
-TEST(ShowTellCaptioner, BeamOfOneIsGreedyDecoding) {
+TEST(ShowTellCaptioner, BeamOfOneIsGreedyDecodingAndTheDeviceBookkeepingGivesTheHostsCaptions) {
   Generator generator(7);
   ShowTellConfig config = tiny_config();
   config.decoder.vocabulary_size = 30;
   ShowTellCaptioner model(config, generator);
   model.eval();
-  captioner_checks::expect_beam_one_is_greedy(model, randn({5, 3, 16, 16}, generator), 10);
-}
-
-TEST(ShowTellCaptioner, DeviceBookkeepingGivesTheHostsCaptions) {
-  Generator generator(7);
-  ShowTellConfig config = tiny_config();
-  config.decoder.vocabulary_size = 30;
-  ShowTellCaptioner model(config, generator);
-  model.eval();
-  captioner_checks::expect_device_bookkeeping_matches_host(model, randn({5, 3, 16, 16}, generator), 10);
+  const CaptionerInputs inputs = randn({5, 3, 16, 16}, generator);
+  captioner_checks::expect_beam_one_is_greedy(model, inputs, 10);
+  captioner_checks::expect_device_bookkeeping_matches_host(model, inputs, 10);
 }
 
 TEST(ShowTellCaptioner, SupermaskGatesEveryWeightMatrixAndEmbeddingOnly) {

@@ -414,22 +414,15 @@ TEST(UpDownCaptioner, TeacherForcingEqualsStepByStepDecoding) {
   captioner_checks::expect_decoding_matches_teacher_forcing(model, inputs, tiny_captions(), 2, logits, 1e-12);
 }
 
-TEST(UpDownCaptioner, BeamOfOneIsGreedyDecoding) {
+TEST(UpDownCaptioner, BeamOfOneIsGreedyDecodingAndTheDeviceBookkeepingGivesTheHostsCaptions) {
   Generator generator(7);
   UpDownConfig config = tiny_config();
   config.vocabulary_size = 30;
   UpDownCaptioner model(config, generator);
   model.eval();
-  captioner_checks::expect_beam_one_is_greedy(model, region_inputs({3, 1, 2, 3, 2}, 3, 6, generator, DType::F32), 10);
-}
-
-TEST(UpDownCaptioner, DeviceBookkeepingGivesTheHostsCaptions) {
-  Generator generator(7);
-  UpDownConfig config = tiny_config();
-  config.vocabulary_size = 30;
-  UpDownCaptioner model(config, generator);
-  model.eval();
-  captioner_checks::expect_device_bookkeeping_matches_host(model, region_inputs({3, 1, 2, 3, 2}, 3, 6, generator, DType::F32), 10);
+  const CaptionerInputs inputs = region_inputs({3, 1, 2, 3, 2}, 3, 6, generator, DType::F32);
+  captioner_checks::expect_beam_one_is_greedy(model, inputs, 10);
+  captioner_checks::expect_device_bookkeeping_matches_host(model, inputs, 10);
 }
 
 TEST(UpDownCaptioner, SupermaskGatesEveryWeightMatrixAndEmbeddingOnly) {
