@@ -10,6 +10,10 @@
 //     a visible GPU only.
 // Ratios (dense time / sparse time, > 1: sparse is faster) are printed at the end, from each
 // benchmark's fastest repetition under --benchmark_repetitions=N.
+//
+// --csr_paths=avx2,avx512 (or portable, or all: every path this CPU has) runs the CSR kernel on
+// each listed instruction-set path (engine/cpu/csr_path.h) as its own benchmarks, csr_f32_<path>
+// and csr_f16_<path>, with ratio tables per path; the default is the widest path alone.
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 #include <omp.h>
@@ -18,7 +22,9 @@
 #include <Eigen/SparseCore>
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <set>
@@ -51,6 +57,22 @@ const std::vector<MatrixShape> kShapes = {
     {2048, 512, "cache"}, {8192, 2048, "DRAM"}, {10000, 512, "DRAM"}, {2048, 3072, "DRAM"}};
 const std::vector<int64_t> kBatches = {1, 3, 16, 64};
 const std::vector<double> kSparsities = {0.5, 0.8, 0.9, 0.95, 0.975, 0.99};
+const cpu::CsrPath kAllCsrPaths[] = {cpu::CsrPath::kPortable, cpu::CsrPath::kAvx2, cpu::CsrPath::kAvx512};
+
+// "portable", "avx2", "avx512": the path's part of benchmark names and of --csr_paths.
+std::string path_tag(cpu::CsrPath path) {
+  switch (path) {
+    case cpu::CsrPath::kPortable: return "portable";
+    case cpu::CsrPath::kAvx2: return "avx2";
+    case cpu::CsrPath::kAvx512: return "avx512";
+  }
+  return "unknown";
+}
+
+// "csr_f32_avx2": the CSR benchmarks of one value type on one path.
+std::string csr_who(const char* values, cpu::CsrPath path) {
+  return std::string("csr_") + values + "_" + path_tag(path);
+}
 
 std::string shape_tag(const MatrixShape& s) { return std::to_string(s.rows) + "x" + std::to_string(s.cols); }
 std::string sparsity_tag(double sparsity) {
@@ -125,10 +147,12 @@ Tensor activations(int64_t batch, int64_t cols) {
   return randn({batch, cols}, generator);
 }
 
-void add_csr_benchmark(const std::string& who, const MatrixShape& s, double sparsity, int64_t batch) {
+void add_csr_benchmark(const char* values, cpu::CsrPath path, const MatrixShape& s, double sparsity, int64_t batch) {
+  const std::string who = csr_who(values, path);
   benchmark::RegisterBenchmark(registered_name(sparse_name(who, s, sparsity, batch)).c_str(), [=](benchmark::State& state) {
+    cpu::set_csr_kernels_path(path);
     const SparseCase& c = sparse_case(s, sparsity);
-    const sparse::CsrMatrix& csr = who == "csr_f16" ? c.csr_f16 : c.csr_f32;
+    const sparse::CsrMatrix& csr = std::string(values) == "f16" ? c.csr_f16 : c.csr_f32;
     const Tensor x = activations(batch, s.cols);
     Tensor out = Tensor::empty({batch, s.rows});
     const Tensor bias = zeros({s.rows});
@@ -230,6 +254,7 @@ std::string decoder_name(const std::string& who, const std::string& mode, double
 // mode "latency": 1 image, beam 3 (3 rows per step); mode "throughput": 50 images, 1 row each.
 void add_decoder_benchmark(const std::string& who, const std::string& mode, double sparsity) {
   benchmark::RegisterBenchmark(registered_name(decoder_name(who, mode, sparsity)).c_str(), [=](benchmark::State& state) {
+    cpu::set_csr_kernels_path(cpu::csr_best_path());
     NoGradGuard no_grad;
     auto model = decoder_model(sparsity, who == "dense", who == "csr_f16" ? DType::F16 : DType::F32);
     const int64_t images = mode == "latency" ? 1 : 50, rows = mode == "latency" ? 3 : 50;
@@ -295,8 +320,9 @@ void print_kernel_ratios(const RatioReporter& reporter, const std::string& who, 
       std::printf("%-22s", (shape_tag(s) + " " + s.residence + " b" + std::to_string(batch)).c_str());
       for (double sparsity : kSparsities) {
         const double candidate = reporter.seconds(sparse_name(who, s, sparsity, batch));
-        const double base = baseline == "eigen" ? reporter.seconds(sparse_name("eigen", s, sparsity, batch))
-                                                : reporter.seconds(dense_name(baseline, s, batch));
+        const bool sparse_baseline = baseline == "eigen" || baseline.rfind("csr_", 0) == 0;
+        const double base = sparse_baseline ? reporter.seconds(sparse_name(baseline, s, sparsity, batch))
+                                            : reporter.seconds(dense_name(baseline, s, batch));
         if (candidate > 0 && base > 0)
           std::printf(" %8.2fx", base / candidate);
         else
@@ -304,6 +330,54 @@ void print_kernel_ratios(const RatioReporter& reporter, const std::string& who, 
       }
       std::printf("\n");
     }
+}
+
+void print_path_ratios(const RatioReporter& reporter, cpu::CsrPath path) {
+  const std::string f32 = csr_who("f32", path), f16 = csr_who("f16", path);
+  std::printf("\n==== CSR kernel, %s path ====\n", cpu::csr_path_name(path));
+  print_kernel_ratios(reporter, f32, "dnnl_sgemm");
+  print_kernel_ratios(reporter, f32, "openblas_sgemv");
+  print_kernel_ratios(reporter, f16, "dnnl_sgemm");
+  print_kernel_ratios(reporter, f32, "eigen");
+  print_kernel_ratios(reporter, f16, "eigen");
+  print_kernel_ratios(reporter, f16, f32);
+}
+
+[[noreturn]] void exit_with_usage_error(const std::string& message) {
+  std::fprintf(stderr, "bench_sparse: %s\n", message.c_str());
+  std::exit(2);
+}
+
+// The paths --csr_paths names, comma-separated ("all": every path this CPU has), or the widest
+// alone; exits with a message on another argument, an unknown name or a path this CPU lacks.
+std::vector<cpu::CsrPath> requested_csr_paths(int argc, char** argv) {
+  const std::string flag = "--csr_paths=";
+  std::string list;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg.rfind(flag, 0) != 0) exit_with_usage_error("unknown argument " + arg);
+    list = arg.substr(flag.size());
+  }
+  if (list.empty()) return {cpu::csr_best_path()};
+  std::vector<cpu::CsrPath> paths;
+  if (list == "all") {
+    for (cpu::CsrPath path : kAllCsrPaths)
+      if (cpu::csr_path_available(path)) paths.push_back(path);
+    return paths;
+  }
+  for (size_t begin = 0; begin <= list.size();) {
+    const size_t end = std::min(list.find(',', begin), list.size());
+    const std::string name = list.substr(begin, end - begin);
+    const auto* path = std::find_if(std::begin(kAllCsrPaths), std::end(kAllCsrPaths),
+                                    [&](cpu::CsrPath candidate) { return path_tag(candidate) == name; });
+    if (path == std::end(kAllCsrPaths))
+      exit_with_usage_error("--csr_paths: unknown path '" + name + "' (portable, avx2, avx512 or all)");
+    if (!cpu::csr_path_available(*path))
+      exit_with_usage_error(std::string("this CPU cannot run the ") + cpu::csr_path_name(*path) + " path");
+    paths.push_back(*path);
+    begin = end + 1;
+  }
+  return paths;
 }
 
 void print_decoder_ratios(const RatioReporter& reporter) {
@@ -327,16 +401,23 @@ void print_decoder_ratios(const RatioReporter& reporter) {
 int main(int argc, char** argv) {
   using namespace sparsecap::bench;
   benchmark::Initialize(&argc, argv);
-  std::printf("machine: %s, %d hardware threads, %d OpenMP threads, CSR kernel: %s, dense: %s\n",
-              sparsecap::cpu::cpu_model().c_str(), omp_get_num_procs(), omp_get_max_threads(),
-              sparsecap::cpu::csr_kernels_use_avx512() ? "AVX-512" : "portable", sparsecap::cpu::gemm_library().c_str());
+  const std::vector<sparsecap::cpu::CsrPath> paths = requested_csr_paths(argc, argv);
+  std::string path_names;
+  for (sparsecap::cpu::CsrPath path : paths)
+    path_names += std::string(path_names.empty() ? "" : ", ") + sparsecap::cpu::csr_path_name(path);
+  std::printf("machine: %s, %d hardware threads, %d OpenMP threads, CSR kernel paths: %s (decoder step: %s), "
+              "dense: %s\n",
+              sparsecap::cpu::cpu_model().c_str(), omp_get_num_procs(), omp_get_max_threads(), path_names.c_str(),
+              sparsecap::cpu::csr_path_name(sparsecap::cpu::csr_best_path()), sparsecap::cpu::gemm_library().c_str());
   const bool gpu = gpu_twins_available();
   for (const MatrixShape& s : kShapes) {
     for (int64_t batch : kBatches) add_dense_benchmarks(s, batch);
     for (double sparsity : kSparsities)
       for (int64_t batch : kBatches) {
-        add_csr_benchmark("csr_f32", s, sparsity, batch);
-        add_csr_benchmark("csr_f16", s, sparsity, batch);
+        for (sparsecap::cpu::CsrPath path : paths) {
+          add_csr_benchmark("f32", path, s, sparsity, batch);
+          add_csr_benchmark("f16", path, s, sparsity, batch);
+        }
         add_eigen_benchmark(s, sparsity, batch);
 #if SPARSECAP_WITH_CUDA
         if (gpu) add_gpu_benchmarks(s, sparsity, batch);
@@ -353,11 +434,7 @@ int main(int argc, char** argv) {
   }
   FastestRepetitionReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
-  print_kernel_ratios(reporter, "csr_f32", "dnnl_sgemm");
-  print_kernel_ratios(reporter, "csr_f32", "openblas_sgemv");
-  print_kernel_ratios(reporter, "csr_f16", "dnnl_sgemm");
-  print_kernel_ratios(reporter, "csr_f32", "eigen");
-  print_kernel_ratios(reporter, "csr_f16", "eigen");
+  for (sparsecap::cpu::CsrPath path : paths) print_path_ratios(reporter, path);
   print_decoder_ratios(reporter);
 #if SPARSECAP_WITH_CUDA
   if (gpu) print_kernel_ratios(reporter, "gpu_cusparse", "gpu_cublas");

@@ -2,34 +2,21 @@
 // What the hand-written AVX-512 kernels (csr_linear.cpp, sliced_multiply.cpp) share. They are
 // compiled with a target attribute and chosen at run time, because the build does not assume
 // -march (engine/CMakeLists.txt): binaries stay baseline x86-64.
-#include <cpuid.h>
 #include <immintrin.h>
 
 #include <cstdint>
 
-// GCC 12's AVX-512 headers seed intrinsics with _mm512_undefined_*(), which -Wmaybe-uninitialized
-// (and, in the sanitizer build, -Wuninitialized) reports as uninitialised use inside the headers
-// (a false positive, GCC bug 105593).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#endif
+#include "engine/cpu/avx2.h"  // cpu_has_f16c, the GCC 12 diagnostics pragmas
 
 #define SPARSECAP_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,fma,f16c")))
 
 namespace sparsecap::cpu {
 
-// F16C from CPUID leaf 1 (clang 14's __builtin_cpu_supports does not know "f16c").
-inline bool cpu_has_f16c() {
-  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-  return __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & bit_F16C) != 0;
-}
-
-// Whether this CPU has what SPARSECAP_AVX512 functions use (AVX-512 F/BW/VL, FMA, F16C).
+// Whether this CPU has what SPARSECAP_AVX512 functions use (AVX-512 F/BW/VL, FMA, F16C), and the
+// SPARSECAP_AVX2 functions they call.
 inline bool cpu_has_avx512() {
   static const bool supported = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                                __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma") &&
-                                cpu_has_f16c();
+                                __builtin_cpu_supports("avx512vl") && cpu_has_avx2();
   return supported;
 }
 

@@ -4,18 +4,13 @@
 // models reach it through Backend::csr_linear.
 #include <cstdint>
 
+#include "engine/cpu/csr_path.h"
 #include "engine/sparse/csr_matrix.h"
 
 namespace sparsecap::cpu {
 
-// `bias` may be null. x, bias and out are float32 host arrays; out must not alias x.
+// `bias` may be null. x, bias and out are float32 host arrays; out must not alias x. Runs on
+// csr_kernels_path() (csr_path.h).
 void csr_linear_f32(const sparse::CsrMatrix& weight, const float* x, const float* bias, float* out, int64_t batch);
-
-// Whether the AVX-512 kernels run on this CPU (else the portable loops do).
-bool csr_kernels_use_avx512();
-
-// For tests: run the portable loops (what CPUs without AVX-512 run) even where AVX-512 is
-// available, until called again with false. Do not call while a product is running.
-void csr_kernels_force_portable(bool force);
 
 }  // namespace sparsecap::cpu

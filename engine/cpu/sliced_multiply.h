@@ -3,16 +3,17 @@
 // within windows of 256 rows, sixteen rows to a slice, each slice stored step by step (entry k of
 // its sixteen rows side by side, shorter rows padded with zeros). A slice has one loop instead of
 // sixteen: on CSR, at high sparsity a row holds a handful of non-zeros and its per-row loop cost
-// more than the arithmetic. Two kernels walk the slices:
-//  - batch 1 to 4 (greedy and beam-search decoding): a step is one 16-wide gather of x and one FMA
-//    per activation row;
-//  - larger batches: activation rows in blocks of 16 (x transposed to [cols][16] per block), a step
-//    is one broadcast FMA per slice row into its 16-lane sum; the sums of a window are transposed
-//    and put back into row order through a per-window buffer.
+// more than the arithmetic. Two kernels walk the slices, each on AVX-512 and on AVX2 (csr_path.h):
+//  - batch 1 to 4 (greedy and beam-search decoding): a step is one 16-wide gather of x (two 8-wide
+//    on AVX2) and one FMA per activation row;
+//  - larger batches: activation rows in blocks of 16 (8 on AVX2; x transposed to [cols][16] or
+//    [cols][8] per block), a step is one broadcast FMA per slice row into its block-wide sum; the
+//    sums of a window are transposed and put back into row order through a per-window buffer.
 // The layout is built from the CSR arrays on first use and kept with the matrix
 // (CsrMatrix::derived_layout): the file format is CSR.
 #include <cstdint>
 
+#include "engine/cpu/csr_path.h"
 #include "engine/sparse/csr_matrix.h"
 
 namespace sparsecap::cpu {
@@ -23,8 +24,9 @@ namespace sparsecap::cpu {
 constexpr int64_t kSlicedGatherMaxBatch = 4;
 
 // out [batch, rows] = x [batch, cols] · Wᵀ + bias for a CPU CSR weight W [rows, cols] (U16 or
-// I32 indices, F16 or F32 values); `bias` may be null; out must not alias x. Requires
-// cpu_has_avx512() (avx512.h).
-void sliced_multiply(const sparse::CsrMatrix& weight, const float* x, const float* bias, float* out, int64_t batch);
+// I32 indices, F16 or F32 values); `bias` may be null; out must not alias x. Runs on `path`: kAvx512
+// or kAvx2, which this CPU must have.
+void sliced_multiply(CsrPath path, const sparse::CsrMatrix& weight, const float* x, const float* bias, float* out,
+                     int64_t batch);
 
 }  // namespace sparsecap::cpu

@@ -1,19 +1,32 @@
 // CSR matrices: dense round trip, index and value dtypes, every invariant violation, and the CPU
 // sparse linear kernel against a dense float64 reference across the kernel's code paths (short
 // and long rows, the sliced gather and block kernels, SpMV, SpMM and SpMV-per-activation-row
-// batches, one and two threads, F16 and F32 values, U16 and I32 indices).
+// batches, one and two threads, F16 and F32 values, U16 and I32 indices), each on every
+// instruction-set path (portable, AVX2, AVX-512) this CPU has; the others are skipped, by name.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <iterator>
+#include <optional>
+#include <ostream>
+#include <string>
 #include <tuple>
 #include <utility>
 
 #include "engine/autograd.h"
 #include "engine/cpu/csr_linear.h"
+#include "engine/cpu/csr_path.h"
 #include "engine/ops.h"
 #include "engine/rng.h"
 #include "engine/sparse/csr_matrix.h"
 #include "engine/sparse/sparse_ops.h"
+
+namespace sparsecap::cpu {
+
+// How test names print a path parameter ("AVX2"), instead of its bytes.
+void PrintTo(CsrPath path, std::ostream* os) { *os << csr_path_name(path); }
+
+}  // namespace sparsecap::cpu
 
 namespace sparsecap::sparse {
 namespace {
@@ -125,19 +138,87 @@ struct KernelCase {
   DType values;
 };
 
-// Runs the portable loops while alive (they are what CPUs without AVX-512 run).
-class PortableKernels {
+// How test names print a case ("300x700 batch 2 density 0.2 F32"), instead of its bytes.
+void PrintTo(const KernelCase& c, std::ostream* os) {
+  *os << c.rows << "x" << c.cols << " batch " << c.batch << " density " << c.density << " " << dtype_name(c.values);
+}
+
+using cpu::CsrPath;
+
+const CsrPath kCsrPaths[] = {CsrPath::kPortable, CsrPath::kAvx2, CsrPath::kAvx512};
+
+// "portable", "avx2", "avx512": parameter names for the test list.
+std::string path_tag(CsrPath path) {
+  switch (path) {
+    case CsrPath::kPortable: return "portable";
+    case CsrPath::kAvx2: return "avx2";
+    case CsrPath::kAvx512: return "avx512";
+  }
+  return "unknown";
+}
+
+// Runs the kernels on one path while alive, then on the one before.
+class KernelPath {
  public:
-  explicit PortableKernels(bool force) { cpu::csr_kernels_force_portable(force); }
-  ~PortableKernels() { cpu::csr_kernels_force_portable(false); }
+  explicit KernelPath(CsrPath path) : previous_(cpu::csr_kernels_path()) { cpu::set_csr_kernels_path(path); }
+  ~KernelPath() { cpu::set_csr_kernels_path(previous_); }
+  KernelPath(const KernelPath&) = delete;
+  KernelPath& operator=(const KernelPath&) = delete;
+
+ private:
+  CsrPath previous_;
 };
 
-// Each case on the AVX-512 kernels (where the CPU has them) and on the portable loops.
-class SparseLinearKernel : public ::testing::TestWithParam<std::tuple<KernelCase, bool>> {};
+CsrPath path_of(CsrPath path) { return path; }
+template <typename Case>
+CsrPath path_of(const std::tuple<Case, CsrPath>& param) {
+  return std::get<1>(param);
+}
+
+// Runs each test on the path its parameter names; skipped, with the reason, where the CPU lacks it.
+template <typename Param>
+class OnKernelPath : public ::testing::TestWithParam<Param> {
+ protected:
+  void SetUp() override {
+    const CsrPath path = path_of(this->GetParam());
+    if (!cpu::csr_path_available(path))
+      GTEST_SKIP() << "this CPU has no " << cpu::csr_path_name(path) << ": the " << path_tag(path)
+                   << " sparse kernels are tested only where they can run";
+    path_.emplace(path);
+  }
+
+ private:
+  std::optional<KernelPath> path_;
+};
+
+class SparseLinearPath : public OnKernelPath<CsrPath> {};
+
+std::string path_param_name(const ::testing::TestParamInfo<CsrPath>& info) { return path_tag(info.param); }
+
+TEST(CsrPath, SelectsTheWidestAvailablePathAndRefusesMissingOnes) {
+  EXPECT_TRUE(cpu::csr_path_available(CsrPath::kPortable));
+  EXPECT_TRUE(cpu::csr_path_available(cpu::csr_best_path()));
+  EXPECT_EQ(cpu::csr_kernels_path(), cpu::csr_best_path());
+  for (CsrPath path : kCsrPaths) {
+    if (static_cast<int>(path) > static_cast<int>(cpu::csr_best_path())) {
+      EXPECT_FALSE(cpu::csr_path_available(path)) << "a wider path than the best one: " << path_tag(path);
+    }
+    if (cpu::csr_path_available(path)) {
+      const KernelPath chosen(path);
+      EXPECT_EQ(cpu::csr_kernels_path(), path);
+    } else {
+      EXPECT_THROW(cpu::set_csr_kernels_path(path), Error) << path_tag(path);
+      EXPECT_EQ(cpu::csr_kernels_path(), cpu::csr_best_path());
+    }
+  }
+  EXPECT_EQ(cpu::csr_kernels_path(), cpu::csr_best_path());
+}
+
+// Each case on every path (skipped where the CPU lacks it).
+class SparseLinearKernel : public OnKernelPath<std::tuple<KernelCase, CsrPath>> {};
 
 TEST_P(SparseLinearKernel, MatchesTheDenseProduct) {
   const KernelCase c = std::get<0>(GetParam());
-  const PortableKernels portable(std::get<1>(GetParam()));
   Generator generator(7);
   const Tensor dense_input = random_sparse_matrix(c.rows, c.cols, c.density, 11);
   const CsrMatrix csr = csr_from_dense(dense_input, c.values);
@@ -184,50 +265,57 @@ const KernelCase kKernelCases[] = {
     // blocks over two windows, F16 values.
     KernelCase{40, 50, 5, 0.2, DType::F32},
     KernelCase{600, 130, 40, 0.1, DType::F16},
+    // AVX2's 8-lane shapes. A sliced block of 16 activation rows with its second half partial,
+    // over a partial last tile of 8 columns; the CSR SpMM (over 30% dense) with batch blocks of 2,
+    // 4 and 8 vectors (4, 2 and 1 accumulator sets), a partial last tile of 8 rows, and a second
+    // batch block of 6 columns, padded to 8.
+    KernelCase{300, 77, 13, 0.1, DType::F32},
+    KernelCase{100, 64, 9, 0.5, DType::F32},
+    KernelCase{45, 70, 27, 0.5, DType::F16},
+    KernelCase{33, 40, 70, 0.6, DType::F16},
 };
 
 INSTANTIATE_TEST_SUITE_P(ShortAndLongRowsSpmvAndSpmm, SparseLinearKernel,
-                         ::testing::Combine(::testing::ValuesIn(kKernelCases), ::testing::Bool()));
+                         ::testing::Combine(::testing::ValuesIn(kKernelCases), ::testing::ValuesIn(kCsrPaths)),
+                         [](const ::testing::TestParamInfo<std::tuple<KernelCase, CsrPath>>& info) {
+                           return "case" + std::to_string(info.index / std::size(kCsrPaths)) + "_" +
+                                  path_tag(std::get<1>(info.param));
+                         });
 
 // Row r holds exactly r non-zeros (0 .. 40), so every remainder of the four- and eight-accumulator
-// loops (rows below and from 16 entries) and of the four-chain SpMM appears, for both index and
-// value types and every batch layout (SpMV, SpMM, SpMV per activation row), on the AVX-512
-// kernels and on the portable loops.
-TEST(SparseLinear, EveryRowLengthIndexTypeValueTypeAndBatchLayout) {
+// loops (rows below and from 16 entries) and of the two- and four-chain SpMMs appears, for both
+// index and value types and every batch layout (SpMV, SpMM, SpMV per activation row).
+TEST_P(SparseLinearPath, EveryRowLengthIndexTypeValueTypeAndBatchLayout) {
   const int64_t rows = 41, cols = 64;
   Generator generator(21);
   Tensor dense = randn({rows, cols}, generator);
   float* w = dense.data<float>();
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = r; c < cols; ++c) w[r * cols + c] = 0.0f;  // row r keeps columns 0 .. r-1
-  for (bool portable_loops : {false, true}) {
-    const PortableKernels portable(portable_loops);
-    for (DType values : {DType::F32, DType::F16})
-      for (DType indices : {DType::U16, DType::I32})
-        // All rows; then fewer than 16 (SpMV per activation row at batch > 1), long and short.
-        for (const auto& [first_row, used_rows] : {std::pair<int64_t, int64_t>{0, rows}, {26, 15}, {0, 3}})
-          for (int64_t batch : {1, 2, 3, 5, 17}) {
-            const Tensor part = narrow(dense, 0, first_row, used_rows);
-            CsrMatrix csr = csr_from_dense(part, values);
-            csr.col_idx = csr.col_idx.to(indices);
-            const Tensor reference_weight = csr_to_dense(csr);
-            const Tensor x = randn({batch, cols}, generator);
-            const Tensor bias = randn({used_rows}, generator);
-            const std::vector<float> got = sparse_linear(x, csr, bias).to_vector<float>();
-            const std::vector<double> expected = reference_linear(reference_weight, x, bias);
-            ASSERT_EQ(got.size(), expected.size());
-            for (size_t i = 0; i < got.size(); ++i)
-              ASSERT_NEAR(got[i], expected[i], 1e-4 * (1.0 + std::abs(expected[i])))
-                  << (portable_loops ? "portable, " : "") << dtype_name(values) << " values, "
-                  << dtype_name(indices) << " indices, rows " << first_row << " +" << used_rows << ", batch "
-                  << batch << ", entry " << i;
-          }
-  }
+  for (DType values : {DType::F32, DType::F16})
+    for (DType indices : {DType::U16, DType::I32})
+      // All rows; then fewer than 16 (SpMV per activation row at batch > 1), long and short.
+      for (const auto& [first_row, used_rows] : {std::pair<int64_t, int64_t>{0, rows}, {26, 15}, {0, 3}})
+        for (int64_t batch : {1, 2, 3, 5, 9, 17, 40}) {
+          const Tensor part = narrow(dense, 0, first_row, used_rows);
+          CsrMatrix csr = csr_from_dense(part, values);
+          csr.col_idx = csr.col_idx.to(indices);
+          const Tensor reference_weight = csr_to_dense(csr);
+          const Tensor x = randn({batch, cols}, generator);
+          const Tensor bias = randn({used_rows}, generator);
+          const std::vector<float> got = sparse_linear(x, csr, bias).to_vector<float>();
+          const std::vector<double> expected = reference_linear(reference_weight, x, bias);
+          ASSERT_EQ(got.size(), expected.size());
+          for (size_t i = 0; i < got.size(); ++i)
+            ASSERT_NEAR(got[i], expected[i], 1e-4 * (1.0 + std::abs(expected[i])))
+                << dtype_name(values) << " values, " << dtype_name(indices) << " indices, rows " << first_row << " +"
+                << used_rows << ", batch " << batch << ", entry " << i;
+        }
 }
 
 // The batch-1 kernel derives its layout from the arrays on first use and keeps it with the
 // matrix: a copy given other arrays must compute with those, and the original still with its own.
-TEST(SparseLinear, DerivedLayoutFollowsTheArrays) {
+TEST_P(SparseLinearPath, DerivedLayoutFollowsTheArrays) {
   Generator generator(8);
   const CsrMatrix first = csr_from_dense(random_sparse_matrix(300, 50, 0.2, 1));
   const Tensor x = randn({1, 50}, generator);
@@ -244,7 +332,7 @@ TEST(SparseLinear, DerivedLayoutFollowsTheArrays) {
 }
 
 // The sliced kernels with I32 column indices (U16 above), at batch 1, 3 (gathers) and 21 (blocks).
-TEST(SparseLinear, SlicedKernelsWithInt32Indices) {
+TEST_P(SparseLinearPath, SlicedKernelsWithInt32Indices) {
   Generator generator(12);
   const Tensor dense = random_sparse_matrix(270, 80, 0.15, 13);
   CsrMatrix csr = csr_from_dense(dense, DType::F16);
@@ -260,7 +348,7 @@ TEST(SparseLinear, SlicedKernelsWithInt32Indices) {
   }
 }
 
-TEST(SparseLinear, WideMatrixWithInt32Indices) {
+TEST_P(SparseLinearPath, WideMatrixWithInt32Indices) {
   Generator generator(3);
   const Tensor dense = random_sparse_matrix(3, 70000, 0.01, 5);
   const CsrMatrix csr = csr_from_dense(dense);
@@ -271,6 +359,8 @@ TEST(SparseLinear, WideMatrixWithInt32Indices) {
   const std::vector<double> expected = reference_linear(dense, x, bias);
   for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], expected[i], 1e-3);
 }
+
+INSTANTIATE_TEST_SUITE_P(EveryInstructionSet, SparseLinearPath, ::testing::ValuesIn(kCsrPaths), path_param_name);
 
 TEST(SparseLinear, KeepsLeadingDimensionsAndRefusesGradients) {
   Generator generator(4);

@@ -1,0 +1,54 @@
+// The sparse kernels' path selection (csr_path.h).
+#include "engine/cpu/csr_path.h"
+
+#include <atomic>
+
+#include "engine/cpu/avx2.h"
+#include "engine/cpu/avx512.h"
+#include "engine/error.h"
+
+namespace sparsecap::cpu {
+
+namespace {
+
+std::atomic<CsrPath>& chosen_path() {
+  static std::atomic<CsrPath> path{csr_best_path()};
+  return path;
+}
+
+}  // namespace
+
+const char* csr_path_name(CsrPath path) {
+  switch (path) {
+    case CsrPath::kPortable: return "portable";
+    case CsrPath::kAvx2: return "AVX2";
+    case CsrPath::kAvx512: return "AVX-512";
+  }
+  return "unknown";
+}
+
+bool csr_path_available(CsrPath path) {
+  switch (path) {
+    case CsrPath::kPortable: return true;
+    case CsrPath::kAvx2: return cpu_has_avx2();
+    case CsrPath::kAvx512: return cpu_has_avx512();
+  }
+  return false;
+}
+
+CsrPath csr_best_path() {
+  static const CsrPath best = csr_path_available(CsrPath::kAvx512) ? CsrPath::kAvx512
+                              : csr_path_available(CsrPath::kAvx2) ? CsrPath::kAvx2
+                                                                   : CsrPath::kPortable;
+  return best;
+}
+
+CsrPath csr_kernels_path() { return chosen_path().load(std::memory_order_relaxed); }
+
+void set_csr_kernels_path(CsrPath path) {
+  SPARSECAP_CHECK(csr_path_available(path), "set_csr_kernels_path: this CPU cannot run the ", csr_path_name(path),
+                  " sparse kernels");
+  chosen_path().store(path, std::memory_order_relaxed);
+}
+
+}  // namespace sparsecap::cpu
