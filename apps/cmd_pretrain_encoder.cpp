@@ -32,10 +32,12 @@ void run_pretrain(const PretrainArguments& args) {
   options.learning_rate = args.learning_rate;
   const train::EncoderPretrainingSummary summary = train::pretrain_encoder(config.data, options, args.out);
   std::printf("pre-trained the encoder for %lld steps in %s: loss %.4f; on validation object cells shape %.1f%%, "
-              "colour %.1f%% right\nencoder weights: %s (use with --set init.encoder_weights=%s)\n",
+              "colour %.1f%% right; colour + shape pairs of the whole image P %.1f%% / R %.1f%%\n"
+              "encoder weights: %s (use with --set init.encoder_weights=%s)\n",
               static_cast<long long>(summary.steps), train::format_duration(summary.wall_seconds).c_str(),
               summary.final_loss, 100 * summary.validation_shape_accuracy, 100 * summary.validation_color_accuracy,
-              args.out.c_str(), args.out.c_str());
+              100 * summary.validation_pair_precision, 100 * summary.validation_pair_recall, args.out.c_str(),
+              args.out.c_str());
 }
 
 }  // namespace

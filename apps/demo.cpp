@@ -166,9 +166,10 @@ std::string pretrained_encoder(const std::string& out_dir, const train::RunConfi
   std::printf("encoder: pre-training on the scene labels (%lld steps)\n", static_cast<long long>(steps));
   std::fflush(stdout);
   const train::EncoderPretrainingSummary summary = train::pretrain_encoder(config.data, options, path);
-  std::printf("encoder: %s; on validation object cells shape %.1f%%, colour %.1f%%\n",
+  std::printf("encoder: %s; on validation object cells shape %.1f%%, colour %.1f%%; image pairs P %.1f%% / R %.1f%%\n",
               train::format_duration(summary.wall_seconds).c_str(), 100 * summary.validation_shape_accuracy,
-              100 * summary.validation_color_accuracy);
+              100 * summary.validation_color_accuracy, 100 * summary.validation_pair_precision,
+              100 * summary.validation_pair_recall);
   return path.string();
 }
 

@@ -3,11 +3,14 @@
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <memory>
+#include <utility>
 
 #include "data/caption_batch.h"
 #include "data/shapes_scene_file.h"
 #include "engine/autograd.h"
 #include "engine/error.h"
+#include "engine/nn/layers.h"
 #include "engine/ops.h"
 #include "engine/optim/adam.h"
 #include "engine/serialize/safetensors.h"
@@ -23,10 +26,30 @@ constexpr int64_t kShapeClasses = data::kShapeKindCount + 1;  // + background
 constexpr int64_t kColorClasses = data::kColorNameCount + 1;
 constexpr int64_t kSizeClasses = data::kSizeClassCount + 1;
 
+// The linear heads on the encoder: "cells" on each position (shape, colour and size columns),
+// "pairs" on the mean over positions. One module, so that their parameters have distinct names.
+class PretrainingHeads : public nn::Module {
+ public:
+  PretrainingHeads(int64_t channels, Generator& generator)
+      : cells_(register_module("cells", std::make_shared<nn::Linear>(channels, kShapeClasses + kColorClasses + kSizeClasses,
+                                                                     generator))),
+        pairs_(register_module("pairs", std::make_shared<nn::Linear>(channels, kScenePairCount, generator))) {}
+
+  // memory [B, cells, C] -> cell logits [B * cells, classes] and pair logits [B, kScenePairCount].
+  std::pair<Tensor, Tensor> forward(const Tensor& memory) {
+    return {cells_->forward(memory).reshape({-1, kShapeClasses + kColorClasses + kSizeClasses}),
+            pairs_->forward(mean(memory, 1))};
+  }
+
+ private:
+  std::shared_ptr<nn::Linear> cells_, pairs_;
+};
+
 // The images of a batch and the labels of every cell of their feature maps, image by image.
 struct LabelledBatch {
   Tensor images;  // [B, 3, H, W]
   CellLabels labels;
+  std::vector<float> pairs;  // [B * kScenePairCount], image by image
 };
 
 LabelledBatch label_batch(const data::CaptionBatch& batch, const std::map<int64_t, data::Scene>& scenes,
@@ -40,6 +63,8 @@ LabelledBatch label_batch(const data::CaptionBatch& batch, const std::map<int64_
     out.labels.shape.insert(out.labels.shape.end(), labels.shape.begin(), labels.shape.end());
     out.labels.color.insert(out.labels.color.end(), labels.color.begin(), labels.color.end());
     out.labels.size.insert(out.labels.size.end(), labels.size.begin(), labels.size.end());
+    const std::vector<float> pairs = scene_pairs(scene->second);
+    out.pairs.insert(out.pairs.end(), pairs.begin(), pairs.end());
   }
   return out;
 }
@@ -65,6 +90,20 @@ Tensor cell_label_loss(const Tensor& logits, const CellLabels& labels) {
   const Tensor size = cross_entropy(narrow(logits, 1, kShapeClasses + kColorClasses, kSizeClasses),
                                     from_vector(object_size, {cells}, device), kIgnoredCell);
   return add(add(add(shape, object), color), size);
+}
+
+std::vector<float> scene_pairs(const data::Scene& scene) {
+  std::vector<float> present(kScenePairCount, 0.0f);
+  for (const data::SceneObject& object : scene.objects)
+    present[static_cast<size_t>(scene_pair_index(object.shape, object.color))] = 1.0f;
+  return present;
+}
+
+Tensor scene_pair_loss(const Tensor& logits, const Tensor& present) {
+  SPARSECAP_CHECK(logits.shape() == present.shape(), "scene pair loss: logits ", shape_str(logits.shape()),
+                  " and labels ", shape_str(present.shape()), " differ");
+  const Tensor entries = add(sub(relu(logits), mul(logits, present)), log(add_scalar(exp(neg(abs(logits))), 1.0)));
+  return mean(sum(entries, 1));
 }
 
 EncoderPretrainingOptions encoder_pretraining_options(const RunConfig& config, int64_t steps) {
@@ -125,17 +164,15 @@ EncoderPretrainingSummary pretrain_encoder(const DataConfig& data_config, const 
 
   Generator generator(options.seed, 7);
   models::MobileNetV1Encoder encoder(options.encoder, generator);
-  nn::Linear head(encoder.output_channels(), kShapeClasses + kColorClasses + kSizeClasses, generator);
+  PretrainingHeads heads(encoder.output_channels(), generator);
   const int64_t map_size = options.encoder.output_size(data_config.image_size);
   encoder.to(options.device);
-  head.to(options.device);
+  heads.to(options.device);
   std::vector<nn::ParameterPtr> parameters = encoder.parameters();
-  for (const nn::ParameterPtr& p : head.parameters()) parameters.push_back(p);
+  for (const nn::ParameterPtr& p : heads.parameters()) parameters.push_back(p);
   optim::Adam adam(parameters, optim::cosine_schedule(options.learning_rate, options.learning_rate / 100, options.steps),
                    optim::AdamOptions{});
-  auto logits_of = [&](const Tensor& images) {
-    return head.forward(encoder.forward(images)).reshape({-1, kShapeClasses + kColorClasses + kSizeClasses});
-  };
+  auto logits_of = [&](const Tensor& images) { return heads.forward(encoder.forward(images)); };
 
   EncoderPretrainingSummary summary;
   ProgressBar progress("pre-train encoder", options.steps);
@@ -150,7 +187,10 @@ EncoderPretrainingSummary pretrain_encoder(const DataConfig& data_config, const 
     }
     const LabelledBatch labelled = label_batch(*batch, scenes, map_size, options.device);
     adam.zero_grad();
-    const Tensor loss = cell_label_loss(logits_of(labelled.images), labelled.labels);
+    const auto [cell_logits, pair_logits] = logits_of(labelled.images);
+    const Tensor loss =
+        add(cell_label_loss(cell_logits, labelled.labels),
+            scene_pair_loss(pair_logits, from_vector(labelled.pairs, pair_logits.shape(), options.device)));
     summary.final_loss = loss.item();
     loss.backward();
     adam.step();
@@ -166,13 +206,20 @@ EncoderPretrainingSummary pretrain_encoder(const DataConfig& data_config, const 
   encoder.eval();
   NoGradGuard no_grad;
   validation.start_epoch(0);
-  int64_t object_cells = 0, right_shapes = 0, right_colors = 0;
+  int64_t object_cells = 0, right_shapes = 0, right_colors = 0, claimed_pairs = 0, present_pairs = 0, right_pairs = 0;
   for (int64_t images = 0; images < 200;) {
     std::optional<data::CaptionBatch> batch = validation.next_batch();
     if (!batch) break;
     images += batch->image_count;
     const LabelledBatch labelled = label_batch(*batch, scenes, map_size, options.device);
-    const Tensor logits = logits_of(labelled.images);
+    const auto [logits, pair_logits] = logits_of(labelled.images);
+    const std::vector<float> pair_scores = pair_logits.to_vector<float>();
+    for (size_t pair = 0; pair < pair_scores.size(); ++pair) {
+      const bool claimed = pair_scores[pair] > 0.0f, present = labelled.pairs[pair] > 0.5f;
+      claimed_pairs += claimed;
+      present_pairs += present;
+      right_pairs += claimed && present;
+    }
     const std::vector<int64_t> shapes = argmax(narrow(logits, 1, 0, kShapeClasses), 1).to_vector<int64_t>();
     const std::vector<int64_t> colors = argmax(narrow(logits, 1, kShapeClasses, kColorClasses), 1).to_vector<int64_t>();
     for (size_t cell = 0; cell < shapes.size(); ++cell) {
@@ -186,6 +233,8 @@ EncoderPretrainingSummary pretrain_encoder(const DataConfig& data_config, const 
     summary.validation_shape_accuracy = static_cast<double>(right_shapes) / static_cast<double>(object_cells);
     summary.validation_color_accuracy = static_cast<double>(right_colors) / static_cast<double>(object_cells);
   }
+  if (claimed_pairs > 0) summary.validation_pair_precision = static_cast<double>(right_pairs) / static_cast<double>(claimed_pairs);
+  if (present_pairs > 0) summary.validation_pair_recall = static_cast<double>(right_pairs) / static_cast<double>(present_pairs);
   NamedTensors state;
   for (const auto& [name, tensor] : encoder.state_dict()) state.emplace_back(name, tensor.to(Device::cpu()));
   write_safetensors(out, state);

@@ -5,6 +5,12 @@
 // every cell of the encoder's feature map, so a linear head on each attention position learns to
 // name the shape, colour and size of the object there (or background), and the captioner starts
 // from an encoder whose memory already holds those facts (init.encoder_weights).
+//
+// A fourth head reads the mean of the whole feature map and says which colour + shape pairs the
+// image holds. Per-cell heads alone let the mean keep which colours and which shapes are in the
+// picture, but not which colour goes with which shape (Show-and-Tell, which reads only that mean,
+// named the right shapes in the wrong colours); this head makes the pairs a linear function of the
+// mean.
 #include <cstdint>
 #include <filesystem>
 
@@ -35,9 +41,13 @@ EncoderPretrainingOptions encoder_pretraining_options(const RunConfig& config, i
 struct EncoderPretrainingSummary {
   int64_t steps = 0;
   double wall_seconds = 0;
-  double final_loss = 0;                // the last step's summed cross-entropy of the three heads
+  double final_loss = 0;                // the last step's cell-label loss plus scene-pair loss
   double validation_shape_accuracy = 0;  // object cells of 200 validation images, shape head
   double validation_color_accuracy = 0;
+  // The pair head on the same images, a pair claimed where its logit is above 0: claims that are in
+  // the picture, and pairs in the picture that are claimed.
+  double validation_pair_precision = 0;
+  double validation_pair_recall = 0;
 };
 
 // Per attention position of a feature map `map_size` x `map_size` over a scene: the object's
@@ -56,6 +66,19 @@ CellLabels cell_labels(const data::Scene& scene, int64_t map_size);
 // cover a few of the 64 cells, and a loss over all cells alone is won by calling every cell
 // background (shape accuracy on object cells stalled near 20% that way).
 Tensor cell_label_loss(const Tensor& logits, const CellLabels& labels);
+
+// Which colour + shape pairs a scene holds: [kScenePairCount], 1 at scene_pair_index(shape,
+// colour) for every object, else 0.
+inline constexpr int64_t kScenePairCount = int64_t{data::kShapeKindCount} * data::kColorNameCount;
+inline int64_t scene_pair_index(data::ShapeKind shape, data::ColorName color) {
+  return static_cast<int64_t>(shape) * data::kColorNameCount + static_cast<int64_t>(color);
+}
+std::vector<float> scene_pairs(const data::Scene& scene);
+
+// Binary cross-entropy of the pair head's logits [images, kScenePairCount] against `present` (same
+// shape, 0 or 1), mean over all entries, in the form that stays finite for large logits:
+// relu(x) - x y + log(1 + exp(-|x|)).
+Tensor scene_pair_loss(const Tensor& logits, const Tensor& present);
 
 // Trains a fresh encoder on the training split of the synthetic set in `data` (its scene file is
 // required) and writes its state (parameters and batch-norm statistics, names as the encoder's own

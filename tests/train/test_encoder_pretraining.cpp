@@ -70,6 +70,40 @@ TEST(CellLabelLoss, ShapeOverAllCellsAndEveryHeadOverObjectCells) {
   EXPECT_NEAR(cell_label_loss(from_vector(logits, {2, kColumns}), labels).item(), expected, 1e-5);
 }
 
+TEST(ScenePairs, OneForEveryColourAndShapeInTheScene) {
+  data::Scene scene;
+  scene.width = scene.height = 64;
+  // Two red circles (one pair) and a blue star; a red star and a blue circle are not in it.
+  scene.objects = {object(data::ShapeKind::Circle, data::ColorName::Red, data::SizeClass::Large, 16, 16, 12),
+                   object(data::ShapeKind::Star, data::ColorName::Blue, data::SizeClass::Small, 50, 50, 4),
+                   object(data::ShapeKind::Circle, data::ColorName::Red, data::SizeClass::Small, 40, 10, 5)};
+  const std::vector<float> pairs = scene_pairs(scene);
+  ASSERT_EQ(pairs.size(), static_cast<size_t>(kScenePairCount));
+  std::vector<float> expected(kScenePairCount, 0.0f);
+  expected[static_cast<size_t>(data::kColorNameCount * static_cast<int>(data::ShapeKind::Circle) +
+                               static_cast<int>(data::ColorName::Red))] = 1.0f;
+  expected[static_cast<size_t>(data::kColorNameCount * static_cast<int>(data::ShapeKind::Star) +
+                               static_cast<int>(data::ColorName::Blue))] = 1.0f;
+  EXPECT_EQ(pairs, expected);
+}
+
+// Binary cross-entropy summed over the pairs, mean over images, in closed form; logits of +-100
+// give their exact values (0 when right, 100 when wrong), not inf or NaN.
+TEST(ScenePairLoss, SummedOverPairsAndAveragedOverImages) {
+  std::vector<float> logits(2 * kScenePairCount, 0.0f), present(2 * kScenePairCount, 0.0f);
+  logits[0] = 2.0f, present[0] = 1.0f;                                       // image 0: log(1 + e^-2)
+  logits[1] = -0.5f;                                                         // log(1 + e^-0.5)
+  logits[kScenePairCount] = 100.0f, present[kScenePairCount] = 1.0f;         // image 1: 0
+  logits[kScenePairCount + 1] = -100.0f, present[kScenePairCount + 1] = 1.0f;  // 100
+  logits[kScenePairCount + 2] = -100.0f;                                      // 0
+  // Every other entry: logit 0, log 2 whatever the label.
+  const double rest = static_cast<double>(2 * kScenePairCount - 5) * std::log(2.0);
+  const double expected =
+      (std::log1p(std::exp(-2.0)) + std::log1p(std::exp(-0.5)) + 100.0 + rest) / 2;
+  const Tensor loss = scene_pair_loss(from_vector(logits, {2, kScenePairCount}), from_vector(present, {2, kScenePairCount}));
+  EXPECT_NEAR(loss.item(), expected, 1e-5 * expected);  // float32 over 126 terms
+}
+
 class EncoderPretrainingTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -102,6 +136,8 @@ TEST_F(EncoderPretrainingTest, WritesAnEncoderTheTrainerLoads) {
   EXPECT_TRUE(std::isfinite(summary.final_loss));
   EXPECT_GE(summary.validation_shape_accuracy, 0.0);
   EXPECT_LE(summary.validation_shape_accuracy, 1.0);
+  EXPECT_GE(summary.validation_pair_recall, 0.0);
+  EXPECT_LE(summary.validation_pair_recall, 1.0);
   ASSERT_TRUE(fs::exists(file));
 
   Generator generator(9);
