@@ -1,5 +1,6 @@
 #include "models/show_tell.h"
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -37,7 +38,9 @@ void to_json(nlohmann::json& json, const ShowTellConfig& config) {
             {"hidden_size", d.hidden_size},
             {"embedding_size", d.embedding_size},
             {"dropout", d.dropout},
-            {"forget_bias", d.forget_bias}}},
+            {"forget_bias", d.forget_bias},
+            {"image_batch_norm", d.image_batch_norm},
+            {"image_initial_state", d.image_initial_state}}},
           {"decoding", decoding_options_json(config.decoding)},
           {"tokens", special_tokens_json(config.tokens)}};
 }
@@ -47,7 +50,9 @@ void from_json(const nlohmann::json& json, ShowTellConfig& config) {
   if (json.contains("encoder")) from_json(json.at("encoder"), config.encoder);
   if (json.contains("decoder")) {
     const nlohmann::json& d = json.at("decoder");
-    check_known_keys(d, {"vocabulary_size", "cell", "hidden_size", "embedding_size", "dropout", "forget_bias"},
+    check_known_keys(d,
+                     {"vocabulary_size", "cell", "hidden_size", "embedding_size", "dropout", "forget_bias",
+                      "image_batch_norm", "image_initial_state"},
                      "decoder");
     read_field(d, "vocabulary_size", config.decoder.vocabulary_size, "decoder");
     if (d.contains("cell")) {
@@ -59,6 +64,8 @@ void from_json(const nlohmann::json& json, ShowTellConfig& config) {
     read_field(d, "embedding_size", config.decoder.embedding_size, "decoder");
     read_field(d, "dropout", config.decoder.dropout, "decoder");
     read_field(d, "forget_bias", config.decoder.forget_bias, "decoder");
+    read_field(d, "image_batch_norm", config.decoder.image_batch_norm, "decoder");
+    read_field(d, "image_initial_state", config.decoder.image_initial_state, "decoder");
   }
   if (json.contains("decoding")) read_decoding_options(json.at("decoding"), config.decoding);
   if (json.contains("tokens")) read_special_tokens(json.at("tokens"), config.tokens);
@@ -71,6 +78,12 @@ ShowTellDecoder::ShowTellDecoder(const ShowTellDecoderConfig& config, int64_t im
     : config_(config), image_channels_(image_channels), dropout_generator_(std::move(dropout_generator)) {
   SPARSECAP_CHECK(dropout_generator_ != nullptr, "ShowTellDecoder needs a dropout generator");
   image_embed_ = register_module("image_embed", xavier_linear(image_channels, config.embedding_size, generator));
+  if (config.image_batch_norm)
+    image_norm_ = register_module("image_norm", std::make_shared<nn::BatchNorm2d>(config.embedding_size));
+  if (config.image_initial_state) {
+    const int64_t state_size = config.cell == CellType::Lstm ? 2 * config.hidden_size : config.hidden_size;  // h, c
+    init_state_ = register_module("init_state", xavier_linear(config.embedding_size, state_size, generator));
+  }
   embedding_ = register_module("embedding", xavier_embedding(config.vocabulary_size, config.embedding_size, generator));
   CellOptions cell_options;
   cell_options.forget_bias = config.forget_bias;
@@ -80,7 +93,11 @@ ShowTellDecoder::ShowTellDecoder(const ShowTellDecoderConfig& config, int64_t im
 }
 
 std::vector<nn::ParameterPtr> ShowTellDecoder::weight_matrices() const {
-  return {image_embed_->weight(), embedding_->weight(), cell_->w_ih(), cell_->w_hh(), logit_->weight()};
+  std::vector<nn::ParameterPtr> matrices = {image_embed_->weight()};
+  if (init_state_) matrices.push_back(init_state_->weight());
+  for (const nn::ParameterPtr& matrix : {embedding_->weight(), cell_->w_ih(), cell_->w_hh(), logit_->weight()})
+    matrices.push_back(matrix);
+  return matrices;
 }
 
 void ShowTellDecoder::use_sparse_weights(const SparseWeights& weights) {
@@ -93,19 +110,39 @@ ShowTellStepWeights ShowTellDecoder::step_weights() const {
                          cell_->b_ih()->effective(), cell_->b_hh()->effective()};
   return ShowTellStepWeights{sparse_weights_.handle(image_embed_->weight()),
                              image_embed_->bias()->effective(),
+                             init_state_ ? sparse_weights_.handle(init_state_->weight()) : sparse::WeightHandle(),
+                             init_state_ ? init_state_->bias()->effective() : Tensor(),
                              sparse_weights_.handle(embedding_->weight()),
                              cell,
                              sparse_weights_.handle(logit_->weight()),
                              logit_->bias()->effective()};
 }
 
-RecurrentState ShowTellDecoder::image_step(const Tensor& pooled, const ShowTellStepWeights& weights) const {
+Tensor ShowTellDecoder::image_vector(const Tensor& pooled, const ShowTellStepWeights& weights) const {
   SPARSECAP_CHECK(pooled.dim() == 2 && pooled.size(1) == image_channels_, "expected pooled image features [B, ",
                   image_channels_, "], got ", shape_str(pooled.shape()), " in ", module_display_name(*this, "decoder"));
   const Tensor image = sparse::linear(pooled, weights.image_embed_weight, weights.image_embed_bias);  // [B, E]
-  const Tensor zero = zeros({pooled.size(0), config_.hidden_size}, image.dtype(), image.device());
-  const RecurrentState initial{zero, config_.cell == CellType::Lstm ? zero : Tensor()};
-  return step(image, initial, weights);
+  if (!image_norm_) return image;
+  const int64_t images = image.size(0), size = image.size(1);
+  return image_norm_->forward(image.reshape({images, size, 1, 1})).reshape({images, size});
+}
+
+RecurrentState ShowTellDecoder::initial_state(const Tensor& image, const ShowTellStepWeights& weights) const {
+  const int64_t hidden = config_.hidden_size;
+  const bool lstm = config_.cell == CellType::Lstm;
+  if (!init_state_) {
+    const Tensor zero = zeros({image.size(0), hidden}, image.dtype(), image.device());
+    return RecurrentState{zero, lstm ? zero : Tensor()};
+  }
+  const Tensor state = sparse::linear(image, weights.init_state_weight, weights.init_state_bias);  // [B, 2H or H]
+  if (!lstm) return RecurrentState{tanh(state), Tensor()};
+  // c starts as a linear function of v, unsquashed, as Show, Attend and Tell's initial cell state.
+  return RecurrentState{tanh(narrow(state, 1, 0, hidden)), narrow(state, 1, hidden, hidden)};
+}
+
+RecurrentState ShowTellDecoder::image_step(const Tensor& pooled, const ShowTellStepWeights& weights) const {
+  const Tensor image = image_vector(pooled, weights);
+  return step(image, initial_state(image, weights), weights);
 }
 
 RecurrentState ShowTellDecoder::step(const Tensor& words, const RecurrentState& state,
