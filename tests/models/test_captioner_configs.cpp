@@ -59,6 +59,9 @@ TEST(CaptionerConfigs, ShowTellDenseAndSupermaskTakeTheDemosEncoder) {
     blocks.push_back({block.channels, block.stride});
   EXPECT_EQ(dense.model.at("encoder").at("blocks"), nlohmann::json(blocks));
   EXPECT_EQ(dense.model.at("encoder").at("width_multiplier"), 0.5);
+  // Both image options on (models/show_tell.h says why); the pair stays the same model.
+  EXPECT_EQ(dense.model.at("decoder").at("image_batch_norm"), true);
+  EXPECT_EQ(dense.model.at("decoder").at("image_initial_state"), true);
 }
 
 TEST(CaptionerConfigs, UpDownDenseAndSupermaskReadTheSyntheticFeatures) {
