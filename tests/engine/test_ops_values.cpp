@@ -203,6 +203,27 @@ TEST(OpValues, IndexingAndShapes) {
   EXPECT_EQ(argmax(m, 1).to_vector<int64_t>(), (std::vector<int64_t>{2, 2}));
 }
 
+TEST(OpValues, StridedSumsOverManyColumnsAreExact) {
+  // Sums over a middle or leading dimension are split into column blocks across threads; widths
+  // around and past a block (256) and outer sizes 1 (a bias gradient) and 3 check every column.
+  for (const int64_t columns : {255, 256, 257, 700}) {
+    for (const int64_t outer : {1, 3}) {
+      const int64_t rows = 67;
+      std::vector<float> data(static_cast<size_t>(outer * rows * columns));
+      for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<float>(i % 97) - 48.0f;
+      const Tensor x = from_vector(data, {outer, rows, columns});
+      const std::vector<double> got = values(sum(x, 1));
+      ASSERT_EQ(got.size(), static_cast<size_t>(outer * columns));
+      for (int64_t o = 0; o < outer; ++o)
+        for (int64_t j = 0; j < columns; ++j) {
+          double want = 0;
+          for (int64_t i = 0; i < rows; ++i) want += data[static_cast<size_t>((o * rows + i) * columns + j)];
+          ASSERT_EQ(got[static_cast<size_t>(o * columns + j)], want) << "columns " << columns << " outer " << outer;
+        }
+    }
+  }
+}
+
 TEST(OpValues, TopKRanksEachRowLikeAStableSortDescending) {
   // Ties go to the lower index (argmax's rule), -inf entries come last.
   const double inf = std::numeric_limits<double>::infinity();
