@@ -2,7 +2,9 @@
 
 #include <unordered_map>
 
+#include "engine/backend.h"
 #include "engine/ops.h"
+#include "engine/storage.h"
 
 namespace sparsecap {
 
@@ -67,12 +69,42 @@ Tensor apply_hooks(const std::vector<std::function<Tensor(const Tensor&)>>& hook
   return grad;
 }
 
-void accumulate(Tensor& slot, const Tensor& grad) { slot = slot.defined() ? add(slot, grad) : grad; }
+// True when `t` is the only handle on its buffer: no other tensor, view, saved tensor or hook can
+// see a change made to it in place.
+bool sole_owner(const Tensor& t) { return t.impl().use_count() == 1 && t.impl()->storage.use_count() == 1; }
 
-void accumulate_into_leaf(AutogradMeta& meta, const Tensor& grad_in) {
-  const Tensor grad = apply_hooks(meta.hooks, grad_in);
+// A gradient a leaf may keep as its .grad: held by nothing else, and not a slice of a larger
+// buffer that keeping it would keep alive.
+bool keepable(const Tensor& t) { return sole_owner(t) && t.nbytes() == t.impl()->storage->bytes(); }
+
+// total += grad. In place when nothing else sees `total`'s buffer: a weight used at each time step
+// of an unrolled decoder receives one gradient per step, and adding each out of place costs a new
+// buffer and the traffic of writing it. Otherwise out of place, and the sum's fresh buffer then
+// takes the later gradients in place.
+void add_gradient(Tensor& total, const Tensor& grad) {
+  if (sole_owner(total) && total.shape() == grad.shape() && total.dtype() == grad.dtype() &&
+      total.device() == grad.device())
+    backend_for(total.device()).binary(kernels::BinaryOp::Add, total, grad, total, {});
+  else
+    total = add(total, grad);
+}
+
+void accumulate(Tensor& slot, Tensor grad) {
+  if (slot.defined())
+    add_gradient(slot, grad);
+  else
+    slot = std::move(grad);
+}
+
+void accumulate_into_leaf(AutogradMeta& meta, Tensor grad_in) {
+  Tensor grad = apply_hooks(meta.hooks, std::move(grad_in));
   if (meta.grad) {
-    meta.grad = add(Tensor(meta.grad), grad).impl();
+    Tensor total(std::move(meta.grad));
+    add_gradient(total, grad);
+    meta.grad = total.impl();
+  } else if (keepable(grad)) {
+    // A buffer the backward made and nothing else holds: keep it rather than copy it.
+    meta.grad = grad.impl();
   } else {
     // Own the buffer: the incoming gradient may alias a tensor the caller still uses.
     meta.grad = grad.clone().impl();
@@ -122,7 +154,7 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
   check_shape(seed, root.shape(), "gradient passed to backward()");
   NoGradGuard no_grad;  // backward closures are written with engine ops; do not record them
   if (!root.grad_fn()) {
-    accumulate_into_leaf(*root.autograd_meta(), seed);
+    accumulate_into_leaf(*root.autograd_meta(), std::move(seed));
     return;
   }
   std::unordered_map<Node*, Tensor> grads;
@@ -140,10 +172,11 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
     for (size_t i = 0; i < input_grads.size(); ++i) {
       const Edge& edge = node->edges[i];
       if (!edge.active() || !input_grads[i].defined()) continue;
+      // Moved, so a gradient no other input shares is held once and can be summed into in place.
       if (edge.node)
-        accumulate(grads[edge.node.get()], input_grads[i]);
+        accumulate(grads[edge.node.get()], std::move(input_grads[i]));
       else
-        accumulate_into_leaf(*edge.leaf, input_grads[i]);
+        accumulate_into_leaf(*edge.leaf, std::move(input_grads[i]));
     }
   }
 }
