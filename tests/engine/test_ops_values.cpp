@@ -8,6 +8,8 @@
 #include <numeric>
 #include <vector>
 
+#include "engine/autograd.h"
+#include "engine/backend.h"
 #include "engine/ops.h"
 #include "engine/rng.h"
 
@@ -221,6 +223,53 @@ TEST(OpValues, StridedSumsOverManyColumnsAreExact) {
           ASSERT_EQ(got[static_cast<size_t>(o * columns + j)], want) << "columns " << columns << " outer " << outer;
         }
     }
+  }
+}
+
+// The fused additive attention against the ops it replaces, at a size that runs the CPU loops on
+// several threads, forward and backward; and the backends' default composition (what a backend
+// without a fused kernel runs) against the CPU's fused loops.
+TEST(OpValues, AdditiveAttentionMatchesTheComposedOps) {
+  const int64_t rows = 37, positions = 19, width = 70;
+  Generator generator(11);
+  const Tensor keys = randn({rows, positions, width}, generator).set_requires_grad(true);
+  const Tensor query = randn({rows, width}, generator).set_requires_grad(true);
+  const Tensor weight = mul_scalar(randn({1, width}, generator), 0.3).detach().set_requires_grad(true);
+  const Tensor bias = randn({1}, generator).set_requires_grad(true);
+  const Tensor upstream = randn({rows, positions}, generator);
+
+  const Tensor fused = additive_attention(keys, query, weight, bias);
+  sum(mul(fused, upstream)).backward();
+  const std::vector<Tensor> fused_grads{keys.grad(), query.grad(), weight.grad(), bias.grad()};
+  for (const Tensor& t : {keys, query, weight, bias}) t.zero_grad();
+
+  const Tensor composed =
+      linear(tanh(add(keys, unsqueeze(query, 1))), weight, bias).reshape({rows, positions});
+  sum(mul(composed, upstream)).backward();
+  const std::vector<Tensor> composed_grads{keys.grad(), query.grad(), weight.grad(), bias.grad()};
+
+  expect_near(values(fused), values(composed), 1e-4);
+  for (size_t i = 0; i < fused_grads.size(); ++i) {
+    SCOPED_TRACE(i);
+    expect_near(values(fused_grads[i]), values(composed_grads[i]), 1e-3);
+  }
+
+  NoGradGuard no_grad;
+  Backend& backend = backend_for(Device::cpu());
+  Tensor scores = zeros({rows, positions}), default_scores = zeros({rows, positions});
+  backend.additive_attention(keys, query, weight, bias, scores, rows, positions, width);
+  backend.Backend::additive_attention(keys, query, weight, bias, default_scores, rows, positions, width);
+  expect_near(values(default_scores), values(scores), 1e-4);
+  std::vector<Tensor> grads, default_grads;
+  for (std::vector<Tensor>* out : {&grads, &default_grads})
+    *out = {zeros({rows, positions, width}), zeros({rows, width}), zeros({1, width})};
+  backend.additive_attention_backward(keys, query, weight, upstream, grads[0], grads[1], grads[2], rows, positions,
+                                      width);
+  backend.Backend::additive_attention_backward(keys, query, weight, upstream, default_grads[0], default_grads[1],
+                                               default_grads[2], rows, positions, width);
+  for (size_t i = 0; i < grads.size(); ++i) {
+    SCOPED_TRACE(i);
+    expect_near(values(default_grads[i]), values(grads[i]), 1e-3);
   }
 }
 
