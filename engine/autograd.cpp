@@ -10,6 +10,8 @@ namespace sparsecap {
 
 namespace {
 thread_local bool g_grad_mode = true;
+// The running sums the backward being run may add into (gradient_accumulator), one per input.
+thread_local const std::vector<Tensor>* g_accumulators = nullptr;
 }
 
 bool grad_mode_enabled() { return g_grad_mode; }
@@ -111,6 +113,37 @@ void accumulate_into_leaf(AutogradMeta& meta, Tensor grad_in) {
   }
 }
 
+// The running sums of `node`'s inputs that its backward may add into: a node slot or a leaf's
+// .grad that nothing else holds, and for a leaf no hook that must see each gradient.
+std::vector<Tensor> accumulators_for(const Node& node, std::unordered_map<Node*, Tensor>& grads) {
+  std::vector<Tensor> accumulators(node.edges.size());
+  for (size_t i = 0; i < node.edges.size(); ++i) {
+    const Edge& edge = node.edges[i];
+    if (edge.node) {
+      const auto found = grads.find(edge.node.get());
+      if (found != grads.end() && sole_owner(found->second)) accumulators[i] = found->second;
+    } else if (edge.leaf && edge.leaf->grad && edge.leaf->hooks.empty() && edge.leaf->grad.use_count() == 1 &&
+               edge.leaf->grad->storage.use_count() == 1) {
+      accumulators[i] = Tensor(edge.leaf->grad);
+    }
+  }
+  return accumulators;
+}
+
+// Offers a node's accumulators to gradient_accumulator while its backward runs.
+class AccumulatorScope {
+ public:
+  explicit AccumulatorScope(const std::vector<Tensor>& accumulators) : previous_(g_accumulators) {
+    g_accumulators = &accumulators;
+  }
+  ~AccumulatorScope() { g_accumulators = previous_; }
+  AccumulatorScope(const AccumulatorScope&) = delete;
+  AccumulatorScope& operator=(const AccumulatorScope&) = delete;
+
+ private:
+  const std::vector<Tensor>* previous_;
+};
+
 // Nodes reachable from `root` in an order where every node comes before the nodes it feeds
 // (Kahn's algorithm on dependency counts; iterative, no recursion).
 std::vector<Node*> topological_order(Node* root) {
@@ -143,6 +176,11 @@ std::vector<Node*> topological_order(Node* root) {
 
 }  // namespace
 
+Tensor gradient_accumulator(size_t input) {
+  if (!g_accumulators || input >= g_accumulators->size()) return Tensor();
+  return (*g_accumulators)[input];
+}
+
 void run_backward(const Tensor& root, const Tensor& grad_output) {
   SPARSECAP_CHECK(root.requires_grad(), "backward() on a tensor that does not require a gradient");
   Tensor seed = grad_output;
@@ -166,7 +204,12 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
     grads.erase(found);
     NeedsGrad needs(node->edges.size());
     for (size_t i = 0; i < needs.size(); ++i) needs[i] = node->edges[i].active();
-    std::vector<Tensor> input_grads = node->backward(grad, needs);
+    std::vector<Tensor> input_grads;
+    {
+      const std::vector<Tensor> accumulators = accumulators_for(*node, grads);
+      const AccumulatorScope scope(accumulators);
+      input_grads = node->backward(grad, needs);
+    }
     SPARSECAP_CHECK(input_grads.size() == node->edges.size(), "backward of ", node->name, " returned ",
                     input_grads.size(), " gradients for ", node->edges.size(), " inputs");
     for (size_t i = 0; i < input_grads.size(); ++i) {

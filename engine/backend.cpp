@@ -84,19 +84,22 @@ void Backend::additive_attention(const Tensor& keys, const Tensor& query, const 
 }
 
 void Backend::additive_attention_backward(const Tensor& keys, const Tensor& query, const Tensor& weight,
-                                          const Tensor& grad_scores, Tensor& grad_keys, Tensor& grad_query,
-                                          Tensor& grad_weight, int64_t rows, int64_t positions, int64_t width) {
+                                          const Tensor& grad_scores, Tensor& grad_keys, bool add_to_grad_keys,
+                                          Tensor& grad_query, Tensor& grad_weight, int64_t rows, int64_t positions,
+                                          int64_t width) {
   Tensor energies = Tensor::empty({rows, positions, width}, keys.dtype(), keys.device());
   binary(kernels::BinaryOp::Add, keys, query.reshape({rows, 1, width}), energies, {});
   unary(kernels::UnaryOp::Tanh, energies, energies, {});
+  Tensor grad_energies = add_to_grad_keys ? Tensor::empty(keys.shape(), keys.dtype(), keys.device()) : grad_keys;
   GemmShape outer;  // grad_scores [rows * positions, 1] x weight [1, width], then through the tanh
   outer.m = rows * positions;
   outer.k = 1;
   outer.n = width;
-  gemm(outer, grad_scores, weight, grad_keys);
-  binary(kernels::BinaryOp::TanhGrad, grad_keys, energies, grad_keys, {});
+  gemm(outer, grad_scores, weight, grad_energies);
+  binary(kernels::BinaryOp::TanhGrad, grad_energies, energies, grad_energies, {});
   Tensor no_argmax;
-  reduce(ReduceOp::Sum, grad_keys, grad_query, no_argmax, rows, positions, width);
+  reduce(ReduceOp::Sum, grad_energies, grad_query, no_argmax, rows, positions, width);
+  if (add_to_grad_keys) binary(kernels::BinaryOp::Add, grad_keys, grad_energies, grad_keys, {});
   GemmShape weight_shape;  // grad_scores^T [1, rows * positions] x tanh [rows * positions, width]
   weight_shape.trans_a = true;
   weight_shape.m = 1;

@@ -236,12 +236,14 @@ class Backend {
   // fused pass each.
   virtual void additive_attention(const Tensor& keys, const Tensor& query, const Tensor& weight, const Tensor& bias,
                                   Tensor& scores, int64_t rows, int64_t positions, int64_t width);
-  // From grad_scores [rows, positions]: grad_keys [rows, positions, width], grad_query [rows, width]
-  // and grad_weight [width], the tanh recomputed from keys and query. The bias's gradient, the sum
-  // of grad_scores, is the caller's.
+  // From grad_scores [rows, positions]: grad_keys [rows, positions, width] (written, or added to
+  // when add_to_grad_keys: a decoder's keys gather a gradient from every step), grad_query [rows,
+  // width] and grad_weight [width], the tanh recomputed from keys and query. The bias's gradient,
+  // the sum of grad_scores, is the caller's.
   virtual void additive_attention_backward(const Tensor& keys, const Tensor& query, const Tensor& weight,
-                                           const Tensor& grad_scores, Tensor& grad_keys, Tensor& grad_query,
-                                           Tensor& grad_weight, int64_t rows, int64_t positions, int64_t width);
+                                           const Tensor& grad_scores, Tensor& grad_keys, bool add_to_grad_keys,
+                                           Tensor& grad_query, Tensor& grad_weight, int64_t rows, int64_t positions,
+                                           int64_t width);
 
   // ---- decoding: one step of batched beam search over every image (engine/kernels/beam_search.h) ----
   // top_values [images * beam, k] (float32; float64 on the CPU), top_tokens I64 [images * beam, k],

@@ -35,9 +35,9 @@ SPARSECAP_VECTOR_CLONES void scores_loop(const T* keys, const T* query, const T*
   }
 }
 
-// grad_keys and grad_query are written whole; weight_partials [tasks, width] receives each task's
-// sum of weight-gradient terms.
-template <typename T>
+// grad_keys is written whole, or added to when Add; grad_query is written whole; weight_partials
+// [tasks, width] receives each task's sum of weight-gradient terms.
+template <typename T, bool Add>
 SPARSECAP_VECTOR_CLONES void scores_backward_loop(const T* keys, const T* query, const T* weight, const T* grad_scores,
                                                   T* grad_keys, T* grad_query, T* weight_partials, int64_t rows,
                                                   int64_t positions, int64_t width) {
@@ -61,7 +61,7 @@ SPARSECAP_VECTOR_CLONES void scores_backward_loop(const T* keys, const T* query,
         for (int64_t a = 0; a < width; ++a) {
           T grad_energy, grad_weight_term;
           term_grad(k[a], q[a], weight[a], g, grad_energy, grad_weight_term);
-          gk[a] = grad_energy;
+          gk[a] = Add ? gk[a] + grad_energy : grad_energy;
           gq[a] += grad_energy;
           gw[a] += grad_weight_term;
         }
@@ -84,14 +84,21 @@ void CpuBackend::additive_attention(const Tensor& keys, const Tensor& query, con
 }
 
 void CpuBackend::additive_attention_backward(const Tensor& keys, const Tensor& query, const Tensor& weight,
-                                             const Tensor& grad_scores, Tensor& grad_keys, Tensor& grad_query,
-                                             Tensor& grad_weight, int64_t rows, int64_t positions, int64_t width) {
+                                             const Tensor& grad_scores, Tensor& grad_keys, bool add_to_grad_keys,
+                                             Tensor& grad_query, Tensor& grad_weight, int64_t rows,
+                                             int64_t positions, int64_t width) {
   dispatch_floating(keys.dtype(), "additive_attention_backward", [&](auto tag) {
     using T = decltype(tag);
     const int64_t tasks = (rows + kRowsPerTask - 1) / kRowsPerTask;
     std::vector<T> weight_partials(static_cast<size_t>(tasks * width));
-    scores_backward_loop<T>(keys.data<T>(), query.data<T>(), weight.data<T>(), grad_scores.data<T>(),
-                            grad_keys.data<T>(), grad_query.data<T>(), weight_partials.data(), rows, positions, width);
+    if (add_to_grad_keys)
+      scores_backward_loop<T, true>(keys.data<T>(), query.data<T>(), weight.data<T>(), grad_scores.data<T>(),
+                                    grad_keys.data<T>(), grad_query.data<T>(), weight_partials.data(), rows,
+                                    positions, width);
+    else
+      scores_backward_loop<T, false>(keys.data<T>(), query.data<T>(), weight.data<T>(), grad_scores.data<T>(),
+                                     grad_keys.data<T>(), grad_query.data<T>(), weight_partials.data(), rows,
+                                     positions, width);
     T* gw = grad_weight.data<T>();
     for (int64_t a = 0; a < width; ++a) {
       double total = 0;

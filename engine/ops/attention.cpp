@@ -30,18 +30,25 @@ Tensor additive_attention(const Tensor& keys, const Tensor& query, const Tensor&
     record(scores, op, {keys, query, weight, bias},
            [saved_keys = keys.detach(), saved_query = query.detach(), saved_weight = weight.detach(), rows, positions,
             width](const Tensor& grad, const NeedsGrad& needs) {
-             Tensor grad_keys = Tensor::empty({rows, positions, width}, grad.dtype(), grad.device());
+             // The keys' gradient goes straight into their running sum where autograd offers it: a
+             // decoder's keys receive one from every step.
+             const Tensor running = needs[0] ? gradient_accumulator(0) : Tensor();
+             const bool add_to_running = running.defined() && running.shape() == saved_keys.shape() &&
+                                         running.dtype() == grad.dtype() && running.device() == grad.device();
+             Tensor grad_keys =
+                 add_to_running ? running : Tensor::empty({rows, positions, width}, grad.dtype(), grad.device());
              Tensor grad_query = Tensor::empty({rows, width}, grad.dtype(), grad.device());
              Tensor grad_weight = Tensor::empty({1, width}, grad.dtype(), grad.device());
              if (grad.numel() > 0) {
                backend_for(grad.device())
-                   .additive_attention_backward(saved_keys, saved_query, saved_weight, grad, grad_keys, grad_query,
-                                                grad_weight, rows, positions, width);
+                   .additive_attention_backward(saved_keys, saved_query, saved_weight, grad, grad_keys,
+                                                add_to_running, grad_query, grad_weight, rows, positions, width);
              } else {
                grad_query.zero_();
                grad_weight.zero_();
              }
-             return std::vector<Tensor>{needs[0] ? grad_keys : Tensor(), needs[1] ? grad_query : Tensor(),
+             return std::vector<Tensor>{needs[0] && !add_to_running ? grad_keys : Tensor(),
+                                        needs[1] ? grad_query : Tensor(),
                                         needs[2] ? grad_weight : Tensor(),
                                         needs[3] ? sum(grad).reshape({1}) : Tensor()};
            });

@@ -144,6 +144,46 @@ TEST(Autograd, AWeightUsedAtManyStepsSumsEveryStep) {
   EXPECT_EQ(w.grad().to_vector<double>(), (std::vector<double>{170.0, 170.0}));
 }
 
+// linear's backward adds a weight's gradient straight into the running sum autograd offers
+// (gradient_accumulator). Three uses of one weight against the closed form x_t^T g summed.
+TEST(Autograd, ALinearWeightUsedAtEveryStepGathersEveryStepsGradient) {
+  const Tensor w = from_vector<double>({1.0, -2.0, 0.5, 3.0}, {2, 2}).set_requires_grad(true);
+  const std::vector<std::vector<double>> inputs{{1.0, 2.0}, {-1.0, 0.5}, {3.0, -4.0}};
+  const Tensor gated = mul_scalar(w, 2.0);  // a non-leaf weight, as a gated weight is
+  Tensor total = zeros({1, 2}, DType::F64);
+  for (const auto& x : inputs) {
+    total = add(total, linear(from_vector<double>(x, {1, 2}), w));
+    total = add(total, linear(from_vector<double>(x, {1, 2}), gated));
+  }
+  sum(total).backward();
+  // d/dW sum(x W^T) = 1 x for each output row; the gated use counts twice.
+  const double col0 = 3.0 * (1.0 - 1.0 + 3.0), col1 = 3.0 * (2.0 + 0.5 - 4.0);
+  EXPECT_EQ(w.grad().to_vector<double>(), (std::vector<double>{col0, col1, col0, col1}));
+}
+
+TEST(Autograd, NoGradientIsAddedIntoALeafGradientSomeoneHoldsOrAHookMustSee) {
+  const Tensor w = from_vector<double>({1.0, 2.0}, {1, 2}).set_requires_grad(true);
+  const Tensor x = from_vector<double>({1.0, 1.0}, {1, 2});
+  sum(linear(x, w)).backward();
+  const Tensor held = w.grad();
+  sum(add(linear(x, w), linear(x, w))).backward();
+  EXPECT_EQ(held.to_vector<double>(), (std::vector<double>{1.0, 1.0}));
+  EXPECT_EQ(w.grad().to_vector<double>(), (std::vector<double>{3.0, 3.0}));
+
+  const Tensor v = from_vector<double>({1.0, 2.0}, {1, 2}).set_requires_grad(true);
+  int calls = 0;
+  v.register_hook([&calls](const Tensor& g) {
+    ++calls;
+    EXPECT_EQ(g.to_vector<double>(), (std::vector<double>{1.0, 1.0}));
+    return g;
+  });
+  sum(add(add(linear(x, v), linear(x, v)), linear(x, v))).backward();
+  EXPECT_EQ(calls, 3);
+  EXPECT_EQ(v.grad().to_vector<double>(), (std::vector<double>{3.0, 3.0}));
+}
+
+TEST(Autograd, NoGradientAccumulatorOutsideABackward) { EXPECT_FALSE(gradient_accumulator(0).defined()); }
+
 TEST(Autograd, SavedOutputsDoNotKeepTheGraphAlive) {
   std::weak_ptr<Node> node;
   {

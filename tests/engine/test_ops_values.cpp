@@ -263,14 +263,54 @@ TEST(OpValues, AdditiveAttentionMatchesTheComposedOps) {
   std::vector<Tensor> grads, default_grads;
   for (std::vector<Tensor>* out : {&grads, &default_grads})
     *out = {zeros({rows, positions, width}), zeros({rows, width}), zeros({1, width})};
-  backend.additive_attention_backward(keys, query, weight, upstream, grads[0], grads[1], grads[2], rows, positions,
-                                      width);
-  backend.Backend::additive_attention_backward(keys, query, weight, upstream, default_grads[0], default_grads[1],
-                                               default_grads[2], rows, positions, width);
+  backend.additive_attention_backward(keys, query, weight, upstream, grads[0], false, grads[1], grads[2], rows,
+                                      positions, width);
+  backend.Backend::additive_attention_backward(keys, query, weight, upstream, default_grads[0], false,
+                                               default_grads[1], default_grads[2], rows, positions, width);
   for (size_t i = 0; i < grads.size(); ++i) {
     SCOPED_TRACE(i);
     expect_near(values(default_grads[i]), values(grads[i]), 1e-3);
   }
+  // Added to a running sum of the keys' gradient instead: the sum plus the same gradient.
+  const Tensor running = add_scalar(zeros({rows, positions, width}), 0.5);
+  for (const bool use_default : {false, true}) {
+    SCOPED_TRACE(use_default);
+    Tensor sum_keys = running.clone(), grad_query = zeros({rows, width}), grad_weight = zeros({1, width});
+    if (use_default)
+      backend.Backend::additive_attention_backward(keys, query, weight, upstream, sum_keys, true, grad_query,
+                                                   grad_weight, rows, positions, width);
+    else
+      backend.additive_attention_backward(keys, query, weight, upstream, sum_keys, true, grad_query, grad_weight,
+                                          rows, positions, width);
+    expect_near(values(sum_keys), values(add_scalar(grads[0], 0.5)), 1e-3);
+    expect_near(values(grad_query), values(grads[1]), 1e-3);
+  }
+}
+
+TEST(OpValues, AKeysGradientFromEveryStepIsSummedOnce) {
+  // A decoder's shape: the same keys scored at several steps, so autograd offers their running
+  // gradient to the later steps' backward to add into.
+  const int64_t rows = 3, positions = 5, width = 8;
+  Generator generator(5);
+  const Tensor keys_leaf = randn({rows, positions, width}, generator).set_requires_grad(true);
+  const Tensor weight = randn({1, width}, generator).set_requires_grad(true);
+  const Tensor keys = mul_scalar(keys_leaf, 1.0);  // a node, as a decoder's repeated keys are
+  std::vector<Tensor> queries;
+  Tensor total = zeros({rows, positions});
+  for (int step = 0; step < 4; ++step) {
+    queries.push_back(randn({rows, width}, generator));
+    total = add(total, additive_attention(keys, queries.back(), weight));
+  }
+  sum(total).backward();
+  const Tensor fused_keys = keys_leaf.grad(), fused_weight = weight.grad();
+  keys_leaf.zero_grad();
+  weight.zero_grad();
+  Tensor composed = zeros({rows, positions});
+  for (const Tensor& query : queries)
+    composed = add(composed, linear(tanh(add(keys, unsqueeze(query, 1))), weight).reshape({rows, positions}));
+  sum(composed).backward();
+  expect_near(values(fused_keys), values(keys_leaf.grad()), 1e-4);
+  expect_near(values(fused_weight), values(weight.grad()), 1e-4);
 }
 
 TEST(OpValues, TopKRanksEachRowLikeAStableSortDescending) {
