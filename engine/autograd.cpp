@@ -71,21 +71,22 @@ Tensor apply_hooks(const std::vector<std::function<Tensor(const Tensor&)>>& hook
   return grad;
 }
 
-// True when `t` is the only handle on its buffer: no other tensor, view, saved tensor or hook can
-// see a change made to it in place.
-bool sole_owner(const Tensor& t) { return t.impl().use_count() == 1 && t.impl()->storage.use_count() == 1; }
+// True when `impl` is the only handle on its buffer: no other tensor, view, saved tensor or hook
+// can see a change made to it in place.
+bool sole_owner(const std::shared_ptr<TensorImpl>& impl) {
+  return impl.use_count() == 1 && impl->storage.use_count() == 1;
+}
 
 // A gradient a leaf may keep as its .grad: held by nothing else, and not a slice of a larger
 // buffer that keeping it would keep alive.
-bool keepable(const Tensor& t) { return sole_owner(t) && t.nbytes() == t.impl()->storage->bytes(); }
+bool keepable(const Tensor& t) { return sole_owner(t.impl()) && t.nbytes() == t.impl()->storage->bytes(); }
 
-// total += grad. In place when nothing else sees `total`'s buffer: a weight used at each time step
-// of an unrolled decoder receives one gradient per step, and adding each out of place costs a new
-// buffer and the traffic of writing it. Otherwise out of place, and the sum's fresh buffer then
-// takes the later gradients in place.
-void add_gradient(Tensor& total, const Tensor& grad) {
-  if (sole_owner(total) && total.shape() == grad.shape() && total.dtype() == grad.dtype() &&
-      total.device() == grad.device())
+// total += grad. In place when `alone` (nothing else sees total's buffer): a weight used at each
+// time step of an unrolled decoder receives one gradient per step, and adding each out of place
+// costs a new buffer and the traffic of writing it. Otherwise out of place, and the sum's fresh
+// buffer then takes the later gradients in place. `total` is unchanged if the add throws.
+void add_gradient(Tensor& total, const Tensor& grad, bool alone) {
+  if (alone && total.shape() == grad.shape() && total.dtype() == grad.dtype() && total.device() == grad.device())
     backend_for(total.device()).binary(kernels::BinaryOp::Add, total, grad, total, {});
   else
     total = add(total, grad);
@@ -93,7 +94,7 @@ void add_gradient(Tensor& total, const Tensor& grad) {
 
 void accumulate(Tensor& slot, Tensor grad) {
   if (slot.defined())
-    add_gradient(slot, grad);
+    add_gradient(slot, grad, sole_owner(slot.impl()));
   else
     slot = std::move(grad);
 }
@@ -101,8 +102,9 @@ void accumulate(Tensor& slot, Tensor grad) {
 void accumulate_into_leaf(AutogradMeta& meta, Tensor grad_in) {
   Tensor grad = apply_hooks(meta.hooks, std::move(grad_in));
   if (meta.grad) {
-    Tensor total(std::move(meta.grad));
-    add_gradient(total, grad);
+    const bool alone = sole_owner(meta.grad);
+    Tensor total(meta.grad);
+    add_gradient(total, grad, alone);
     meta.grad = total.impl();
   } else if (keepable(grad)) {
     // A buffer the backward made and nothing else holds: keep it rather than copy it.
@@ -121,9 +123,8 @@ std::vector<Tensor> accumulators_for(const Node& node, std::unordered_map<Node*,
     const Edge& edge = node.edges[i];
     if (edge.node) {
       const auto found = grads.find(edge.node.get());
-      if (found != grads.end() && sole_owner(found->second)) accumulators[i] = found->second;
-    } else if (edge.leaf && edge.leaf->grad && edge.leaf->hooks.empty() && edge.leaf->grad.use_count() == 1 &&
-               edge.leaf->grad->storage.use_count() == 1) {
+      if (found != grads.end() && sole_owner(found->second.impl())) accumulators[i] = found->second;
+    } else if (edge.leaf && edge.leaf->grad && edge.leaf->hooks.empty() && sole_owner(edge.leaf->grad)) {
       accumulators[i] = Tensor(edge.leaf->grad);
     }
   }

@@ -54,9 +54,9 @@ Tensor product(const Tensor& a, bool ta, const Tensor& b, bool tb, Tensor accumu
 // costs one GEMM per step and no separate add.
 Tensor gradient_product(size_t input, const Tensor& a, bool ta, const Tensor& b, bool tb) {
   const Tensor running = gradient_accumulator(input);
-  const Shape shape{ta ? a.size(-1) : a.size(-2), tb ? b.size(-2) : b.size(-1)};
-  if (running.defined() && a.dim() == 2 && b.dim() == 2 && running.shape() == shape && running.dtype() == a.dtype() &&
-      running.device() == a.device()) {
+  if (running.defined() && a.dim() == 2 && b.dim() == 2 &&
+      running.shape() == Shape{ta ? a.size(1) : a.size(0), tb ? b.size(0) : b.size(1)} &&
+      running.dtype() == a.dtype() && running.device() == a.device()) {
     product(a, ta, b, tb, running);
     return Tensor();
   }
