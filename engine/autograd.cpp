@@ -2,12 +2,16 @@
 
 #include <unordered_map>
 
+#include "engine/backend.h"
 #include "engine/ops.h"
+#include "engine/storage.h"
 
 namespace sparsecap {
 
 namespace {
 thread_local bool g_grad_mode = true;
+// The running sums the backward being run may add into (gradient_accumulator), one per input.
+thread_local const std::vector<Tensor>* g_accumulators = nullptr;
 }
 
 bool grad_mode_enabled() { return g_grad_mode; }
@@ -67,17 +71,79 @@ Tensor apply_hooks(const std::vector<std::function<Tensor(const Tensor&)>>& hook
   return grad;
 }
 
-void accumulate(Tensor& slot, const Tensor& grad) { slot = slot.defined() ? add(slot, grad) : grad; }
+// True when `impl` is the only handle on its buffer: no other tensor, view, saved tensor or hook
+// can see a change made to it in place.
+bool sole_owner(const std::shared_ptr<TensorImpl>& impl) {
+  return impl.use_count() == 1 && impl->storage.use_count() == 1;
+}
 
-void accumulate_into_leaf(AutogradMeta& meta, const Tensor& grad_in) {
-  const Tensor grad = apply_hooks(meta.hooks, grad_in);
+// A gradient a leaf may keep as its .grad: held by nothing else, and not a slice of a larger
+// buffer that keeping it would keep alive.
+bool keepable(const Tensor& t) { return sole_owner(t.impl()) && t.nbytes() == t.impl()->storage->bytes(); }
+
+// total += grad. In place when `alone` (nothing else sees total's buffer): a weight used at each
+// time step of an unrolled decoder receives one gradient per step, and adding each out of place
+// costs a new buffer and the traffic of writing it. Otherwise out of place, and the sum's fresh
+// buffer then takes the later gradients in place. `total` is unchanged if the add throws.
+void add_gradient(Tensor& total, const Tensor& grad, bool alone) {
+  if (alone && total.shape() == grad.shape() && total.dtype() == grad.dtype() && total.device() == grad.device())
+    backend_for(total.device()).binary(kernels::BinaryOp::Add, total, grad, total, {});
+  else
+    total = add(total, grad);
+}
+
+void accumulate(Tensor& slot, Tensor grad) {
+  if (slot.defined())
+    add_gradient(slot, grad, sole_owner(slot.impl()));
+  else
+    slot = std::move(grad);
+}
+
+void accumulate_into_leaf(AutogradMeta& meta, Tensor grad_in) {
+  Tensor grad = apply_hooks(meta.hooks, std::move(grad_in));
   if (meta.grad) {
-    meta.grad = add(Tensor(meta.grad), grad).impl();
+    const bool alone = sole_owner(meta.grad);
+    Tensor total(meta.grad);
+    add_gradient(total, grad, alone);
+    meta.grad = total.impl();
+  } else if (keepable(grad)) {
+    // A buffer the backward made and nothing else holds: keep it rather than copy it.
+    meta.grad = grad.impl();
   } else {
     // Own the buffer: the incoming gradient may alias a tensor the caller still uses.
     meta.grad = grad.clone().impl();
   }
 }
+
+// The running sums of `node`'s inputs that its backward may add into: a node slot or a leaf's
+// .grad that nothing else holds, and for a leaf no hook that must see each gradient.
+std::vector<Tensor> accumulators_for(const Node& node, std::unordered_map<Node*, Tensor>& grads) {
+  std::vector<Tensor> accumulators(node.edges.size());
+  for (size_t i = 0; i < node.edges.size(); ++i) {
+    const Edge& edge = node.edges[i];
+    if (edge.node) {
+      const auto found = grads.find(edge.node.get());
+      if (found != grads.end() && sole_owner(found->second.impl())) accumulators[i] = found->second;
+    } else if (edge.leaf && edge.leaf->grad && edge.leaf->hooks.empty() && sole_owner(edge.leaf->grad)) {
+      accumulators[i] = Tensor(edge.leaf->grad);
+    }
+  }
+  return accumulators;
+}
+
+// Offers a node's accumulators to gradient_accumulator while its backward runs.
+class AccumulatorScope {
+ public:
+  explicit AccumulatorScope(const std::vector<Tensor>& accumulators) : previous_(g_accumulators) {
+    g_accumulators = &accumulators;
+  }
+  ~AccumulatorScope() { g_accumulators = previous_; }
+  AccumulatorScope(const AccumulatorScope&) = delete;
+  AccumulatorScope& operator=(const AccumulatorScope&) = delete;
+
+ private:
+  const std::vector<Tensor>* previous_;
+};
 
 // Nodes reachable from `root` in an order where every node comes before the nodes it feeds
 // (Kahn's algorithm on dependency counts; iterative, no recursion).
@@ -111,6 +177,11 @@ std::vector<Node*> topological_order(Node* root) {
 
 }  // namespace
 
+Tensor gradient_accumulator(size_t input) {
+  if (!g_accumulators || input >= g_accumulators->size()) return Tensor();
+  return (*g_accumulators)[input];
+}
+
 void run_backward(const Tensor& root, const Tensor& grad_output) {
   SPARSECAP_CHECK(root.requires_grad(), "backward() on a tensor that does not require a gradient");
   Tensor seed = grad_output;
@@ -122,7 +193,7 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
   check_shape(seed, root.shape(), "gradient passed to backward()");
   NoGradGuard no_grad;  // backward closures are written with engine ops; do not record them
   if (!root.grad_fn()) {
-    accumulate_into_leaf(*root.autograd_meta(), seed);
+    accumulate_into_leaf(*root.autograd_meta(), std::move(seed));
     return;
   }
   std::unordered_map<Node*, Tensor> grads;
@@ -134,16 +205,22 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
     grads.erase(found);
     NeedsGrad needs(node->edges.size());
     for (size_t i = 0; i < needs.size(); ++i) needs[i] = node->edges[i].active();
-    std::vector<Tensor> input_grads = node->backward(grad, needs);
+    std::vector<Tensor> input_grads;
+    {
+      const std::vector<Tensor> accumulators = accumulators_for(*node, grads);
+      const AccumulatorScope scope(accumulators);
+      input_grads = node->backward(grad, needs);
+    }
     SPARSECAP_CHECK(input_grads.size() == node->edges.size(), "backward of ", node->name, " returned ",
                     input_grads.size(), " gradients for ", node->edges.size(), " inputs");
     for (size_t i = 0; i < input_grads.size(); ++i) {
       const Edge& edge = node->edges[i];
       if (!edge.active() || !input_grads[i].defined()) continue;
+      // Moved, so a gradient no other input shares is held once and can be summed into in place.
       if (edge.node)
-        accumulate(grads[edge.node.get()], input_grads[i]);
+        accumulate(grads[edge.node.get()], std::move(input_grads[i]));
       else
-        accumulate_into_leaf(*edge.leaf, input_grads[i]);
+        accumulate_into_leaf(*edge.leaf, std::move(input_grads[i]));
     }
   }
 }

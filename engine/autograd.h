@@ -60,6 +60,14 @@ bool any_requires_grad(const std::vector<Tensor>& inputs);
 // must capture only what the backward needs, and saved outputs detached (no reference cycles).
 void record(Tensor& output, const char* name, const std::vector<Tensor>& inputs, BackwardFn backward);
 
+// Inside a backward closure: the running sum of the gradient of the node's input `input`, when the
+// closure may add its gradient for that input straight into it (a GEMM with beta = 1, a kernel
+// that accumulates) instead of returning a new tensor for autograd to add. Defined only when
+// nothing else holds that sum, so adding in place changes no tensor anyone can see, and no hook
+// has to see the input's gradient first. A closure that adds into it returns an undefined
+// gradient for that input. Undefined outside a backward.
+Tensor gradient_accumulator(size_t input);
+
 // Run reverse mode from `root` with the given output gradient (ones for a scalar when undefined).
 void run_backward(const Tensor& root, const Tensor& grad_output);
 

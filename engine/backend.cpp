@@ -70,6 +70,44 @@ void Backend::gru_cell_backward(const Tensor&, const Tensor&, const Tensor&, Ten
   throw Error("gru_cell_backward is not implemented on " + device().str());
 }
 
+void Backend::additive_attention(const Tensor& keys, const Tensor& query, const Tensor& weight, const Tensor& bias,
+                                 Tensor& scores, int64_t rows, int64_t positions, int64_t width) {
+  Tensor energies = Tensor::empty({rows, positions, width}, keys.dtype(), keys.device());
+  binary(kernels::BinaryOp::Add, keys, query.reshape({rows, 1, width}), energies, {});
+  unary(kernels::UnaryOp::Tanh, energies, energies, {});
+  GemmShape shape;  // [rows * positions, width] x [width, 1]
+  shape.m = rows * positions;
+  shape.k = width;
+  shape.n = 1;
+  gemm(shape, energies, weight, scores);
+  if (bias.defined()) binary(kernels::BinaryOp::Add, scores, bias, scores, {});
+}
+
+void Backend::additive_attention_backward(const Tensor& keys, const Tensor& query, const Tensor& weight,
+                                          const Tensor& grad_scores, Tensor& grad_keys, bool add_to_grad_keys,
+                                          Tensor& grad_query, Tensor& grad_weight, int64_t rows, int64_t positions,
+                                          int64_t width) {
+  Tensor energies = Tensor::empty({rows, positions, width}, keys.dtype(), keys.device());
+  binary(kernels::BinaryOp::Add, keys, query.reshape({rows, 1, width}), energies, {});
+  unary(kernels::UnaryOp::Tanh, energies, energies, {});
+  Tensor grad_energies = add_to_grad_keys ? Tensor::empty(keys.shape(), keys.dtype(), keys.device()) : grad_keys;
+  GemmShape outer;  // grad_scores [rows * positions, 1] x weight [1, width], then through the tanh
+  outer.m = rows * positions;
+  outer.k = 1;
+  outer.n = width;
+  gemm(outer, grad_scores, weight, grad_energies);
+  binary(kernels::BinaryOp::TanhGrad, grad_energies, energies, grad_energies, {});
+  Tensor no_argmax;
+  reduce(ReduceOp::Sum, grad_energies, grad_query, no_argmax, rows, positions, width);
+  if (add_to_grad_keys) binary(kernels::BinaryOp::Add, grad_keys, grad_energies, grad_keys, {});
+  GemmShape weight_shape;  // grad_scores^T [1, rows * positions] x tanh [rows * positions, width]
+  weight_shape.trans_a = true;
+  weight_shape.m = 1;
+  weight_shape.k = rows * positions;
+  weight_shape.n = width;
+  gemm(weight_shape, grad_scores, energies, grad_weight);
+}
+
 void Backend::csr_linear(const sparse::CsrMatrix&, const Tensor&, const Tensor&, Tensor&, int64_t) {
   throw Error("csr_linear is not implemented on " + device().str());
 }

@@ -229,6 +229,22 @@ class Backend {
                                  Tensor& grad_input_gates, Tensor& grad_hidden_gates, Tensor& grad_h_prev,
                                  int64_t batch, int64_t hidden);
 
+  // ---- attention: additive scores, see engine/kernels/attention.h ----
+  // keys [rows, positions, width], query [rows, width], weight [width], bias [1] or undefined (floating,
+  // this device) -> scores [rows, positions]. Not pure: the default composes this backend's own
+  // primitives (add, tanh, GEMM) in the unfused passes; the CPU backend overrides both with one
+  // fused pass each.
+  virtual void additive_attention(const Tensor& keys, const Tensor& query, const Tensor& weight, const Tensor& bias,
+                                  Tensor& scores, int64_t rows, int64_t positions, int64_t width);
+  // From grad_scores [rows, positions]: grad_keys [rows, positions, width] (written, or added to
+  // when add_to_grad_keys: a decoder's keys gather a gradient from every step), grad_query [rows,
+  // width] and grad_weight [width], the tanh recomputed from keys and query. The bias's gradient,
+  // the sum of grad_scores, is the caller's.
+  virtual void additive_attention_backward(const Tensor& keys, const Tensor& query, const Tensor& weight,
+                                           const Tensor& grad_scores, Tensor& grad_keys, bool add_to_grad_keys,
+                                           Tensor& grad_query, Tensor& grad_weight, int64_t rows, int64_t positions,
+                                           int64_t width);
+
   // ---- decoding: one step of batched beam search over every image (engine/kernels/beam_search.h) ----
   // top_values [images * beam, k] (float32; float64 on the CPU), top_tokens I64 [images * beam, k],
   // all on this device; writes the buffers' next_* tensors, parents, tokens and results.

@@ -119,6 +119,14 @@ Tensor lstm_cell(const Tensor& input_gates, const Tensor& hidden_gates, const Te
 // [B, H] -> h [B, H].
 Tensor gru_cell(const Tensor& input_gates, const Tensor& hidden_gates, const Tensor& h_prev);
 
+// ---- fused attention (see engine/kernels/attention.h) ----
+// Additive attention scores [rows, positions] = linear(tanh(keys + query[:, None, :]), weight, bias)
+// with keys [rows, positions, width], query [rows, width], weight [1, width] (a linear layer to one
+// output), bias [1] or undefined: one pass over the keys forward and one backward instead of the
+// add, tanh and GEMM and their backward, each a pass over [rows, positions, width].
+Tensor additive_attention(const Tensor& keys, const Tensor& query, const Tensor& weight,
+                          const Tensor& bias = Tensor());
+
 // ---- decoding ----
 // One step of batched beam search on the buffers' device (engine/kernels/beam_search.h): reads
 // top_values [images * beam, k] (float32 or float64, the decoder's) and top_tokens I64 [images *

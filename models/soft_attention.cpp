@@ -205,6 +205,10 @@ Tensor SoftAttentionDecoder::attention_weights(const Tensor& words, const Tensor
   const int64_t rows = keys.size(0), positions = keys.size(1);
   Tensor query = sparse::linear(state.cell.h, weights.query_weight, weights.query_bias);  // [N, A]
   if (config_.word_in_query) query = add(query, sparse::linear(words, weights.word_query_weight));
+  // One fused pass over the keys where the energies are keys + query alone and att_qk is dense;
+  // a coverage term or a CSR att_qk takes the composed ops below.
+  if (!config_.coverage && !weights.qk_weight.is_sparse())
+    return softmax(additive_attention(keys, query, weights.qk_weight.dense(), weights.qk_bias));
   Tensor energies = add(keys, unsqueeze(query, 1));                                             // [N, P, A]
   if (config_.coverage)
     energies = add(energies, sparse::linear(unsqueeze(state.coverage, 2), weights.coverage_weight));

@@ -1,7 +1,6 @@
 // Sum and max reductions on the CPU over a tensor viewed as [outer, n, inner].
 #include <algorithm>
 #include <limits>
-#include <vector>
 
 #include "engine/cpu/cpu_backend.h"
 #include "engine/cpu/dispatch.h"
@@ -38,6 +37,9 @@ T sum_all(const T* in, int64_t n) {
   return static_cast<T>(total);
 }
 
+// Columns one thread sums together in a strided sum: 256 doubles (2 KiB) of totals stay in L1.
+constexpr int64_t kSumColumnBlock = 256;
+
 template <typename T>
 void sum_reduce(const T* in, T* out, int64_t outer, int64_t n, int64_t inner) {
   if (outer == 1 && inner == 1) {
@@ -51,14 +53,23 @@ void sum_reduce(const T* in, T* out, int64_t outer, int64_t n, int64_t inner) {
     }
     return;
   }
-#pragma omp parallel for schedule(static) if (outer * n * inner > kParallelGrain)
+  // Threads take (outer, column block) pairs, not whole outer slices: a bias gradient sums the
+  // rows of [rows, features] with outer = 1 and would otherwise run on one thread. Each output
+  // still adds its n values in order, so the result does not depend on the thread count.
+  const int64_t blocks = (inner + kSumColumnBlock - 1) / kSumColumnBlock;
+#pragma omp parallel for collapse(2) schedule(static) if (outer * n * inner > kParallelGrain)
   for (int64_t o = 0; o < outer; ++o) {
-    std::vector<double> totals(static_cast<size_t>(inner), 0.0);
-    for (int64_t i = 0; i < n; ++i) {
-      const T* slice = in + (o * n + i) * inner;
-      for (int64_t j = 0; j < inner; ++j) totals[static_cast<size_t>(j)] += static_cast<double>(slice[j]);
+    for (int64_t block = 0; block < blocks; ++block) {
+      const int64_t begin = block * kSumColumnBlock, width = std::min(kSumColumnBlock, inner - begin);
+      double totals[kSumColumnBlock] = {};
+      for (int64_t i = 0; i < n; ++i) {
+        const T* slice = in + (o * n + i) * inner + begin;
+#pragma omp simd
+        for (int64_t j = 0; j < width; ++j) totals[j] += static_cast<double>(slice[j]);
+      }
+      T* target = out + o * inner + begin;
+      for (int64_t j = 0; j < width; ++j) target[j] = static_cast<T>(totals[j]);
     }
-    for (int64_t j = 0; j < inner; ++j) out[o * inner + j] = static_cast<T>(totals[static_cast<size_t>(j)]);
   }
 }
 

@@ -48,6 +48,21 @@ Tensor product(const Tensor& a, bool ta, const Tensor& b, bool tb, Tensor accumu
   return out;
 }
 
+// op(A) op(B) as the gradient of a backward's input `input`: added into the running sum autograd
+// offers for it (GEMM with beta = 1; returns undefined, the gradient is already in place) when
+// the shapes agree, else a new tensor. A weight used at every step of an unrolled decoder then
+// costs one GEMM per step and no separate add.
+Tensor gradient_product(size_t input, const Tensor& a, bool ta, const Tensor& b, bool tb) {
+  const Tensor running = gradient_accumulator(input);
+  if (running.defined() && a.dim() == 2 && b.dim() == 2 &&
+      running.shape() == Shape{ta ? a.size(1) : a.size(0), tb ? b.size(0) : b.size(1)} &&
+      running.dtype() == a.dtype() && running.device() == a.device()) {
+    product(a, ta, b, tb, running);
+    return Tensor();
+  }
+  return product(a, ta, b, tb);
+}
+
 Shape with_last(const Shape& prefix_of, int64_t drop, std::initializer_list<int64_t> tail) {
   Shape out(prefix_of.begin(), prefix_of.end() - drop);
   out.insert(out.end(), tail);
@@ -92,7 +107,7 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
       if (b.dim() == 2) {
         const Tensor a2 = a.reshape({-1, k}), g2 = g_in.reshape({-1, n});
         if (needs[0]) ga = product(g2, false, b, true);
-        if (needs[1]) gb = product(a2, true, g2, false);
+        if (needs[1]) gb = gradient_product(1, a2, true, g2, false);
       } else if (a.dim() == 2) {
         const Tensor b3 = b.reshape({-1, k, n}), g3 = g_in.reshape({-1, a.size(0), n});
         if (needs[0]) ga = sum(product(g3, false, b3, true), 0);
@@ -126,7 +141,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
                                                                                      const NeedsGrad& needs) {
       const Tensor g = g_in.reshape({-1, w.size(0)});
       return std::vector<Tensor>{needs[0] ? product(g, false, w, false).reshape(sx) : Tensor(),
-                                 needs[1] ? product(g, true, x2, false) : Tensor(),
+                                 needs[1] ? gradient_product(1, g, true, x2, false) : Tensor(),
                                  needs[2] ? sum(g, 0) : Tensor()};
     });
   }

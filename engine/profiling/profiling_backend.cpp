@@ -362,6 +362,26 @@ void ProfilingBackend::lstm_cell_backward(const Tensor& activated_gates, const T
         });
 }
 
+void ProfilingBackend::additive_attention(const Tensor& keys, const Tensor& query, const Tensor& weight,
+                                          const Tensor& bias, Tensor& scores, int64_t rows, int64_t positions,
+                                          int64_t width) {
+  timed(device_bytes("additive_attention", bytes_of({&keys, &query, &weight, &bias, &scores})),
+        [&] { inner_.additive_attention(keys, query, weight, bias, scores, rows, positions, width); });
+}
+
+void ProfilingBackend::additive_attention_backward(const Tensor& keys, const Tensor& query, const Tensor& weight,
+                                                   const Tensor& grad_scores, Tensor& grad_keys, bool add_to_grad_keys,
+                                                   Tensor& grad_query, Tensor& grad_weight, int64_t rows,
+                                                   int64_t positions, int64_t width) {
+  // grad_keys is read too when it is added to.
+  const double bytes = bytes_of({&keys, &query, &weight, &grad_scores, &grad_keys, &grad_query, &grad_weight}) +
+                       (add_to_grad_keys ? static_cast<double>(grad_keys.nbytes()) : 0.0);
+  timed(device_bytes("additive_attention_backward", bytes), [&] {
+    inner_.additive_attention_backward(keys, query, weight, grad_scores, grad_keys, add_to_grad_keys, grad_query,
+                                       grad_weight, rows, positions, width);
+  });
+}
+
 void ProfilingBackend::gru_cell(const Tensor& input_gates, const Tensor& hidden_gates, const Tensor& h_prev, Tensor& h,
                                 Tensor& workspace, int64_t batch, int64_t hidden) {
   timed(device_bytes("gru_cell", bytes_of({&input_gates, &hidden_gates, &h_prev, &h, &workspace})),

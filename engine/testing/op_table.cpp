@@ -138,6 +138,9 @@ std::vector<OpCase> build_table() {
            [](const Inputs& x) { return lstm_cell(x[0], x[1], x[2]); });
   add_case("gru_cell", {normal({2, 9}), normal({2, 9}), normal({2, 3})},
            [](const Inputs& x) { return gru_cell(x[0], x[1], x[2]); });
+  // ---- fused attention: keys [rows, positions, width], query, weight [1, width], bias [1] ----
+  add_case("additive_attention", {normal({2, 3, 4}), normal({2, 4}), normal({1, 4}), normal({1})},
+           [](const Inputs& x) { return additive_attention(x[0], x[1], x[2], x[3]); });
   return t;
 }
 

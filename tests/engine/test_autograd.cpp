@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <vector>
 
 #include "engine/autograd.h"
 #include "engine/ops.h"
@@ -76,6 +77,112 @@ TEST(Autograd, BackwardOnNonScalarNeedsAGradient) {
   mul_scalar(x, 2.0).backward(from_vector<double>({1.0, 0.5}, {2}));
   EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{2.0, 1.0}));
 }
+
+// Gradients are summed in place when nothing else holds the running sum; these cases hold it.
+
+TEST(Autograd, AGradientTheCallerHoldsIsNotChangedByALaterBackward) {
+  Tensor x = leaf({1.0, 2.0});
+  sum(mul_scalar(x, 2.0)).backward();
+  const Tensor first = x.grad();
+  sum(mul_scalar(x, 3.0)).backward();
+  EXPECT_EQ(first.to_vector<double>(), (std::vector<double>{2.0, 2.0}));
+  EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{5.0, 5.0}));
+}
+
+TEST(Autograd, ALeafDoesNotKeepTheGradientPassedToBackward) {
+  Tensor x = leaf({1.0, 2.0});
+  Tensor seed = from_vector<double>({0.5, 0.25}, {2});
+  x.backward(seed);
+  seed.fill_(7.0);
+  EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{0.5, 0.25}));
+  x.backward(from_vector<double>({1.0, 1.0}, {2}));
+  EXPECT_EQ(seed.to_vector<double>(), (std::vector<double>{7.0, 7.0}));
+  EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{1.5, 1.25}));
+}
+
+TEST(Autograd, AGradientSharedByTwoInputsIsNotSummedIntoInPlace) {
+  // add passes one gradient tensor to both of its inputs. Here `a` receives it from `t` and then
+  // `s`'s gradient, the same tensor as `b` receives: summing into `a`'s in place would change `b`'s.
+  Tensor x = leaf({0.5, -1.0});
+  const Tensor c = from_vector<double>({2.0, 3.0}, {2});
+  const Tensor a = exp(x), b = mul_scalar(x, 3.0);
+  const Tensor s = add(a, b), t = add(s, a);
+  sum(mul(t, c)).backward();  // d/dx c (2 e^x + 3x) = c (2 e^x + 3)
+  const std::vector<double> grad = x.grad().to_vector<double>();
+  EXPECT_NEAR(grad[0], 2.0 * (2.0 * std::exp(0.5) + 3.0), 1e-12);
+  EXPECT_NEAR(grad[1], 3.0 * (2.0 * std::exp(-1.0) + 3.0), 1e-12);
+}
+
+TEST(Autograd, AGradientAHookKeptIsNotSummedIntoInPlace) {
+  Tensor x = leaf({1.0});
+  std::vector<Tensor> seen;
+  x.register_hook([&seen](const Tensor& g) {
+    seen.push_back(g);
+    return g;
+  });
+  sum(add(mul_scalar(x, 2.0), add(mul_scalar(x, 3.0), mul_scalar(x, 4.0)))).backward();
+  ASSERT_EQ(seen.size(), 3u);
+  double total = 0;
+  for (const Tensor& g : seen) {
+    const double value = g.item();
+    EXPECT_TRUE(value == 2.0 || value == 3.0 || value == 4.0) << value;
+    total += value;
+  }
+  EXPECT_DOUBLE_EQ(total, 9.0);
+  EXPECT_DOUBLE_EQ(x.grad().item(), 9.0);
+}
+
+TEST(Autograd, AWeightUsedAtManyStepsSumsEveryStep) {
+  // An unrolled recurrence: w used at each of 17 steps, as a decoder's weights are.
+  Tensor w = leaf({0.5, 2.0});
+  Tensor h = from_vector<double>({1.0, 1.0}, {2});
+  Tensor intermediate_w = mul_scalar(w, 1.0);  // a non-leaf used at every step too
+  Tensor total = zeros({2}, DType::F64);
+  for (int step = 1; step <= 17; ++step) total = add(total, add(mul_scalar(w, step), intermediate_w));
+  sum(mul(total, h)).backward();
+  // sum_step (step + 1) = 17 * 18 / 2 + 17
+  EXPECT_EQ(w.grad().to_vector<double>(), (std::vector<double>{170.0, 170.0}));
+}
+
+// linear's backward adds a weight's gradient straight into the running sum autograd offers
+// (gradient_accumulator). Three uses of one weight against the closed form x_t^T g summed.
+TEST(Autograd, ALinearWeightUsedAtEveryStepGathersEveryStepsGradient) {
+  const Tensor w = from_vector<double>({1.0, -2.0, 0.5, 3.0}, {2, 2}).set_requires_grad(true);
+  const std::vector<std::vector<double>> inputs{{1.0, 2.0}, {-1.0, 0.5}, {3.0, -4.0}};
+  const Tensor gated = mul_scalar(w, 2.0);  // a non-leaf weight, as a gated weight is
+  Tensor total = zeros({1, 2}, DType::F64);
+  for (const auto& x : inputs) {
+    total = add(total, linear(from_vector<double>(x, {1, 2}), w));
+    total = add(total, linear(from_vector<double>(x, {1, 2}), gated));
+  }
+  sum(total).backward();
+  // d/dW sum(x W^T) = 1 x for each output row; the gated use counts twice.
+  const double col0 = 3.0 * (1.0 - 1.0 + 3.0), col1 = 3.0 * (2.0 + 0.5 - 4.0);
+  EXPECT_EQ(w.grad().to_vector<double>(), (std::vector<double>{col0, col1, col0, col1}));
+}
+
+TEST(Autograd, NoGradientIsAddedIntoALeafGradientSomeoneHoldsOrAHookMustSee) {
+  const Tensor w = from_vector<double>({1.0, 2.0}, {1, 2}).set_requires_grad(true);
+  const Tensor x = from_vector<double>({1.0, 1.0}, {1, 2});
+  sum(linear(x, w)).backward();
+  const Tensor held = w.grad();
+  sum(add(linear(x, w), linear(x, w))).backward();
+  EXPECT_EQ(held.to_vector<double>(), (std::vector<double>{1.0, 1.0}));
+  EXPECT_EQ(w.grad().to_vector<double>(), (std::vector<double>{3.0, 3.0}));
+
+  const Tensor v = from_vector<double>({1.0, 2.0}, {1, 2}).set_requires_grad(true);
+  int calls = 0;
+  v.register_hook([&calls](const Tensor& g) {
+    ++calls;
+    EXPECT_EQ(g.to_vector<double>(), (std::vector<double>{1.0, 1.0}));
+    return g;
+  });
+  sum(add(add(linear(x, v), linear(x, v)), linear(x, v))).backward();
+  EXPECT_EQ(calls, 3);
+  EXPECT_EQ(v.grad().to_vector<double>(), (std::vector<double>{3.0, 3.0}));
+}
+
+TEST(Autograd, NoGradientAccumulatorOutsideABackward) { EXPECT_FALSE(gradient_accumulator(0).defined()); }
 
 TEST(Autograd, SavedOutputsDoNotKeepTheGraphAlive) {
   std::weak_ptr<Node> node;

@@ -8,6 +8,8 @@
 #include <numeric>
 #include <vector>
 
+#include "engine/autograd.h"
+#include "engine/backend.h"
 #include "engine/ops.h"
 #include "engine/rng.h"
 
@@ -201,6 +203,114 @@ TEST(OpValues, IndexingAndShapes) {
   expect_near(values(sum(m, 0)), {5, 7, 9}, 0);
   expect_near(values(max(m, 1)), {3, 6}, 0);
   EXPECT_EQ(argmax(m, 1).to_vector<int64_t>(), (std::vector<int64_t>{2, 2}));
+}
+
+TEST(OpValues, StridedSumsOverManyColumnsAreExact) {
+  // Sums over a middle or leading dimension are split into column blocks across threads; widths
+  // around and past a block (256) and outer sizes 1 (a bias gradient) and 3 check every column.
+  for (const int64_t columns : {255, 256, 257, 700}) {
+    for (const int64_t outer : {1, 3}) {
+      const int64_t rows = 67;
+      std::vector<float> data(static_cast<size_t>(outer * rows * columns));
+      for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<float>(i % 97) - 48.0f;
+      const Tensor x = from_vector(data, {outer, rows, columns});
+      const std::vector<double> got = values(sum(x, 1));
+      ASSERT_EQ(got.size(), static_cast<size_t>(outer * columns));
+      for (int64_t o = 0; o < outer; ++o)
+        for (int64_t j = 0; j < columns; ++j) {
+          double want = 0;
+          for (int64_t i = 0; i < rows; ++i) want += data[static_cast<size_t>((o * rows + i) * columns + j)];
+          ASSERT_EQ(got[static_cast<size_t>(o * columns + j)], want) << "columns " << columns << " outer " << outer;
+        }
+    }
+  }
+}
+
+// The fused additive attention against the ops it replaces, at a size that runs the CPU loops on
+// several threads, forward and backward; and the backends' default composition (what a backend
+// without a fused kernel runs) against the CPU's fused loops.
+TEST(OpValues, AdditiveAttentionMatchesTheComposedOps) {
+  const int64_t rows = 37, positions = 19, width = 70;
+  Generator generator(11);
+  const Tensor keys = randn({rows, positions, width}, generator).set_requires_grad(true);
+  const Tensor query = randn({rows, width}, generator).set_requires_grad(true);
+  const Tensor weight = mul_scalar(randn({1, width}, generator), 0.3).detach().set_requires_grad(true);
+  const Tensor bias = randn({1}, generator).set_requires_grad(true);
+  const Tensor upstream = randn({rows, positions}, generator);
+
+  const Tensor fused = additive_attention(keys, query, weight, bias);
+  sum(mul(fused, upstream)).backward();
+  const std::vector<Tensor> fused_grads{keys.grad(), query.grad(), weight.grad(), bias.grad()};
+  for (const Tensor& t : {keys, query, weight, bias}) t.zero_grad();
+
+  const Tensor composed =
+      linear(tanh(add(keys, unsqueeze(query, 1))), weight, bias).reshape({rows, positions});
+  sum(mul(composed, upstream)).backward();
+  const std::vector<Tensor> composed_grads{keys.grad(), query.grad(), weight.grad(), bias.grad()};
+
+  expect_near(values(fused), values(composed), 1e-4);
+  for (size_t i = 0; i < fused_grads.size(); ++i) {
+    SCOPED_TRACE(i);
+    expect_near(values(fused_grads[i]), values(composed_grads[i]), 1e-3);
+  }
+
+  NoGradGuard no_grad;
+  Backend& backend = backend_for(Device::cpu());
+  Tensor scores = zeros({rows, positions}), default_scores = zeros({rows, positions});
+  backend.additive_attention(keys, query, weight, bias, scores, rows, positions, width);
+  backend.Backend::additive_attention(keys, query, weight, bias, default_scores, rows, positions, width);
+  expect_near(values(default_scores), values(scores), 1e-4);
+  std::vector<Tensor> grads, default_grads;
+  for (std::vector<Tensor>* out : {&grads, &default_grads})
+    *out = {zeros({rows, positions, width}), zeros({rows, width}), zeros({1, width})};
+  backend.additive_attention_backward(keys, query, weight, upstream, grads[0], false, grads[1], grads[2], rows,
+                                      positions, width);
+  backend.Backend::additive_attention_backward(keys, query, weight, upstream, default_grads[0], false,
+                                               default_grads[1], default_grads[2], rows, positions, width);
+  for (size_t i = 0; i < grads.size(); ++i) {
+    SCOPED_TRACE(i);
+    expect_near(values(default_grads[i]), values(grads[i]), 1e-3);
+  }
+  // Added to a running sum of the keys' gradient instead: the sum plus the same gradient.
+  const Tensor running = add_scalar(zeros({rows, positions, width}), 0.5);
+  for (const bool use_default : {false, true}) {
+    SCOPED_TRACE(use_default);
+    Tensor sum_keys = running.clone(), grad_query = zeros({rows, width}), grad_weight = zeros({1, width});
+    if (use_default)
+      backend.Backend::additive_attention_backward(keys, query, weight, upstream, sum_keys, true, grad_query,
+                                                   grad_weight, rows, positions, width);
+    else
+      backend.additive_attention_backward(keys, query, weight, upstream, sum_keys, true, grad_query, grad_weight,
+                                          rows, positions, width);
+    expect_near(values(sum_keys), values(add_scalar(grads[0], 0.5)), 1e-3);
+    expect_near(values(grad_query), values(grads[1]), 1e-3);
+  }
+}
+
+TEST(OpValues, AKeysGradientFromEveryStepIsSummedOnce) {
+  // A decoder's shape: the same keys scored at several steps, so autograd offers their running
+  // gradient to the later steps' backward to add into.
+  const int64_t rows = 3, positions = 5, width = 8;
+  Generator generator(5);
+  const Tensor keys_leaf = randn({rows, positions, width}, generator).set_requires_grad(true);
+  const Tensor weight = randn({1, width}, generator).set_requires_grad(true);
+  const Tensor keys = mul_scalar(keys_leaf, 1.0);  // a node, as a decoder's repeated keys are
+  std::vector<Tensor> queries;
+  Tensor total = zeros({rows, positions});
+  for (int step = 0; step < 4; ++step) {
+    queries.push_back(randn({rows, width}, generator));
+    total = add(total, additive_attention(keys, queries.back(), weight));
+  }
+  sum(total).backward();
+  const Tensor fused_keys = keys_leaf.grad(), fused_weight = weight.grad();
+  keys_leaf.zero_grad();
+  weight.zero_grad();
+  Tensor composed = zeros({rows, positions});
+  for (const Tensor& query : queries)
+    composed = add(composed, linear(tanh(add(keys, unsqueeze(query, 1))), weight).reshape({rows, positions}));
+  sum(composed).backward();
+  expect_near(values(fused_keys), values(keys_leaf.grad()), 1e-4);
+  expect_near(values(fused_weight), values(weight.grad()), 1e-4);
 }
 
 TEST(OpValues, TopKRanksEachRowLikeAStableSortDescending) {
