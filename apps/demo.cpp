@@ -154,22 +154,29 @@ train::RunConfig soft_attention_demo_config(const SoftAttentionDemoOptions& opti
   return config;
 }
 
-std::string pretrained_encoder(const std::string& out_dir, const train::RunConfig& config, int64_t steps) {
+std::string pretrained_encoder(const std::string& out_dir, const train::RunConfig& config, int64_t steps,
+                               bool scene_pairs) {
   if (steps == 0) return "";
-  const std::filesystem::path path = std::filesystem::path(out_dir) / "encoder.safetensors";
+  const std::filesystem::path path =
+      std::filesystem::path(out_dir) / (scene_pairs ? "encoder_pairs.safetensors" : "encoder.safetensors");
   if (std::filesystem::exists(path)) {
     std::printf("encoder: reusing the pre-trained %s\n", path.c_str());
     return path.string();
   }
-  const train::EncoderPretrainingOptions options = train::encoder_pretraining_options(config, steps);
+  train::EncoderPretrainingOptions options = train::encoder_pretraining_options(config, steps);
+  options.scene_pairs = scene_pairs;
   std::filesystem::create_directories(out_dir);
-  std::printf("encoder: pre-training on the scene labels (%lld steps)\n", static_cast<long long>(steps));
+  std::printf("encoder: pre-training on the scene labels%s (%lld steps)\n", scene_pairs ? " and pairs" : "",
+              static_cast<long long>(steps));
   std::fflush(stdout);
   const train::EncoderPretrainingSummary summary = train::pretrain_encoder(config.data, options, path);
-  std::printf("encoder: %s; on validation object cells shape %.1f%%, colour %.1f%%; image pairs P %.1f%% / R %.1f%%\n",
+  std::printf("encoder: %s; on validation object cells shape %.1f%%, colour %.1f%%",
               train::format_duration(summary.wall_seconds).c_str(), 100 * summary.validation_shape_accuracy,
-              100 * summary.validation_color_accuracy, 100 * summary.validation_pair_precision,
-              100 * summary.validation_pair_recall);
+              100 * summary.validation_color_accuracy);
+  if (scene_pairs)
+    std::printf("; image pairs P %.1f%% / R %.1f%%", 100 * summary.validation_pair_precision,
+                100 * summary.validation_pair_recall);
+  std::printf("\n");
   return path.string();
 }
 

@@ -35,10 +35,12 @@ train::RunConfig soft_attention_demo_config(const SoftAttentionDemoOptions& opti
                                             bool prune);
 
 // The CNN encoder the demo's captioners start from: the encoder of `config` pre-trained for `steps`
-// on the synthetic set's scene labels into `out_dir`/encoder.safetensors, once (an existing file
-// is reused), as the papers' captioners start from an ImageNet-trained CNN (docs/data.md, "A
-// captioner that sees"). Returns the file, or "" when `steps` is 0 (encoders from scratch).
-std::string pretrained_encoder(const std::string& out_dir, const train::RunConfig& config, int64_t steps);
+// on the synthetic set's scene labels into `out_dir`/encoder.safetensors (with the scene-pair head,
+// train/encoder_pretraining.h: encoder_pairs.safetensors), once (an existing file is reused), as
+// the papers' captioners start from an ImageNet-trained CNN (docs/data.md, "A captioner that
+// sees"). Returns the file, or "" when `steps` is 0 (encoders from scratch).
+std::string pretrained_encoder(const std::string& out_dir, const train::RunConfig& config, int64_t steps,
+                               bool scene_pairs = false);
 
 // Encoder pre-training steps of the demo and the sweep: 96.3% of validation object cells' shapes
 // in 2 minutes on two cores (docs/data.md, "The word in the attention's query").

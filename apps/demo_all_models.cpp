@@ -2,8 +2,8 @@
 // Relation Transformer and Show-and-Tell it trains the dense config and the Supermask-90% config
 // from configs/ (or --configs DIR) on the synthetic set, for Soft-Attention the main demo's two
 // runs (apps/demo.h; the same run directories, so a finished `sparsecap demo` is reused). The
-// captioners on pixels start from one encoder pre-trained on the scene labels, frozen, as in the
-// main demo. Each run is evaluated on the test split with beam 3; one table with a row per model
+// captioners on pixels start from an encoder pre-trained on the scene labels, frozen, as in the
+// main demo (Show-and-Tell's also with the scene-pair head). Each run is evaluated on the test split with beam 3; one table with a row per model
 // and method, the grounded scores and the CIDEr-D each pruned model keeps. Finished runs are reused.
 #include <algorithm>
 #include <chrono>
@@ -20,15 +20,18 @@ namespace sparsecap::apps {
 namespace {
 
 struct CaptionerConfigs {
-  std::string type;  // model.type, the name --only takes
-  std::string stem;  // configs/<stem>_{dense,supermask}.json; empty: the main demo's configs
-  bool pixels;       // captions pixels through a CNN encoder
+  std::string type;          // model.type, the name --only takes
+  std::string stem;          // configs/<stem>_{dense,supermask}.json; empty: the main demo's configs
+  bool pixels;               // captions pixels through a CNN encoder
+  bool scene_pairs = false;  // its encoder is pre-trained with the scene-pair head too
 };
 
+// Show-and-Tell reads only the mean of the encoder's map, which the scene-pair head makes name the
+// image's colour + shape pairs; Soft-Attention reads the cells and does better without it.
 const std::vector<CaptionerConfigs> kAllCaptioners = {{"soft_attention", "", true},
                                                       {"up_down", "ud", false},
                                                       {"relation_transformer", "ort", false},
-                                                      {"show_tell", "show_tell", true}};
+                                                      {"show_tell", "show_tell", true, true}};
 
 // The captioners --only names (all of them when it is empty); an unknown name lists the known ones.
 std::vector<CaptionerConfigs> selected_captioners(const std::vector<std::string>& only) {
@@ -67,26 +70,24 @@ std::vector<DemoModel> captioner_runs(const AllModelsDemoOptions& options, const
            demo_run_config(options, captioner.stem, "supermask")}};
 }
 
-// One encoder for every captioner on pixels, pre-trained with the main demo's encoder (a config
-// whose encoder differs fails to load it, naming the tensor); "" when none is wanted.
-std::string shared_encoder(const AllModelsDemoOptions& options, const std::vector<CaptionerConfigs>& captioners) {
-  const bool pixels = std::any_of(captioners.begin(), captioners.end(),
-                                  [](const CaptionerConfigs& captioner) { return captioner.pixels; });
-  if (!pixels || options.pretrain_steps == 0) return "";
+// The pre-trained encoder a captioner on pixels starts from: the main demo's encoder, with the
+// scene-pair head where the captioner asks for it (a config whose encoder differs fails to load
+// it, naming the tensor); "" when none is wanted.
+std::string encoder_for(const AllModelsDemoOptions& options, const CaptionerConfigs& captioner) {
+  if (!captioner.pixels || options.pretrain_steps == 0) return "";
   const SoftAttentionDemoOptions demo{.data_dir = options.data_dir};
   train::RunConfig config = soft_attention_demo_config(demo, 0, false);
   config.device = options.device;
-  return pretrained_encoder(options.out, config, options.pretrain_steps);
+  return pretrained_encoder(options.out, config, options.pretrain_steps, captioner.scene_pairs);
 }
 
 std::vector<DemoModel> demo_models(const AllModelsDemoOptions& options) {
-  const std::vector<CaptionerConfigs> captioners = selected_captioners(options.only);
-  const std::string encoder = shared_encoder(options, captioners);
   std::vector<DemoModel> models;
-  for (const CaptionerConfigs& captioner : captioners) {
+  for (const CaptionerConfigs& captioner : selected_captioners(options.only)) {
+    const std::string encoder = encoder_for(options, captioner);
     std::vector<DemoModel> runs = captioner_runs(options, captioner);
     for (DemoModel& run : runs) run.config.device = options.device;
-    if (captioner.pixels && !encoder.empty())
+    if (!encoder.empty())
       for (DemoModel& run : runs) {
         run.config.optim.freeze_encoder = true;
         run.config.init.encoder_weights = encoder;

@@ -27,22 +27,25 @@ constexpr int64_t kColorClasses = data::kColorNameCount + 1;
 constexpr int64_t kSizeClasses = data::kSizeClassCount + 1;
 
 // The linear heads on the encoder: "cells" on each position (shape, colour and size columns),
-// "pairs" on the mean over positions. One module, so that their parameters have distinct names.
+// and with scene pairs "pairs" on the mean over positions. One module, so that their parameters
+// have distinct names.
 class PretrainingHeads : public nn::Module {
  public:
-  PretrainingHeads(int64_t channels, Generator& generator)
+  PretrainingHeads(int64_t channels, bool scene_pairs, Generator& generator)
       : cells_(register_module("cells", std::make_shared<nn::Linear>(channels, kShapeClasses + kColorClasses + kSizeClasses,
-                                                                     generator))),
-        pairs_(register_module("pairs", std::make_shared<nn::Linear>(channels, kScenePairCount, generator))) {}
+                                                                     generator))) {
+    if (scene_pairs) pairs_ = register_module("pairs", std::make_shared<nn::Linear>(channels, kScenePairCount, generator));
+  }
 
-  // memory [B, cells, C] -> cell logits [B * cells, classes] and pair logits [B, kScenePairCount].
+  // memory [B, cells, C] -> cell logits [B * cells, classes] and pair logits [B, kScenePairCount]
+  // (undefined without the pair head).
   std::pair<Tensor, Tensor> forward(const Tensor& memory) {
     return {cells_->forward(memory).reshape({-1, kShapeClasses + kColorClasses + kSizeClasses}),
-            pairs_->forward(mean(memory, 1))};
+            pairs_ ? pairs_->forward(mean(memory, 1)) : Tensor()};
   }
 
  private:
-  std::shared_ptr<nn::Linear> cells_, pairs_;
+  std::shared_ptr<nn::Linear> cells_, pairs_;  // pairs_: null without scene pairs
 };
 
 // The images of a batch and the labels of every cell of their feature maps, image by image.
@@ -164,7 +167,7 @@ EncoderPretrainingSummary pretrain_encoder(const DataConfig& data_config, const 
 
   Generator generator(options.seed, 7);
   models::MobileNetV1Encoder encoder(options.encoder, generator);
-  PretrainingHeads heads(encoder.output_channels(), generator);
+  PretrainingHeads heads(encoder.output_channels(), options.scene_pairs, generator);
   const int64_t map_size = options.encoder.output_size(data_config.image_size);
   encoder.to(options.device);
   heads.to(options.device);
@@ -188,9 +191,9 @@ EncoderPretrainingSummary pretrain_encoder(const DataConfig& data_config, const 
     const LabelledBatch labelled = label_batch(*batch, scenes, map_size, options.device);
     adam.zero_grad();
     const auto [cell_logits, pair_logits] = logits_of(labelled.images);
-    const Tensor loss =
-        add(cell_label_loss(cell_logits, labelled.labels),
-            scene_pair_loss(pair_logits, from_vector(labelled.pairs, pair_logits.shape(), options.device)));
+    Tensor loss = cell_label_loss(cell_logits, labelled.labels);
+    if (pair_logits.defined())
+      loss = add(loss, scene_pair_loss(pair_logits, from_vector(labelled.pairs, pair_logits.shape(), options.device)));
     summary.final_loss = loss.item();
     loss.backward();
     adam.step();
@@ -213,7 +216,7 @@ EncoderPretrainingSummary pretrain_encoder(const DataConfig& data_config, const 
     images += batch->image_count;
     const LabelledBatch labelled = label_batch(*batch, scenes, map_size, options.device);
     const auto [logits, pair_logits] = logits_of(labelled.images);
-    const std::vector<float> pair_scores = pair_logits.to_vector<float>();
+    const std::vector<float> pair_scores = pair_logits.defined() ? pair_logits.to_vector<float>() : std::vector<float>();
     for (size_t pair = 0; pair < pair_scores.size(); ++pair) {
       const bool claimed = pair_scores[pair] > 0.0f, present = labelled.pairs[pair] > 0.5f;
       claimed_pairs += claimed;

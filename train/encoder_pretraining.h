@@ -6,11 +6,12 @@
 // name the shape, colour and size of the object there (or background), and the captioner starts
 // from an encoder whose memory already holds those facts (init.encoder_weights).
 //
-// A fourth head reads the mean of the whole feature map and says which colour + shape pairs the
-// image holds. Per-cell heads alone let the mean keep which colours and which shapes are in the
-// picture, but not which colour goes with which shape (Show-and-Tell, which reads only that mean,
-// named the right shapes in the wrong colours); this head makes the pairs a linear function of the
-// mean.
+// With scene_pairs, a fourth head reads the mean of the whole feature map and says which colour +
+// shape pairs the image holds. Per-cell heads alone let the mean keep which colours and which
+// shapes are in the picture, but not which colour goes with which shape (Show-and-Tell, which reads
+// only that mean, named the right shapes in the wrong colours); this head makes the pairs a linear
+// function of the mean. It costs the per-cell heads a little (docs/data.md), and Soft-Attention,
+// which reads the cells, lost colour + shape precision with it, so it is off by default.
 #include <cstdint>
 #include <filesystem>
 
@@ -32,6 +33,7 @@ struct EncoderPretrainingOptions {
   double learning_rate = 1e-2;
   uint64_t seed = 1;
   Device device = Device::cpu();  // where the encoder trains
+  bool scene_pairs = false;       // the head on the map's mean (above)
 };
 
 // Options for pre-training the CNN encoder of a run config's model (its "encoder" section; an error
@@ -44,8 +46,8 @@ struct EncoderPretrainingSummary {
   double final_loss = 0;                // the last step's cell-label loss plus scene-pair loss
   double validation_shape_accuracy = 0;  // object cells of 200 validation images, shape head
   double validation_color_accuracy = 0;
-  // The pair head on the same images, a pair claimed where its logit is above 0: claims that are in
-  // the picture, and pairs in the picture that are claimed.
+  // With scene_pairs, the pair head on the same images, a pair claimed where its logit is above 0:
+  // claims that are in the picture, and pairs in the picture that are claimed (0 without it).
   double validation_pair_precision = 0;
   double validation_pair_recall = 0;
 };
