@@ -5,7 +5,6 @@
 // captioners on pixels start from an encoder pre-trained on the scene labels, frozen, as in the
 // main demo (Show-and-Tell's also with the scene-pair head). Each run is evaluated on the test split with beam 3; one table with a row per model
 // and method, the grounded scores and the CIDEr-D each pruned model keeps. Finished runs are reused.
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>

@@ -303,30 +303,30 @@ TEST(ShowTellCaptioner, ImageBatchNormUsesTheBatchStatisticsWhileTraining) {
 
 TEST(ShowTellCaptioner, GradientsMatchTheEquationsWrittenWithOps) {
   for (const ImageOptions& image : kImageVariants) {
-  SCOPED_TRACE(variant_name(image));
-  Generator generator(4);
-  ShowTellCaptioner model(tiny_config(CellType::Lstm, image), generator);
-  model.to(DType::F64);
-  spread_image_norm(model, generator);
-  model.eval();  // batch norm on its running statistics in both computations
-  const Tensor images = randn({2, 3, 16, 16}, generator, DType::F64);
-  model.loss(images, tiny_captions(), 2).backward();
-  const auto from_model = captioner_checks::parameter_gradients(model);
-  model.zero_grad();
-  const Tensor by_hand = logits_by_hand(model, model.pooled_features(images), tiny_captions(), 2);
-  cross_entropy(by_hand.reshape({-1, 9}), narrow(tiny_captions(), 1, 1, 5).reshape({-1}), kPad).backward();
-  const auto from_ops = captioner_checks::parameter_gradients(model);
-  ASSERT_EQ(from_model.size(), from_ops.size());
-  for (const auto& [name, gradient] : from_model) {
-    const std::vector<double>& expected = from_ops.at(name);
-    double worst = 0, magnitude = 0;
-    for (size_t i = 0; i < gradient.size(); ++i) {
-      worst = std::max(worst, std::abs(gradient[i] - expected[i]));
-      magnitude += std::abs(expected[i]);
+    SCOPED_TRACE(variant_name(image));
+    Generator generator(4);
+    ShowTellCaptioner model(tiny_config(CellType::Lstm, image), generator);
+    model.to(DType::F64);
+    spread_image_norm(model, generator);
+    model.eval();  // batch norm on its running statistics in both computations
+    const Tensor images = randn({2, 3, 16, 16}, generator, DType::F64);
+    model.loss(images, tiny_captions(), 2).backward();
+    const auto from_model = captioner_checks::parameter_gradients(model);
+    model.zero_grad();
+    const Tensor by_hand = logits_by_hand(model, model.pooled_features(images), tiny_captions(), 2);
+    cross_entropy(by_hand.reshape({-1, 9}), narrow(tiny_captions(), 1, 1, 5).reshape({-1}), kPad).backward();
+    const auto from_ops = captioner_checks::parameter_gradients(model);
+    ASSERT_EQ(from_model.size(), from_ops.size());
+    for (const auto& [name, gradient] : from_model) {
+      const std::vector<double>& expected = from_ops.at(name);
+      double worst = 0, magnitude = 0;
+      for (size_t i = 0; i < gradient.size(); ++i) {
+        worst = std::max(worst, std::abs(gradient[i] - expected[i]));
+        magnitude += std::abs(expected[i]);
+      }
+      EXPECT_LT(worst, 1e-12) << name;
+      EXPECT_GT(magnitude, 0.0) << name;
     }
-    EXPECT_LT(worst, 1e-12) << name;
-    EXPECT_GT(magnitude, 0.0) << name;
-  }
   }
 }
 
