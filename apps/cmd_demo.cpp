@@ -25,6 +25,7 @@ struct DemoArguments {
   bool full = false;
   int64_t steps = 0;  // 0: the default for the chosen size
   int64_t pretrain_steps = kDefaultPretrainSteps;
+  int64_t pair_pretrain_steps = kDefaultPairPretrainSteps;
   bool all_models = false;
   std::vector<std::string> only;
   std::string configs_dir = SPARSECAP_CONFIGS_DIR;
@@ -69,6 +70,7 @@ void run_demo_command(const DemoArguments& args) {
                                             .only = args.only,
                                             .steps = args.steps,
                                             .pretrain_steps = args.pretrain_steps,
+                                            .pair_pretrain_steps = args.pair_pretrain_steps,
                                             .device = args.device});
 }
 
@@ -87,9 +89,16 @@ void add_demo_command(CLI::App& app) {
                       "encoder pre-training steps on the scene labels (0: the captioners train the CNN from scratch)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  command->add_flag("--all-models", args->all_models,
-                    "every captioner (soft_attention, up_down, relation_transformer, show_tell), dense and Supermask 90%: "
-                    "Soft-Attention as the main demo, the others from the configs");
+  CLI::Option* all_models = command->add_flag(
+      "--all-models", args->all_models,
+      "every captioner (soft_attention, up_down, relation_transformer, show_tell), dense and Supermask 90%: "
+      "Soft-Attention as the main demo, the others from the configs");
+  command->add_option("--pair-pretrain-steps", args->pair_pretrain_steps,
+                      "with --all-models: pre-training steps of Show-and-Tell's encoder, which also learns the "
+                      "image's colour + shape pairs (unused when --pretrain-steps is 0)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber)
+      ->needs(all_models);
   command->add_option("--only", args->only, "with --all-models: these model types only (comma-separated)")
       ->delimiter(',');
   command->add_option("--configs", args->configs_dir, "with --all-models: the directory of <model>_{dense,supermask}.json")

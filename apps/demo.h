@@ -46,6 +46,11 @@ std::string pretrained_encoder(const std::string& out_dir, const train::RunConfi
 // in 2 minutes on two cores (docs/data.md, "The word in the attention's query").
 inline constexpr int64_t kDefaultPretrainSteps = 1500;
 
+// Pre-training steps of the encoder with the scene-pair head (Show-and-Tell's, in demo
+// --all-models): the pair head keeps learning long after the cell heads (docs/captioners.md,
+// "Show-and-Tell").
+inline constexpr int64_t kDefaultPairPretrainSteps = 4000;
+
 struct DemoResult {
   std::string label;
   train::SplitCaptions captions;
@@ -82,6 +87,7 @@ struct AllModelsDemoOptions {
   // Encoder pre-training for the captioners on pixels (Soft-Attention, Show-and-Tell), whose
   // encoders then start from it frozen; 0: they train their CNN from scratch.
   int64_t pretrain_steps = kDefaultPretrainSteps;
+  int64_t pair_pretrain_steps = kDefaultPairPretrainSteps;  // the same for encoders with the scene-pair head
   std::string device = "auto";  // where every run trains and is evaluated (train/device_choice.h)
 };
 

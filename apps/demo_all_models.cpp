@@ -3,8 +3,9 @@
 // from configs/ (or --configs DIR) on the synthetic set, for Soft-Attention the main demo's two
 // runs (apps/demo.h; the same run directories, so a finished `sparsecap demo` is reused). The
 // captioners on pixels start from an encoder pre-trained on the scene labels, frozen, as in the
-// main demo (Show-and-Tell's also with the scene-pair head). Each run is evaluated on the test split with beam 3; one table with a row per model
-// and method, the grounded scores and the CIDEr-D each pruned model keeps. Finished runs are reused.
+// main demo (Show-and-Tell's also with the scene-pair head, and longer). Each run is evaluated on
+// the test split with beam 3; one table with a row per model and method, the grounded scores and
+// the CIDEr-D each pruned model keeps. Finished runs are reused.
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -70,14 +71,16 @@ std::vector<DemoModel> captioner_runs(const AllModelsDemoOptions& options, const
 }
 
 // The pre-trained encoder a captioner on pixels starts from: the main demo's encoder, with the
-// scene-pair head where the captioner asks for it (a config whose encoder differs fails to load
-// it, naming the tensor); "" when none is wanted.
+// scene-pair head and --pair-pretrain-steps where the captioner asks for it (a config whose
+// encoder differs fails to load it, naming the tensor); "" when none is wanted.
 std::string encoder_for(const AllModelsDemoOptions& options, const CaptionerConfigs& captioner) {
   if (!captioner.pixels || options.pretrain_steps == 0) return "";
   const SoftAttentionDemoOptions demo{.data_dir = options.data_dir};
   train::RunConfig config = soft_attention_demo_config(demo, 0, false);
   config.device = options.device;
-  return pretrained_encoder(options.out, config, options.pretrain_steps, captioner.scene_pairs);
+  return pretrained_encoder(options.out, config,
+                            captioner.scene_pairs ? options.pair_pretrain_steps : options.pretrain_steps,
+                            captioner.scene_pairs);
 }
 
 std::vector<DemoModel> demo_models(const AllModelsDemoOptions& options) {
