@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cuda/device_wide.h"
+#include "cuda/kernels/attention.h"
 #include "cuda/kernels/decoding.h"
 #include "cuda/kernels/fused.h"
 #include "cuda/kernels/kernels.h"
@@ -562,6 +563,33 @@ void CudaBackend::gru_cell_backward(const Tensor& workspace, const Tensor& h_pre
   DeviceGuard guard(index_);
   launchers::gru_cell_backward(f32(workspace), f32(h_prev), f32(grad_h), f32(grad_input_gates), f32(grad_hidden_gates),
                              f32(grad_h_prev), batch, hidden, stream());
+}
+
+// ---- fused additive attention (cuda/kernels/attention.cu) ----
+
+void CudaBackend::additive_attention(const Tensor& keys, const Tensor& query, const Tensor& weight, const Tensor& bias,
+                                     Tensor& scores, int64_t rows, int64_t positions, int64_t width) {
+  require_here({&keys, &query, &weight, &bias, &scores}, "additive_attention");
+  require_float32(keys, "additive_attention");
+  DeviceGuard guard(index_);
+  launchers::additive_attention(f32(keys), f32(query), f32(weight), f32(bias), f32(scores), rows, positions, width,
+                                stream());
+}
+
+void CudaBackend::additive_attention_backward(const Tensor& keys, const Tensor& query, const Tensor& weight,
+                                              const Tensor& grad_scores, Tensor& grad_keys, bool add_to_grad_keys,
+                                              Tensor& grad_query, Tensor& grad_weight, int64_t rows,
+                                              int64_t positions, int64_t width) {
+  require_here({&keys, &query, &weight, &grad_scores, &grad_keys, &grad_query, &grad_weight},
+               "additive_attention_backward");
+  require_float32(keys, "additive_attention_backward");
+  // The weight gradient's per-row partial sums: [rows, width], a fraction of the keys' size,
+  // from the stream-ordered cache (released once the launches are queued).
+  Tensor weight_partials = Tensor::empty({rows, width}, DType::F32, device());
+  DeviceGuard guard(index_);
+  launchers::additive_attention_backward(f32(keys), f32(query), f32(weight), f32(grad_scores), f32(grad_keys),
+                                         add_to_grad_keys, f32(grad_query), f32(grad_weight), f32(weight_partials),
+                                         rows, positions, width, stream());
 }
 
 void CudaBackend::beam_search_step(BeamSearchBuffers& buffers, const Tensor& top_values, const Tensor& top_tokens,

@@ -105,6 +105,13 @@ class CudaBackend final : public Backend {
   void gru_cell_backward(const Tensor& workspace, const Tensor& h_prev, const Tensor& grad_h,
                          Tensor& grad_input_gates, Tensor& grad_hidden_gates, Tensor& grad_h_prev, int64_t batch,
                          int64_t hidden) override;
+  // One launch forward, two backward (cuda/kernels/attention.cu) instead of the default composition.
+  void additive_attention(const Tensor& keys, const Tensor& query, const Tensor& weight, const Tensor& bias,
+                          Tensor& scores, int64_t rows, int64_t positions, int64_t width) override;
+  void additive_attention_backward(const Tensor& keys, const Tensor& query, const Tensor& weight,
+                                   const Tensor& grad_scores, Tensor& grad_keys, bool add_to_grad_keys,
+                                   Tensor& grad_query, Tensor& grad_weight, int64_t rows, int64_t positions,
+                                   int64_t width) override;
 
   void beam_search_step(BeamSearchBuffers& buffers, const Tensor& top_values, const Tensor& top_tokens,
                         const sparsecap::kernels::BeamStepShape& shape) override;

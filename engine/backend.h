@@ -232,8 +232,8 @@ class Backend {
   // ---- attention: additive scores, see engine/kernels/attention.h ----
   // keys [rows, positions, width], query [rows, width], weight [width], bias [1] or undefined (floating,
   // this device) -> scores [rows, positions]. Not pure: the default composes this backend's own
-  // primitives (add, tanh, GEMM) in the unfused passes; the CPU backend overrides both with one
-  // fused pass each.
+  // primitives (add, tanh, GEMM) in the unfused passes; the CPU and CUDA backends override both
+  // with fused passes (one forward, one backward plus the weight's sum over rows on CUDA).
   virtual void additive_attention(const Tensor& keys, const Tensor& query, const Tensor& weight, const Tensor& bias,
                                   Tensor& scores, int64_t rows, int64_t positions, int64_t width);
   // From grad_scores [rows, positions]: grad_keys [rows, positions, width] (written, or added to

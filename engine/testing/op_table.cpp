@@ -141,6 +141,10 @@ std::vector<OpCase> build_table() {
   // ---- fused attention: keys [rows, positions, width], query, weight [1, width], bias [1] ----
   add_case("additive_attention", {normal({2, 3, 4}), normal({2, 4}), normal({1, 4}), normal({1})},
            [](const Inputs& x) { return additive_attention(x[0], x[1], x[2], x[3]); });
+  // No bias (nothing needs a sum over all elements: the emulated device runs it whole), one
+  // position, a width that is not a multiple of the warp.
+  add_case("additive_attention_no_bias", {normal({3, 1, 37}), normal({3, 37}), normal({1, 37})},
+           [](const Inputs& x) { return additive_attention(x[0], x[1], x[2]); });
   return t;
 }
 

@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "cuda/kernels/attention.h"
 #include "cuda/kernels/decoding.h"
 #include "cuda/kernels/fused.h"
 #include "cuda/kernels/kernels.h"
@@ -100,6 +101,8 @@ const std::vector<Entry>& entries() {
       {"lstm_cell_backward", {"lstm_cell_backward_kernel"}},
       {"gru_cell", {"gru_cell_kernel"}},
       {"gru_cell_backward", {"gru_cell_backward_kernel"}},
+      {"additive_attention", {"additive_attention_kernel"}},
+      {"additive_attention_backward", {"additive_attention_backward_kernel"}},
       {"beam_search_step", {"beam_search_step_kernel"}},
       {"csr_linear_warp_rows", {"csr_warp_rows_kernel"}},
   };
@@ -941,6 +944,67 @@ TEST(EmulatedKernels, GruCellForwardAndBackwardMatchTheCpu) {
   expect_matches_cpu(grad_hidden, actual_grad_hidden, kExact, "gru grad hidden gates");
   expect_matches_cpu(grad_h_prev, actual_grad_h_prev, kExact, "gru grad h_prev");
   cover("gru_cell_backward");
+}
+
+// ---- fused additive attention ----
+
+// Exact where the kernels follow the CPU loop's order: the keys' gradient (one functor call per
+// element, added to the running sum in the same way) and the query's (positions summed in order).
+// The scores (lanes and a butterfly vs the CPU's SIMD reduction) and the weight's gradient (per-row
+// partials vs the CPU's four-row tasks) are sums in another order.
+TEST(EmulatedKernels, AdditiveAttentionForwardAndBackwardMatchTheCpu) {
+  struct AttentionShape {
+    int64_t rows, positions, width;
+  };
+  // Widths shorter than a warp, of one unit (the weight's sum runs the row kernel), a multiple of
+  // 32 and not (37, 300: lanes take several turns); one position; 70 rows (the weight's sum runs
+  // the tiled column kernel); more scores than a block has warps.
+  const AttentionShape shapes[] = {{4, 1, 5}, {3, 7, 37}, {2, 5, 1}, {5, 3, 64}, {70, 2, 300}};
+  uint32_t seed = 130;
+  for (const AttentionShape& shape : shapes) {
+    const int64_t rows = shape.rows, positions = shape.positions, width = shape.width;
+    const int64_t key_count = rows * positions * width;
+    const std::vector<float> keys = uniform(key_count, -2, 2, seed++), query = uniform(rows * width, -1, 1, seed++),
+                             weight = uniform(width, -1, 1, seed++), bias = uniform(1, -1, 1, seed++),
+                             grad_scores = uniform(rows * positions, -1, 1, seed++),
+                             running_keys = uniform(key_count, -1, 1, seed++);
+    const Tensor keys_tensor = tensor_of(keys, {rows, positions, width});
+    const Tensor query_tensor = tensor_of(query, {rows, width}), weight_tensor = tensor_of(weight, {width});
+    const std::string size = " [" + std::to_string(rows) + ", " + std::to_string(positions) + ", " +
+                             std::to_string(width) + "]";
+    for (const bool with_bias : {true, false}) {
+      Tensor scores = Tensor::empty({rows, positions});
+      cpu().additive_attention(keys_tensor, query_tensor, weight_tensor, with_bias ? tensor_of(bias, {1}) : Tensor(),
+                               scores, rows, positions, width);
+      std::vector<float> actual_scores(rows * positions);
+      launchers::additive_attention(keys.data(), query.data(), weight.data(), with_bias ? bias.data() : nullptr,
+                                    actual_scores.data(), rows, positions, width, kStream);
+      expect_matches_cpu(scores, actual_scores, kReductionTolerance,
+                         "attention scores" + size + (with_bias ? " with bias" : ""));
+    }
+    for (const bool add_to_grad_keys : {false, true}) {
+      // Written whole: both sides start from NaN, so an element the kernel skips cannot match.
+      const std::vector<float> grad_keys_before =
+          add_to_grad_keys ? running_keys : std::vector<float>(key_count, std::numeric_limits<float>::quiet_NaN());
+      Tensor grad_keys = tensor_of(grad_keys_before, {rows, positions, width});
+      Tensor grad_query = Tensor::empty({rows, width}), grad_weight = Tensor::empty({width});
+      cpu().additive_attention_backward(keys_tensor, query_tensor, weight_tensor,
+                                        tensor_of(grad_scores, {rows, positions}), grad_keys, add_to_grad_keys,
+                                        grad_query, grad_weight, rows, positions, width);
+      std::vector<float> actual_grad_keys = grad_keys_before, actual_grad_query(rows * width),
+                         actual_grad_weight(width), weight_partials(rows * width);
+      launchers::additive_attention_backward(keys.data(), query.data(), weight.data(), grad_scores.data(),
+                                             actual_grad_keys.data(), add_to_grad_keys, actual_grad_query.data(),
+                                             actual_grad_weight.data(), weight_partials.data(), rows, positions,
+                                             width, kStream);
+      const std::string mode = size + (add_to_grad_keys ? " added to the running keys' gradient" : "");
+      expect_matches_cpu(grad_keys, actual_grad_keys, kExact, "attention grad keys" + mode);
+      expect_matches_cpu(grad_query, actual_grad_query, kExact, "attention grad query" + mode);
+      expect_matches_cpu(grad_weight, actual_grad_weight, kReductionTolerance, "attention grad weight" + mode);
+    }
+  }
+  cover("additive_attention");
+  cover("additive_attention_backward");
 }
 
 // ---- the launcher's own checks ----

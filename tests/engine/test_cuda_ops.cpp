@@ -593,5 +593,48 @@ TEST(CudaGatedWeight, MasksMatchTheCpuBitForBit) {
   }
 }
 
+TEST(CudaAdditiveAttention, ScoresAndGradientsMatchTheCpu) {
+  SKIP_WITHOUT_CUDA();
+  struct AttentionShape {
+    int64_t rows, positions, width;
+  };
+  // Widths below, not a multiple of and above the warp; one position; 70 rows (the weight's
+  // gradient through the tiled column sum).
+  for (const AttentionShape& s : {AttentionShape{4, 1, 5}, AttentionShape{3, 7, 37}, AttentionShape{70, 2, 300}}) {
+    Generator generator(23);
+    const Tensor keys = randn({s.rows, s.positions, s.width}, generator), query = randn({s.rows, s.width}, generator),
+                 weight = mul_scalar(randn({1, s.width}, generator), 0.3), bias = randn({1}, generator),
+                 grad_scores = randn({s.rows, s.positions}, generator),
+                 running = randn({s.rows, s.positions, s.width}, generator);
+    const std::string size = "[" + std::to_string(s.rows) + ", " + std::to_string(s.positions) + ", " +
+                             std::to_string(s.width) + "]";
+    for (const bool with_bias : {true, false}) {
+      for (const bool add_to_grad_keys : {false, true}) {
+        std::vector<Tensor> results[2];
+        for (const Device device : {Device::cpu(), Device::cuda(0)}) {
+          const Tensor k = keys.to(device), q = query.to(device), w = weight.to(device);
+          Tensor scores = Tensor::empty({s.rows, s.positions}, DType::F32, device),
+                 grad_keys = add_to_grad_keys ? running.to(device).clone()
+                                              : Tensor::empty(keys.shape(), DType::F32, device),
+                 grad_query = Tensor::empty({s.rows, s.width}, DType::F32, device),
+                 grad_weight = Tensor::empty({1, s.width}, DType::F32, device);
+          Backend& backend = backend_for(device);
+          backend.additive_attention(k, q, w, with_bias ? bias.to(device) : Tensor(), scores, s.rows, s.positions,
+                                     s.width);
+          backend.additive_attention_backward(k, q, w, grad_scores.to(device), grad_keys, add_to_grad_keys,
+                                              grad_query, grad_weight, s.rows, s.positions, s.width);
+          results[device.is_cuda() ? 1 : 0] = {scores, grad_keys, grad_query, grad_weight};
+        }
+        const std::string what = size + (with_bias ? " with bias" : "") +
+                                 (add_to_grad_keys ? ", keys' gradient added to a running sum" : "") + ": ";
+        expect_close(results[0][0], results[1][0], what + "scores");
+        expect_close(results[0][1], results[1][1], what + "keys' gradient");
+        expect_close(results[0][2], results[1][2], what + "query's gradient");
+        expect_close(results[0][3], results[1][3], what + "weight's gradient");
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace sparsecap::testing
