@@ -47,8 +47,9 @@ std::string pretrained_encoder(const std::string& out_dir, const train::RunConfi
 inline constexpr int64_t kDefaultPretrainSteps = 1500;
 
 // Pre-training steps of the encoder with the scene-pair head (Show-and-Tell's, in demo
-// --all-models): the pair head keeps learning long after the cell heads (docs/captioners.md,
-// "Show-and-Tell").
+// --all-models): the pair head keeps learning after the cell heads have settled (validation pair
+// recall 77.2% at 1 500 steps, 94.7% at 4 000; docs/captioners.md, "Show-and-Tell's colour + shape
+// pairs").
 inline constexpr int64_t kDefaultPairPretrainSteps = 4000;
 
 struct DemoResult {
