@@ -21,7 +21,10 @@ namespace {
 constexpr int64_t kLanes = 16;                      // rows per slice: one AVX-512 vector of floats, two AVX2
 constexpr int64_t kSortWindow = 256;                // rows sorted by length together (a multiple of 16)
 constexpr int64_t kWindowSlices = kSortWindow / kLanes;
-constexpr int64_t kParallelMultiplyAdds = 1 << 12;  // below this, one thread: fork/join costs more
+// Below this many multiply-adds (padding included), one thread: fork and join cost more. Measured
+// on 2 cores (docs/sparse.md, "Two threads or one"): 2048x512 at 99% (13 k) ran 1.5x slower on two
+// threads than on one, at 97.5% (29 k) 1.5x faster.
+constexpr int64_t kParallelMultiplyAdds = 1 << 14;
 
 // Index: uint16_t or int32_t column indices; Value: float or uint16_t (float16 bits), as in the CSR.
 template <typename Index, typename Value>

@@ -254,13 +254,13 @@ const KernelCase kKernelCases[] = {
     KernelCase{16, 70, 3, 0.3, DType::F32},  // first row count for SpMM
     // Batch 1 on the sliced kernel: partial last slice, partial last window of
     // 256 rows split between threads, an all-zero matrix, fewer rows than a slice.
-    KernelCase{1000, 300, 1, 0.02, DType::F16},
+    KernelCase{1000, 1000, 1, 0.02, DType::F16},
     KernelCase{4100, 64, 1, 0.3, DType::F32},
     KernelCase{40, 16, 1, 0.0, DType::F32},
     KernelCase{5, 9, 1, 0.5, DType::F16},
     // Batch 2 to 4 on the sliced gather kernel (under 30% density), both threads.
     KernelCase{700, 200, 4, 0.1, DType::F32},
-    KernelCase{300, 90, 2, 0.05, DType::F16},
+    KernelCase{300, 900, 2, 0.05, DType::F16},
     // Larger batches on the sliced block kernel: one partial block, several
     // blocks over two windows, F16 values.
     KernelCase{40, 50, 5, 0.2, DType::F32},
