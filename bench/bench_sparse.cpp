@@ -405,10 +405,11 @@ int main(int argc, char** argv) {
   std::string path_names;
   for (sparsecap::cpu::CsrPath path : paths)
     path_names += std::string(path_names.empty() ? "" : ", ") + sparsecap::cpu::csr_path_name(path);
-  std::printf("machine: %s, %d hardware threads, %d OpenMP threads, CSR kernel paths: %s (decoder step: %s), "
-              "dense: %s\n",
+  std::printf("machine: %s, %d hardware threads, %d OpenMP threads, CSR kernel paths: %s (decoder step: %s; "
+              "AVX-512 batch 1-4 x by %s), dense: %s\n",
               sparsecap::cpu::cpu_model().c_str(), omp_get_num_procs(), omp_get_max_threads(), path_names.c_str(),
-              sparsecap::cpu::csr_path_name(sparsecap::cpu::csr_best_path()), sparsecap::cpu::gemm_library().c_str());
+              sparsecap::cpu::csr_path_name(sparsecap::cpu::csr_best_path()),
+              sparsecap::cpu::sliced_gather_name(sparsecap::cpu::sliced_gather()), sparsecap::cpu::gemm_library().c_str());
   const bool gpu = gpu_twins_available();
   for (const MatrixShape& s : kShapes) {
     for (int64_t batch : kBatches) add_dense_benchmarks(s, batch);

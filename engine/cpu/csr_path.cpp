@@ -16,6 +16,17 @@ std::atomic<CsrPath>& chosen_path() {
   return path;
 }
 
+SlicedGather default_sliced_gather() {
+  static const SlicedGather gather =
+      __builtin_cpu_is("amd") ? SlicedGather::kScalarLoads : SlicedGather::kHardwareGather;
+  return gather;
+}
+
+std::atomic<SlicedGather>& chosen_gather() {
+  static std::atomic<SlicedGather> gather{default_sliced_gather()};
+  return gather;
+}
+
 }  // namespace
 
 const char* csr_path_name(CsrPath path) {
@@ -49,6 +60,21 @@ void set_csr_kernels_path(CsrPath path) {
   SPARSECAP_CHECK(csr_path_available(path), "set_csr_kernels_path: this CPU cannot run the ", csr_path_name(path),
                   " sparse kernels");
   chosen_path().store(path, std::memory_order_relaxed);
+}
+
+const char* sliced_gather_name(SlicedGather gather) {
+  switch (gather) {
+    case SlicedGather::kAuto: return "auto";
+    case SlicedGather::kHardwareGather: return "hardware gather";
+    case SlicedGather::kScalarLoads: return "scalar loads";
+  }
+  return "unknown";
+}
+
+SlicedGather sliced_gather() { return chosen_gather().load(std::memory_order_relaxed); }
+
+void set_sliced_gather(SlicedGather gather) {
+  chosen_gather().store(gather == SlicedGather::kAuto ? default_sliced_gather() : gather, std::memory_order_relaxed);
 }
 
 }  // namespace sparsecap::cpu

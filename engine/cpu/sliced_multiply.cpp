@@ -423,7 +423,8 @@ std::pair<int64_t, int64_t> slice_range_by_steps(const std::vector<int64_t>& sli
 template <int Batch, typename Index, typename Value>
 void multiply_slices(CsrPath path, const SlicedLayout<Index, Value>& layout, const float* x, int64_t cols,
                      const float* bias, float* out, int64_t begin, int64_t end) {
-  if (path == CsrPath::kAvx512)
+  // On the AVX-512 path, the AVX2 kernel where the 16-wide gather is the slower way (csr_path.h).
+  if (path == CsrPath::kAvx512 && sliced_gather() == SlicedGather::kHardwareGather)
     multiply_slices_avx512<Batch>(layout, x, cols, bias, out, begin, end);
   else
     multiply_slices_avx2<Batch>(layout, x, cols, bias, out, begin, end);

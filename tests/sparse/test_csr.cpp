@@ -362,6 +362,58 @@ TEST_P(SparseLinearPath, WideMatrixWithInt32Indices) {
 
 INSTANTIATE_TEST_SUITE_P(EveryInstructionSet, SparseLinearPath, ::testing::ValuesIn(kCsrPaths), path_param_name);
 
+// Uses one way of putting x together on the AVX-512 path while alive, then the one before.
+class GatherWay {
+ public:
+  explicit GatherWay(cpu::SlicedGather gather) : previous_(cpu::sliced_gather()) { cpu::set_sliced_gather(gather); }
+  ~GatherWay() { cpu::set_sliced_gather(previous_); }
+  GatherWay(const GatherWay&) = delete;
+  GatherWay& operator=(const GatherWay&) = delete;
+
+ private:
+  cpu::SlicedGather previous_;
+};
+
+TEST(SlicedGather, SetAndRestored) {
+  const cpu::SlicedGather initial = cpu::sliced_gather();
+  EXPECT_NE(initial, cpu::SlicedGather::kAuto);
+  cpu::set_sliced_gather(cpu::SlicedGather::kHardwareGather);
+  EXPECT_EQ(cpu::sliced_gather(), cpu::SlicedGather::kHardwareGather);
+  cpu::set_sliced_gather(cpu::SlicedGather::kScalarLoads);
+  EXPECT_EQ(cpu::sliced_gather(), cpu::SlicedGather::kScalarLoads);
+  cpu::set_sliced_gather(cpu::SlicedGather::kAuto);
+  EXPECT_EQ(cpu::sliced_gather(), initial);
+}
+
+// Both ways on the AVX-512 path, whichever this CPU uses by default: batch 1 to 4 (the gather
+// kernels), F16 and F32 values, U16 and I32 indices, a partial last slice, both threads.
+TEST(SlicedGather, BothWaysMatchTheDenseProductOnAvx512) {
+  if (!cpu::csr_path_available(CsrPath::kAvx512))
+    GTEST_SKIP() << "this CPU has no AVX-512: its sliced gather kernels are tested only where they can run";
+  const KernelPath avx512(CsrPath::kAvx512);
+  Generator generator(31);
+  for (const cpu::SlicedGather gather : {cpu::SlicedGather::kHardwareGather, cpu::SlicedGather::kScalarLoads}) {
+    const GatherWay way(gather);
+    for (const DType values : {DType::F32, DType::F16})
+      for (const bool wide_indices : {false, true}) {
+        CsrMatrix csr = csr_from_dense(random_sparse_matrix(1000, 900, 0.05, 32), values);
+        if (wide_indices) csr.col_idx = csr.col_idx.to(DType::I32);
+        const Tensor reference_weight = csr_to_dense(csr);
+        for (int64_t batch = 1; batch <= 4; ++batch) {
+          const Tensor x = randn({batch, 900}, generator);
+          const Tensor bias = randn({1000}, generator);
+          const std::vector<float> got = sparse_linear(x, csr, bias).to_vector<float>();
+          const std::vector<double> expected = reference_linear(reference_weight, x, bias);
+          ASSERT_EQ(got.size(), expected.size());
+          for (size_t i = 0; i < got.size(); ++i)
+            ASSERT_NEAR(got[i], expected[i], 1e-4 * (1.0 + std::abs(expected[i])))
+                << cpu::sliced_gather_name(gather) << ", " << dtype_name(values) << (wide_indices ? ", I32" : ", U16")
+                << ", batch " << batch << ", entry " << i;
+        }
+      }
+  }
+}
+
 TEST(SparseLinear, KeepsLeadingDimensionsAndRefusesGradients) {
   Generator generator(4);
   const Tensor dense = random_sparse_matrix(6, 5, 0.5, 9);
