@@ -24,7 +24,7 @@ void set_csr_kernels_path(CsrPath path);
 
 // How the AVX-512 path's batch 1-4 sliced kernel (sliced_multiply.h) puts the 16 x values of a
 // step together. kHardwareGather: one 16-wide vgatherdps. kScalarLoads: the AVX2 kernel, which
-// loads them one by one; on AMD Zen 4 that ran batch 1-3 products 1.6-1.9x faster than the gather
+// loads them one by one; on AMD Zen 4 that ran batch 1 and 3 products 1.6-2.7x faster than the gather
 // (docs/sparse.md, "The AVX-512 path on AMD"). kAuto: scalar loads on AMD CPUs, gathers elsewhere.
 enum class SlicedGather { kAuto, kHardwareGather, kScalarLoads };
 

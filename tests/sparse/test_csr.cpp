@@ -132,6 +132,17 @@ std::vector<double> reference_linear(const Tensor& dense, const Tensor& x, const
   return out;
 }
 
+// Whether every kernel output is within 1e-4 · (1 + |reference|) of the float64 reference; the
+// message names the first that is not.
+::testing::AssertionResult near_reference(const std::vector<float>& got, const std::vector<double>& expected) {
+  if (got.size() != expected.size())
+    return ::testing::AssertionFailure() << got.size() << " outputs, " << expected.size() << " expected";
+  for (size_t i = 0; i < got.size(); ++i)
+    if (std::abs(got[i] - expected[i]) > 1e-4 * (1.0 + std::abs(expected[i])))
+      return ::testing::AssertionFailure() << "entry " << i << ": " << got[i] << ", expected " << expected[i];
+  return ::testing::AssertionSuccess();
+}
+
 struct KernelCase {
   int64_t rows, cols, batch;
   double density;
@@ -227,9 +238,7 @@ TEST_P(SparseLinearKernel, MatchesTheDenseProduct) {
   const Tensor bias = randn({c.rows}, generator);
   const std::vector<float> got = sparse_linear(x, csr, bias).to_vector<float>();
   const std::vector<double> expected = reference_linear(dense, x, bias);
-  ASSERT_EQ(got.size(), expected.size());
-  for (size_t i = 0; i < got.size(); ++i)
-    ASSERT_NEAR(got[i], expected[i], 1e-4 * (1.0 + std::abs(expected[i]))) << "entry " << i;
+  ASSERT_TRUE(near_reference(got, expected));
 }
 
 // Short and long rows, every batch layout, one and two threads, F16 and F32 values.
@@ -305,11 +314,9 @@ TEST_P(SparseLinearPath, EveryRowLengthIndexTypeValueTypeAndBatchLayout) {
           const Tensor bias = randn({used_rows}, generator);
           const std::vector<float> got = sparse_linear(x, csr, bias).to_vector<float>();
           const std::vector<double> expected = reference_linear(reference_weight, x, bias);
-          ASSERT_EQ(got.size(), expected.size());
-          for (size_t i = 0; i < got.size(); ++i)
-            ASSERT_NEAR(got[i], expected[i], 1e-4 * (1.0 + std::abs(expected[i])))
-                << dtype_name(values) << " values, " << dtype_name(indices) << " indices, rows " << first_row << " +"
-                << used_rows << ", batch " << batch << ", entry " << i;
+          ASSERT_TRUE(near_reference(got, expected))
+              << dtype_name(values) << " values, " << dtype_name(indices) << " indices, rows " << first_row << " +"
+              << used_rows << ", batch " << batch;
         }
 }
 
@@ -327,7 +334,7 @@ TEST_P(SparseLinearPath, DerivedLayoutFollowsTheArrays) {
   second.values = other.values;
   const std::vector<double> expected = reference_linear(csr_to_dense(other), x, zeros({300}));
   const std::vector<float> got = sparse_linear(x, second).to_vector<float>();
-  for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], expected[i], 1e-4 * (1.0 + std::abs(expected[i])));
+  ASSERT_TRUE(near_reference(got, expected));
   EXPECT_EQ(sparse_linear(x, first).to_vector<float>(), first_before);
 }
 
@@ -343,8 +350,7 @@ TEST_P(SparseLinearPath, SlicedKernelsWithInt32Indices) {
     const Tensor bias = randn({270}, generator);
     const std::vector<float> got = sparse_linear(x, csr, bias).to_vector<float>();
     const std::vector<double> expected = reference_linear(reference_weight, x, bias);
-    for (size_t i = 0; i < got.size(); ++i)
-      ASSERT_NEAR(got[i], expected[i], 1e-4 * (1.0 + std::abs(expected[i]))) << "batch " << batch << ", entry " << i;
+    ASSERT_TRUE(near_reference(got, expected)) << "batch " << batch;
   }
 }
 
@@ -404,11 +410,9 @@ TEST(SlicedGather, BothWaysMatchTheDenseProductOnAvx512) {
           const Tensor bias = randn({1000}, generator);
           const std::vector<float> got = sparse_linear(x, csr, bias).to_vector<float>();
           const std::vector<double> expected = reference_linear(reference_weight, x, bias);
-          ASSERT_EQ(got.size(), expected.size());
-          for (size_t i = 0; i < got.size(); ++i)
-            ASSERT_NEAR(got[i], expected[i], 1e-4 * (1.0 + std::abs(expected[i])))
-                << cpu::sliced_gather_name(gather) << ", " << dtype_name(values) << (wide_indices ? ", I32" : ", U16")
-                << ", batch " << batch << ", entry " << i;
+          ASSERT_TRUE(near_reference(got, expected))
+              << cpu::sliced_gather_name(gather) << ", " << dtype_name(values) << (wide_indices ? ", I32" : ", U16")
+              << ", batch " << batch;
         }
       }
   }
