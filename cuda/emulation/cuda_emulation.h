@@ -56,6 +56,14 @@
 struct uint3 {
   unsigned x, y, z;
 };
+// The 16-byte vector types our kernels load and store whole (cuda/kernels/vector_access.cuh),
+// aligned as CUDA's vector_types.h aligns them.
+struct alignas(16) float4 {
+  float x, y, z, w;
+};
+struct alignas(16) uint4 {
+  unsigned x, y, z, w;
+};
 
 struct dim3 {
   unsigned x = 1, y = 1, z = 1;

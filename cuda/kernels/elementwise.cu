@@ -3,8 +3,12 @@
 // engine/kernels/optimizer.h, the same code the CPU backend loops over.
 #include <cuda_fp16.h>
 
+#include <cstring>
+#include <optional>
+
 #include "cuda/kernels/kernels.h"
 #include "cuda/kernels/launch.cuh"
+#include "cuda/kernels/vector_access.cuh"
 #include "engine/kernels/philox.h"
 
 namespace sparsecap::cuda::launchers {
@@ -41,6 +45,18 @@ void dispatch_width(size_t element_bytes, const char* what, Fn&& fn) {
 template <typename Bits>
 __global__ void fill_kernel(Bits* out, int64_t n, Bits bits) {
   for (int64_t i = first_index(); i < n; i += grid_stride()) out[i] = bits;
+}
+
+// 16 bytes of the pattern per store; the last elements that do not fill a whole vector go to the
+// first threads.
+template <typename Bits>
+__global__ void fill_vector_kernel(Bits* out, int64_t n, Bits bits, uint4 pattern) {
+  constexpr int64_t per_vector = sizeof(uint4) / sizeof(Bits);
+  const int64_t vectors = n / per_vector;
+  uint4* out_vectors = reinterpret_cast<uint4*>(out);
+  for (int64_t i = first_index(); i < vectors; i += grid_stride()) out_vectors[i] = pattern;
+  const int64_t tail = vectors * per_vector + first_index();
+  if (tail < n) out[tail] = bits;
 }
 
 __device__ double load_as_double(const void* in, ElementType type, int64_t i) {
@@ -111,20 +127,69 @@ __global__ void unary_kernel(const float* x, float* y, int64_t n, ScalarParams p
   for (int64_t i = first_index(); i < n; i += grid_stride()) y[i] = f(x[i], params);
 }
 
+// Four elements per step (x and y 16-byte aligned); the last n % 4 go to the first threads.
+template <typename F>
+__global__ void unary_vector_kernel(const float* x, float* y, int64_t n, ScalarParams params) {
+  const F f{};
+  const int64_t vectors = n / kVectorFloats;
+  for (int64_t i = first_index(); i < vectors; i += grid_stride()) {
+    const float4 v = load_float4(x + i * kVectorFloats);
+    store_float4(y + i * kVectorFloats, float4{f(v.x, params), f(v.y, params), f(v.z, params), f(v.w, params)});
+  }
+  const int64_t tail = vectors * kVectorFloats + first_index();
+  if (tail < n) y[tail] = f(x[tail], params);
+}
+
+// Where item i of the layout's index space lies in a and in b. One dimension (same shapes, or a
+// scalar operand) needs no division.
+__device__ __forceinline__ void broadcast_offsets(const BroadcastLayout& layout, int64_t i, int64_t& offset_a,
+                                                  int64_t& offset_b) {
+  if (layout.rank == 1) {
+    offset_a = i * layout.a_strides[0];
+    offset_b = i * layout.b_strides[0];
+    return;
+  }
+  offset_a = 0;
+  offset_b = 0;
+  int64_t rest = i;
+  for (int d = layout.rank - 1; d >= 0; --d) {
+    const int64_t coordinate = rest % layout.sizes[d];
+    rest /= layout.sizes[d];
+    offset_a += coordinate * layout.a_strides[d];
+    offset_b += coordinate * layout.b_strides[d];
+  }
+}
+
 template <typename F>
 __global__ void binary_kernel(const float* a, const float* b, float* out, int64_t n, BroadcastLayout layout,
                               ScalarParams params) {
   const F f{};
   for (int64_t i = first_index(); i < n; i += grid_stride()) {
-    int64_t offset_a = 0, offset_b = 0, rest = i;
-    for (int d = layout.rank - 1; d >= 0; --d) {
-      const int64_t coordinate = rest % layout.sizes[d];
-      rest /= layout.sizes[d];
-      offset_a += coordinate * layout.a_strides[d];
-      offset_b += coordinate * layout.b_strides[d];
-    }
+    int64_t offset_a, offset_b;
+    broadcast_offsets(layout, i, offset_a, offset_b);
     out[i] = f(a[offset_a], b[offset_b], params);
   }
+}
+
+// Four consecutive outputs per step. `groups` is the layout of 4-element groups (see
+// plan_vector_groups): an operand that steps along the innermost dimension is read as one float4
+// (a_vector, b_vector), one that is broadcast along it as one float. With one dimension the last
+// n % 4 outputs go to the first threads.
+template <typename F>
+__global__ void binary_vector_kernel(const float* a, const float* b, float* out, int64_t n, BroadcastLayout groups,
+                                     bool a_vector, bool b_vector, ScalarParams params) {
+  const F f{};
+  const int64_t vectors = n / kVectorFloats;
+  for (int64_t i = first_index(); i < vectors; i += grid_stride()) {
+    int64_t offset_a, offset_b;
+    broadcast_offsets(groups, i, offset_a, offset_b);
+    const float4 x = a_vector ? load_float4(a + offset_a) : splat_float4(a[offset_a]);
+    const float4 y = b_vector ? load_float4(b + offset_b) : splat_float4(b[offset_b]);
+    store_float4(out + i * kVectorFloats,
+                 float4{f(x.x, y.x, params), f(x.y, y.y, params), f(x.z, y.z, params), f(x.w, y.w, params)});
+  }
+  const int64_t tail = vectors * kVectorFloats + first_index();
+  if (tail < n) out[tail] = f(a[a_vector ? tail : 0], b[b_vector ? tail : 0], params);
 }
 
 __global__ void adam_kernel(float* param, const float* grad, float* m, float* v, int64_t n, AdamCoefficients c) {
@@ -220,6 +285,46 @@ __global__ void scatter_add_columns_kernel(const float* grad_out, const int64_t*
     for (int64_t j = 0; j < k; ++j) grad_in[r * n + index[r * k + j]] += grad_out[r * k + j];
 }
 
+// The layout of 4-element output groups for binary_vector_kernel, when there is one: the
+// innermost dimension's size is a multiple of 4 (or it is the only dimension; its last n % 4
+// elements are then the kernel's tail), each operand steps along it by 1 or not at all, and every
+// group of an operand that steps starts 16 bytes aligned.
+struct VectorGroups {
+  BroadcastLayout layout;
+  bool a_vector = false, b_vector = false;
+};
+bool operand_aligned_in_groups(const float* base, const int64_t* strides, int rank) {
+  if (!aligned_for_vectors(base)) return false;
+  for (int d = 0; d + 1 < rank; ++d)
+    if (strides[d] % kVectorFloats != 0) return false;
+  return true;
+}
+std::optional<VectorGroups> plan_vector_groups(const float* a, const float* b, const float* out,
+                                               const BroadcastLayout& layout) {
+  const int inner = layout.rank - 1;
+  const int64_t step_a = layout.a_strides[inner], step_b = layout.b_strides[inner];
+  if ((step_a != 0 && step_a != 1) || (step_b != 0 && step_b != 1)) return std::nullopt;
+  if (layout.rank > 1 && layout.sizes[inner] % kVectorFloats != 0) return std::nullopt;
+  if (!aligned_for_vectors(out)) return std::nullopt;
+  VectorGroups groups{layout, step_a == 1, step_b == 1};
+  if (groups.a_vector && !operand_aligned_in_groups(a, layout.a_strides, layout.rank)) return std::nullopt;
+  if (groups.b_vector && !operand_aligned_in_groups(b, layout.b_strides, layout.rank)) return std::nullopt;
+  groups.layout.sizes[inner] /= kVectorFloats;
+  groups.layout.a_strides[inner] *= kVectorFloats;
+  groups.layout.b_strides[inner] *= kVectorFloats;
+  return groups;
+}
+
+// `bits` (the low element_bytes bytes) repeated over 16 bytes.
+template <typename Bits>
+uint4 repeated_pattern(Bits bits) {
+  unsigned char bytes[sizeof(uint4)];
+  for (size_t k = 0; k < sizeof(uint4); k += sizeof(Bits)) std::memcpy(bytes + k, &bits, sizeof(Bits));
+  uint4 pattern;
+  std::memcpy(&pattern, bytes, sizeof(pattern));
+  return pattern;
+}
+
 }  // namespace
 
 // ---- host entry points ----
@@ -227,6 +332,12 @@ __global__ void scatter_add_columns_kernel(const float* grad_out, const int64_t*
 void fill_pattern(void* out, int64_t n, size_t element_bytes, uint64_t bits, cudaStream_t stream) {
   dispatch_width(element_bytes, "fill", [&](auto tag) {
     using Bits = decltype(tag);
+    if (aligned_for_vectors(out)) {
+      const int64_t per_vector = static_cast<int64_t>(sizeof(uint4) / sizeof(Bits));
+      launch(fill_vector_kernel<Bits>, grid_for((n + per_vector - 1) / per_vector), kBlockThreads, 0, stream,
+             static_cast<Bits*>(out), n, static_cast<Bits>(bits), repeated_pattern(static_cast<Bits>(bits)));
+      return;
+    }
     launch(fill_kernel<Bits>, grid_for(n), kBlockThreads, 0, stream, static_cast<Bits*>(out), n,
            static_cast<Bits>(bits));
   });
@@ -247,11 +358,13 @@ void arange(int64_t* out, int64_t n, cudaStream_t stream) {
 }
 
 void unary(UnaryOp op, const float* x, float* y, int64_t n, ScalarParams params, cudaStream_t stream) {
+  const bool vectors = aligned_for_vectors(x) && aligned_for_vectors(y);
+  const unsigned blocks = grid_for(vectors ? (n + kVectorFloats - 1) / kVectorFloats : n);
   switch (op) {
-#define SPARSECAP_CASE(name)                                                                                 \
-  case UnaryOp::name:                                                                                        \
-    launch(unary_kernel<sparsecap::kernels::name<float>>, grid_for(n), kBlockThreads, 0, stream, x, y, n, \
-           params);                                                                                          \
+#define SPARSECAP_CASE(name)                                                                                  \
+  case UnaryOp::name:                                                                                         \
+    launch(vectors ? unary_vector_kernel<sparsecap::kernels::name<float>> : unary_kernel<sparsecap::kernels::name<float>>, \
+           blocks, kBlockThreads, 0, stream, x, y, n, params);                                                \
     return;
     SPARSECAP_UNARY_OPS(SPARSECAP_CASE)
 #undef SPARSECAP_CASE
@@ -260,11 +373,16 @@ void unary(UnaryOp op, const float* x, float* y, int64_t n, ScalarParams params,
 
 void binary(BinaryOp op, const float* a, const float* b, float* out, int64_t n, const BroadcastLayout& layout,
             ScalarParams params, cudaStream_t stream) {
+  const std::optional<VectorGroups> groups = plan_vector_groups(a, b, out, layout);
   switch (op) {
-#define SPARSECAP_CASE(name)                                                                                  \
-  case BinaryOp::name:                                                                                        \
-    launch(binary_kernel<sparsecap::kernels::name<float>>, grid_for(n), kBlockThreads, 0, stream, a, b, out, n, \
-           layout, params);                                                                                   \
+#define SPARSECAP_CASE(name)                                                                                    \
+  case BinaryOp::name:                                                                                          \
+    if (groups)                                                                                                 \
+      launch(binary_vector_kernel<sparsecap::kernels::name<float>>, grid_for((n + kVectorFloats - 1) / kVectorFloats), \
+             kBlockThreads, 0, stream, a, b, out, n, groups->layout, groups->a_vector, groups->b_vector, params); \
+    else                                                                                                        \
+      launch(binary_kernel<sparsecap::kernels::name<float>>, grid_for(n), kBlockThreads, 0, stream, a, b, out, n, \
+             layout, params);                                                                                   \
     return;
     SPARSECAP_BINARY_OPS(SPARSECAP_CASE)
 #undef SPARSECAP_CASE

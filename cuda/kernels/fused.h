@@ -1,6 +1,6 @@
 #pragma once
 // Host entry points of the fused kernels of pruning and recurrent cells (cuda/kernels/fused.cu):
-// Supermask's gated weight and the LSTM/GRU pointwise cells, one thread per element over the
+// Supermask's gated weight and the LSTM/GRU pointwise cells, grid-stride loops over the
 // same functors the CPU backend loops over (engine/kernels/gated_weight_math.h, rnn_cells.h).
 #include <cuda_runtime_api.h>
 

@@ -62,12 +62,12 @@ struct Entry {
 };
 const std::vector<Entry>& entries() {
   static const std::vector<Entry> table = {
-      {"fill_pattern", {"fill_kernel"}},
+      {"fill_pattern", {"fill_kernel", "fill_vector_kernel"}},
       {"cast", {"cast_kernel"}},
       {"random_fill", {"random_kernel"}},
       {"arange", {"arange_kernel"}},
-      {"unary", {"unary_kernel"}},
-      {"binary", {"binary_kernel"}},
+      {"unary", {"unary_kernel", "unary_vector_kernel"}},
+      {"binary", {"binary_kernel", "binary_vector_kernel"}},
       {"adam_step", {"adam_kernel"}},
       {"adam_step_chunks", {"adam_chunks_kernel"}},
       {"transpose", {"transpose_kernel"}},
@@ -95,8 +95,8 @@ const std::vector<Entry>& entries() {
       {"avg_pool2d", {"avg_pool_kernel"}},
       {"max_pool2d_backward", {"max_pool_backward_kernel"}},
       {"avg_pool2d_backward", {"avg_pool_backward_kernel"}},
-      {"gated_weight", {"gated_weight_kernel"}},
-      {"gated_weight_backward", {"gated_weight_backward_kernel"}},
+      {"gated_weight", {"gated_weight_kernel", "gated_weight_vector_kernel"}},
+      {"gated_weight_backward", {"gated_weight_backward_kernel", "gated_weight_backward_vector_kernel"}},
       {"lstm_cell", {"lstm_cell_kernel"}},
       {"lstm_cell_backward", {"lstm_cell_backward_kernel"}},
       {"gru_cell", {"gru_cell_kernel"}},
@@ -137,6 +137,24 @@ std::vector<int64_t> random_indices(size_t n, int64_t bound, uint32_t seed) {
   for (int64_t& v : values) v = distribution(generator);
   return values;
 }
+
+// Floats placed `misalignment` elements (0-3) past a 16-byte boundary: 0 lets the entry points
+// take their vector kernels (16-byte loads), 1-3 sends them to the scalar ones.
+class PlacedFloats {
+ public:
+  PlacedFloats(const std::vector<float>& values, int misalignment) : storage_(values.size() + 8), size_(values.size()) {
+    const auto address = reinterpret_cast<uintptr_t>(storage_.data());
+    begin_ = storage_.data() + (16 - address % 16) % 16 / sizeof(float) + misalignment;
+    std::copy(values.begin(), values.end(), begin_);
+  }
+  float* data() { return begin_; }
+  std::vector<float> values() const { return {begin_, begin_ + size_}; }
+
+ private:
+  std::vector<float> storage_;
+  size_t size_;
+  float* begin_;
+};
 
 Tensor tensor_of(const std::vector<float>& values, const Shape& shape) { return from_vector(values, shape); }
 Tensor tensor_of(const std::vector<int64_t>& values, const Shape& shape) { return from_vector(values, shape); }
@@ -204,17 +222,26 @@ TEST(EmulatedKernels, FillPatternWritesEveryWidthAsTheCpu) {
   const int64_t large = (int64_t{1} << 21) + 1000;
 #endif
   for (const Case c : {Case{DType::U8, 7}, Case{DType::F16, -1.5}, Case{DType::F32, 0.25}, Case{DType::F64, -3.75}}) {
-    const int64_t n = c.dtype == DType::U8 ? large : 1000;
+    // 1003: the vector kernel's 16-byte stores leave a tail of 1 to 11 elements at every width.
+    const int64_t n = c.dtype == DType::U8 ? large : 1003;
     Tensor expected = Tensor::empty({n}, c.dtype);
     cpu().fill(expected, c.value);
     // The bit pattern the CUDA backend passes: the value's bits in the storage dtype.
     const size_t width = dtype_size(c.dtype);
     uint64_t bits = 0;
     std::memcpy(&bits, expected.raw_data(), width);
-    std::vector<unsigned char> actual(static_cast<size_t>(n) * width, 0xAB);
-    launchers::fill_pattern(actual.data(), n, width, bits, kStream);
-    ASSERT_EQ(cudaGetLastError(), cudaSuccess);
-    EXPECT_EQ(0, std::memcmp(actual.data(), expected.raw_data(), actual.size())) << dtype_name(c.dtype);
+    const size_t bytes = static_cast<size_t>(n) * width;
+    // Aligned (the vector kernel) and one element past a 16-byte boundary (the scalar kernel), with
+    // 16 guard bytes after the end that must stay untouched.
+    std::vector<unsigned char> storage(bytes + 64, 0xAB);
+    unsigned char* aligned = storage.data() + (16 - reinterpret_cast<uintptr_t>(storage.data()) % 16) % 16;
+    for (unsigned char* out : {aligned, aligned + width}) {
+      std::fill(storage.begin(), storage.end(), 0xAB);
+      launchers::fill_pattern(out, n, width, bits, kStream);
+      ASSERT_EQ(cudaGetLastError(), cudaSuccess);
+      EXPECT_EQ(0, std::memcmp(out, expected.raw_data(), bytes)) << dtype_name(c.dtype);
+      for (size_t k = 0; k < 16; ++k) EXPECT_EQ(out[bytes + k], 0xAB) << dtype_name(c.dtype) << ": guard byte " << k;
+    }
   }
   cover("fill_pattern");
 }
@@ -302,12 +329,19 @@ TEST(EmulatedKernels, EveryUnaryFunctorMatchesTheCpu) {
       SPARSECAP_UNARY_OPS(SPARSECAP_ENTRY)
 #undef SPARSECAP_ENTRY
   };
+  // (x, y) misalignments: both aligned (vector kernel, 1337 = 4 * 334 + a tail of 1), neither,
+  // and only x (both scalar kernel).
+  const std::pair<int, int> placements[] = {{0, 0}, {1, 1}, {0, 2}};
   for (const kernels::UnaryOp op : ops) {
     Tensor expected = Tensor::empty({n});
     cpu().unary(op, x_cpu, expected, params);
-    std::vector<float> actual(n);
-    launchers::unary(op, x.data(), actual.data(), n, params, kStream);
-    expect_matches_cpu(expected, actual, kExact, "unary op " + std::to_string(static_cast<int>(op)));
+    for (const auto& [x_misalignment, y_misalignment] : placements) {
+      PlacedFloats x_placed(x, x_misalignment), actual(std::vector<float>(n), y_misalignment);
+      launchers::unary(op, x_placed.data(), actual.data(), n, params, kStream);
+      expect_matches_cpu(expected, actual.values(), kExact,
+                         "unary op " + std::to_string(static_cast<int>(op)) + ", misalignments " +
+                             std::to_string(x_misalignment) + ", " + std::to_string(y_misalignment));
+    }
   }
   cover("unary");
 }
@@ -334,6 +368,52 @@ TEST(EmulatedKernels, EveryBinaryFunctorMatchesTheCpuWithBroadcasting) {
     std::vector<float> actual(n);
     launchers::binary(op, a.data(), b.data(), actual.data(), n, layout, params, kStream);
     expect_matches_cpu(expected, actual, kExact, "binary op " + std::to_string(static_cast<int>(op)));
+  }
+  cover("binary");
+}
+
+// The layouts the vector kernel takes (innermost dimension a multiple of 4, or the only one), each
+// also misaligned, where the scalar kernel takes it.
+TEST(EmulatedKernels, EveryBinaryFunctorMatchesTheCpuInFourElementGroups) {
+  struct Case {
+    const char* name;
+    Shape a, b, out;
+    std::vector<int64_t> sizes, a_strides, b_strides;  // the merged layout the backend plans
+  };
+  const Case cases[] = {
+      {"same shape, 1337 = 4 * 334 + 1", {1337}, {1337}, {1337}, {1337}, {1}, {1}},
+      {"scalar b", {1003}, {1}, {1003}, {1003}, {1}, {0}},
+      {"scalar a", {1}, {1002}, {1002}, {1002}, {0}, {1}},
+      {"row broadcast (a bias)", {6, 40}, {40}, {6, 40}, {6, 40}, {40, 1}, {0, 1}},
+      {"column broadcast", {6, 40}, {6, 1}, {6, 40}, {6, 40}, {40, 1}, {1, 0}},
+      {"both broadcast", {3, 1, 8}, {1, 5, 1}, {3, 5, 8}, {3, 5, 8}, {8, 0, 1}, {0, 1, 0}},
+  };
+  const kernels::ScalarParams params{1.5, -0.5};
+  const kernels::BinaryOp ops[] = {
+#define SPARSECAP_ENTRY(name) kernels::BinaryOp::name,
+      SPARSECAP_BINARY_OPS(SPARSECAP_ENTRY)
+#undef SPARSECAP_ENTRY
+  };
+  for (const Case& c : cases) {
+    launchers::BroadcastLayout layout;
+    layout.rank = static_cast<int>(c.sizes.size());
+    std::copy(c.sizes.begin(), c.sizes.end(), layout.sizes);
+    std::copy(c.a_strides.begin(), c.a_strides.end(), layout.a_strides);
+    std::copy(c.b_strides.begin(), c.b_strides.end(), layout.b_strides);
+    const int64_t n = numel_of(c.out);
+    const std::vector<float> a = uniform(static_cast<size_t>(numel_of(c.a)), 0.2f, 3.0f, 12),
+                             b = uniform(static_cast<size_t>(numel_of(c.b)), -2.0f, 2.0f, 13);
+    for (const kernels::BinaryOp op : ops) {
+      Tensor expected = Tensor::empty(c.out);
+      cpu().binary(op, tensor_of(a, c.a), tensor_of(b, c.b), expected, params);
+      for (const int misalignment : {0, 1}) {
+        PlacedFloats a_placed(a, misalignment), b_placed(b, misalignment), actual(std::vector<float>(n), 0);
+        launchers::binary(op, a_placed.data(), b_placed.data(), actual.data(), n, layout, params, kStream);
+        expect_matches_cpu(expected, actual.values(), kExact,
+                           std::string("binary op ") + std::to_string(static_cast<int>(op)) + ", " + c.name +
+                               (misalignment ? ", misaligned" : ""));
+      }
+    }
   }
   cover("binary");
 }
@@ -862,30 +942,44 @@ TEST(EmulatedKernels, PoolingForwardAndBackwardMatchTheCpu) {
 // ---- fused: Supermask's gated weight, LSTM and GRU cells ----
 
 TEST(EmulatedKernels, GatedWeightMasksAndGradientsAreBitIdenticalToTheCpu) {
-  const int64_t n = 5000;
+  const int64_t n = 5003;  // the vector kernels' tail: 3 weights
   const std::vector<float> weight = uniform(n, -1, 1, 44), gate = uniform(n, -3, 3, 45),
                            grad_out = uniform(n, -1, 1, 46);
+  struct Placement {
+    int misalignment;      // of every array: 0 takes the vector kernels, 1 the scalar ones
+    uint64_t offset;       // of the draw: one not on a Philox block also takes the scalar ones
+    const char* name;
+  };
+  const Placement placements[] = {{0, 1u << 20, "vector kernel"},
+                                  {1, 1u << 20, "scalar kernel, misaligned"},
+                                  {0, (1u << 20) + 2, "scalar kernel, draw mid-block"}};
   for (const bool sample : {true, false}) {
-    sparsecap::kernels::GateDraw draw;
-    draw.seed = 2024;
-    draw.stream = 3;
-    draw.offset = 1u << 20;
-    draw.sample = sample;
-    Tensor out = Tensor::empty({n});
-    cpu().gated_weight(tensor_of(weight, {n}), tensor_of(gate, {n}), out, draw);
-    std::vector<float> actual(n);
-    launchers::gated_weight(weight.data(), gate.data(), actual.data(), n, draw, kStream);
-    const std::string mode = sample ? " (Bernoulli draw)" : " (deterministic mask)";
-    expect_matches_cpu(out, actual, kExact, "gated weight" + mode);
+    for (const Placement& placement : placements) {
+      sparsecap::kernels::GateDraw draw;
+      draw.seed = 2024;
+      draw.stream = 3;
+      draw.offset = placement.offset;
+      draw.sample = sample;
+      const std::string mode =
+          std::string(sample ? " (Bernoulli draw, " : " (deterministic mask, ") + placement.name + ")";
+      PlacedFloats weight_at(weight, placement.misalignment), gate_at(gate, placement.misalignment),
+          grad_out_at(grad_out, placement.misalignment);
+      Tensor out = Tensor::empty({n});
+      cpu().gated_weight(tensor_of(weight, {n}), tensor_of(gate, {n}), out, draw);
+      PlacedFloats actual(std::vector<float>(n), placement.misalignment);
+      launchers::gated_weight(weight_at.data(), gate_at.data(), actual.data(), n, draw, kStream);
+      expect_matches_cpu(out, actual.values(), kExact, "gated weight" + mode);
 
-    Tensor grad_weight = Tensor::empty({n}), grad_gate = Tensor::empty({n});
-    cpu().gated_weight_backward(tensor_of(grad_out, {n}), tensor_of(weight, {n}), tensor_of(gate, {n}), grad_weight,
-                                grad_gate, draw);
-    std::vector<float> actual_grad_weight(n), actual_grad_gate(n);
-    launchers::gated_weight_backward(grad_out.data(), weight.data(), gate.data(), actual_grad_weight.data(),
-                                   actual_grad_gate.data(), n, draw, kStream);
-    expect_matches_cpu(grad_weight, actual_grad_weight, kExact, "gated weight dW" + mode);
-    expect_matches_cpu(grad_gate, actual_grad_gate, kExact, "gated weight dG" + mode);
+      Tensor grad_weight = Tensor::empty({n}), grad_gate = Tensor::empty({n});
+      cpu().gated_weight_backward(tensor_of(grad_out, {n}), tensor_of(weight, {n}), tensor_of(gate, {n}), grad_weight,
+                                  grad_gate, draw);
+      PlacedFloats actual_grad_weight(std::vector<float>(n), placement.misalignment),
+          actual_grad_gate(std::vector<float>(n), placement.misalignment);
+      launchers::gated_weight_backward(grad_out_at.data(), weight_at.data(), gate_at.data(), actual_grad_weight.data(),
+                                       actual_grad_gate.data(), n, draw, kStream);
+      expect_matches_cpu(grad_weight, actual_grad_weight.values(), kExact, "gated weight dW" + mode);
+      expect_matches_cpu(grad_gate, actual_grad_gate.values(), kExact, "gated weight dG" + mode);
+    }
   }
   cover("gated_weight");
   cover("gated_weight_backward");
