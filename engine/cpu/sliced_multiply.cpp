@@ -448,7 +448,13 @@ void sliced_multiply_typed(CsrPath path, const sparse::CsrMatrix& weight, const 
   if (layout->rows == 0) return;
   const bool parallel = (layout->slice_steps.back() * kLanes + layout->rows) * batch >= kParallelMultiplyAdds;
   if (batch <= kSlicedGatherMaxBatch) {
-#pragma omp parallel if (parallel)
+    if (!parallel) {
+      // No parallel region at all: an inactive one (`if (false)`) still cost about 0.35 us, 10% of
+      // 2048x512 at 99% (docs/sparse.md, "Two threads or one").
+      multiply_slices(path, *layout, x, weight.cols, bias, out, batch, 0, layout->slices);
+      return;
+    }
+#pragma omp parallel
     {
       const auto [begin, end] = slice_range_by_steps(layout->slice_steps, omp_get_thread_num(), omp_get_num_threads());
       multiply_slices(path, *layout, x, weight.cols, bias, out, batch, begin, end);
