@@ -245,6 +245,26 @@ void CudaBackend::unary(kernels::UnaryOp op, const Tensor& x, Tensor& out, kerne
   launchers::unary(op, f32(x), f32(out), x.numel(), params, stream());
 }
 
+void CudaBackend::unary_in_place_many(kernels::UnaryOp op, const std::vector<Tensor>& tensors,
+                                      kernels::ScalarParams params) {
+  // The chunk table goes to the device as adam_step_many's does.
+  std::vector<launchers::UnaryChunk> chunks;
+  for (const Tensor& tensor : tensors) {
+    require_here({&tensor}, "unary op");
+    require_float32(tensor, "unary op");
+    Tensor target = tensor;
+    for (int64_t begin = 0; begin < tensor.numel(); begin += launchers::kUnaryChunkElements)
+      chunks.push_back({f32(target), begin, std::min(tensor.numel(), begin + launchers::kUnaryChunkElements)});
+  }
+  if (chunks.empty()) return;
+  const size_t bytes = chunks.size() * sizeof(launchers::UnaryChunk);
+  Tensor table = Tensor::empty({static_cast<int64_t>(bytes)}, DType::U8, device());
+  copy_from_host(table.raw_data(), chunks.data(), bytes);
+  DeviceGuard guard(index_);
+  launchers::unary_chunks(op, static_cast<const launchers::UnaryChunk*>(table.raw_data()),
+                          static_cast<int64_t>(chunks.size()), params, stream());
+}
+
 void CudaBackend::binary(kernels::BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out,
                          kernels::ScalarParams params) {
   require_here({&a, &b, &out}, "binary op");

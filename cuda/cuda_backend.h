@@ -43,6 +43,8 @@ class CudaBackend final : public Backend {
                    double p) override;
 
   void unary(kernels::UnaryOp op, const Tensor& x, Tensor& out, kernels::ScalarParams params) override;
+  void unary_in_place_many(kernels::UnaryOp op, const std::vector<Tensor>& tensors,
+                           kernels::ScalarParams params) override;  // one launch
   void binary(kernels::BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out,
               kernels::ScalarParams params) override;
   void reduce(ReduceOp op, const Tensor& in, Tensor& out, Tensor& argmax, int64_t outer, int64_t n,

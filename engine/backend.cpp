@@ -39,6 +39,11 @@ kernels::AdamCoefficients adam_coefficients(const AdamStep& step) {
                                    static_cast<float>(1.0 - std::pow(step.beta2, t))};
 }
 
+void Backend::unary_in_place_many(kernels::UnaryOp op, const std::vector<Tensor>& tensors,
+                                  kernels::ScalarParams params) {
+  for (Tensor tensor : tensors) unary(op, tensor, tensor, params);
+}
+
 void Backend::adam_step_many(const std::vector<AdamUpdate>& updates) {
   for (AdamUpdate u : updates) adam_step(u.param, u.grad, u.m, u.v, u.step);
 }

@@ -117,6 +117,11 @@ class Backend {
 
   // ---- elementwise over the shared functors ----
   virtual void unary(kernels::UnaryOp op, const Tensor& x, Tensor& out, kernels::ScalarParams params) = 0;
+  // x = op(x) for every tensor of `tensors` (handles: written in place), as unary would do it one
+  // by one, which the default does; the CUDA backend updates them all in one launch (clipping every
+  // gradient by value).
+  virtual void unary_in_place_many(kernels::UnaryOp op, const std::vector<Tensor>& tensors,
+                                   kernels::ScalarParams params);
   // a and b broadcast (NumPy rules) to out's shape.
   virtual void binary(kernels::BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out,
                       kernels::ScalarParams params) = 0;

@@ -192,6 +192,15 @@ __global__ void binary_vector_kernel(const float* a, const float* b, float* out,
   if (tail < n) out[tail] = f(a[a_vector ? tail : 0], b[b_vector ? tail : 0], params);
 }
 
+template <typename F>
+__global__ void unary_chunks_kernel(const UnaryChunk* chunks, int64_t count, ScalarParams params) {
+  const F f{};
+  for (int64_t chunk = blockIdx.x; chunk < count; chunk += gridDim.x) {
+    const UnaryChunk c = chunks[chunk];
+    for (int64_t i = c.begin + threadIdx.x; i < c.end; i += blockDim.x) c.data[i] = f(c.data[i], params);
+  }
+}
+
 __global__ void adam_kernel(float* param, const float* grad, float* m, float* v, int64_t n, AdamCoefficients c) {
   for (int64_t i = first_index(); i < n; i += grid_stride())
     sparsecap::kernels::adam_update(param[i], grad[i], m[i], v[i], c);
@@ -385,6 +394,20 @@ void binary(BinaryOp op, const float* a, const float* b, float* out, int64_t n, 
              layout, params);                                                                                   \
     return;
     SPARSECAP_BINARY_OPS(SPARSECAP_CASE)
+#undef SPARSECAP_CASE
+  }
+}
+
+void unary_chunks(UnaryOp op, const UnaryChunk* chunks, int64_t count, ScalarParams params, cudaStream_t stream) {
+  if (count == 0) return;
+  const auto blocks = static_cast<unsigned>(std::min<int64_t>(count, kMaxGridBlocks));
+  switch (op) {
+#define SPARSECAP_CASE(name)                                                                                   \
+  case UnaryOp::name:                                                                                          \
+    launch(unary_chunks_kernel<sparsecap::kernels::name<float>>, blocks, kBlockThreads, 0, stream, chunks, count, \
+           params);                                                                                            \
+    return;
+    SPARSECAP_UNARY_OPS(SPARSECAP_CASE)
 #undef SPARSECAP_CASE
   }
 }

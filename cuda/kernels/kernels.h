@@ -74,6 +74,14 @@ struct AdamChunk {
   AdamCoefficients c;
 };
 void adam_step_chunks(const AdamChunk* chunks, int64_t count, cudaStream_t stream);
+// Many arrays updated in place by one unary functor in one launch: `chunks` (device memory) lists
+// pieces of at most kUnaryChunkElements elements; a block updates a chunk.
+constexpr int64_t kUnaryChunkElements = 32768;
+struct UnaryChunk {
+  float* data;
+  int64_t begin, end;  // element range of the array
+};
+void unary_chunks(UnaryOp op, const UnaryChunk* chunks, int64_t count, ScalarParams params, cudaStream_t stream);
 
 // ---- layout and indexing (elementwise.cu); element_bytes is 1, 2, 4 or 8 ----
 void transpose(const void* in, void* out, size_t element_bytes, int64_t outer, int64_t d0, int64_t middle,

@@ -169,6 +169,14 @@ void ProfilingBackend::unary(kernels::UnaryOp op, const Tensor& x, Tensor& out, 
         [&] { inner_.unary(op, x, out, params); });
 }
 
+void ProfilingBackend::unary_in_place_many(kernels::UnaryOp op, const std::vector<Tensor>& tensors,
+                                           kernels::ScalarParams params) {
+  double bytes = 0;
+  for (const Tensor& tensor : tensors) bytes += 2.0 * bytes_of({&tensor});
+  timed(device_bytes(unary_kernel_names()[static_cast<size_t>(op)] + std::string("_many"), bytes),
+        [&] { inner_.unary_in_place_many(op, tensors, params); });
+}
+
 void ProfilingBackend::binary(kernels::BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out,
                               kernels::ScalarParams params) {
   timed(device_bytes(binary_kernel_names()[static_cast<size_t>(op)], bytes_of({&a, &b, &out})),

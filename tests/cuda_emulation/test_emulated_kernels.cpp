@@ -70,6 +70,7 @@ const std::vector<Entry>& entries() {
       {"binary", {"binary_kernel", "binary_vector_kernel"}},
       {"adam_step", {"adam_kernel"}},
       {"adam_step_chunks", {"adam_chunks_kernel"}},
+      {"unary_chunks", {"unary_chunks_kernel"}},
       {"transpose", {"transpose_kernel"}},
       {"index_select_rows", {"index_select_kernel"}},
       {"find_out_of_range", {"find_out_of_range_kernel"}},
@@ -416,6 +417,35 @@ TEST(EmulatedKernels, EveryBinaryFunctorMatchesTheCpuInFourElementGroups) {
     }
   }
   cover("binary");
+}
+
+TEST(EmulatedKernels, UnaryChunksUpdateEveryArrayInPlaceAsTheCpu) {
+  // Three arrays, one over two chunks and one of a single element, all in one launch.
+  const std::vector<int64_t> sizes = {launchers::kUnaryChunkElements + 1000, 37, 1};
+  const kernels::ScalarParams params{-0.1, 0.1};
+  const kernels::UnaryOp ops[] = {
+#define SPARSECAP_ENTRY(name) kernels::UnaryOp::name,
+      SPARSECAP_UNARY_OPS(SPARSECAP_ENTRY)
+#undef SPARSECAP_ENTRY
+  };
+  for (const kernels::UnaryOp op : ops) {
+    std::vector<std::vector<float>> arrays;
+    std::vector<launchers::UnaryChunk> chunks;
+    for (size_t a = 0; a < sizes.size(); ++a) arrays.push_back(uniform(sizes[a], -4.0f, 4.0f, 60 + a));
+    const std::vector<std::vector<float>> inputs = arrays;
+    for (std::vector<float>& array : arrays)
+      for (int64_t begin = 0; begin < static_cast<int64_t>(array.size()); begin += launchers::kUnaryChunkElements)
+        chunks.push_back({array.data(), begin,
+                          std::min<int64_t>(static_cast<int64_t>(array.size()), begin + launchers::kUnaryChunkElements)});
+    launchers::unary_chunks(op, chunks.data(), static_cast<int64_t>(chunks.size()), params, kStream);
+    for (size_t a = 0; a < sizes.size(); ++a) {
+      Tensor expected = Tensor::empty({sizes[a]});
+      cpu().unary(op, tensor_of(inputs[a], {sizes[a]}), expected, params);
+      expect_matches_cpu(expected, arrays[a], kExact,
+                         "unary op " + std::to_string(static_cast<int>(op)) + " in chunks, array " + std::to_string(a));
+    }
+  }
+  cover("unary_chunks");
 }
 
 TEST(EmulatedKernels, AdamStepMatchesTheCpu) {

@@ -9,6 +9,7 @@
 // emulated, skip with the failing call as the reason.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -278,7 +279,33 @@ TEST(CudaCsrLinear, SmallBatchesMatchTheCpu) {
   }
 }
 
-// ---- gradient clipping by global norm on the device ----
+// ---- gradient clipping on the device ----
+
+TEST(CudaClip, ByValueClampsEveryGradientAsTheCpu) {
+  SKIP_WITHOUT_CUDA();
+  const Device gpu = Device::cuda(0);
+  Generator generator(23);
+  // One launch for all three gradients; the first spans three chunks.
+  const std::vector<Shape> shapes = {{70000}, {3, 5}, {1}};
+  std::vector<nn::ParameterPtr> on_cpu, on_gpu;
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    const std::string name = "p" + std::to_string(i);
+    on_cpu.push_back(std::make_shared<nn::Parameter>(name, nn::ParameterKind::Weight, zeros(shapes[i])));
+    on_gpu.push_back(std::make_shared<nn::Parameter>(name, nn::ParameterKind::Weight, zeros(shapes[i], DType::F32, gpu)));
+    const Tensor grad = mul_scalar(randn(shapes[i], generator), 0.2);
+    on_cpu[i]->value().set_grad(grad.clone());
+    on_gpu[i]->value().set_grad(grad.to(gpu));
+  }
+  optim::clip_grad_value(on_cpu, 0.1);
+  SKIP_IF_NOT_EMULATED(optim::clip_grad_value(on_gpu, 0.1));
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    const std::vector<float> expected = on_cpu[i]->grad().to_vector<float>();
+    const std::vector<float> actual = on_gpu[i]->grad().to(Device::cpu()).to_vector<float>();
+    ASSERT_EQ(expected.size(), actual.size());
+    for (size_t j = 0; j < expected.size(); ++j) ASSERT_EQ(expected[j], actual[j]) << "gradient " << i << " element " << j;
+    EXPECT_LE(*std::max_element(expected.begin(), expected.end()), 0.1f);
+  }
+}
 
 TEST(CudaClip, GlobalNormMatchesTheCpu) {
   SKIP_WITHOUT_CUDA();
