@@ -219,7 +219,22 @@ TEST(CudaTopK, MatchesTheCpuIncludingTies) {
   EXPECT_EQ(cpu_indices.to_vector<int64_t>(), gpu.second.to(Device::cpu()).to_vector<int64_t>());
 }
 
-// ---- Adam: one launch for every parameter, the CPU's updates ----
+// ---- Adam and clipping: one launch for every parameter, the CPU's updates ----
+
+// The same parameters (values from `generator`) on the CPU and on `gpu`.
+struct ParametersOnBoth {
+  std::vector<nn::ParameterPtr> on_cpu, on_gpu;
+};
+ParametersOnBoth parameters_on_both(const std::vector<Shape>& shapes, Generator& generator, Device gpu) {
+  ParametersOnBoth both;
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    const Tensor value = randn(shapes[i], generator);
+    const std::string name = "p" + std::to_string(i);
+    both.on_cpu.push_back(std::make_shared<nn::Parameter>(name, nn::ParameterKind::Weight, value.clone()));
+    both.on_gpu.push_back(std::make_shared<nn::Parameter>(name, nn::ParameterKind::Weight, value.to(gpu)));
+  }
+  return both;
+}
 
 TEST(CudaAdam, OneLaunchForAllParametersUpdatesEachAsTheCpu) {
   SKIP_WITHOUT_CUDA();
@@ -227,12 +242,7 @@ TEST(CudaAdam, OneLaunchForAllParametersUpdatesEachAsTheCpu) {
   Generator generator(21);
   // Two groups (their own learning rates and weight decay); one parameter over two chunks.
   const std::vector<Shape> shapes = {{70000}, {3, 5}, {1}};
-  std::vector<nn::ParameterPtr> on_cpu, on_gpu;
-  for (size_t i = 0; i < shapes.size(); ++i) {
-    const Tensor value = randn(shapes[i], generator);
-    on_cpu.push_back(std::make_shared<nn::Parameter>("p" + std::to_string(i), nn::ParameterKind::Weight, value.clone()));
-    on_gpu.push_back(std::make_shared<nn::Parameter>("p" + std::to_string(i), nn::ParameterKind::Weight, value.to(gpu)));
-  }
+  const auto [on_cpu, on_gpu] = parameters_on_both(shapes, generator, gpu);
   auto make = [](const std::vector<nn::ParameterPtr>& p) {
     return optim::Adam({optim::ParameterGroup{.name = "a", .parameters = {p[0], p[1]}, .schedule = optim::constant_schedule(1e-2)},
                         optim::ParameterGroup{.name = "b", .parameters = {p[2]}, .schedule = optim::constant_schedule(3e-3),
@@ -287,11 +297,8 @@ TEST(CudaClip, ByValueClampsEveryGradientAsTheCpu) {
   Generator generator(23);
   // One launch for all three gradients; the first spans three chunks.
   const std::vector<Shape> shapes = {{70000}, {3, 5}, {1}};
-  std::vector<nn::ParameterPtr> on_cpu, on_gpu;
+  const auto [on_cpu, on_gpu] = parameters_on_both(shapes, generator, gpu);
   for (size_t i = 0; i < shapes.size(); ++i) {
-    const std::string name = "p" + std::to_string(i);
-    on_cpu.push_back(std::make_shared<nn::Parameter>(name, nn::ParameterKind::Weight, zeros(shapes[i])));
-    on_gpu.push_back(std::make_shared<nn::Parameter>(name, nn::ParameterKind::Weight, zeros(shapes[i], DType::F32, gpu)));
     const Tensor grad = mul_scalar(randn(shapes[i], generator), 0.2);
     on_cpu[i]->value().set_grad(grad.clone());
     on_gpu[i]->value().set_grad(grad.to(gpu));
