@@ -182,6 +182,23 @@ TEST(Autograd, NoGradientIsAddedIntoALeafGradientSomeoneHoldsOrAHookMustSee) {
   EXPECT_EQ(v.grad().to_vector<double>(), (std::vector<double>{3.0, 3.0}));
 }
 
+// narrow_rows adds each slice's gradient into the running sum of its source's
+// (gradient_accumulator): rows taken at every step, one of them twice, and a two-row slice, from a
+// non-leaf source (as a decoder's embedded words are) and from a leaf, against the closed form.
+TEST(Autograd, RowsTakenAtEveryStepGatherIntoOneGradient) {
+  for (const bool through_a_non_leaf : {true, false}) {
+    const Tensor x = from_vector<double>({1, 2, 3, 4, 5, 6}, {3, 2}).set_requires_grad(true);
+    const Tensor source = through_a_non_leaf ? mul_scalar(x, 1.0) : x;
+    Tensor total = zeros({2}, DType::F64);
+    const int64_t order[] = {2, 0, 1, 0};
+    for (int step = 0; step < 4; ++step) total = add(total, mul_scalar(source.row(order[step]), step + 1.0));
+    total = add(total, sum(mul_scalar(source.narrow_rows(1, 2), 5.0), 0));
+    sum(total).backward();
+    // row 0: 2 + 4, row 1: 3 + 5, row 2: 1 + 5
+    EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{6, 6, 8, 8, 6, 6})) << through_a_non_leaf;
+  }
+}
+
 TEST(Autograd, NoGradientAccumulatorOutsideABackward) { EXPECT_FALSE(gradient_accumulator(0).defined()); }
 
 TEST(Autograd, SavedOutputsDoNotKeepTheGraphAlive) {
