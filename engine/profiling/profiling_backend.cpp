@@ -55,6 +55,16 @@ const std::vector<std::string>& unary_kernel_names() {
   return names;
 }
 
+// "unary.clamp_many", ...: unary_in_place_many's rows (CallWork keeps a view of its name).
+const std::vector<std::string>& unary_many_kernel_names() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (const std::string& name : unary_kernel_names()) out.push_back(name + "_many");
+    return out;
+  }();
+  return names;
+}
+
 const std::vector<std::string>& binary_kernel_names() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> out;
@@ -173,7 +183,7 @@ void ProfilingBackend::unary_in_place_many(kernels::UnaryOp op, const std::vecto
                                            kernels::ScalarParams params) {
   double bytes = 0;
   for (const Tensor& tensor : tensors) bytes += 2.0 * bytes_of({&tensor});
-  timed(device_bytes(unary_kernel_names()[static_cast<size_t>(op)] + std::string("_many"), bytes),
+  timed(device_bytes(unary_many_kernel_names()[static_cast<size_t>(op)], bytes),
         [&] { inner_.unary_in_place_many(op, tensors, params); });
 }
 

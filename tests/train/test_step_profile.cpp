@@ -83,6 +83,12 @@ TEST_F(StepProfileTest, TheTrainingStepCallsTheKernelsOfASupermaskStep) {
   const KernelTotals& adam = rows.at("adam_step_many");
   EXPECT_EQ(static_cast<int64_t>(adam.amount) % 28, 0);
   EXPECT_EQ(adam.calls, 1);
+  // Clipping by value clamps every gradient in place in one call: 8 bytes per element, as many
+  // elements as Adam's.
+  ASSERT_EQ(rows.count("unary.clamp_many"), 1u);
+  EXPECT_EQ(rows.at("unary.clamp_many").calls, 1);
+  EXPECT_EQ(rows.at("unary.clamp_many").amount * 28, adam.amount * 8);
+  EXPECT_EQ(rows.count("unary.clamp"), 0u);
 }
 
 TEST_F(StepProfileTest, TheDecodeStepIsOneCellStepOverTheBeamRows) {
