@@ -91,6 +91,17 @@ int checked_int(int64_t value, const char* what) {
   return static_cast<int>(value);
 }
 
+// A host table (a launch's chunk list) on the device: copied through the staging copy, ordered
+// on the compute stream before the launch that reads it. Once that launch is queued, dropping the
+// tensor returns its block to the stream-ordered cache.
+template <typename Row>
+Tensor table_on_device(Backend& backend, const std::vector<Row>& rows) {
+  const size_t bytes = rows.size() * sizeof(Row);
+  Tensor table = Tensor::empty({static_cast<int64_t>(bytes)}, DType::U8, backend.device());
+  backend.copy_from_host(table.raw_data(), rows.data(), bytes);
+  return table;
+}
+
 }  // namespace
 
 CudaBackend::CudaBackend(int index)
@@ -247,7 +258,6 @@ void CudaBackend::unary(kernels::UnaryOp op, const Tensor& x, Tensor& out, kerne
 
 void CudaBackend::unary_in_place_many(kernels::UnaryOp op, const std::vector<Tensor>& tensors,
                                       kernels::ScalarParams params) {
-  // The chunk table goes to the device as adam_step_many's does.
   std::vector<launchers::UnaryChunk> chunks;
   for (const Tensor& tensor : tensors) {
     require_here({&tensor}, "unary op");
@@ -257,9 +267,7 @@ void CudaBackend::unary_in_place_many(kernels::UnaryOp op, const std::vector<Ten
       chunks.push_back({f32(target), begin, std::min(tensor.numel(), begin + launchers::kUnaryChunkElements)});
   }
   if (chunks.empty()) return;
-  const size_t bytes = chunks.size() * sizeof(launchers::UnaryChunk);
-  Tensor table = Tensor::empty({static_cast<int64_t>(bytes)}, DType::U8, device());
-  copy_from_host(table.raw_data(), chunks.data(), bytes);
+  const Tensor table = table_on_device(*this, chunks);
   DeviceGuard guard(index_);
   launchers::unary_chunks(op, static_cast<const launchers::UnaryChunk*>(table.raw_data()),
                           static_cast<int64_t>(chunks.size()), params, stream());
@@ -505,8 +513,6 @@ void CudaBackend::adam_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor
 }
 
 void CudaBackend::adam_step_many(const std::vector<AdamUpdate>& updates) {
-  // The chunk table goes to the device through the staging copy, ordered on the compute stream
-  // before the launch; its buffer returns to the stream-ordered cache after the launch is queued.
   std::vector<launchers::AdamChunk> chunks;
   for (const AdamUpdate& u : updates) {
     require_here({&u.param, &u.grad, &u.m, &u.v}, "adam_step");
@@ -518,9 +524,7 @@ void CudaBackend::adam_step_many(const std::vector<AdamUpdate>& updates) {
                         std::min(param.numel(), begin + launchers::kAdamChunkElements), c});
   }
   if (chunks.empty()) return;
-  const size_t bytes = chunks.size() * sizeof(launchers::AdamChunk);
-  Tensor table = Tensor::empty({static_cast<int64_t>(bytes)}, DType::U8, device());
-  copy_from_host(table.raw_data(), chunks.data(), bytes);
+  const Tensor table = table_on_device(*this, chunks);
   DeviceGuard guard(index_);
   launchers::adam_step_chunks(static_cast<const launchers::AdamChunk*>(table.raw_data()),
                               static_cast<int64_t>(chunks.size()), stream());

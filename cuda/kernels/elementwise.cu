@@ -368,7 +368,7 @@ void arange(int64_t* out, int64_t n, cudaStream_t stream) {
 
 void unary(UnaryOp op, const float* x, float* y, int64_t n, ScalarParams params, cudaStream_t stream) {
   const bool vectors = aligned_for_vectors(x) && aligned_for_vectors(y);
-  const unsigned blocks = grid_for(vectors ? (n + kVectorFloats - 1) / kVectorFloats : n);
+  const unsigned blocks = vectors ? grid_for_vectors(n) : grid_for(n);
   switch (op) {
 #define SPARSECAP_CASE(name)                                                                                  \
   case UnaryOp::name:                                                                                         \
@@ -387,8 +387,8 @@ void binary(BinaryOp op, const float* a, const float* b, float* out, int64_t n, 
 #define SPARSECAP_CASE(name)                                                                                    \
   case BinaryOp::name:                                                                                          \
     if (groups)                                                                                                 \
-      launch(binary_vector_kernel<sparsecap::kernels::name<float>>, grid_for((n + kVectorFloats - 1) / kVectorFloats), \
-             kBlockThreads, 0, stream, a, b, out, n, groups->layout, groups->a_vector, groups->b_vector, params); \
+      launch(binary_vector_kernel<sparsecap::kernels::name<float>>, grid_for_vectors(n), kBlockThreads, 0,     \
+             stream, a, b, out, n, groups->layout, groups->a_vector, groups->b_vector, params);                \
     else                                                                                                        \
       launch(binary_kernel<sparsecap::kernels::name<float>>, grid_for(n), kBlockThreads, 0, stream, a, b, out, n, \
              layout, params);                                                                                   \

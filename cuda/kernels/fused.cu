@@ -146,8 +146,7 @@ void gated_weight(const float* weight, const float* gate, float* out, int64_t n,
                   cudaStream_t stream) {
   if (n == 0) return;
   if (gated_weight_vectors({weight, gate, out}, draw)) {
-    launch(gated_weight_vector_kernel, grid_for((n + kVectorFloats - 1) / kVectorFloats), kBlockThreads, 0, stream,
-           weight, gate, out, n, draw);
+    launch(gated_weight_vector_kernel, grid_for_vectors(n), kBlockThreads, 0, stream, weight, gate, out, n, draw);
     return;
   }
   launch(gated_weight_kernel, grid_for(n), kBlockThreads, 0, stream, weight, gate, out, n, draw);
@@ -157,8 +156,8 @@ void gated_weight_backward(const float* grad_out, const float* weight, const flo
                            float* grad_gate, int64_t n, const GateDraw& draw, cudaStream_t stream) {
   if (n == 0) return;
   if (gated_weight_vectors({grad_out, weight, gate, grad_weight, grad_gate}, draw)) {
-    launch(gated_weight_backward_vector_kernel, grid_for((n + kVectorFloats - 1) / kVectorFloats), kBlockThreads, 0,
-           stream, grad_out, weight, gate, grad_weight, grad_gate, n, draw);
+    launch(gated_weight_backward_vector_kernel, grid_for_vectors(n), kBlockThreads, 0, stream, grad_out, weight,
+           gate, grad_weight, grad_gate, n, draw);
     return;
   }
   launch(gated_weight_backward_kernel, grid_for(n), kBlockThreads, 0, stream, grad_out, weight, gate, grad_weight,

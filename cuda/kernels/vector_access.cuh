@@ -3,17 +3,16 @@
 // kernels then issue a quarter of the memory instructions and get closer to the copy bandwidth.
 // Only 16-byte-aligned addresses may be accessed this way; a tensor view can start anywhere, so
 // the host entry points check with aligned_for_vectors() and otherwise launch the scalar kernel.
-#ifdef SPARSECAP_CUDA_EMULATE
-#include "cuda/emulation/cuda_emulation.h"
-#else
-#include <cuda_runtime.h>
-#endif
-
 #include <cstdint>
+
+#include "cuda/kernels/launch.cuh"  // the CUDA runtime (or its emulation) and grid_for
 
 namespace sparsecap::cuda {
 
 constexpr int64_t kVectorFloats = 4;
+
+// Blocks for a grid-stride loop over n floats taken four at a time (the tail included).
+inline unsigned grid_for_vectors(int64_t n) { return grid_for((n + kVectorFloats - 1) / kVectorFloats); }
 
 inline bool aligned_for_vectors(const void* pointer) {
   return reinterpret_cast<uintptr_t>(pointer) % sizeof(float4) == 0;
