@@ -46,6 +46,7 @@ void print_info() {
   std::cout << "cpu features:";
   for (const std::string& feature : cpu::cpu_features()) std::cout << " " << feature;
   std::cout << "\nthreads:      " << cpu::thread_count() << " (OpenMP; set OMP_NUM_THREADS to change)\n";
+  std::cout << "cache:        " << (cpu::last_level_cache_bytes() >> 10) << " KiB (last level)\n";
   std::cout << "gemm:         " << cpu::gemm_library() << "\n";
   print_default_device();
   if (!cuda::built_with_cuda()) {

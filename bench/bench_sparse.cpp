@@ -14,6 +14,8 @@
 // --csr_paths=avx2,avx512 (or portable, or all: every path this CPU has) runs the CSR kernel on
 // each listed instruction-set path (engine/cpu/csr_path.h) as its own benchmarks, csr_f32_<path>
 // and csr_f16_<path>, with ratio tables per path; the default is the widest path alone.
+// --sliced_half_values=half|widened|auto holds csr_f16's values in the sliced layout that way
+// (cpu::SlicedHalfValues; default auto).
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 #include <omp.h>
@@ -348,16 +350,38 @@ void print_path_ratios(const RatioReporter& reporter, cpu::CsrPath path) {
   std::exit(2);
 }
 
-// The paths --csr_paths names, comma-separated ("all": every path this CPU has), or the widest
-// alone; exits with a message on another argument, an unknown name or a path this CPU lacks.
-std::vector<cpu::CsrPath> requested_csr_paths(int argc, char** argv) {
-  const std::string flag = "--csr_paths=";
-  std::string list;
+// The flags left after Google Benchmark's: --csr_paths=LIST and --sliced_half_values=WAY (empty
+// when not given); exits with a message on any other argument.
+struct BenchFlags {
+  std::string csr_paths, sliced_half_values;
+};
+
+BenchFlags parse_flags(int argc, char** argv) {
+  BenchFlags flags;
+  const std::string paths_flag = "--csr_paths=", half_flag = "--sliced_half_values=";
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    if (arg.rfind(flag, 0) != 0) exit_with_usage_error("unknown argument " + arg);
-    list = arg.substr(flag.size());
+    if (arg.rfind(paths_flag, 0) == 0)
+      flags.csr_paths = arg.substr(paths_flag.size());
+    else if (arg.rfind(half_flag, 0) == 0)
+      flags.sliced_half_values = arg.substr(half_flag.size());
+    else
+      exit_with_usage_error("unknown argument " + arg);
   }
+  return flags;
+}
+
+// The way --sliced_half_values names ("auto", "half" or "widened"; empty: auto).
+cpu::SlicedHalfValues requested_half_values(const std::string& name) {
+  if (name.empty() || name == "auto") return cpu::SlicedHalfValues::kAuto;
+  if (name == "half") return cpu::SlicedHalfValues::kHalf;
+  if (name == "widened") return cpu::SlicedHalfValues::kWidened;
+  exit_with_usage_error("--sliced_half_values: unknown way '" + name + "' (auto, half or widened)");
+}
+
+// The paths --csr_paths names, comma-separated ("all": every path this CPU has), or the widest
+// alone; exits with a message on an unknown name or a path this CPU lacks.
+std::vector<cpu::CsrPath> requested_csr_paths(const std::string& list) {
   if (list.empty()) return {cpu::csr_best_path()};
   std::vector<cpu::CsrPath> paths;
   if (list == "all") {
@@ -401,15 +425,20 @@ void print_decoder_ratios(const RatioReporter& reporter) {
 int main(int argc, char** argv) {
   using namespace sparsecap::bench;
   benchmark::Initialize(&argc, argv);
-  const std::vector<sparsecap::cpu::CsrPath> paths = requested_csr_paths(argc, argv);
+  const BenchFlags flags = parse_flags(argc, argv);
+  const std::vector<sparsecap::cpu::CsrPath> paths = requested_csr_paths(flags.csr_paths);
+  sparsecap::cpu::set_sliced_half_values(requested_half_values(flags.sliced_half_values));
   std::string path_names;
   for (sparsecap::cpu::CsrPath path : paths)
     path_names += std::string(path_names.empty() ? "" : ", ") + sparsecap::cpu::csr_path_name(path);
-  std::printf("machine: %s, %d hardware threads, %d OpenMP threads, CSR kernel paths: %s (decoder step: %s; "
-              "AVX-512 batch 1-4 x by %s), dense: %s\n",
-              sparsecap::cpu::cpu_model().c_str(), omp_get_num_procs(), omp_get_max_threads(), path_names.c_str(),
+  std::printf("machine: %s, %d hardware threads, %d OpenMP threads, last-level cache %lld KiB, CSR kernel paths: %s "
+              "(decoder step: %s; AVX-512 batch 1-4 x by %s; sliced float16 values: %s), dense: %s\n",
+              sparsecap::cpu::cpu_model().c_str(), omp_get_num_procs(), omp_get_max_threads(),
+              static_cast<long long>(sparsecap::cpu::last_level_cache_bytes() >> 10), path_names.c_str(),
               sparsecap::cpu::csr_path_name(sparsecap::cpu::csr_best_path()),
-              sparsecap::cpu::sliced_gather_name(sparsecap::cpu::sliced_gather()), sparsecap::cpu::gemm_library().c_str());
+              sparsecap::cpu::sliced_gather_name(sparsecap::cpu::sliced_gather()),
+              sparsecap::cpu::sliced_half_values_name(sparsecap::cpu::sliced_half_values()),
+              sparsecap::cpu::gemm_library().c_str());
   const bool gpu = gpu_twins_available();
   for (const MatrixShape& s : kShapes) {
     for (int64_t batch : kBatches) add_dense_benchmarks(s, batch);

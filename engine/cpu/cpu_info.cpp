@@ -1,5 +1,7 @@
 #include "engine/cpu/cpu_info.h"
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 
 #include <omp.h>
@@ -35,6 +37,45 @@ std::vector<std::string> cpu_features() {
 }
 
 int thread_count() { return omp_get_max_threads(); }
+
+namespace {
+
+// A cache's "size" file: "32768K", "1024K" or "8M".
+int64_t cache_size_bytes(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  int64_t value = 0;
+  char unit = 0;
+  if (!(in >> value) || value <= 0) return 0;
+  in >> unit;
+  if (unit == 'K') return value << 10;
+  if (unit == 'M') return value << 20;
+  if (unit == 'G') return value << 30;
+  return value;
+}
+
+int64_t largest_data_cache_bytes() {
+  const std::filesystem::path folder = "/sys/devices/system/cpu/cpu0/cache";
+  std::error_code error;
+  int64_t largest = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(folder, error)) {
+    if (entry.path().filename().string().rfind("index", 0) != 0) continue;
+    std::ifstream type_file(entry.path() / "type");
+    std::string type;
+    type_file >> type;
+    if (type == "Data" || type == "Unified") largest = std::max(largest, cache_size_bytes(entry.path() / "size"));
+  }
+  return largest;
+}
+
+}  // namespace
+
+int64_t last_level_cache_bytes() {
+  static const int64_t bytes = [] {
+    const int64_t found = largest_data_cache_bytes();
+    return found > 0 ? found : int64_t{8} << 20;
+  }();
+  return bytes;
+}
 
 std::string gemm_library() {
   const dnnl_version_t* version = dnnl_version();

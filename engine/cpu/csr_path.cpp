@@ -27,6 +27,11 @@ std::atomic<SlicedGather>& chosen_gather() {
   return gather;
 }
 
+std::atomic<SlicedHalfValues>& chosen_half_values() {
+  static std::atomic<SlicedHalfValues> values{SlicedHalfValues::kAuto};
+  return values;
+}
+
 }  // namespace
 
 const char* csr_path_name(CsrPath path) {
@@ -76,5 +81,18 @@ SlicedGather sliced_gather() { return chosen_gather().load(std::memory_order_rel
 void set_sliced_gather(SlicedGather gather) {
   chosen_gather().store(gather == SlicedGather::kAuto ? default_sliced_gather() : gather, std::memory_order_relaxed);
 }
+
+const char* sliced_half_values_name(SlicedHalfValues values) {
+  switch (values) {
+    case SlicedHalfValues::kAuto: return "auto";
+    case SlicedHalfValues::kHalf: return "float16";
+    case SlicedHalfValues::kWidened: return "widened to float32";
+  }
+  return "unknown";
+}
+
+SlicedHalfValues sliced_half_values() { return chosen_half_values().load(std::memory_order_relaxed); }
+
+void set_sliced_half_values(SlicedHalfValues values) { chosen_half_values().store(values, std::memory_order_relaxed); }
 
 }  // namespace sparsecap::cpu

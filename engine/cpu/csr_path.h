@@ -37,4 +37,21 @@ SlicedGather sliced_gather();
 // while a product is running.
 void set_sliced_gather(SlicedGather gather);
 
+// How the sliced kernels hold a float16 weight's values. kHalf: as float16, widened in registers at
+// every step (vcvtph2ps). kWidened: widened to float32 once, when the layout is built, so the
+// float32 kernels run; the layout then takes 2 more bytes per entry. On AMD Zen 4 (docs/sparse.md,
+// "Float16 values in the sliced layout") kHalf was 1-10% slower than float32 at batch 1 wherever
+// the float32 layout fitted in the L3, and up to 1.9x faster where it did not. kAuto: kWidened when
+// the float32 layout would take at most half the last-level cache (sliced_layout_widens_half).
+enum class SlicedHalfValues { kAuto, kHalf, kWidened };
+
+const char* sliced_half_values_name(SlicedHalfValues values);
+
+// The way set (kAuto unless a test or benchmark chose another).
+SlicedHalfValues sliced_half_values();
+
+// For tests and benchmarks: hold float16 values `values`'s way from the next product on (a layout
+// built the other way is rebuilt). Do not call while a product is running.
+void set_sliced_half_values(SlicedHalfValues values);
+
 }  // namespace sparsecap::cpu

@@ -6,11 +6,14 @@
 #include <algorithm>
 #include <cstring>
 #include <numeric>
+#include <type_traits>
 #include <vector>
 
 #include "engine/cpu/avx2.h"
 #include "engine/cpu/avx512.h"
+#include "engine/cpu/cpu_info.h"
 #include "engine/cpu/csr_types.h"
+#include "engine/dtype.h"
 #include "engine/error.h"
 
 
@@ -37,12 +40,23 @@ struct SlicedLayout final : sparse::DerivedLayout {
   std::vector<int32_t> window_slot;  // [rows]: row r's place in its window's sorted order (0 .. 255)
 };
 
-template <typename Index, typename Value>
-std::shared_ptr<const SlicedLayout<Index, Value>> build_layout(const sparse::CsrMatrix& csr) {
-  auto layout = std::make_shared<SlicedLayout<Index, Value>>();
+// A CSR value as the layout holds it: as it is, or float16 bits widened to float32 (exact).
+template <typename LayoutValue, typename CsrValue>
+LayoutValue layout_value(CsrValue value) {
+  if constexpr (std::is_same_v<LayoutValue, CsrValue>)
+    return value;
+  else
+    return half_to_float(value);
+}
+
+// The layout of a CSR whose values are CsrValue, holding them as LayoutValue (float16 values widened
+// to float32 where LayoutValue is float: SlicedHalfValues in csr_path.h).
+template <typename Index, typename CsrValue, typename LayoutValue = CsrValue>
+std::shared_ptr<const SlicedLayout<Index, LayoutValue>> build_layout(const sparse::CsrMatrix& csr) {
+  auto layout = std::make_shared<SlicedLayout<Index, LayoutValue>>();
   const int32_t* row_ptr = csr.row_ptr.data<int32_t>();
   const auto* csr_columns = static_cast<const Index*>(csr.col_idx.raw_data());
-  const auto* csr_values = static_cast<const Value*>(csr.values.raw_data());
+  const auto* csr_values = static_cast<const CsrValue*>(csr.values.raw_data());
   auto length = [&](int64_t r) { return static_cast<int64_t>(row_ptr[r + 1] - row_ptr[r]); };
 
   layout->rows = csr.rows;
@@ -67,14 +81,14 @@ std::shared_ptr<const SlicedLayout<Index, Value>> build_layout(const sparse::Csr
     layout->slice_steps[s + 1] = layout->slice_steps[s] + length(order[static_cast<size_t>(s * kLanes)]);
   const size_t entries = static_cast<size_t>(layout->slice_steps.back() * kLanes);
   layout->columns.assign(entries, Index(0));
-  layout->values.assign(entries, Value(0));  // also +0.0 as float16 bits
+  layout->values.assign(entries, LayoutValue(0));  // also +0.0 as float16 bits
   for (int64_t s = 0; s < layout->slices; ++s)
     for (int64_t lane = 0; lane < kLanes && s * kLanes + lane < csr.rows; ++lane) {
       const int32_t r = order[static_cast<size_t>(s * kLanes + lane)];
       for (int32_t k = 0; k < row_ptr[r + 1] - row_ptr[r]; ++k) {
         const size_t entry = static_cast<size_t>((layout->slice_steps[s] + k) * kLanes + lane);
         layout->columns[entry] = csr_columns[row_ptr[r] + k];
-        layout->values[entry] = csr_values[row_ptr[r] + k];
+        layout->values[entry] = layout_value<LayoutValue>(csr_values[row_ptr[r] + k]);
       }
     }
   return layout;
@@ -441,29 +455,29 @@ void multiply_slices(CsrPath path, const SlicedLayout<Index, Value>& layout, con
   }
 }
 
+// out [batch, rows] = x [batch, cols] · Wᵀ + bias on W's sliced layout.
 template <typename Index, typename Value>
-void sliced_multiply_typed(CsrPath path, const sparse::CsrMatrix& weight, const float* x, const float* bias,
-                           float* out, int64_t batch) {
-  const auto layout = weight.derived_layout<SlicedLayout<Index, Value>>(build_layout<Index, Value>);
+void multiply_on_layout(CsrPath path, const std::shared_ptr<const SlicedLayout<Index, Value>>& layout, int64_t cols,
+                        const float* x, const float* bias, float* out, int64_t batch) {
   if (layout->rows == 0) return;
   const bool parallel = (layout->slice_steps.back() * kLanes + layout->rows) * batch >= kParallelMultiplyAdds;
   if (batch <= kSlicedGatherMaxBatch) {
     if (!parallel) {
       // No parallel region at all: an inactive one (`if (false)`) still cost about 0.35 us, 10% of
       // 2048x512 at 99% (docs/sparse.md, "Two threads or one").
-      multiply_slices(path, *layout, x, weight.cols, bias, out, batch, 0, layout->slices);
+      multiply_slices(path, *layout, x, cols, bias, out, batch, 0, layout->slices);
       return;
     }
 #pragma omp parallel
     {
       const auto [begin, end] = slice_range_by_steps(layout->slice_steps, omp_get_thread_num(), omp_get_num_threads());
-      multiply_slices(path, *layout, x, weight.cols, bias, out, batch, begin, end);
+      multiply_slices(path, *layout, x, cols, bias, out, batch, begin, end);
     }
     return;
   }
   const bool avx512 = path == CsrPath::kAvx512;
   const int64_t tile_columns = avx512 ? kLanes : 8;  // columns per register transpose
-  const int64_t cols = weight.cols, blocks = (batch + kLanes - 1) / kLanes;  // kLanes = kAvx2BlockRows
+  const int64_t blocks = (batch + kLanes - 1) / kLanes;  // kLanes = kAvx2BlockRows
   const int64_t column_tiles = (cols + tile_columns - 1) / tile_columns;
   float* x_blocked = blocked_activation_buffer(static_cast<size_t>(blocks * cols * kLanes));
 #pragma omp parallel if (parallel)
@@ -484,7 +498,35 @@ void sliced_multiply_typed(CsrPath path, const sparse::CsrMatrix& weight, const 
   }
 }
 
+// Whether this float16 weight's layout holds its values widened to float32 (csr_path.h).
+bool widens_half_values(const sparse::CsrMatrix& weight) {
+  switch (sliced_half_values()) {
+    case SlicedHalfValues::kHalf: return false;
+    case SlicedHalfValues::kWidened: return true;
+    case SlicedHalfValues::kAuto: break;
+  }
+  return sliced_layout_widens_half(weight.nnz(), dtype_size(weight.col_idx.dtype()), last_level_cache_bytes());
+}
+
+template <typename Index, typename Value>
+void sliced_multiply_typed(CsrPath path, const sparse::CsrMatrix& weight, const float* x, const float* bias,
+                           float* out, int64_t batch) {
+  if constexpr (std::is_same_v<Value, uint16_t>) {
+    if (widens_half_values(weight)) {
+      const auto layout = weight.derived_layout<SlicedLayout<Index, float>>(build_layout<Index, uint16_t, float>);
+      multiply_on_layout(path, layout, weight.cols, x, bias, out, batch);
+      return;
+    }
+  }
+  const auto layout = weight.derived_layout<SlicedLayout<Index, Value>>(build_layout<Index, Value>);
+  multiply_on_layout(path, layout, weight.cols, x, bias, out, batch);
+}
+
 }  // namespace
+
+bool sliced_layout_widens_half(int64_t nnz, int64_t index_bytes, int64_t cache_bytes) {
+  return 2 * nnz * (index_bytes + static_cast<int64_t>(sizeof(float))) <= cache_bytes;
+}
 
 void sliced_multiply(CsrPath path, const sparse::CsrMatrix& weight, const float* x, const float* bias, float* out,
                      int64_t batch) {

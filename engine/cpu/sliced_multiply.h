@@ -23,9 +23,18 @@ namespace sparsecap::cpu {
 // sparsity: batch 2 1.3-3.9x faster, batch 3 1.1-3.8x, batch 4 0.8-2.6x.
 constexpr int64_t kSlicedGatherMaxBatch = 4;
 
+// The SlicedHalfValues::kAuto rule (csr_path.h): whether a float16 weight of `nnz` non-zeros with
+// `index_bytes`-byte column indices has its values widened to float32 in the sliced layout, on a CPU
+// whose last-level cache holds `cache_bytes`: when nnz x (index_bytes + 4), the float32 layout
+// without its padding, is at most half of it. Where the layout stays in cache the batch-1 loop is
+// bound by its loads and shuffles, and widening saves one conversion per 8 values; where it does
+// not, float16's smaller reads win.
+bool sliced_layout_widens_half(int64_t nnz, int64_t index_bytes, int64_t cache_bytes);
+
 // out [batch, rows] = x [batch, cols] · Wᵀ + bias for a CPU CSR weight W [rows, cols] (U16 or
 // I32 indices, F16 or F32 values); `bias` may be null; out must not alias x. Runs on `path`: kAvx512
-// or kAvx2, which this CPU must have.
+// or kAvx2, which this CPU must have. F16 values are held as sliced_half_values() says; the results
+// are the same either way (widening float16 is exact).
 void sliced_multiply(CsrPath path, const sparse::CsrMatrix& weight, const float* x, const float* bias, float* out,
                      int64_t batch);
 

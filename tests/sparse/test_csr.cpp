@@ -16,6 +16,7 @@
 #include "engine/autograd.h"
 #include "engine/cpu/csr_linear.h"
 #include "engine/cpu/csr_path.h"
+#include "engine/cpu/sliced_multiply.h"
 #include "engine/ops.h"
 #include "engine/rng.h"
 #include "engine/sparse/csr_matrix.h"
@@ -294,6 +295,32 @@ INSTANTIATE_TEST_SUITE_P(ShortAndLongRowsSpmvAndSpmm, SparseLinearKernel,
 // Row r holds exactly r non-zeros (0 .. 40), so every remainder of the four- and eight-accumulator
 // loops (rows below and from 16 entries) and of the two- and four-chain SpMMs appears, for both
 // index and value types and every batch layout (SpMV, SpMM, SpMV per activation row).
+// Holds float16 values in the sliced layout one way while alive, then as before.
+class HalfValuesWay {
+ public:
+  explicit HalfValuesWay(cpu::SlicedHalfValues values) : previous_(cpu::sliced_half_values()) {
+    cpu::set_sliced_half_values(values);
+  }
+  ~HalfValuesWay() { cpu::set_sliced_half_values(previous_); }
+  HalfValuesWay(const HalfValuesWay&) = delete;
+  HalfValuesWay& operator=(const HalfValuesWay&) = delete;
+
+ private:
+  cpu::SlicedHalfValues previous_;
+};
+
+const cpu::SlicedHalfValues kHalfValuesWays[] = {cpu::SlicedHalfValues::kHalf, cpu::SlicedHalfValues::kWidened};
+
+// F32 values, then F16 held each way in the sliced layout (csr_path.h): the test matrices are small
+// enough that the default widens them all, and the float16 kernels must be tested too.
+struct ValueCase {
+  DType values;
+  cpu::SlicedHalfValues half_values;
+};
+const ValueCase kValueCases[] = {{DType::F32, cpu::SlicedHalfValues::kAuto},
+                                 {DType::F16, cpu::SlicedHalfValues::kHalf},
+                                 {DType::F16, cpu::SlicedHalfValues::kWidened}};
+
 TEST_P(SparseLinearPath, EveryRowLengthIndexTypeValueTypeAndBatchLayout) {
   const int64_t rows = 41, cols = 64;
   Generator generator(21);
@@ -301,11 +328,12 @@ TEST_P(SparseLinearPath, EveryRowLengthIndexTypeValueTypeAndBatchLayout) {
   float* w = dense.data<float>();
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = r; c < cols; ++c) w[r * cols + c] = 0.0f;  // row r keeps columns 0 .. r-1
-  for (DType values : {DType::F32, DType::F16})
+  for (const auto [values, half_values] : kValueCases)
     for (DType indices : {DType::U16, DType::I32})
       // All rows; then fewer than 16 (SpMV per activation row at batch > 1), long and short.
       for (const auto& [first_row, used_rows] : {std::pair<int64_t, int64_t>{0, rows}, {26, 15}, {0, 3}})
         for (int64_t batch : {1, 2, 3, 5, 9, 17, 40}) {
+          const HalfValuesWay way(half_values);
           const Tensor part = narrow(dense, 0, first_row, used_rows);
           CsrMatrix csr = csr_from_dense(part, values);
           csr.col_idx = csr.col_idx.to(indices);
@@ -315,7 +343,8 @@ TEST_P(SparseLinearPath, EveryRowLengthIndexTypeValueTypeAndBatchLayout) {
           const std::vector<float> got = sparse_linear(x, csr, bias).to_vector<float>();
           const std::vector<double> expected = reference_linear(reference_weight, x, bias);
           ASSERT_TRUE(near_reference(got, expected))
-              << dtype_name(values) << " values, " << dtype_name(indices) << " indices, rows " << first_row << " +"
+              << dtype_name(values) << " values (" << cpu::sliced_half_values_name(half_values) << "), "
+              << dtype_name(indices) << " indices, rows " << first_row << " +"
               << used_rows << ", batch " << batch;
         }
 }
@@ -366,7 +395,52 @@ TEST_P(SparseLinearPath, WideMatrixWithInt32Indices) {
   for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], expected[i], 1e-3);
 }
 
+// Float16 values widened once into the layout or at every step: the same products bit for bit
+// (widening is exact and the sums run in the same order), on the gather kernels (batch 1-4) and the
+// block kernels (5 and more, a partial block), U16 and I32 indices, products run on one thread
+// (batch 1, under kParallelMultiplyAdds) and on all.
+TEST_P(SparseLinearPath, Float16HeldEitherWayGivesTheSameBits) {
+  Generator generator(17);
+  const Tensor dense = random_sparse_matrix(300, 200, 0.1, 23);
+  for (const DType indices : {DType::U16, DType::I32}) {
+    CsrMatrix csr = csr_from_dense(dense, DType::F16);
+    csr.col_idx = csr.col_idx.to(indices);
+    const Tensor reference_weight = csr_to_dense(csr);
+    for (int64_t batch : {1, 2, 3, 4, 5, 16, 21, 64}) {
+      const Tensor x = randn({batch, 200}, generator);
+      const Tensor bias = randn({300}, generator);
+      std::vector<float> products[2];
+      for (int way = 0; way < 2; ++way) {
+        const HalfValuesWay held(kHalfValuesWays[way]);
+        products[way] = sparse_linear(x, csr, bias).to_vector<float>();
+      }
+      const std::vector<double> expected = reference_linear(reference_weight, x, bias);
+      ASSERT_TRUE(near_reference(products[0], expected)) << dtype_name(indices) << ", batch " << batch;
+      ASSERT_EQ(products[0], products[1]) << dtype_name(indices) << ", batch " << batch;
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(EveryInstructionSet, SparseLinearPath, ::testing::ValuesIn(kCsrPaths), path_param_name);
+
+TEST(SlicedHalfValues, SetAndRestored) {
+  EXPECT_EQ(cpu::sliced_half_values(), cpu::SlicedHalfValues::kAuto);
+  {
+    const HalfValuesWay held(cpu::SlicedHalfValues::kHalf);
+    EXPECT_EQ(cpu::sliced_half_values(), cpu::SlicedHalfValues::kHalf);
+  }
+  EXPECT_EQ(cpu::sliced_half_values(), cpu::SlicedHalfValues::kAuto);
+}
+
+// kAuto widens while the float32 layout, nnz x (index bytes + 4), takes at most half the cache.
+TEST(SlicedHalfValues, AutoWidensLayoutsUpToHalfTheCache) {
+  const int64_t cache = int64_t{32} << 20;  // 32 MiB: half is 16 MiB
+  EXPECT_TRUE(cpu::sliced_layout_widens_half((int64_t{16} << 20) / 6, 2, cache));       // 2 796 202 x 6 bytes
+  EXPECT_FALSE(cpu::sliced_layout_widens_half((int64_t{16} << 20) / 6 + 1, 2, cache));  // 1 byte over
+  EXPECT_TRUE(cpu::sliced_layout_widens_half(int64_t{2} << 20, 4, cache));              // 2 Mi x 8 bytes: exactly half
+  EXPECT_FALSE(cpu::sliced_layout_widens_half((int64_t{2} << 20) + 1, 4, cache));
+  EXPECT_TRUE(cpu::sliced_layout_widens_half(0, 2, cache));
+}
 
 // Uses one way of putting x together on the AVX-512 path while alive, then the one before.
 class GatherWay {
