@@ -40,9 +40,10 @@ void set_sliced_gather(SlicedGather gather);
 // How the sliced kernels hold a float16 weight's values. kHalf: as float16, widened in registers at
 // every step (vcvtph2ps). kWidened: widened to float32 once, when the layout is built, so the
 // float32 kernels run; the layout then takes 2 more bytes per entry. On AMD Zen 4 (docs/sparse.md,
-// "Float16 values in the sliced layout") kHalf was 1-10% slower than float32 at batch 1 wherever
-// the float32 layout fitted in the L3, and up to 1.9x faster where it did not. kAuto: kWidened when
-// the float32 layout would take at most half the last-level cache (sliced_layout_widens_half).
+// "Float16 values in the sliced layout") kHalf was up to 10% slower than float32 at batch 1 where
+// the float32 layout fitted in the L3, and 1.1-1.9x faster where it did not (8192x2048 at 50-80%).
+// kAuto: kWidened when the float32 layout would take at most half the last-level cache
+// (sliced_layout_widens_half).
 enum class SlicedHalfValues { kAuto, kHalf, kWidened };
 
 const char* sliced_half_values_name(SlicedHalfValues values);
