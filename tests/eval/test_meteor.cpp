@@ -2,7 +2,10 @@
 // meteor_official.json with and without the paraphrase table, and hand-computed alignments.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -186,13 +189,19 @@ TEST(MeteorNormalize, ApostrophesAsTheJavaTool) {
 }
 
 // A two-line table in memory: "side by side" -> "together" (one direction), "a picture" <->
-// "an image" and "ring" <-> "circle" (both directions).
+// "an image" and "ring" <-> "circle" (both directions). One path for every test process, so the
+// user's cache holds one index of it; written beside it and renamed into place, because ctest runs
+// the tests that use it in parallel and one process read it half-written.
 std::shared_ptr<const MeteorResources> with_small_table() {
   static const std::filesystem::path path = [] {
     const std::filesystem::path file = std::filesystem::temp_directory_path() / "sparsecap_test_paraphrase.txt";
-    std::ofstream out(file);
-    out << "0.03\nside by side\ntogether\n0.04\na picture\nan image\n0.06\nan image\na picture\n"
-           "0.02\ncircle\nring\n0.05\nring\ncircle\n";
+    const std::filesystem::path written = file.string() + ".tmp" + std::to_string(::getpid());
+    {
+      std::ofstream out(written);
+      out << "0.03\nside by side\ntogether\n0.04\na picture\nan image\n0.06\nan image\na picture\n"
+             "0.02\ncircle\nring\n0.05\nring\ncircle\n";
+    }
+    std::filesystem::rename(written, file);
     return file;
   }();
   return MeteorResources::load("/nonexistent/wordnet", path);  // indexed in the user's cache: tiny
