@@ -6,7 +6,10 @@
 //     Backend::gemm, one oneDNN matmul call, vs one dnnl_sgemm call per item (the old CPU path);
 //   - elementwise sigmoid and add vs memcpy bandwidth on the same buffer sizes (bytes moved: memcpy
 //     and sigmoid read n and write n floats, add reads 2n and writes n);
-//   - one LSTM step (batch 32, input 512, hidden 512) forward, and forward + backward.
+//   - one LSTM step (batch 32, input 512, hidden 512) forward, and forward + backward;
+//   - the LSTM cell's pointwise part alone (batch 160 = the Soft-Attention step's 32 images x 5
+//     captions, hidden 512): the fused lstm_cell op against the same math composed of add,
+//     sigmoid, tanh and mul ops, forward and forward + backward.
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 #include <omp.h>
@@ -197,6 +200,49 @@ void add_lstm_tasks() {
   })->UseRealTime()->Unit(benchmark::kMicrosecond);
 }
 
+// ---- the LSTM cell's pointwise part: fused op vs composed ops ----
+
+constexpr int64_t kCellBatch = 160, kCellHidden = 512;
+
+std::string cell_name(const char* who) {
+  return std::string(who) + "/b" + std::to_string(kCellBatch) + "_h" + std::to_string(kCellHidden);
+}
+
+// The new [2, batch, hidden] state (h rows, then c rows) from the two gate pre-activations.
+Tensor composed_lstm_cell(const Tensor& input_gates, const Tensor& hidden_gates, const Tensor& c_prev) {
+  const std::vector<Tensor> parts = split(add(input_gates, hidden_gates), kCellHidden, 1);
+  const Tensor i = sigmoid(parts[0]), f = sigmoid(parts[1]), g = tanh(parts[2]), o = sigmoid(parts[3]);
+  const Tensor c = add(mul(f, c_prev), mul(i, g));
+  return stack({mul(o, tanh(c)), c}, 0);
+}
+
+void add_cell_task(const char* who, bool fused, bool backward) {
+  benchmark::RegisterBenchmark(cell_name(who).c_str(), [fused, backward](benchmark::State& state) {
+    set_threads(omp_get_num_procs());
+    Generator generator(5);
+    Tensor input_gates = randn({kCellBatch, 4 * kCellHidden}, generator);
+    Tensor hidden_gates = randn({kCellBatch, 4 * kCellHidden}, generator);
+    Tensor c_prev = randn({kCellBatch, kCellHidden}, generator);
+    for (Tensor* t : {&input_gates, &hidden_gates, &c_prev}) t->set_requires_grad(backward);
+    for (auto _ : state) {
+      const Tensor state_out = fused ? lstm_cell(input_gates, hidden_gates, c_prev)
+                                     : composed_lstm_cell(input_gates, hidden_gates, c_prev);
+      if (backward) {
+        sum(state_out).backward();
+        for (const Tensor* t : {&input_gates, &hidden_gates, &c_prev}) t->zero_grad();
+      }
+      benchmark::DoNotOptimize(state_out.raw_data());
+    }
+  })->UseRealTime()->Unit(benchmark::kMicrosecond);
+}
+
+void add_cell_tasks() {
+  add_cell_task("lstm_cell_fused_forward", true, false);
+  add_cell_task("lstm_cell_composed_forward", false, false);
+  add_cell_task("lstm_cell_fused_forward_backward", true, true);
+  add_cell_task("lstm_cell_composed_forward_backward", false, true);
+}
+
 }  // namespace
 }  // namespace sparsecap::bench
 
@@ -221,6 +267,7 @@ int main(int argc, char** argv) {
     add_elementwise_task("add_op", n, 12);
   }
   add_lstm_tasks();
+  add_cell_tasks();
   RatioReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
 
@@ -254,6 +301,11 @@ int main(int argc, char** argv) {
                   100.0 * rate / memcpy_rate, rate / 1e9, memcpy_rate / 1e9);
     }
   }
+  std::printf("\nLSTM cell, fused op vs the same math in composed ops (>1: fused is faster):\n");
+  for (const char* pass : {"forward", "forward_backward"})
+    reporter.print_speedup(std::string("lstm_cell ") + pass,
+                           cell_name((std::string("lstm_cell_fused_") + pass).c_str()),
+                           cell_name((std::string("lstm_cell_composed_") + pass).c_str()));
   benchmark::Shutdown();
   return 0;
 }
