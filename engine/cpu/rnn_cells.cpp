@@ -24,6 +24,10 @@ T* typed_mutable(Tensor& t) {
 // plain copies need.
 constexpr int64_t kCellGrain = kParallelGrain / 8;
 
+// Each cell function below spells out its own two loops: OpenMP outlines a parallel loop into the
+// function that holds it, and only functions marked SPARSECAP_VECTOR_CLONES are compiled for AVX2
+// and AVX-512 too, so a shared loop helper would run at baseline x86-64 width.
+
 // state [2, batch, hidden]: h rows, then c rows; activated [batch, 4 hidden].
 template <typename T>
 SPARSECAP_VECTOR_CLONES void lstm_rows(const T* x, const T* hg, const T* cp, T* h, T* c, T* act, int64_t batch,
