@@ -169,17 +169,23 @@ std::string path_tag(CsrPath path) {
   return "unknown";
 }
 
-// Runs the kernels on one path while alive, then on the one before.
-class KernelPath {
+// Makes one of the kernels' choices (a path, a way of gathering x, a way of holding float16) while
+// alive, then restores the one before.
+template <typename Choice, Choice (*Get)(), void (*Set)(Choice)>
+class ScopedChoice {
  public:
-  explicit KernelPath(CsrPath path) : previous_(cpu::csr_kernels_path()) { cpu::set_csr_kernels_path(path); }
-  ~KernelPath() { cpu::set_csr_kernels_path(previous_); }
-  KernelPath(const KernelPath&) = delete;
-  KernelPath& operator=(const KernelPath&) = delete;
+  explicit ScopedChoice(Choice choice) : previous_(Get()) { Set(choice); }
+  ~ScopedChoice() { Set(previous_); }
+  ScopedChoice(const ScopedChoice&) = delete;
+  ScopedChoice& operator=(const ScopedChoice&) = delete;
 
  private:
-  CsrPath previous_;
+  Choice previous_;
 };
+
+using KernelPath = ScopedChoice<CsrPath, cpu::csr_kernels_path, cpu::set_csr_kernels_path>;
+using HalfValuesWay = ScopedChoice<cpu::SlicedHalfValues, cpu::sliced_half_values, cpu::set_sliced_half_values>;
+using GatherWay = ScopedChoice<cpu::SlicedGather, cpu::sliced_gather, cpu::set_sliced_gather>;
 
 CsrPath path_of(CsrPath path) { return path; }
 template <typename Case>
@@ -292,23 +298,6 @@ INSTANTIATE_TEST_SUITE_P(ShortAndLongRowsSpmvAndSpmm, SparseLinearKernel,
                                   path_tag(std::get<1>(info.param));
                          });
 
-// Row r holds exactly r non-zeros (0 .. 40), so every remainder of the four- and eight-accumulator
-// loops (rows below and from 16 entries) and of the two- and four-chain SpMMs appears, for both
-// index and value types and every batch layout (SpMV, SpMM, SpMV per activation row).
-// Holds float16 values in the sliced layout one way while alive, then as before.
-class HalfValuesWay {
- public:
-  explicit HalfValuesWay(cpu::SlicedHalfValues values) : previous_(cpu::sliced_half_values()) {
-    cpu::set_sliced_half_values(values);
-  }
-  ~HalfValuesWay() { cpu::set_sliced_half_values(previous_); }
-  HalfValuesWay(const HalfValuesWay&) = delete;
-  HalfValuesWay& operator=(const HalfValuesWay&) = delete;
-
- private:
-  cpu::SlicedHalfValues previous_;
-};
-
 const cpu::SlicedHalfValues kHalfValuesWays[] = {cpu::SlicedHalfValues::kHalf, cpu::SlicedHalfValues::kWidened};
 
 // F32 values, then F16 held each way in the sliced layout (csr_path.h): the test matrices are small
@@ -321,6 +310,9 @@ const ValueCase kValueCases[] = {{DType::F32, cpu::SlicedHalfValues::kAuto},
                                  {DType::F16, cpu::SlicedHalfValues::kHalf},
                                  {DType::F16, cpu::SlicedHalfValues::kWidened}};
 
+// Row r holds exactly r non-zeros (0 .. 40), so every remainder of the four- and eight-accumulator
+// loops (rows below and from 16 entries) and of the two- and four-chain SpMMs appears, for both
+// index and value types and every batch layout (SpMV, SpMM, SpMV per activation row).
 TEST_P(SparseLinearPath, EveryRowLengthIndexTypeValueTypeAndBatchLayout) {
   const int64_t rows = 41, cols = 64;
   Generator generator(21);
@@ -441,18 +433,6 @@ TEST(SlicedHalfValues, AutoWidensLayoutsUpToHalfTheCache) {
   EXPECT_FALSE(cpu::sliced_layout_widens_half((int64_t{2} << 20) + 1, 4, cache));
   EXPECT_TRUE(cpu::sliced_layout_widens_half(0, 2, cache));
 }
-
-// Uses one way of putting x together on the AVX-512 path while alive, then the one before.
-class GatherWay {
- public:
-  explicit GatherWay(cpu::SlicedGather gather) : previous_(cpu::sliced_gather()) { cpu::set_sliced_gather(gather); }
-  ~GatherWay() { cpu::set_sliced_gather(previous_); }
-  GatherWay(const GatherWay&) = delete;
-  GatherWay& operator=(const GatherWay&) = delete;
-
- private:
-  cpu::SlicedGather previous_;
-};
 
 TEST(SlicedGather, SetAndRestored) {
   const cpu::SlicedGather initial = cpu::sliced_gather();
